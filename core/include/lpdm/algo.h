@@ -1,0 +1,65 @@
+/*
+** lpdm/algo.h -- algorithm plugins (REINFORCE, PPO, ...). An algorithm is
+** created from its config and a setup (the env to make copies of, the
+** networks, the local-learning components), then advanced one iteration
+** (one update) at a time, so a Lua loop can watch it.
+*/
+#ifndef LPDM_ALGO_H
+#define LPDM_ALGO_H
+#include "plugin.h"
+#include "env.h"
+#include "distance.h"
+#include "loss.h"
+
+typedef struct lpdm_algo_kind lpdm_algo_kind;
+typedef struct lpdm_net lpdm_net;
+
+/* One finished episode. */
+typedef struct lpdm_episode {
+  int64_t global_step; /* env steps taken when it ended (all copies)  */
+  double ret;          /* undiscounted sum of raw env rewards          */
+  int length;          /* steps                                         */
+  int env_index;       /* which env copy                                */
+} lpdm_episode;
+
+/* Named figures of one iteration ("loss_policy", "entropy", ...). */
+#define LPDM_MAX_STATS 32
+typedef struct lpdm_stats {
+  int n;
+  const char *name[LPDM_MAX_STATS]; /* static strings */
+  double value[LPDM_MAX_STATS];
+} lpdm_stats;
+
+/* What the host hands an algorithm. Everything is borrowed: the algorithm
+   must not free it, and it outlives the algorithm instance. */
+typedef struct lpdm_algo_setup {
+  const lpdm_env_kind *env_kind; /* the algorithm makes its own copies */
+  const lpdm_config *env_cfg;
+  lpdm_net *policy;  /* hidden layers of the policy; the algo adds its head  */
+  lpdm_net *value;   /* hidden layers of a value net, or NULL                */
+  lpdm_distance *distance; /* local mode: distance between samples          */
+  lpdm_loss *loss;         /* local mode: the hidden layers' local loss     */
+  void (*on_episode)(void *user, const lpdm_episode *ep); /* may be NULL */
+  void *user;
+} lpdm_algo_setup;
+
+typedef struct lpdm_algo {
+  const lpdm_algo_kind *kind;
+  lpdm_config cfg;
+} lpdm_algo;
+
+/* iterate() returns LPDM_OK while there is more to do, LPDM_DONE when the
+   step budget is spent, a negative status on error. */
+#define LPDM_DONE 1
+
+struct lpdm_algo_kind {
+  lpdm_plugin head; /* kind LPDM_KIND_ALGO, name "algo.<x>" */
+  int (*create)(const lpdm_algo_kind *kind, const lpdm_config *cfg,
+                const lpdm_algo_setup *setup, lpdm_algo **out, lpdm_ctx *ctx);
+  int (*iterate)(lpdm_algo *self, lpdm_stats *stats, lpdm_ctx *ctx);
+  void (*free)(lpdm_algo *self); /* accepts NULL */
+  /* (optional) greedy/deterministic action for obs, for evaluation */
+  int (*act)(lpdm_algo *self, const float *obs, double *action, lpdm_ctx *ctx);
+};
+
+#endif

@@ -1,0 +1,53 @@
+/*
+** lpdm/env.h -- environment plugins. Observations are float32 vectors,
+** actions float64 vectors (a discrete action is one integral value 0..n-1,
+** checked by the host before step() sees it), rewards float64.
+*/
+#ifndef LPDM_ENV_H
+#define LPDM_ENV_H
+#include "plugin.h"
+
+typedef struct lpdm_env_kind lpdm_env_kind;
+
+typedef enum lpdm_space_type {
+  LPDM_SPACE_DISCRETE = 1,
+  LPDM_SPACE_BOX = 2
+} lpdm_space_type;
+
+/* Discrete: n choices, dim 1. Box: dim values within [low, high]
+   (arrays borrowed from the env; +-HUGE_VAL for unbounded). */
+typedef struct lpdm_space {
+  int type;
+  int n;
+  int dim;
+  const double *low, *high;
+} lpdm_space;
+
+/* The public part of an env instance, first member of the plugin's own. */
+typedef struct lpdm_env {
+  const lpdm_env_kind *kind;
+  lpdm_config cfg;
+  lpdm_space obs_space, act_space;
+  int state_dim;         /* length of get_state's vector, 0 if none */
+  int max_episode_steps; /* truncation limit, 0 if none            */
+} lpdm_env;
+
+struct lpdm_env_kind {
+  lpdm_plugin head; /* kind LPDM_KIND_ENV, name "env.<Id>", e.g. "env.CartPole-v1" */
+  int (*create)(const lpdm_env_kind *kind, const lpdm_config *cfg,
+                lpdm_env **out, lpdm_ctx *ctx);
+  /* has_seed: reseed the env's generator from seed first (as Gymnasium's
+     reset(seed=...)); otherwise continue its stream. */
+  int (*reset)(lpdm_env *self, int has_seed, uint64_t seed, float *obs,
+               lpdm_ctx *ctx);
+  int (*step)(lpdm_env *self, const double *action, float *obs,
+              double *reward, int *terminated, int *truncated, lpdm_ctx *ctx);
+  void (*free)(lpdm_env *self); /* accepts NULL */
+  /* (optional) raw internal state, in Gymnasium's layout, state_dim values */
+  int (*get_state)(const lpdm_env *self, double *state);
+  int (*set_state)(lpdm_env *self, const double *state, lpdm_ctx *ctx);
+  /* (optional) text rendering into buf */
+  int (*render)(const lpdm_env *self, char *buf, size_t len);
+};
+
+#endif

@@ -1,0 +1,223 @@
+/*
+** lpdm.h -- the host API of liblpdm.
+**
+** Naming: lpdm_<class>_<verb>. Every function that can fail returns an int
+** status (LPDM_OK == 0, negative on failure) and leaves a message in the
+** lpdm_ctx it was given; read it with lpdm_ctx_message(). Nothing here
+** calls exit() or abort(). There are no mutable globals: two contexts in
+** one process do not interfere. Ownership is stated at each prototype;
+** every *_free accepts NULL.
+*/
+#ifndef LPDM_H
+#define LPDM_H
+
+#include "plugin.h"
+#include "distance.h"
+#include "loss.h"
+#include "layer.h"
+#include "env.h"
+#include "algo.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LPDM_VERSION "0.1.0"
+
+/* ------------------------------------------------------------ context */
+
+/* A context: error message, plugin registry, loaded shared objects.
+   Caller frees with lpdm_ctx_free (which unloads its plugins). */
+lpdm_ctx *lpdm_ctx_new(void);
+void lpdm_ctx_free(lpdm_ctx *ctx);
+const char *lpdm_ctx_message(const lpdm_ctx *ctx); /* "" when none */
+void lpdm_ctx_clear(lpdm_ctx *ctx);
+/* Prefixes the current message with "what: " (for layered errors). */
+int lpdm_ctx_prefix(lpdm_ctx *ctx, int code, const char *fmt, ...) LPDM_PRINTF(3, 4);
+
+/* ------------------------------------------------------------ plugins */
+
+/* Loads one shared object and registers its descriptor. Refuses (naming
+   the file): not a shared object, no entry symbol lpdm_plugin_<basename>,
+   other ABI major, newer minor, other fingerprint, unknown kind, NULL
+   required callback, name already registered. */
+int lpdm_plugin_load(lpdm_ctx *ctx, const char *path);
+/* Loads every *.so in dir (sorted by name); stops at the first failure. */
+int lpdm_plugin_load_dir(lpdm_ctx *ctx, const char *dir);
+/* Loads the default set: each directory of $LPDM_PLUGIN_PATH, then the
+   plugins/ folder beside liblpdm (build tree) or lib/lpdm/plugins (install). */
+int lpdm_plugin_load_default(lpdm_ctx *ctx);
+/* Registers a descriptor that is already in memory (static plugins, tests).
+   origin names it in messages. Same checks as loading. */
+int lpdm_plugin_register(lpdm_ctx *ctx, const lpdm_plugin *p, const char *origin);
+/* Finds by full name ("distance.euclidean") or short name ("euclidean").
+   Borrowed; NULL when absent (no message set). */
+const lpdm_plugin *lpdm_plugin_find(const lpdm_ctx *ctx, int kind, const char *name);
+/* As find, but sets a message listing the known names when absent. */
+const lpdm_plugin *lpdm_plugin_get(lpdm_ctx *ctx, int kind, const char *name);
+int lpdm_plugin_count(const lpdm_ctx *ctx, int kind); /* kind 0 = all */
+const lpdm_plugin *lpdm_plugin_at(const lpdm_ctx *ctx, int kind, int i);
+const char *lpdm_plugin_origin(const lpdm_ctx *ctx, const lpdm_plugin *p);
+const char *lpdm_kind_name(int kind); /* "distance", ... */
+/* The part of a name after the kind's dot ("env.CartPole-v1" -> "CartPole-v1"). */
+const char *lpdm_plugin_short(const lpdm_plugin *p);
+
+/* ------------------------------------------------------------ config */
+
+/* Fills cfg with p's defaults. */
+int lpdm_config_init(lpdm_ctx *ctx, const lpdm_plugin *p, lpdm_config *cfg);
+/* Index of key in cfg, or -1. */
+int lpdm_config_index(const lpdm_config *cfg, const char *key);
+/* Setters check the key exists (else an error naming the plugin, the key
+   and the known keys) and the type fits. `what` names the plugin. */
+int lpdm_config_set_num(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const char *key, double v);
+int lpdm_config_set_str(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const char *key, const char *v);
+int lpdm_config_set_bool(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const char *key, int v);
+/* Parses text by the key's type ("0.5", "true", "tanh"). */
+int lpdm_config_set_text(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const char *key, const char *text);
+/* Writes "key=value, ..." into buf. */
+void lpdm_config_format(const lpdm_config *cfg, char *buf, size_t len);
+
+/* ------------------------------------------------------------ RNG */
+
+/* xoshiro256** seeded by splitmix64: fast, reproducible, and its whole state
+   is these four words (serialisable). */
+struct lpdm_rng {
+  uint64_t s[4];
+  int has_spare;
+  double spare;
+};
+void lpdm_rng_seed(lpdm_rng *r, uint64_t seed);
+uint64_t lpdm_rng_u64(lpdm_rng *r);
+double lpdm_rng_uniform(lpdm_rng *r);     /* [0, 1), 53 bits */
+double lpdm_rng_normal(lpdm_rng *r);      /* N(0, 1)         */
+uint64_t lpdm_rng_below(lpdm_rng *r, uint64_t n); /* [0, n), unbiased */
+
+/* NumPy-compatible generator: np.random.Generator(PCG64(SeedSequence(seed))),
+   as Gymnasium's env.np_random after reset(seed=seed). */
+typedef struct lpdm_nprng {
+  uint64_t state_hi, state_lo, inc_hi, inc_lo;
+} lpdm_nprng;
+void lpdm_nprng_seed(lpdm_nprng *r, uint64_t seed);
+uint64_t lpdm_nprng_u64(lpdm_nprng *r);
+double lpdm_nprng_uniform(lpdm_nprng *r, double low, double high); /* Generator.uniform */
+
+/* ------------------------------------------------------------ optimizers */
+
+typedef enum { LPDM_OPT_ADAM = 1, LPDM_OPT_SGD = 2 } lpdm_opt_type;
+typedef struct lpdm_optim_cfg {
+  int type;       /* lpdm_opt_type                         */
+  double lr;
+  double beta1, beta2, eps; /* Adam                        */
+  double momentum;          /* SGD                         */
+  double weight_decay;      /* L2 added to the gradient    */
+} lpdm_optim_cfg;
+lpdm_optim_cfg lpdm_optim_default(int type, double lr); /* Adam: 0.9, 0.999, 1e-8 */
+const char *lpdm_optim_type_name(int type);
+int lpdm_optim_type_parse(const char *name); /* "adam"/"sgd", 0 if unknown */
+
+typedef struct lpdm_optim lpdm_optim;
+/* Optimizes the given params (borrowed; they must outlive it).
+   Caller frees with lpdm_optim_free. */
+int lpdm_optim_new(lpdm_ctx *ctx, const lpdm_optim_cfg *cfg, lpdm_param *params,
+                   int nparams, lpdm_optim **out);
+void lpdm_optim_free(lpdm_optim *o);
+/* One step on the params' current gradients; scale multiplies the
+   gradients first (1 for none). Refuses a NaN/Inf gradient. */
+int lpdm_optim_step(lpdm_optim *o, lpdm_ctx *ctx, float scale);
+void lpdm_optim_zero(lpdm_optim *o);
+void lpdm_optim_set_lr(lpdm_optim *o, double lr);
+double lpdm_optim_lr(const lpdm_optim *o);
+const lpdm_optim_cfg *lpdm_optim_config(const lpdm_optim *o);
+/* Sum of squared gradients of the params. */
+double lpdm_optim_grad_sq(const lpdm_optim *o);
+
+/* ------------------------------------------------------------ distance, loss */
+
+/* Instances from a registered kind and a checked config (NULL: defaults).
+   Caller frees with lpdm_distance_free / lpdm_loss_free. */
+int lpdm_distance_new(lpdm_ctx *ctx, const lpdm_distance_kind *k, const lpdm_config *cfg, lpdm_distance **out);
+void lpdm_distance_free(lpdm_distance *d);
+int lpdm_loss_new(lpdm_ctx *ctx, const lpdm_loss_kind *k, const lpdm_config *cfg, lpdm_loss **out);
+void lpdm_loss_free(lpdm_loss *l);
+
+/* ------------------------------------------------------------ networks */
+
+/* A network: a stack of layers from in_dim inputs, each layer with its own
+   optimizer. Two training modes:
+   bp    -- lpdm_net_train_forward keeps every layer's output, and
+            lpdm_net_backward carries dL/dout back through every layer;
+   local -- lpdm_net_local_update trains each layer by its local loss as the
+            batch flows forward, keeping no activation of an earlier layer.
+   A network with no layers passes its input through. */
+typedef struct lpdm_net lpdm_net;
+int lpdm_net_new(lpdm_ctx *ctx, int in_dim, lpdm_net **out); /* free with lpdm_net_free */
+void lpdm_net_free(lpdm_net *net);
+/* Appends a layer of kind k with cfg (NULL: defaults), initialised from
+   rng, optimised with ocfg. Width chaining is checked by construction. */
+int lpdm_net_add(lpdm_net *net, lpdm_ctx *ctx, const lpdm_layer_kind *k,
+                 const lpdm_config *cfg, lpdm_rng *rng, const lpdm_optim_cfg *ocfg);
+int lpdm_net_in_dim(const lpdm_net *net);
+int lpdm_net_out_dim(const lpdm_net *net);
+int lpdm_net_depth(const lpdm_net *net);
+lpdm_layer *lpdm_net_layer(lpdm_net *net, int i);   /* borrowed */
+lpdm_optim *lpdm_net_optim(lpdm_net *net, int i);   /* borrowed */
+/* Sets the optimizer of layer i (-1: every layer). */
+int lpdm_net_set_optim(lpdm_net *net, lpdm_ctx *ctx, int i, const lpdm_optim_cfg *ocfg);
+size_t lpdm_net_param_count(const lpdm_net *net);
+/* "post" (default): a layer's output is recomputed after its local step;
+   "pre": the output from before the step is handed on. */
+void lpdm_net_set_propagate_post(lpdm_net *net, int post);
+
+/* Inference: Y (B x out_dim, caller-owned) = net(X). */
+int lpdm_net_forward(lpdm_net *net, lpdm_ctx *ctx, const float *X, int B, float *Y);
+
+/* bp mode. train_forward keeps the activations and returns the output
+   (borrowed, valid until the next call on net). backward takes dOut
+   (B x out_dim, may be overwritten), adds parameter gradients, and writes
+   dX (B x in_dim) when dX != NULL. */
+int lpdm_net_train_forward(lpdm_net *net, lpdm_ctx *ctx, const float *X, int B, const float **Y);
+int lpdm_net_backward(lpdm_net *net, lpdm_ctx *ctx, float *dOut, float *dX);
+void lpdm_net_zero_grad(lpdm_net *net);
+/* One optimizer step on every trainable layer (scale as lpdm_optim_step). */
+int lpdm_net_step(lpdm_net *net, lpdm_ctx *ctx, float scale);
+double lpdm_net_grad_sq(const lpdm_net *net);
+
+/* local mode: one pass of X through the network, each trainable layer
+   taking one optimizer step on loss(dist(X_l), dist(Y_l), g). g is the
+   per-sample guidance (may be NULL for losses that do not use it).
+   *Y receives the final features (borrowed, valid until the next call),
+   losses (may be NULL) receives one loss value per layer. */
+int lpdm_net_local_update(lpdm_net *net, lpdm_ctx *ctx, const lpdm_distance *dist,
+                          const lpdm_loss *loss, const float *X, int B,
+                          const float *g, const float **Y, double *losses);
+/* Bytes of working memory the net holds now (activations, buffers). */
+size_t lpdm_net_work_bytes(const lpdm_net *net);
+
+/* ------------------------------------------------------------ envs */
+
+/* An env instance with action checking. Caller frees with lpdm_env_free. */
+int lpdm_env_new(lpdm_ctx *ctx, const lpdm_env_kind *k, const lpdm_config *cfg, lpdm_env **out);
+void lpdm_env_free(lpdm_env *env);
+int lpdm_env_reset(lpdm_env *env, lpdm_ctx *ctx, int has_seed, uint64_t seed, float *obs);
+/* Checks the action against the action space (integral and in range for
+   Discrete, finite for Box) before the plugin sees it. */
+int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs,
+                  double *reward, int *terminated, int *truncated);
+
+/* ------------------------------------------------------------ algorithms */
+
+int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg,
+                  const lpdm_algo_setup *setup, lpdm_algo **out);
+void lpdm_algo_free(lpdm_algo *a);
+void lpdm_stats_set(lpdm_stats *st, const char *name, double v); /* name: static */
+
+/* ------------------------------------------------------------ numerics */
+
+/* Fails with LPDM_ERR_NUM naming `what` when x has a NaN or Inf. */
+int lpdm_check_finite(lpdm_ctx *ctx, const float *x, size_t n, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

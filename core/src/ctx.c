@@ -1,0 +1,242 @@
+/* ctx.c -- contexts, error messages, checked configs. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+lpdm_ctx *lpdm_ctx_new(void) {
+  lpdm_ctx *ctx = calloc(1, sizeof *ctx);
+  return ctx;
+}
+
+void lpdm_ctx_free(lpdm_ctx *ctx) {
+  if (!ctx) return;
+  lpdm__registry_free(ctx);
+  free(ctx);
+}
+
+const char *lpdm_ctx_message(const lpdm_ctx *ctx) { return ctx ? ctx->msg : ""; }
+
+void lpdm_ctx_clear(lpdm_ctx *ctx) {
+  if (!ctx) return;
+  ctx->status = 0;
+  ctx->msg[0] = '\0';
+}
+
+int lpdm_error(lpdm_ctx *ctx, int code, const char *fmt, ...) {
+  if (!ctx) return code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+  va_end(ap);
+  ctx->status = code;
+  return code;
+}
+
+int lpdm_ctx_prefix(lpdm_ctx *ctx, int code, const char *fmt, ...) {
+  if (!ctx) return code;
+  char pre[LPDM_MSGLEN];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(pre, sizeof pre - 2, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  size_t plen = strlen(pre);
+  memcpy(pre + plen, ": ", 3);
+  plen += 2;
+  size_t old = strlen(ctx->msg);
+  if (plen + old >= sizeof ctx->msg) old = sizeof ctx->msg - 1 - plen;
+  memmove(ctx->msg + plen, ctx->msg, old);
+  memcpy(ctx->msg, pre, plen);
+  ctx->msg[plen + old] = '\0';
+  ctx->status = code;
+  return code;
+}
+
+int lpdm__grow(lpdm_ctx *ctx, float **buf, size_t *cap, size_t n) {
+  if (n <= *cap) return LPDM_OK;
+  float *nb = realloc(*buf, n * sizeof(float));
+  if (!nb) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory (%zu floats)", n);
+  *buf = nb;
+  *cap = n;
+  return LPDM_OK;
+}
+
+int lpdm_check_finite(lpdm_ctx *ctx, const float *x, size_t n, const char *what) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(x[i]))
+      return lpdm_error(ctx, LPDM_ERR_NUM, "%s: non-finite value %g at index %zu", what,
+                        (double)x[i], i);
+  return LPDM_OK;
+}
+
+/* ------------------------------------------------------------ config */
+
+static const char *type_name(lpdm_type t) {
+  switch (t) {
+    case LPDM_T_NUMBER: return "number";
+    case LPDM_T_INT: return "integer";
+    case LPDM_T_BOOL: return "boolean";
+    case LPDM_T_STRING: return "string";
+  }
+  return "?";
+}
+
+int lpdm_config_index(const lpdm_config *cfg, const char *key) {
+  for (int i = 0; i < cfg->n; i++)
+    if (strcmp(cfg->keys[i].name, key) == 0) return i;
+  return -1;
+}
+
+static int unknown_key(lpdm_ctx *ctx, const lpdm_config *cfg, const char *what, const char *key) {
+  char known[600] = "";
+  size_t len = 0;
+  for (int i = 0; i < cfg->n && len < sizeof known - 40; i++)
+    len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", cfg->keys[i].name);
+  return lpdm_error(ctx, LPDM_ERR_ARG, "%s: unknown config key '%s' (known: %s)", what, key,
+                    cfg->n ? known : "none");
+}
+
+static int parse_into(lpdm_ctx *ctx, const lpdm_key *k, lpdm_value *v, const char *what,
+                      const char *text) {
+  memset(v, 0, sizeof *v);
+  switch (k->type) {
+    case LPDM_T_NUMBER:
+    case LPDM_T_INT: {
+      char *end;
+      errno = 0;
+      double d = strtod(text, &end);
+      while (*end && isspace((unsigned char)*end)) end++;
+      if (end == text || *end || errno == ERANGE)
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects a %s, got '%s'", what, k->name,
+                          type_name(k->type), text);
+      if (k->type == LPDM_T_INT && (d != floor(d) || fabs(d) > 9.0e15))
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects an integer, got '%s'", what,
+                          k->name, text);
+      v->num = d;
+      return LPDM_OK;
+    }
+    case LPDM_T_BOOL:
+      if (!strcmp(text, "true") || !strcmp(text, "1") || !strcmp(text, "yes")) v->num = 1;
+      else if (!strcmp(text, "false") || !strcmp(text, "0") || !strcmp(text, "no")) v->num = 0;
+      else
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects true or false, got '%s'", what,
+                          k->name, text);
+      return LPDM_OK;
+    case LPDM_T_STRING:
+      if (strlen(text) >= LPDM_STRLEN)
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s': string too long (max %d)", what,
+                          k->name, LPDM_STRLEN - 1);
+      strcpy(v->str, text);
+      return LPDM_OK;
+  }
+  return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' has an unknown type", what, k->name);
+}
+
+int lpdm_config_init(lpdm_ctx *ctx, const lpdm_plugin *p, lpdm_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->keys = p->keys;
+  if (!p->keys) return LPDM_OK;
+  int n = 0;
+  while (p->keys[n].name) n++;
+  if (n > LPDM_MAX_KEYS)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: %d config keys (max %d)", p->name, n, LPDM_MAX_KEYS);
+  cfg->n = n;
+  for (int i = 0; i < n; i++) {
+    const char *def = p->keys[i].def ? p->keys[i].def : "";
+    if (p->keys[i].type != LPDM_T_STRING && !*def) def = "0";
+    int rc = parse_into(ctx, &p->keys[i], &cfg->v[i], p->name, def);
+    if (rc) return lpdm_ctx_prefix(ctx, rc, "default of %s", p->name);
+  }
+  return LPDM_OK;
+}
+
+int lpdm_config_set_text(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const char *key,
+                         const char *text) {
+  int i = lpdm_config_index(cfg, key);
+  if (i < 0) return unknown_key(ctx, cfg, what, key);
+  lpdm_value v;
+  int rc = parse_into(ctx, &cfg->keys[i], &v, what, text);
+  if (rc) return rc;
+  cfg->v[i] = v;
+  return LPDM_OK;
+}
+
+int lpdm_config_set_num(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const char *key,
+                        double d) {
+  int i = lpdm_config_index(cfg, key);
+  if (i < 0) return unknown_key(ctx, cfg, what, key);
+  const lpdm_key *k = &cfg->keys[i];
+  if (k->type == LPDM_T_STRING || k->type == LPDM_T_BOOL)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects a %s, got a number", what, key,
+                      type_name(k->type));
+  if (k->type == LPDM_T_INT && (d != floor(d) || fabs(d) > 9.0e15))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects an integer, got %g", what, key, d);
+  if (!isfinite(d))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' must be finite, got %g", what, key, d);
+  cfg->v[i].num = d;
+  return LPDM_OK;
+}
+
+int lpdm_config_set_bool(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const char *key,
+                         int b) {
+  int i = lpdm_config_index(cfg, key);
+  if (i < 0) return unknown_key(ctx, cfg, what, key);
+  if (cfg->keys[i].type != LPDM_T_BOOL)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects a %s, got a boolean", what, key,
+                      type_name(cfg->keys[i].type));
+  cfg->v[i].num = b ? 1 : 0;
+  return LPDM_OK;
+}
+
+int lpdm_config_set_str(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const char *key,
+                        const char *s) {
+  int i = lpdm_config_index(cfg, key);
+  if (i < 0) return unknown_key(ctx, cfg, what, key);
+  if (cfg->keys[i].type != LPDM_T_STRING)
+    return lpdm_config_set_text(ctx, cfg, what, key, s);
+  return parse_into(ctx, &cfg->keys[i], &cfg->v[i], what, s);
+}
+
+void lpdm_config_format(const lpdm_config *cfg, char *buf, size_t len) {
+  size_t o = 0;
+  if (len) buf[0] = '\0';
+  for (int i = 0; i < cfg->n && o < len; i++) {
+    const lpdm_key *k = &cfg->keys[i];
+    const char *sep = i ? ", " : "";
+    if (k->type == LPDM_T_STRING)
+      o += (size_t)snprintf(buf + o, len - o, "%s%s=%s", sep, k->name, cfg->v[i].str);
+    else if (k->type == LPDM_T_BOOL)
+      o += (size_t)snprintf(buf + o, len - o, "%s%s=%s", sep, k->name, cfg->v[i].num ? "true" : "false");
+    else
+      o += (size_t)snprintf(buf + o, len - o, "%s%s=%.17g", sep, k->name, cfg->v[i].num);
+  }
+}
+
+double lpdm_cfg_num(const lpdm_config *cfg, const char *key) {
+  int i = lpdm_config_index(cfg, key);
+  return i < 0 ? 0.0 : cfg->v[i].num;
+}
+int lpdm_cfg_int(const lpdm_config *cfg, const char *key) { return (int)lpdm_cfg_num(cfg, key); }
+int lpdm_cfg_bool(const lpdm_config *cfg, const char *key) { return lpdm_cfg_num(cfg, key) != 0; }
+const char *lpdm_cfg_str(const lpdm_config *cfg, const char *key) {
+  int i = lpdm_config_index(cfg, key);
+  return i < 0 ? "" : cfg->v[i].str;
+}
+
+void lpdm_stats_set(lpdm_stats *st, const char *name, double v) {
+  for (int i = 0; i < st->n; i++)
+    if (st->name[i] == name || strcmp(st->name[i], name) == 0) {
+      st->value[i] = v;
+      return;
+    }
+  if (st->n < LPDM_MAX_STATS) {
+    st->name[st->n] = name;
+    st->value[st->n++] = v;
+  }
+}

@@ -1,0 +1,31 @@
+/* internal.h -- liblpdm's private declarations (not installed). */
+#ifndef LPDM_INTERNAL_H
+#define LPDM_INTERNAL_H
+
+#include "lpdm/lpdm.h"
+
+#define LPDM_MSGLEN 1024
+
+/* One registered plugin: its descriptor, where it came from, and the
+   dlopen handle that keeps it alive (NULL for in-memory registrations). */
+typedef struct lpdm_entry {
+  const lpdm_plugin *p;
+  char *origin;
+  void *handle;
+} lpdm_entry;
+
+struct lpdm_ctx {
+  int status;
+  char msg[LPDM_MSGLEN];
+  lpdm_entry *entries;
+  int nentries, cap;
+};
+
+/* Registry (plugin.c). */
+void lpdm__registry_free(lpdm_ctx *ctx);
+
+/* Grows *buf to hold at least n floats (keeps contents up to the old
+   size). Returns 0 or LPDM_ERR_MEM with a message. */
+int lpdm__grow(lpdm_ctx *ctx, float **buf, size_t *cap, size_t n);
+
+#endif

@@ -1,0 +1,338 @@
+/* net.c -- networks: a stack of layers, each with its own optimizer, and
+   the two ways to train them.
+
+   bp mode: lpdm_net_train_forward keeps each layer's output (act[i]) and a
+   copy of the input; lpdm_net_backward walks back through them.
+
+   local mode (lpdm_net_local_update): the batch flows forward once. For
+   each trainable layer l with input X_l:
+       Y   = layer(X_l)
+       DX  = dist(X_l), DY = dist(Y)
+       L, dDY = loss(DX, DY, g)
+       dY  = vjp(Y, DY, dDY)
+       grads = layer.backward(X_l, Y, dY)        (own parameters only)
+       step the layer's optimizer
+       Y   = layer(X_l) again ("post") or kept ("pre")
+   then Y becomes the next layer's input and X_l is dropped: two ping-pong
+   buffers of B x max width and the B x B matrices are all the working
+   memory, whatever the depth. A black-box layer (no backward) is applied
+   and not trained. Buffers grow to the largest batch seen and are reused:
+   after the first update of a given size, nothing is allocated. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct buf {
+  float *p;
+  size_t cap;
+} buf;
+
+struct lpdm_net {
+  int in_dim, depth, cap;
+  lpdm_layer **layers;
+  lpdm_optim **opt;
+  int post;
+  /* bp */
+  int B_train;
+  buf in_copy;
+  buf *act;
+  buf gA, gB;
+  /* inference and local */
+  buf yA, yB, DX, DY, dD, dY, work;
+};
+
+static int grow(lpdm_ctx *ctx, buf *b, size_t n) { return lpdm__grow(ctx, &b->p, &b->cap, n); }
+static void buf_free(buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->cap = 0;
+}
+
+int lpdm_net_new(lpdm_ctx *ctx, int in_dim, lpdm_net **out) {
+  *out = NULL;
+  if (in_dim < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: inputs must be >= 1, got %d", in_dim);
+  lpdm_net *n = calloc(1, sizeof *n);
+  if (!n) return lpdm_error(ctx, LPDM_ERR_MEM, "net: out of memory");
+  n->in_dim = in_dim;
+  n->post = 1;
+  *out = n;
+  return LPDM_OK;
+}
+
+void lpdm_net_free(lpdm_net *n) {
+  if (!n) return;
+  for (int i = 0; i < n->depth; i++) {
+    lpdm_optim_free(n->opt[i]);
+    n->layers[i]->kind->free(n->layers[i]);
+    if (n->act) buf_free(&n->act[i]);
+  }
+  free(n->layers);
+  free(n->opt);
+  free(n->act);
+  buf *bs[] = {&n->in_copy, &n->gA, &n->gB, &n->yA, &n->yB, &n->DX, &n->DY, &n->dD, &n->dY, &n->work};
+  for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) buf_free(bs[i]);
+  free(n);
+}
+
+int lpdm_net_in_dim(const lpdm_net *n) { return n->in_dim; }
+int lpdm_net_out_dim(const lpdm_net *n) {
+  return n->depth ? n->layers[n->depth - 1]->out_dim : n->in_dim;
+}
+int lpdm_net_depth(const lpdm_net *n) { return n->depth; }
+lpdm_layer *lpdm_net_layer(lpdm_net *n, int i) { return i >= 0 && i < n->depth ? n->layers[i] : NULL; }
+lpdm_optim *lpdm_net_optim(lpdm_net *n, int i) { return i >= 0 && i < n->depth ? n->opt[i] : NULL; }
+void lpdm_net_set_propagate_post(lpdm_net *n, int post) { n->post = post != 0; }
+
+static int max_width(const lpdm_net *n) {
+  int w = n->in_dim;
+  for (int i = 0; i < n->depth; i++)
+    if (n->layers[i]->out_dim > w) w = n->layers[i]->out_dim;
+  return w;
+}
+
+int lpdm_net_add(lpdm_net *n, lpdm_ctx *ctx, const lpdm_layer_kind *k, const lpdm_config *cfg,
+                 lpdm_rng *rng, const lpdm_optim_cfg *ocfg) {
+  if (n->depth == n->cap) {
+    int nc = n->cap ? 2 * n->cap : 4;
+    lpdm_layer **nl = realloc(n->layers, (size_t)nc * sizeof *nl);
+    if (!nl) return lpdm_error(ctx, LPDM_ERR_MEM, "net: out of memory");
+    n->layers = nl;
+    lpdm_optim **no = realloc(n->opt, (size_t)nc * sizeof *no);
+    if (!no) return lpdm_error(ctx, LPDM_ERR_MEM, "net: out of memory");
+    n->opt = no;
+    buf *na = realloc(n->act, (size_t)nc * sizeof *na);
+    if (!na) return lpdm_error(ctx, LPDM_ERR_MEM, "net: out of memory");
+    memset(na + n->cap, 0, (size_t)(nc - n->cap) * sizeof *na);
+    n->act = na;
+    n->cap = nc;
+  }
+  lpdm_config c;
+  int rc;
+  if (cfg) c = *cfg;
+  else if ((rc = lpdm_config_init(ctx, &k->head, &c))) return rc;
+  int in = lpdm_net_out_dim(n);
+  lpdm_layer *l = NULL;
+  rc = k->init(k, &c, in, rng, &l, ctx);
+  if (rc) return lpdm_ctx_prefix(ctx, rc, "layer %d (%s)", n->depth + 1, k->head.name);
+  if (!l) return lpdm_error(ctx, LPDM_ERR, "layer %d (%s): init returned no layer", n->depth + 1, k->head.name);
+  l->kind = k;
+  l->cfg = c;
+  if (l->in_dim != in || l->out_dim < 1) {
+    int got = l->in_dim;
+    k->free(l);
+    return lpdm_error(ctx, LPDM_ERR_ARG, "layer %d (%s): widths do not chain (input %d, previous output %d)",
+                      n->depth + 1, k->head.name, got, in);
+  }
+  lpdm_optim_cfg oc = ocfg ? *ocfg : lpdm_optim_default(LPDM_OPT_ADAM, 1e-3);
+  lpdm_optim *o = NULL;
+  rc = lpdm_optim_new(ctx, &oc, l->params, l->nparams, &o);
+  if (rc) {
+    k->free(l);
+    return lpdm_ctx_prefix(ctx, rc, "layer %d (%s)", n->depth + 1, k->head.name);
+  }
+  n->layers[n->depth] = l;
+  n->opt[n->depth] = o;
+  n->depth++;
+  return LPDM_OK;
+}
+
+int lpdm_net_set_optim(lpdm_net *n, lpdm_ctx *ctx, int i, const lpdm_optim_cfg *ocfg) {
+  if (i < -1 || i >= n->depth)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "net: no layer %d (depth %d)", i + 1, n->depth);
+  int lo = i < 0 ? 0 : i, hi = i < 0 ? n->depth : i + 1;
+  for (int j = lo; j < hi; j++) {
+    lpdm_optim *o = NULL;
+    int rc = lpdm_optim_new(ctx, ocfg, n->layers[j]->params, n->layers[j]->nparams, &o);
+    if (rc) return rc;
+    lpdm_optim_free(n->opt[j]);
+    n->opt[j] = o;
+  }
+  return LPDM_OK;
+}
+
+size_t lpdm_net_param_count(const lpdm_net *n) {
+  size_t s = 0;
+  for (int i = 0; i < n->depth; i++)
+    for (int j = 0; j < n->layers[i]->nparams; j++) s += n->layers[i]->params[j].n;
+  return s;
+}
+
+size_t lpdm_net_work_bytes(const lpdm_net *n) {
+  size_t s = n->in_copy.cap + n->gA.cap + n->gB.cap + n->yA.cap + n->yB.cap + n->DX.cap + n->DY.cap +
+             n->dD.cap + n->dY.cap + n->work.cap;
+  for (int i = 0; i < n->depth; i++) s += n->act[i].cap;
+  return s * sizeof(float);
+}
+
+static int layer_fail(lpdm_ctx *ctx, int rc, int i, const lpdm_layer *l, const char *what) {
+  return lpdm_ctx_prefix(ctx, rc, "layer %d (%s) %s", i + 1, l->kind->head.name, what);
+}
+
+/* ------------------------------------------------------------ inference */
+
+int lpdm_net_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, float *Y) {
+  if (B < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: batch size must be >= 1, got %d", B);
+  if (n->depth == 0) {
+    memmove(Y, X, (size_t)B * n->in_dim * sizeof(float));
+    return LPDM_OK;
+  }
+  size_t need = (size_t)B * max_width(n);
+  int rc;
+  if ((rc = grow(ctx, &n->yA, need)) || (rc = grow(ctx, &n->yB, need))) return rc;
+  const float *cur = X;
+  for (int i = 0; i < n->depth; i++) {
+    float *out = i == n->depth - 1 ? Y : (cur == n->yA.p ? n->yB.p : n->yA.p);
+    rc = n->layers[i]->kind->forward(n->layers[i], cur, B, out, ctx);
+    if (rc) return layer_fail(ctx, rc, i, n->layers[i], "forward");
+    cur = out;
+  }
+  return LPDM_OK;
+}
+
+/* ------------------------------------------------------------ bp */
+
+int lpdm_net_train_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, const float **Y) {
+  if (B < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: batch size must be >= 1, got %d", B);
+  int rc = grow(ctx, &n->in_copy, (size_t)B * n->in_dim);
+  if (rc) return rc;
+  memcpy(n->in_copy.p, X, (size_t)B * n->in_dim * sizeof(float));
+  n->B_train = B;
+  const float *cur = n->in_copy.p;
+  for (int i = 0; i < n->depth; i++) {
+    lpdm_layer *l = n->layers[i];
+    if ((rc = grow(ctx, &n->act[i], (size_t)B * l->out_dim))) return rc;
+    rc = l->kind->forward(l, cur, B, n->act[i].p, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "forward");
+    cur = n->act[i].p;
+  }
+  *Y = cur;
+  return LPDM_OK;
+}
+
+int lpdm_net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
+  int B = n->B_train;
+  if (B < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: backward without train_forward");
+  if (n->depth == 0) {
+    if (dX) memmove(dX, dOut, (size_t)B * n->in_dim * sizeof(float));
+    return LPDM_OK;
+  }
+  size_t need = (size_t)B * max_width(n);
+  int rc;
+  if ((rc = grow(ctx, &n->gA, need)) || (rc = grow(ctx, &n->gB, need))) return rc;
+  float *g = dOut;
+  for (int i = n->depth - 1; i >= 0; i--) {
+    lpdm_layer *l = n->layers[i];
+    if (!l->kind->backward)
+      return lpdm_error(ctx, LPDM_ERR_ARG,
+                        "layer %d (%s) is a black box (no backward): it cannot be trained by "
+                        "backpropagation; use mode=local",
+                        i + 1, l->kind->head.name);
+    const float *in = i == 0 ? n->in_copy.p : n->act[i - 1].p;
+    float *gin = i == 0 ? dX : (g == n->gA.p ? n->gB.p : n->gA.p);
+    rc = l->kind->backward(l, in, n->act[i].p, B, g, gin, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "backward");
+    g = gin;
+  }
+  return LPDM_OK;
+}
+
+void lpdm_net_zero_grad(lpdm_net *n) {
+  for (int i = 0; i < n->depth; i++) lpdm_optim_zero(n->opt[i]);
+}
+
+int lpdm_net_step(lpdm_net *n, lpdm_ctx *ctx, float scale) {
+  for (int i = 0; i < n->depth; i++) {
+    if (!n->layers[i]->kind->backward) continue;
+    int rc = lpdm_optim_step(n->opt[i], ctx, scale);
+    if (rc) return layer_fail(ctx, rc, i, n->layers[i], "step");
+    for (int j = 0; j < n->layers[i]->nparams; j++) {
+      const lpdm_param *p = &n->layers[i]->params[j];
+      if ((rc = lpdm_check_finite(ctx, p->w, p->n, p->name)))
+        return layer_fail(ctx, rc, i, n->layers[i], "weights after step");
+    }
+  }
+  return LPDM_OK;
+}
+
+double lpdm_net_grad_sq(const lpdm_net *n) {
+  double s = 0;
+  for (int i = 0; i < n->depth; i++) s += lpdm_optim_grad_sq(n->opt[i]);
+  return s;
+}
+
+/* ------------------------------------------------------------ local */
+
+int lpdm_net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
+                          const lpdm_loss *loss, const float *X, int B, const float *g,
+                          const float **Y, double *losses) {
+  if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "local update: batch size must be >= 2, got %d", B);
+  if (!dist || !loss) return lpdm_error(ctx, LPDM_ERR_ARG, "local update: needs a distance and a loss");
+  if (loss->kind->uses_guidance && !g)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "local update: %s needs a guidance signal", loss->kind->head.name);
+  if (n->depth == 0) {
+    *Y = X;
+    return LPDM_OK;
+  }
+  int W = max_width(n);
+  size_t BB = (size_t)B * B;
+  int rc;
+  if ((rc = grow(ctx, &n->yA, (size_t)B * W)) || (rc = grow(ctx, &n->yB, (size_t)B * W)) ||
+      (rc = grow(ctx, &n->DX, BB)) || (rc = grow(ctx, &n->DY, BB)) || (rc = grow(ctx, &n->dD, BB)) ||
+      (rc = grow(ctx, &n->dY, (size_t)B * W)) || (rc = grow(ctx, &n->work, LPDM_DIST_WORK(B, W))))
+    return rc;
+  const lpdm_distance_kind *dk = dist->kind;
+  const float *cur = X;
+  int cur_dim = n->in_dim;
+  float *DX = n->DX.p, *DY = n->DY.p;
+  int have_dx = 0;
+  for (int i = 0; i < n->depth; i++) {
+    lpdm_layer *l = n->layers[i];
+    float *out = cur == n->yA.p ? n->yB.p : n->yA.p;
+    rc = l->kind->forward(l, cur, B, out, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "forward");
+    if (!l->kind->backward) { /* black box: apply, do not train */
+      have_dx = 0;
+      if (losses) losses[i] = 0;
+      cur = out;
+      cur_dim = l->out_dim;
+      continue;
+    }
+    if (!have_dx) {
+      rc = dk->pairwise(dist, cur, B, cur_dim, DX, n->work.p, ctx);
+      if (rc) return layer_fail(ctx, rc, i, l, "input distances");
+    }
+    rc = dk->pairwise(dist, out, B, l->out_dim, DY, n->work.p, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "output distances");
+    double L = 0;
+    rc = loss->kind->eval(loss, DX, DY, g, B, &L, n->dD.p, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "local loss");
+    if (!isfinite(L))
+      return lpdm_error(ctx, LPDM_ERR_NUM, "layer %d (%s): local loss is %g", i + 1, l->kind->head.name, L);
+    if (losses) losses[i] = L;
+    rc = dk->vjp(dist, out, B, l->out_dim, DY, n->dD.p, n->dY.p, n->work.p, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "distance gradient");
+    lpdm_optim_zero(n->opt[i]);
+    rc = l->kind->backward(l, cur, out, B, n->dY.p, NULL, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "backward");
+    rc = lpdm_optim_step(n->opt[i], ctx, 1.0f);
+    if (rc) return layer_fail(ctx, rc, i, l, "step");
+    if (n->post) {
+      rc = l->kind->forward(l, cur, B, out, ctx);
+      if (rc) return layer_fail(ctx, rc, i, l, "forward");
+      rc = lpdm_check_finite(ctx, out, (size_t)B * l->out_dim, "output");
+      if (rc) return layer_fail(ctx, rc, i, l, "after its local step");
+      have_dx = 0;
+    } else { /* the output distances computed before the step serve as the next input's */
+      float *t = DX;
+      DX = DY;
+      DY = t;
+      have_dx = 1;
+    }
+    cur = out;
+    cur_dim = l->out_dim;
+  }
+  *Y = cur;
+  return LPDM_OK;
+}

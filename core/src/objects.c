@@ -1,0 +1,129 @@
+/* objects.c -- host-side constructors for plugin instances: distances and
+   losses (config + optional private state), envs (with action checking),
+   algorithms. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int default_cfg(lpdm_ctx *ctx, const lpdm_plugin *p, const lpdm_config *cfg,
+                       lpdm_config *dst) {
+  if (cfg) {
+    if (cfg->keys != p->keys)
+      return lpdm_error(ctx, LPDM_ERR_ARG, "%s: config was built for another plugin", p->name);
+    *dst = *cfg;
+    return LPDM_OK;
+  }
+  return lpdm_config_init(ctx, p, dst);
+}
+
+int lpdm_distance_new(lpdm_ctx *ctx, const lpdm_distance_kind *k, const lpdm_config *cfg,
+                      lpdm_distance **out) {
+  *out = NULL;
+  lpdm_distance *d = calloc(1, sizeof *d);
+  if (!d) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  d->kind = k;
+  int rc = default_cfg(ctx, &k->head, cfg, &d->cfg);
+  if (!rc && k->create) rc = k->create(d, ctx);
+  if (rc) {
+    free(d);
+    return rc;
+  }
+  *out = d;
+  return LPDM_OK;
+}
+
+void lpdm_distance_free(lpdm_distance *d) {
+  if (!d) return;
+  if (d->kind->destroy) d->kind->destroy(d);
+  free(d);
+}
+
+int lpdm_loss_new(lpdm_ctx *ctx, const lpdm_loss_kind *k, const lpdm_config *cfg,
+                  lpdm_loss **out) {
+  *out = NULL;
+  lpdm_loss *l = calloc(1, sizeof *l);
+  if (!l) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  l->kind = k;
+  int rc = default_cfg(ctx, &k->head, cfg, &l->cfg);
+  if (!rc && k->create) rc = k->create(l, ctx);
+  if (rc) {
+    free(l);
+    return rc;
+  }
+  *out = l;
+  return LPDM_OK;
+}
+
+void lpdm_loss_free(lpdm_loss *l) {
+  if (!l) return;
+  if (l->kind->destroy) l->kind->destroy(l);
+  free(l);
+}
+
+/* ------------------------------------------------------------ envs */
+
+int lpdm_env_new(lpdm_ctx *ctx, const lpdm_env_kind *k, const lpdm_config *cfg, lpdm_env **out) {
+  *out = NULL;
+  lpdm_config c;
+  int rc = default_cfg(ctx, &k->head, cfg, &c);
+  if (rc) return rc;
+  lpdm_env *e = NULL;
+  rc = k->create(k, &c, &e, ctx);
+  if (rc) return lpdm_ctx_prefix(ctx, rc, "%s", k->head.name);
+  if (!e) return lpdm_error(ctx, LPDM_ERR, "%s: create returned no env", k->head.name);
+  e->kind = k;
+  e->cfg = c;
+  *out = e;
+  return LPDM_OK;
+}
+
+void lpdm_env_free(lpdm_env *env) {
+  if (env) env->kind->free(env);
+}
+
+int lpdm_env_reset(lpdm_env *env, lpdm_ctx *ctx, int has_seed, uint64_t seed, float *obs) {
+  return env->kind->reset(env, has_seed, seed, obs, ctx);
+}
+
+int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs,
+                  double *reward, int *terminated, int *truncated) {
+  const lpdm_space *as = &env->act_space;
+  const char *id = lpdm_plugin_short(&env->kind->head);
+  if (as->type == LPDM_SPACE_DISCRETE) {
+    double a = action[0];
+    if (!(a >= 0 && a < as->n) || a != floor(a))
+      return lpdm_error(ctx, LPDM_ERR_ARG, "%s: action %g out of range (Discrete(%d): an integer 0..%d)",
+                        id, a, as->n, as->n - 1);
+  } else {
+    for (int i = 0; i < as->dim; i++)
+      if (!isfinite(action[i]))
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: action[%d] is %g (must be finite)", id, i + 1,
+                          action[i]);
+  }
+  return env->kind->step(env, action, obs, reward, terminated, truncated, ctx);
+}
+
+/* ------------------------------------------------------------ algos */
+
+int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg,
+                  const lpdm_algo_setup *setup, lpdm_algo **out) {
+  *out = NULL;
+  lpdm_config c;
+  int rc = default_cfg(ctx, &k->head, cfg, &c);
+  if (rc) return rc;
+  if (!setup->env_kind || !setup->policy)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: an env and a policy network are required", k->head.name);
+  lpdm_algo *a = NULL;
+  rc = k->create(k, &c, setup, &a, ctx);
+  if (rc) return lpdm_ctx_prefix(ctx, rc, "%s", k->head.name);
+  a->kind = k;
+  a->cfg = c;
+  *out = a;
+  return LPDM_OK;
+}
+
+void lpdm_algo_free(lpdm_algo *a) {
+  if (a) a->kind->free(a);
+}

@@ -1,0 +1,510 @@
+/*
+** reinforce.c -- REINFORCE (Williams 1992), Monte-Carlo policy gradient, in
+** two modes over the same network:
+**
+**   bp     the policy loss  -1/B sum_t log pi(a_t | s_t) A_t  is
+**          backpropagated through the head and every hidden layer;
+**   local  the hidden layers learn by their local loss (lpdm_net_local_update:
+**          each layer matches its output distances to its input distances,
+**          guided by the returns-to-go for loss.guided), and only the head
+**          learns from the policy loss, on the detached features.
+**
+** One iteration: run `episodes_per_update` whole episodes with the current
+** policy, compute the discounted returns-to-go G_t, the weights A_t (G_t,
+** standardised over the batch when normalize_returns, minus a learned
+** baseline V(s_t) when baseline), then one update on the batch of all their
+** steps. Discrete action spaces get a softmax head (logits = dense(features));
+** Box action spaces a Gaussian head with a state-independent log-std
+** parameter (the sampled action is clipped to the bounds for the env only).
+**
+** Config keys (defaults; 0 for a learning rate means "the mode's default",
+** chosen by measurement on CartPole-v1, see docs/reinforce.md):
+**   mode               = "local"  "local" or "bp"
+**   seed               = 1        seeds the network heads, the sampling and the env
+**   steps              = 500000   env-step budget
+**   gamma              = 0.99     discount
+**   episodes_per_update= 1
+**   normalize_returns  = true     standardise A over the batch
+**   baseline           = false    learn V(s) (a value net with the policy's
+**                                 hidden widths, trained like the policy)
+**   lr                 = 0        bp: every layer (default 1e-3)
+**   head_lr            = 0        local: the policy head (guided 3e-3, else 1e-2)
+**   local_lr           = 0        local: the hidden layers (guided 1e-3, else 1e-4)
+**   value_lr           = 0        the baseline's head (bp: lr, local: head_lr)
+**   entropy_coef       = 0        entropy bonus
+**   log_std_init       = 0        Gaussian head: initial log standard deviation
+**
+** Lua:
+**   local run = lpdm.algo("reinforce", { env = env, policy = net, mode = "local",
+**                                        loss = "guided", seed = 1, steps = 200000 })
+**   for it in run:iterations() do print(it.global_step) end
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lpdm/lpdm.h"
+
+static const lpdm_key keys[] = {
+    {"mode", LPDM_T_STRING, "local", "local (local losses + head) or bp (backpropagation)"},
+    {"seed", LPDM_T_INT, "1", "seed of the heads, the sampling and the env"},
+    {"steps", LPDM_T_INT, "500000", "env-step budget"},
+    {"gamma", LPDM_T_NUMBER, "0.99", "discount factor"},
+    {"episodes_per_update", LPDM_T_INT, "1", "whole episodes per update"},
+    {"normalize_returns", LPDM_T_BOOL, "true", "standardise the policy-gradient weights over the batch"},
+    {"baseline", LPDM_T_BOOL, "false", "subtract a learned value baseline"},
+    {"lr", LPDM_T_NUMBER, "0", "bp: learning rate of every layer (0: 1e-3)"},
+    {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the heads (0: 3e-3 guided, 1e-2 otherwise)"},
+    {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of the hidden layers (0: 1e-3 guided, 1e-4 otherwise)"},
+    {"value_lr", LPDM_T_NUMBER, "0", "learning rate of the baseline (0: as the policy)"},
+    {"entropy_coef", LPDM_T_NUMBER, "0", "entropy bonus coefficient"},
+    {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
+    {NULL, 0, NULL, NULL}};
+
+typedef struct fbuf {
+  float *p;
+  size_t cap;
+} fbuf;
+
+typedef struct rf {
+  lpdm_algo base;
+  lpdm_algo_setup setup;
+  lpdm_env *env;
+  lpdm_net *trunk, *head; /* policy: trunk borrowed, head owned */
+  lpdm_net *vtrunk, *vhead;
+  int own_vtrunk;
+  int local, discrete, nact, obs_dim;
+  double gamma, entropy_coef;
+  int normalize, episodes_per_update;
+  int64_t budget, global_step;
+  int iteration;
+  lpdm_rng rng;
+  /* log-std (Gaussian) as a parameter with its own Adam */
+  float *log_std, *glog_std;
+  lpdm_param ls_param;
+  lpdm_optim *ls_opt;
+  /* current episode state */
+  float *obs;
+  double ep_ret;
+  int ep_len;
+  /* batch buffers */
+  fbuf X, A, R, G, W, logits, dlogits, feat1, out1, V, dV, act1;
+  size_t T; /* steps in the batch */
+} rf;
+
+static int fgrow(lpdm_ctx *ctx, fbuf *b, size_t n) {
+  if (n <= b->cap) return LPDM_OK;
+  size_t nc = b->cap ? b->cap : 256;
+  while (nc < n) nc *= 2;
+  float *p = realloc(b->p, nc * sizeof(float));
+  if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  b->p = p;
+  b->cap = nc;
+  return LPDM_OK;
+}
+
+static void rf_free(lpdm_algo *a) {
+  rf *s = (rf *)a;
+  if (!s) return;
+  lpdm_env_free(s->env);
+  lpdm_net_free(s->head);
+  lpdm_net_free(s->vhead);
+  if (s->own_vtrunk) lpdm_net_free(s->vtrunk);
+  lpdm_optim_free(s->ls_opt);
+  free(s->log_std);
+  free(s->glog_std);
+  free(s->obs);
+  fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->logits, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV, &s->act1};
+  for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
+  free(s);
+}
+
+static const lpdm_plugin *find_kind(lpdm_ctx *ctx, int kind, const char *name);
+
+static int make_head(lpdm_ctx *ctx, lpdm_net **out, int in, int n, lpdm_rng *rng, double lr) {
+  lpdm_net *h = NULL;
+  int rc = lpdm_net_new(ctx, in, &h);
+  if (rc) return rc;
+  const lpdm_plugin *dk = find_kind(ctx, LPDM_KIND_LAYER, "dense");
+  if (!dk) {
+    lpdm_net_free(h);
+    return lpdm_error(ctx, LPDM_ERR_ARG, "the head needs layer.dense, which is not loaded");
+  }
+  lpdm_config c;
+  if ((rc = lpdm_config_init(ctx, dk, &c)) || (rc = lpdm_config_set_num(ctx, &c, "head", "out", n)) ||
+      (rc = lpdm_config_set_str(ctx, &c, "head", "act", "identity"))) {
+    lpdm_net_free(h);
+    return rc;
+  }
+  lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, lr);
+  rc = lpdm_net_add(h, ctx, (const lpdm_layer_kind *)dk, &c, rng, &oc);
+  if (rc) {
+    lpdm_net_free(h);
+    return rc;
+  }
+  *out = h;
+  return LPDM_OK;
+}
+
+/* The layer kinds of the policy trunk are registered in the host's
+   context; a plugin reaches the registry through the same ctx. */
+static const lpdm_plugin *find_kind(lpdm_ctx *ctx, int kind, const char *name) {
+  return lpdm_plugin_find(ctx, kind, name);
+}
+
+/* A value trunk with the policy trunk's layers (same kinds and configs),
+   freshly initialised. */
+static int clone_trunk(lpdm_ctx *ctx, lpdm_net *src, lpdm_rng *rng, double lr, lpdm_net **out) {
+  lpdm_net *n = NULL;
+  int rc = lpdm_net_new(ctx, lpdm_net_in_dim(src), &n);
+  if (rc) return rc;
+  for (int i = 0; i < lpdm_net_depth(src); i++) {
+    lpdm_layer *l = lpdm_net_layer(src, i);
+    lpdm_optim_cfg oc = *lpdm_optim_config(lpdm_net_optim(src, i));
+    oc.lr = lr;
+    if ((rc = lpdm_net_add(n, ctx, l->kind, &l->cfg, rng, &oc))) {
+      lpdm_net_free(n);
+      return rc;
+    }
+  }
+  *out = n;
+  return LPDM_OK;
+}
+
+static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup,
+                     lpdm_algo **out, lpdm_ctx *ctx) {
+  const char *mode = lpdm_cfg_str(cfg, "mode");
+  int local;
+  if (!strcmp(mode, "local")) local = 1;
+  else if (!strcmp(mode, "bp")) local = 0;
+  else return lpdm_error(ctx, LPDM_ERR_ARG, "mode must be 'local' or 'bp', got '%s'", mode);
+  if (local && (!setup->distance || !setup->loss))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "mode 'local' needs a distance and a loss");
+  double gamma = lpdm_cfg_num(cfg, "gamma");
+  if (!(gamma >= 0 && gamma <= 1)) return lpdm_error(ctx, LPDM_ERR_ARG, "gamma must be in [0, 1], got %g", gamma);
+  if (lpdm_cfg_int(cfg, "episodes_per_update") < 1)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "episodes_per_update must be >= 1");
+  if (lpdm_cfg_num(cfg, "steps") < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "steps must be >= 1");
+  const char *lrk[] = {"lr", "head_lr", "local_lr", "value_lr"};
+  for (int i = 0; i < 4; i++)
+    if (lpdm_cfg_num(cfg, lrk[i]) < 0) return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be >= 0", lrk[i]);
+
+  rf *s = calloc(1, sizeof *s);
+  if (!s) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  s->setup = *setup;
+  s->local = local;
+  s->gamma = gamma;
+  s->entropy_coef = lpdm_cfg_num(cfg, "entropy_coef");
+  s->normalize = lpdm_cfg_bool(cfg, "normalize_returns");
+  s->episodes_per_update = lpdm_cfg_int(cfg, "episodes_per_update");
+  s->budget = (int64_t)lpdm_cfg_num(cfg, "steps");
+  uint64_t seed = (uint64_t)(int64_t)lpdm_cfg_num(cfg, "seed");
+  lpdm_rng_seed(&s->rng, seed);
+  s->trunk = setup->policy;
+  int rc = lpdm_env_new(ctx, setup->env_kind, setup->env_cfg, &s->env);
+  if (rc) goto fail;
+  s->obs_dim = s->env->obs_space.dim;
+  if (lpdm_net_in_dim(s->trunk) != s->obs_dim) {
+    rc = lpdm_error(ctx, LPDM_ERR_ARG, "the policy takes %d inputs but %s observations have %d",
+                    lpdm_net_in_dim(s->trunk), lpdm_plugin_short(&setup->env_kind->head), s->obs_dim);
+    goto fail;
+  }
+  s->discrete = s->env->act_space.type == LPDM_SPACE_DISCRETE;
+  s->nact = s->discrete ? s->env->act_space.n : s->env->act_space.dim;
+
+  /* learning rates */
+  int guided = local && setup->loss->kind->uses_guidance;
+  double lr = lpdm_cfg_num(cfg, "lr"), head_lr = lpdm_cfg_num(cfg, "head_lr");
+  double local_lr = lpdm_cfg_num(cfg, "local_lr"), value_lr = lpdm_cfg_num(cfg, "value_lr");
+  if (lr == 0) lr = 1e-3;
+  if (head_lr == 0) head_lr = guided ? 3e-3 : 1e-2;
+  if (local_lr == 0) local_lr = guided ? 1e-3 : 1e-4;
+  double plr = local ? head_lr : lr;
+  if (value_lr == 0) value_lr = plr;
+  /* the hidden layers: bp trains them at lr, local at local_lr (keeping
+     each layer's optimizer type and betas) */
+  for (int i = 0; i < lpdm_net_depth(s->trunk); i++)
+    lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), local ? local_lr : lr);
+
+  if ((rc = make_head(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, &s->rng, plr))) goto fail;
+  if (!s->discrete) {
+    s->log_std = malloc((size_t)s->nact * sizeof(float));
+    s->glog_std = calloc((size_t)s->nact, sizeof(float));
+    if (!s->log_std || !s->glog_std) {
+      rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+      goto fail;
+    }
+    for (int i = 0; i < s->nact; i++) s->log_std[i] = (float)lpdm_cfg_num(cfg, "log_std_init");
+    s->ls_param = (lpdm_param){"log_std", s->log_std, s->glog_std, (size_t)s->nact, 1, s->nact};
+    lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, plr);
+    if ((rc = lpdm_optim_new(ctx, &oc, &s->ls_param, 1, &s->ls_opt))) goto fail;
+  }
+  if (lpdm_cfg_bool(cfg, "baseline")) {
+    if (setup->value) {
+      s->vtrunk = setup->value;
+      for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
+        lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), local ? local_lr : value_lr);
+    } else {
+      if ((rc = clone_trunk(ctx, s->trunk, &s->rng, local ? local_lr : value_lr, &s->vtrunk))) goto fail;
+      s->own_vtrunk = 1;
+    }
+    if ((rc = make_head(ctx, &s->vhead, lpdm_net_out_dim(s->vtrunk), 1, &s->rng, value_lr))) goto fail;
+  }
+  s->obs = malloc((size_t)s->obs_dim * sizeof(float));
+  if (!s->obs) {
+    rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+    goto fail;
+  }
+  if ((rc = fgrow(ctx, &s->feat1, (size_t)lpdm_net_out_dim(s->trunk))) ||
+      (rc = fgrow(ctx, &s->out1, (size_t)s->nact)) || (rc = fgrow(ctx, &s->act1, (size_t)s->nact)))
+    goto fail;
+  if ((rc = lpdm_env_reset(s->env, ctx, 1, seed, s->obs))) goto fail;
+  *out = &s->base;
+  return LPDM_OK;
+fail:
+  rf_free(&s->base);
+  return rc;
+}
+
+/* pi(.|s) for one observation: fills s->out1 (logits or mean). */
+static int policy_out(rf *s, lpdm_ctx *ctx, const float *obs) {
+  int rc = lpdm_net_forward(s->trunk, ctx, obs, 1, s->feat1.p);
+  if (!rc) rc = lpdm_net_forward(s->head, ctx, s->feat1.p, 1, s->out1.p);
+  return rc;
+}
+
+static int sample_discrete(rf *s, const float *logits) {
+  double mx = logits[0];
+  for (int i = 1; i < s->nact; i++)
+    if (logits[i] > mx) mx = logits[i];
+  double z = 0;
+  for (int i = 0; i < s->nact; i++) z += exp(logits[i] - mx);
+  double u = lpdm_rng_uniform(&s->rng) * z, c = 0;
+  for (int i = 0; i < s->nact - 1; i++) {
+    c += exp(logits[i] - mx);
+    if (u < c) return i;
+  }
+  return s->nact - 1;
+}
+
+/* Runs one whole episode (or until the budget), appending to the batch. */
+static int run_episode(rf *s, lpdm_ctx *ctx, int *finished) {
+  *finished = 0;
+  int od = s->obs_dim, na = s->nact;
+  double act[64];
+  double *a = na <= 64 ? act : NULL;
+  if (!a) return lpdm_error(ctx, LPDM_ERR_ARG, "more than 64 action dimensions");
+  while (s->global_step < s->budget) {
+    int rc;
+    if ((rc = fgrow(ctx, &s->X, (s->T + 1) * od)) || (rc = fgrow(ctx, &s->A, (s->T + 1) * na)) ||
+        (rc = fgrow(ctx, &s->R, s->T + 1)))
+      return rc;
+    memcpy(s->X.p + s->T * od, s->obs, (size_t)od * sizeof(float));
+    if ((rc = policy_out(s, ctx, s->obs))) return rc;
+    if (s->discrete) {
+      int k = sample_discrete(s, s->out1.p);
+      s->A.p[s->T] = (float)k;
+      a[0] = k;
+    } else {
+      const lpdm_space *sp = &s->env->act_space;
+      for (int i = 0; i < na; i++) {
+        double x = s->out1.p[i] + exp(s->log_std[i]) * lpdm_rng_normal(&s->rng);
+        s->A.p[s->T * na + i] = (float)x;
+        a[i] = x < sp->low[i] ? sp->low[i] : x > sp->high[i] ? sp->high[i] : x;
+      }
+    }
+    double r;
+    int term, trunc;
+    if ((rc = lpdm_env_step(s->env, ctx, a, s->obs, &r, &term, &trunc))) return rc;
+    s->R.p[s->T] = (float)r;
+    s->T++;
+    s->global_step++;
+    s->ep_ret += r;
+    s->ep_len++;
+    if (term || trunc) {
+      lpdm_episode ep = {s->global_step, s->ep_ret, s->ep_len, 0};
+      if (s->setup.on_episode) s->setup.on_episode(s->setup.user, &ep);
+      s->ep_ret = 0;
+      s->ep_len = 0;
+      *finished = 1;
+      return lpdm_env_reset(s->env, ctx, 0, 0, s->obs);
+    }
+  }
+  return LPDM_OK;
+}
+
+static const char *local_names[] = {"local_loss_1", "local_loss_2", "local_loss_3", "local_loss_4",
+                                    "local_loss_5", "local_loss_6", "local_loss_7", "local_loss_8"};
+
+/* Trains trunk+head on batch X (B rows) so that head(trunk(X)) follows the
+   output gradient computed by grad_fn. In local mode the trunk is trained by
+   its local loss with guidance g first. */
+static int update_net(rf *s, lpdm_ctx *ctx, lpdm_net *trunk, lpdm_net *head, int B, const float *g,
+                      int (*grad_fn)(rf *, lpdm_ctx *, const float *, int, float *, double *),
+                      double *loss_out, double *local_losses) {
+  const float *feat, *out;
+  int rc, F = lpdm_net_out_dim(trunk), O = lpdm_net_out_dim(head);
+  if (s->local && lpdm_net_depth(trunk) > 0) {
+    if (B < 2) { /* a one-step episode: no pairs to match; forward only */
+      if ((rc = fgrow(ctx, &s->V, (size_t)B * F)) || (rc = lpdm_net_forward(trunk, ctx, s->X.p, B, s->V.p)))
+        return rc;
+      feat = s->V.p;
+    } else if ((rc = lpdm_net_local_update(trunk, ctx, s->setup.distance, s->setup.loss, s->X.p, B, g, &feat,
+                                           local_losses)))
+      return rc;
+  } else if ((rc = lpdm_net_train_forward(trunk, ctx, s->X.p, B, &feat)))
+    return rc;
+  if ((rc = lpdm_net_train_forward(head, ctx, feat, B, &out))) return rc;
+  if ((rc = fgrow(ctx, &s->dlogits, (size_t)B * O))) return rc;
+  if ((rc = grad_fn(s, ctx, out, B, s->dlogits.p, loss_out))) return rc;
+  lpdm_net_zero_grad(head);
+  if (s->local) {
+    if ((rc = lpdm_net_backward(head, ctx, s->dlogits.p, NULL))) return rc;
+    return lpdm_net_step(head, ctx, 1.0f);
+  }
+  if ((rc = fgrow(ctx, &s->dV, (size_t)B * F))) return rc;
+  lpdm_net_zero_grad(trunk);
+  if ((rc = lpdm_net_backward(head, ctx, s->dlogits.p, s->dV.p))) return rc;
+  if ((rc = lpdm_net_backward(trunk, ctx, s->dV.p, NULL))) return rc;
+  if ((rc = lpdm_net_step(head, ctx, 1.0f))) return rc;
+  return lpdm_net_step(trunk, ctx, 1.0f);
+}
+
+/* Policy loss -1/B sum w_t log pi(a_t|s_t) - c * entropy, and its gradient. */
+static int policy_grad(rf *s, lpdm_ctx *ctx, const float *out, int B, float *d, double *loss) {
+  const float *w = s->W.p;
+  double L = 0, ent = 0;
+  int na = s->nact;
+  const double c = s->entropy_coef;
+  if (s->discrete) {
+    for (int t = 0; t < B; t++) {
+      const float *z = out + (size_t)t * na;
+      float *dz = d + (size_t)t * na;
+      double mx = z[0];
+      for (int i = 1; i < na; i++)
+        if (z[i] > mx) mx = z[i];
+      double sum = 0;
+      for (int i = 0; i < na; i++) sum += exp(z[i] - mx);
+      double lse = mx + log(sum), H = 0;
+      int a = (int)s->A.p[t];
+      for (int i = 0; i < na; i++) {
+        double p = exp(z[i] - lse);
+        H -= p * (z[i] - lse);
+      }
+      L -= w[t] * (z[a] - lse);
+      ent += H;
+      for (int i = 0; i < na; i++) {
+        double p = exp(z[i] - lse), lp = z[i] - lse;
+        /* d(-w log p_a)/dz_i = w (p_i - [i==a]);  d(-c H)/dz_i = c p_i (log p_i + H) */
+        dz[i] = (float)((w[t] * (p - (i == a)) + c * p * (lp + H)) / B);
+      }
+    }
+  } else {
+    for (int i = 0; i < na; i++) s->glog_std[i] = 0;
+    for (int t = 0; t < B; t++) {
+      const float *mu = out + (size_t)t * na;
+      float *dm = d + (size_t)t * na;
+      for (int i = 0; i < na; i++) {
+        double sd = exp(s->log_std[i]), x = (s->A.p[(size_t)t * na + i] - mu[i]) / sd;
+        double lp = -0.5 * x * x - s->log_std[i] - 0.5 * log(2 * M_PI);
+        L -= w[t] * lp;
+        dm[i] = (float)(-w[t] * x / sd / B);
+        s->glog_std[i] += (float)((w[t] * (1 - x * x) - c) / B);
+      }
+    }
+    for (int i = 0; i < na; i++) ent += B * (0.5 + 0.5 * log(2 * M_PI) + s->log_std[i]);
+  }
+  *loss = L / B - c * ent / B;
+  return LPDM_OK;
+}
+
+static int value_grad(rf *s, lpdm_ctx *ctx, const float *out, int B, float *d, double *loss) {
+  double L = 0;
+  for (int t = 0; t < B; t++) {
+    double e = out[t] - s->G.p[t];
+    L += e * e;
+    d[t] = (float)(2 * e / B);
+  }
+  *loss = L / B;
+  return LPDM_OK;
+}
+
+static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
+  rf *s = (rf *)a;
+  if (s->global_step >= s->budget) return LPDM_DONE;
+  s->T = 0;
+  size_t done_T = 0; /* steps belonging to finished episodes */
+  int eps = 0, rc, fin;
+  while (eps < s->episodes_per_update && s->global_step < s->budget) {
+    size_t t0 = s->T;
+    if ((rc = run_episode(s, ctx, &fin))) return rc;
+    if (!fin) break; /* the budget ran out inside an episode: drop its tail */
+    eps++;
+    /* discounted returns-to-go of the episode [t0, T) */
+    if ((rc = fgrow(ctx, &s->G, s->T)) || (rc = fgrow(ctx, &s->W, s->T))) return rc;
+    double G = 0;
+    for (size_t t = s->T; t-- > t0;) {
+      G = s->R.p[t] + s->gamma * G;
+      s->G.p[t] = (float)G;
+    }
+    done_T = s->T;
+  }
+  if (eps == 0) return LPDM_DONE;
+  int B = (int)done_T;
+  s->iteration++;
+  double local_losses[8] = {0}, vlocal[8] = {0}, vloss = 0, ploss = 0;
+  double *ll = lpdm_net_depth(s->trunk) <= 8 ? local_losses : NULL;
+  /* the weights: G, minus the baseline, standardised */
+  if (s->vhead) {
+    const int F = lpdm_net_out_dim(s->vtrunk);
+    if ((rc = fgrow(ctx, &s->V, (size_t)B * F)) || (rc = fgrow(ctx, &s->dV, (size_t)B)) ||
+        (rc = lpdm_net_forward(s->vtrunk, ctx, s->X.p, B, s->V.p)) ||
+        (rc = lpdm_net_forward(s->vhead, ctx, s->V.p, B, s->dV.p)))
+      return rc;
+    for (int t = 0; t < B; t++) s->W.p[t] = s->G.p[t] - s->dV.p[t];
+  } else
+    memcpy(s->W.p, s->G.p, (size_t)B * sizeof(float));
+  if (s->normalize && B > 1) {
+    double m = 0, v = 0;
+    for (int t = 0; t < B; t++) m += s->W.p[t];
+    m /= B;
+    for (int t = 0; t < B; t++) v += (s->W.p[t] - m) * (s->W.p[t] - m);
+    double sd = sqrt(v / (B - 1));
+    for (int t = 0; t < B; t++) s->W.p[t] = (float)((s->W.p[t] - m) / (sd + 1e-8));
+  }
+  if (s->ls_opt) lpdm_optim_zero(s->ls_opt);
+  if ((rc = update_net(s, ctx, s->trunk, s->head, B, s->G.p, policy_grad, &ploss, ll)))
+    return lpdm_ctx_prefix(ctx, rc, "policy update %d", s->iteration);
+  if (s->ls_opt && (rc = lpdm_optim_step(s->ls_opt, ctx, 1.0f))) return rc;
+  if (s->vhead &&
+      (rc = update_net(s, ctx, s->vtrunk, s->vhead, B, s->G.p, value_grad, &vloss,
+                       lpdm_net_depth(s->vtrunk) <= 8 ? vlocal : NULL)))
+    return lpdm_ctx_prefix(ctx, rc, "baseline update %d", s->iteration);
+  lpdm_stats_set(st, "batch_size", B);
+  lpdm_stats_set(st, "loss_policy", ploss);
+  if (s->vhead) lpdm_stats_set(st, "loss_value", vloss);
+  if (s->local && ll)
+    for (int i = 0; i < lpdm_net_depth(s->trunk); i++) lpdm_stats_set(st, local_names[i], local_losses[i]);
+  if (!s->discrete) lpdm_stats_set(st, "log_std_mean", s->log_std[0]);
+  return LPDM_OK;
+}
+
+static int rf_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx) {
+  rf *s = (rf *)a;
+  int rc = policy_out(s, ctx, obs);
+  if (rc) return rc;
+  if (s->discrete) {
+    int k = 0;
+    for (int i = 1; i < s->nact; i++)
+      if (s->out1.p[i] > s->out1.p[k]) k = i;
+    action[0] = k;
+  } else
+    for (int i = 0; i < s->nact; i++) action[i] = s->out1.p[i];
+  return LPDM_OK;
+}
+
+static const lpdm_algo_kind reinforce_kind = {
+    LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.reinforce", "REINFORCE (Monte-Carlo policy gradient), bp or local", keys),
+    rf_create, rf_iterate, rf_free, rf_act};
+
+LPDM_EXPORT const lpdm_plugin *lpdm_plugin_reinforce(void) { return &reinforce_kind.head; }

@@ -1,0 +1,181 @@
+/*
+** dense.c -- the fully connected layer:  Y = act(X W + b).
+**
+** X is B x in (row-major float32), W is in x out, b has out entries.
+** The product runs through cblas_sgemm; the backward pass uses the layer's
+** own output to form act'(Z) (tanh: 1 - Y^2, relu: Y > 0, identity: 1), so
+** it needs no stored pre-activation:
+**     dZ = dY * act'(Z)      dW += X^T dZ      db += sum_rows dZ
+**     dX = dZ W^T
+**
+** Config keys (defaults):
+**   out   = 64         output width
+**   act   = "tanh"     "tanh", "relu" or "identity"
+**   bias  = true       learn a bias
+**   init  = "torch"    "torch": W, b ~ U(-1/sqrt(in), 1/sqrt(in)) times gain
+**                      (PyTorch's nn.Linear default); "orthogonal": W with
+**                      orthonormal rows or columns times gain, b = 0;
+**                      "zeros": W = b = 0
+**   gain  = 1.0        scale of the initial weights
+**
+** Lua:
+**   local net = lpdm.net{ inputs = 4, lpdm.dense{ 64, act = "tanh" },
+**                         lpdm.dense{ 64, act = "relu", init = "orthogonal",
+**                                     gain = math.sqrt(2) } }
+*/
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lpdm/lpdm.h"
+
+enum { ACT_TANH, ACT_RELU, ACT_IDENTITY };
+
+typedef struct dense {
+  lpdm_layer base;
+  int act;
+  int has_bias;
+  float *W, *b, *gW, *gb;
+} dense;
+
+static const lpdm_key keys[] = {
+    {"out", LPDM_T_INT, "64", "output width"},
+    {"act", LPDM_T_STRING, "tanh", "activation: tanh, relu or identity"},
+    {"bias", LPDM_T_BOOL, "true", "learn a bias"},
+    {"init", LPDM_T_STRING, "torch", "initialisation: torch, orthogonal or zeros"},
+    {"gain", LPDM_T_NUMBER, "1.0", "scale of the initial weights"},
+    {NULL, 0, NULL, NULL}};
+
+static void dense_free(lpdm_layer *l) {
+  dense *d = (dense *)l;
+  if (!d) return;
+  free(d->W);
+  free(d->b);
+  free(d->gW);
+  free(d->gb);
+  free(d);
+}
+
+/* Orthonormalises the rows (if rows <= cols) or the columns of the
+   rows x cols matrix A by modified Gram-Schmidt in double precision. */
+static void orthogonalise(float *A, int rows, int cols, lpdm_rng *rng) {
+  int by_rows = rows <= cols;
+  int nv = by_rows ? rows : cols, len = by_rows ? cols : rows;
+  double *V = malloc((size_t)nv * len * sizeof *V);
+  if (!V) return;
+  for (int k = 0; k < nv; k++) {
+    for (;;) {
+      double *v = V + (size_t)k * len;
+      for (int t = 0; t < len; t++) v[t] = lpdm_rng_normal(rng);
+      for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j < k; j++) {
+          const double *u = V + (size_t)j * len;
+          double dot = 0;
+          for (int t = 0; t < len; t++) dot += u[t] * v[t];
+          for (int t = 0; t < len; t++) v[t] -= dot * u[t];
+        }
+      double nrm = 0;
+      for (int t = 0; t < len; t++) nrm += v[t] * v[t];
+      nrm = sqrt(nrm);
+      if (nrm < 1e-6) continue; /* a degenerate draw: try again */
+      for (int t = 0; t < len; t++) v[t] /= nrm;
+      break;
+    }
+  }
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++)
+      A[(size_t)r * cols + c] = (float)(by_rows ? V[(size_t)r * len + c] : V[(size_t)c * len + r]);
+  free(V);
+}
+
+static int dense_init(const lpdm_layer_kind *kind, const lpdm_config *cfg, int in, lpdm_rng *rng,
+                      lpdm_layer **out, lpdm_ctx *ctx) {
+  int q = lpdm_cfg_int(cfg, "out");
+  const char *act = lpdm_cfg_str(cfg, "act"), *init = lpdm_cfg_str(cfg, "init");
+  double gain = lpdm_cfg_num(cfg, "gain");
+  if (q < 1 || q > (1 << 20)) return lpdm_error(ctx, LPDM_ERR_ARG, "out must be 1..1048576, got %d", q);
+  int a;
+  if (!strcmp(act, "tanh")) a = ACT_TANH;
+  else if (!strcmp(act, "relu")) a = ACT_RELU;
+  else if (!strcmp(act, "identity") || !strcmp(act, "linear")) a = ACT_IDENTITY;
+  else return lpdm_error(ctx, LPDM_ERR_ARG, "unknown act '%s' (tanh, relu, identity)", act);
+  if (strcmp(init, "torch") && strcmp(init, "orthogonal") && strcmp(init, "zeros"))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "unknown init '%s' (torch, orthogonal, zeros)", init);
+  dense *d = calloc(1, sizeof *d);
+  if (!d) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  size_t nw = (size_t)in * q;
+  d->W = calloc(nw, sizeof(float));
+  d->gW = calloc(nw, sizeof(float));
+  d->b = calloc((size_t)q, sizeof(float));
+  d->gb = calloc((size_t)q, sizeof(float));
+  if (!d->W || !d->gW || !d->b || !d->gb) {
+    dense_free(&d->base);
+    return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory (%d x %d weights)", in, q);
+  }
+  d->act = a;
+  d->has_bias = lpdm_cfg_bool(cfg, "bias");
+  if (!strcmp(init, "torch")) {
+    double bound = 1.0 / sqrt((double)in);
+    for (size_t i = 0; i < nw; i++) d->W[i] = (float)(gain * bound * (2 * lpdm_rng_uniform(rng) - 1));
+    if (d->has_bias)
+      for (int i = 0; i < q; i++) d->b[i] = (float)(gain * bound * (2 * lpdm_rng_uniform(rng) - 1));
+  } else if (!strcmp(init, "orthogonal")) {
+    orthogonalise(d->W, in, q, rng);
+    for (size_t i = 0; i < nw; i++) d->W[i] *= (float)gain;
+  }
+  lpdm_layer *l = &d->base;
+  l->kind = kind;
+  l->in_dim = in;
+  l->out_dim = q;
+  l->params[0] = (lpdm_param){"weight", d->W, d->gW, nw, in, q};
+  l->nparams = 1;
+  if (d->has_bias) {
+    l->params[1] = (lpdm_param){"bias", d->b, d->gb, (size_t)q, 1, q};
+    l->nparams = 2;
+  }
+  *out = l;
+  return LPDM_OK;
+}
+
+static int dense_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx *ctx) {
+  dense *d = (dense *)l;
+  const int p = l->in_dim, q = l->out_dim;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, q, p, 1.0f, X, p, d->W, q, 0.0f, Y, q);
+  for (int i = 0; i < B; i++) {
+    float *y = Y + (size_t)i * q;
+    if (d->has_bias)
+      for (int j = 0; j < q; j++) y[j] += d->b[j];
+    if (d->act == ACT_TANH)
+      for (int j = 0; j < q; j++) y[j] = tanhf(y[j]);
+    else if (d->act == ACT_RELU)
+      for (int j = 0; j < q; j++) y[j] = y[j] > 0 ? y[j] : 0;
+  }
+  return LPDM_OK;
+}
+
+static int dense_backward(lpdm_layer *l, const float *X, const float *Y, int B, float *dY,
+                          float *dX, lpdm_ctx *ctx) {
+  dense *d = (dense *)l;
+  const int p = l->in_dim, q = l->out_dim;
+  size_t n = (size_t)B * q;
+  if (d->act == ACT_TANH)
+    for (size_t i = 0; i < n; i++) dY[i] *= 1.0f - Y[i] * Y[i];
+  else if (d->act == ACT_RELU)
+    for (size_t i = 0; i < n; i++) dY[i] = Y[i] > 0 ? dY[i] : 0.0f;
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, q, B, 1.0f, X, p, dY, q, 1.0f, d->gW, q);
+  if (d->has_bias)
+    for (int i = 0; i < B; i++) {
+      const float *r = dY + (size_t)i * q;
+      for (int j = 0; j < q; j++) d->gb[j] += r[j];
+    }
+  if (dX)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, p, q, 1.0f, dY, q, d->W, q, 0.0f, dX, p);
+  return LPDM_OK;
+}
+
+static const lpdm_layer_kind dense_kind = {
+    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.dense", "fully connected: act(X W + b)", keys),
+    dense_init, dense_forward, dense_free, dense_backward};
+
+LPDM_EXPORT const lpdm_plugin *lpdm_plugin_dense(void) { return &dense_kind.head; }

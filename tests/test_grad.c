@@ -1,0 +1,327 @@
+/* test_grad.c -- finite-difference gradient checks (Torch7/THNN style) of
+   the dense layer, the euclidean distance's vjp, the stress and guided
+   losses (with and without scale normalisation), and the whole local-loss
+   chain of one layer. Central differences in float32 with the objective
+   summed in double; a check passes when the relative error of the whole
+   gradient vector, |fd - analytic| / |analytic|, is below TOL. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lpdm/lpdm.h"
+#include "tap.h"
+
+#define TOL 2e-2
+
+static lpdm_ctx *ctx;
+static lpdm_rng rng;
+
+static const lpdm_plugin *load(const char *file, int kind, const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s.so", LPDM_PLUGIN_DIR, file);
+  if (!lpdm_plugin_find(ctx, kind, name) && lpdm_plugin_load(ctx, path)) {
+    diag("load %s: %s", path, lpdm_ctx_message(ctx));
+    return NULL;
+  }
+  return lpdm_plugin_find(ctx, kind, name);
+}
+
+static void fill(float *x, size_t n, double scale) {
+  for (size_t i = 0; i < n; i++) x[i] = (float)(scale * lpdm_rng_normal(&rng));
+}
+
+static double rel_err(const double *a, const double *b, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; i++) {
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return sqrt(num) / (sqrt(den) + 1e-30);
+}
+
+static double dot(const float *a, const float *c, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += (double)a[i] * c[i];
+  return s;
+}
+
+/* ---- dense: f = sum C .* layer(X) */
+static void check_dense(const lpdm_layer_kind *k, const char *act, int B, int p, int q) {
+  lpdm_config cfg;
+  lpdm_config_init(ctx, &k->head, &cfg);
+  lpdm_config_set_num(ctx, &cfg, "dense", "out", q);
+  lpdm_config_set_str(ctx, &cfg, "dense", "act", act);
+  lpdm_layer *l = NULL;
+  if (k->init(k, &cfg, p, &rng, &l, ctx)) {
+    ok(0, "dense init: %s", lpdm_ctx_message(ctx));
+    return;
+  }
+  float *X = malloc(sizeof(float) * B * p), *Y = malloc(sizeof(float) * B * q);
+  float *C = malloc(sizeof(float) * B * q), *dY = malloc(sizeof(float) * B * q);
+  float *dX = malloc(sizeof(float) * B * p);
+  fill(X, (size_t)B * p, 1.0);
+  fill(C, (size_t)B * q, 1.0);
+  if (!strcmp(act, "relu")) /* keep inputs away from the kink */
+    for (int i = 0; i < l->params[1].cols; i++) l->params[1].w[i] += 0.3f;
+  k->forward(l, X, B, Y, ctx);
+  memcpy(dY, C, sizeof(float) * B * q);
+  for (int j = 0; j < l->nparams; j++) memset(l->params[j].g, 0, l->params[j].n * sizeof(float));
+  k->backward(l, X, Y, B, dY, dX, ctx);
+  const float h = 1e-2f;
+  /* inputs */
+  size_t n = (size_t)B * p;
+  double *fd = malloc(sizeof(double) * n), *an = malloc(sizeof(double) * n);
+  for (size_t i = 0; i < n; i++) {
+    float x0 = X[i];
+    X[i] = x0 + h;
+    k->forward(l, X, B, Y, ctx);
+    double fp = dot(Y, C, (size_t)B * q);
+    X[i] = x0 - h;
+    k->forward(l, X, B, Y, ctx);
+    double fm = dot(Y, C, (size_t)B * q);
+    X[i] = x0;
+    fd[i] = (fp - fm) / (2 * h);
+    an[i] = dX[i];
+  }
+  double e = rel_err(fd, an, n);
+  if (!ok(e < TOL, "dense(%s) %dx%d->%d: dL/dX matches finite differences", act, B, p, q))
+    diag("relative error %.3g", e);
+  free(fd);
+  free(an);
+  for (int j = 0; j < l->nparams; j++) {
+    lpdm_param *pr = &l->params[j];
+    fd = malloc(sizeof(double) * pr->n);
+    an = malloc(sizeof(double) * pr->n);
+    for (size_t i = 0; i < pr->n; i++) {
+      float w0 = pr->w[i];
+      pr->w[i] = w0 + h;
+      k->forward(l, X, B, Y, ctx);
+      double fp = dot(Y, C, (size_t)B * q);
+      pr->w[i] = w0 - h;
+      k->forward(l, X, B, Y, ctx);
+      double fm = dot(Y, C, (size_t)B * q);
+      pr->w[i] = w0;
+      fd[i] = (fp - fm) / (2 * h);
+      an[i] = pr->g[i];
+    }
+    e = rel_err(fd, an, pr->n);
+    if (!ok(e < TOL, "dense(%s): dL/d%s matches finite differences", act, pr->name))
+      diag("relative error %.3g", e);
+    free(fd);
+    free(an);
+  }
+  /* backward accumulates */
+  float g0 = l->params[0].g[0];
+  memcpy(dY, C, sizeof(float) * B * q);
+  k->forward(l, X, B, Y, ctx);
+  k->backward(l, X, Y, B, dY, NULL, ctx);
+  ok(fabsf(l->params[0].g[0] - 2 * g0) <= 1e-4f * (fabsf(g0) + 1e-3f), "dense(%s): backward adds into the gradient", act);
+  k->free(l);
+  free(X);
+  free(Y);
+  free(C);
+  free(dY);
+  free(dX);
+}
+
+/* ---- euclidean vjp: f = sum C .* D(X) */
+static void check_distance(const lpdm_distance_kind *k, int B, int d) {
+  lpdm_distance *dist = NULL;
+  lpdm_distance_new(ctx, k, NULL, &dist);
+  float *X = malloc(sizeof(float) * B * d), *D = malloc(sizeof(float) * B * B);
+  float *C = malloc(sizeof(float) * B * B), *dX = malloc(sizeof(float) * B * d);
+  float *work = malloc(sizeof(float) * LPDM_DIST_WORK(B, d));
+  fill(X, (size_t)B * d, 1.0);
+  fill(C, (size_t)B * B, 1.0);
+  k->pairwise(dist, X, B, d, D, work, ctx);
+  /* direct check of the values */
+  double maxerr = 0, sym = 0;
+  for (int i = 0; i < B; i++)
+    for (int j = 0; j < B; j++) {
+      double s = 0;
+      for (int t = 0; t < d; t++) s += ((double)X[i * d + t] - X[j * d + t]) * ((double)X[i * d + t] - X[j * d + t]);
+      maxerr = fmax(maxerr, fabs(sqrt(s) - D[i * B + j]));
+      sym = fmax(sym, fabs(D[i * B + j] - D[j * B + i]));
+    }
+  ok(maxerr < 1e-4 && sym == 0, "%s: pairwise equals the direct formula (max err %.2g), symmetric", k->head.name, maxerr);
+  k->vjp(dist, X, B, d, D, C, dX, work, ctx);
+  const float h = 1e-2f;
+  size_t n = (size_t)B * d;
+  double *fd = malloc(sizeof(double) * n), *an = malloc(sizeof(double) * n);
+  for (size_t i = 0; i < n; i++) {
+    float x0 = X[i];
+    X[i] = x0 + h;
+    k->pairwise(dist, X, B, d, D, work, ctx);
+    double fp = dot(D, C, (size_t)B * B);
+    X[i] = x0 - h;
+    k->pairwise(dist, X, B, d, D, work, ctx);
+    double fm = dot(D, C, (size_t)B * B);
+    X[i] = x0;
+    fd[i] = (fp - fm) / (2 * h);
+    an[i] = dX[i];
+  }
+  double e = rel_err(fd, an, n);
+  if (!ok(e < TOL, "%s %dx%d: vjp matches finite differences", k->head.name, B, d)) diag("relative error %.3g", e);
+  /* duplicate rows: zero distance, finite gradient */
+  memcpy(X + d, X, sizeof(float) * d);
+  k->pairwise(dist, X, B, d, D, work, ctx);
+  k->vjp(dist, X, B, d, D, C, dX, work, ctx);
+  ok(D[1] == 0 && lpdm_check_finite(ctx, dX, n, "dX") == 0, "%s: duplicate rows give distance 0 and a finite gradient", k->head.name);
+  free(fd);
+  free(an);
+  free(X);
+  free(D);
+  free(C);
+  free(dX);
+  free(work);
+  lpdm_distance_free(dist);
+}
+
+/* A random valid distance matrix (of random points). */
+static void random_dist(const lpdm_distance_kind *dk, float *D, int B, int d) {
+  float *X = malloc(sizeof(float) * B * d), *work = malloc(sizeof(float) * LPDM_DIST_WORK(B, d));
+  fill(X, (size_t)B * d, 1.0);
+  lpdm_distance dist = {dk, {0}, NULL};
+  dk->pairwise(&dist, X, B, d, D, work, ctx);
+  free(X);
+  free(work);
+}
+
+/* ---- losses: dL/dDY on the off-diagonal, perturbing DY_ij and DY_ji together */
+static void check_loss(const lpdm_loss_kind *k, const lpdm_distance_kind *dk, int normalize, double alpha, int B) {
+  lpdm_config cfg;
+  lpdm_config_init(ctx, &k->head, &cfg);
+  lpdm_config_set_bool(ctx, &cfg, k->head.name, "normalize", normalize);
+  if (lpdm_config_index(&cfg, "alpha") >= 0) lpdm_config_set_num(ctx, &cfg, k->head.name, "alpha", alpha);
+  lpdm_loss *loss = NULL;
+  lpdm_loss_new(ctx, k, &cfg, &loss);
+  float *DX = malloc(sizeof(float) * B * B), *DY = malloc(sizeof(float) * B * B);
+  float *dD = malloc(sizeof(float) * B * B), *tmp = malloc(sizeof(float) * B * B), g[64];
+  random_dist(dk, DX, B, 3);
+  random_dist(dk, DY, B, 5);
+  for (int i = 0; i < B; i++) g[i] = (float)(10 * lpdm_rng_uniform(&rng));
+  double L;
+  int rc = k->eval(loss, DX, DY, g, B, &L, dD, ctx);
+  ok(rc == 0 && L >= 0, "%s(normalize=%d, alpha=%g): eval ok, L=%.4g >= 0", k->head.name, normalize, alpha, L);
+  size_t np = (size_t)B * (B - 1) / 2;
+  double *fd = malloc(sizeof(double) * np), *an = malloc(sizeof(double) * np);
+  const float h = 1e-3f;
+  size_t c = 0;
+  int diag_zero = 1;
+  for (int i = 0; i < B; i++) {
+    if (dD[i * B + i] != 0) diag_zero = 0;
+    for (int j = i + 1; j < B; j++, c++) {
+      float y0 = DY[i * B + j];
+      double Lp, Lm;
+      DY[i * B + j] = DY[j * B + i] = y0 + h;
+      k->eval(loss, DX, DY, g, B, &Lp, tmp, ctx);
+      DY[i * B + j] = DY[j * B + i] = y0 - h;
+      k->eval(loss, DX, DY, g, B, &Lm, tmp, ctx);
+      DY[i * B + j] = DY[j * B + i] = y0;
+      fd[c] = (Lp - Lm) / (2 * h);
+      an[c] = (double)dD[i * B + j] + dD[j * B + i];
+    }
+  }
+  double e = rel_err(fd, an, np);
+  if (!ok(e < TOL && diag_zero, "%s(normalize=%d, alpha=%g): dL/dDY matches finite differences", k->head.name, normalize, alpha))
+    diag("relative error %.3g", e);
+  /* scale: with normalisation, scaling DY leaves the loss unchanged */
+  if (normalize) {
+    for (int i = 0; i < B * B; i++) tmp[i] = 3.0f * DY[i];
+    double L3;
+    k->eval(loss, DX, tmp, g, B, &L3, dD, ctx);
+    ok(fabs(L3 - L) < 1e-5 * (1 + L), "%s: normalised loss is blind to the scale of DY (%.6g vs %.6g)", k->head.name, L3, L);
+  } else {
+    double L0;
+    k->eval(loss, DX, DX, g, B, &L0, dD, ctx);
+    if (alpha == 0) ok(L0 == 0, "%s(normalize=0): DY == DX gives zero loss", k->head.name);
+  }
+  free(fd);
+  free(an);
+  free(DX);
+  free(DY);
+  free(dD);
+  free(tmp);
+  lpdm_loss_free(loss);
+}
+
+/* ---- the whole local step of one dense layer: dL/dW through dist and loss */
+static double chain_loss(const lpdm_layer_kind *lk, lpdm_layer *l, const lpdm_distance *dist, const lpdm_loss *loss,
+                         const float *X, int B, const float *g, float *Y, float *DX, float *DY, float *dD, float *work) {
+  double L;
+  lk->forward(l, X, B, Y, ctx);
+  dist->kind->pairwise(dist, X, B, l->in_dim, DX, work, ctx);
+  dist->kind->pairwise(dist, Y, B, l->out_dim, DY, work, ctx);
+  loss->kind->eval(loss, DX, DY, g, B, &L, dD, ctx);
+  return L;
+}
+
+static void check_chain(const lpdm_layer_kind *lk, const lpdm_distance_kind *dk, const lpdm_loss_kind *k) {
+  const int B = 12, p = 4, q = 7;
+  lpdm_config cfg;
+  lpdm_config_init(ctx, &lk->head, &cfg);
+  lpdm_config_set_num(ctx, &cfg, "dense", "out", q);
+  lpdm_layer *l = NULL;
+  lk->init(lk, &cfg, p, &rng, &l, ctx);
+  lpdm_distance *dist = NULL;
+  lpdm_distance_new(ctx, dk, NULL, &dist);
+  lpdm_loss *loss = NULL;
+  lpdm_loss_new(ctx, k, NULL, &loss);
+  float X[B * p], Y[B * q], DX[B * B], DY[B * B], dD[B * B], dY[B * q], g[B];
+  float *work = malloc(sizeof(float) * LPDM_DIST_WORK(B, q));
+  fill(X, B * p, 1.0);
+  for (int i = 0; i < B; i++) g[i] = (float)(i % 3);
+  chain_loss(lk, l, dist, loss, X, B, g, Y, DX, DY, dD, work);
+  dk->vjp(dist, Y, B, q, DY, dD, dY, work, ctx);
+  for (int j = 0; j < l->nparams; j++) memset(l->params[j].g, 0, l->params[j].n * sizeof(float));
+  lk->backward(l, X, Y, B, dY, NULL, ctx);
+  lpdm_param *W = &l->params[0];
+  double *fd = malloc(sizeof(double) * W->n), *an = malloc(sizeof(double) * W->n);
+  const float h = 1e-2f;
+  for (size_t i = 0; i < W->n; i++) {
+    float w0 = W->w[i];
+    W->w[i] = w0 + h;
+    double Lp = chain_loss(lk, l, dist, loss, X, B, g, Y, DX, DY, dD, work);
+    W->w[i] = w0 - h;
+    double Lm = chain_loss(lk, l, dist, loss, X, B, g, Y, DX, DY, dD, work);
+    W->w[i] = w0;
+    fd[i] = (Lp - Lm) / (2 * h);
+    an[i] = W->g[i];
+  }
+  double e = rel_err(fd, an, W->n);
+  if (!ok(e < TOL, "local chain dense->%s->%s: dL/dW matches finite differences", dk->head.name, k->head.name))
+    diag("relative error %.3g", e);
+  free(fd);
+  free(an);
+  free(work);
+  lk->free(l);
+  lpdm_distance_free(dist);
+  lpdm_loss_free(loss);
+}
+
+int main(void) {
+  ctx = lpdm_ctx_new();
+  lpdm_rng_seed(&rng, 42);
+  const lpdm_layer_kind *dense = (const lpdm_layer_kind *)load("dense", LPDM_KIND_LAYER, "dense");
+  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)load("euclidean", LPDM_KIND_DISTANCE, "euclidean");
+  const lpdm_loss_kind *stress = (const lpdm_loss_kind *)load("stress", LPDM_KIND_LOSS, "stress");
+  const lpdm_loss_kind *guided = (const lpdm_loss_kind *)load("guided", LPDM_KIND_LOSS, "guided");
+  if (!dense || !eu || !stress || !guided) {
+    printf("Bail out! plugins missing: %s\n", lpdm_ctx_message(ctx));
+    return 1;
+  }
+  const char *acts[] = {"tanh", "relu", "identity"};
+  for (int i = 0; i < 3; i++) check_dense(dense, acts[i], 5, 4, 6);
+  check_distance(eu, 9, 5);
+  check_distance(eu, 6, 1);
+  check_loss(stress, eu, 1, 0, 10);
+  check_loss(stress, eu, 0, 0, 10);
+  check_loss(guided, eu, 1, 0.5, 10);
+  check_loss(guided, eu, 0, 0.5, 10);
+  check_loss(guided, eu, 1, 1.0, 8);
+  check_chain(dense, eu, stress);
+  check_chain(dense, eu, guided);
+  lpdm_ctx_free(ctx);
+  return done_testing();
+}
