@@ -20,34 +20,36 @@
 
 #include "lpdm/lpdm.h"
 
-static int pairwise(const lpdm_distance *self, const float *X, int B, int d, float *D, float *work,
+LPDM_VECTORIZE static int pairwise(const lpdm_distance *self, const float *X, int B, int d, float *D, float *work,
                     lpdm_ctx *ctx) {
   float *nrm = work; /* B */
   cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, B, d, 1.0f, X, d, 0.0f, D, B);
   for (int i = 0; i < B; i++) nrm[i] = D[(size_t)i * B + i];
   for (int i = 0; i < B; i++) {
     float *Di = D + (size_t)i * B;
-    Di[i] = 0.0f;
+    const float ni = nrm[i];
     for (int j = i + 1; j < B; j++) {
-      float s = nrm[i] + nrm[j] - 2.0f * Di[j];
-      float v = s > 0.0f ? sqrtf(s) : 0.0f;
-      Di[j] = v;
-      D[(size_t)j * B + i] = v;
+      float s = ni + nrm[j] - 2.0f * Di[j];
+      Di[j] = sqrtf(s > 0.0f ? s : 0.0f);
     }
+    Di[i] = 0.0f;
   }
+  lpdm_k_mirror_upper(D, B);
   return LPDM_OK;
 }
 
-static int vjp(const lpdm_distance *self, const float *X, int B, int d, const float *D,
+LPDM_VECTORIZE static int vjp(const lpdm_distance *self, const float *X, int B, int d, const float *D,
                const float *dD, float *dX, float *work, lpdm_ctx *ctx) {
   float *S = work, *r = work + (size_t)B * B;
+  lpdm_k_transpose(dD, S, B); /* S = dD^T, then S = (dD + dD^T) / D */
   for (int i = 0; i < B; i++) {
+    float *Si = S + (size_t)i * B;
+    const float *Di = D + (size_t)i * B, *gi = dD + (size_t)i * B;
     float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
     for (int j = 0; j < B; j++) {
-      size_t ij = (size_t)i * B + j;
-      float Dij = D[ij];
-      float s = (i != j && Dij > 0.0f) ? (dD[ij] + dD[(size_t)j * B + i]) / Dij : 0.0f;
-      S[ij] = s;
+      float s = Di[j] > 0.0f ? (gi[j] + Si[j]) / Di[j] : 0.0f;
+      Si[j] = s;
       acc += s;
     }
     r[i] = acc;

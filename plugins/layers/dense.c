@@ -142,15 +142,15 @@ static int dense_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ct
   dense *d = (dense *)l;
   const int p = l->in_dim, q = l->out_dim;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, q, p, 1.0f, X, p, d->W, q, 0.0f, Y, q);
-  for (int i = 0; i < B; i++) {
-    float *y = Y + (size_t)i * q;
-    if (d->has_bias)
+  if (d->has_bias)
+    for (int i = 0; i < B; i++) {
+      float *y = Y + (size_t)i * q;
       for (int j = 0; j < q; j++) y[j] += d->b[j];
-    if (d->act == ACT_TANH)
-      for (int j = 0; j < q; j++) y[j] = tanhf(y[j]);
-    else if (d->act == ACT_RELU)
-      for (int j = 0; j < q; j++) y[j] = y[j] > 0 ? y[j] : 0;
-  }
+    }
+  size_t n = (size_t)B * q;
+  if (d->act == ACT_TANH) lpdm_k_tanh(Y, n);
+  else if (d->act == ACT_RELU)
+    for (size_t i = 0; i < n; i++) Y[i] = Y[i] > 0 ? Y[i] : 0;
   return LPDM_OK;
 }
 

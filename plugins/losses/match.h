@@ -17,47 +17,72 @@
 
 #include "lpdm/lpdm.h"
 
-static int lpdm_match_eval(const float *DX, const float *DY, const float *g, int B, double alpha,
+LPDM_VECTORIZE static int lpdm_match_eval(const float *DX, const float *DY, const float *g, int B, double alpha,
                            int normalize, double eps, double *L, float *dDY, lpdm_ctx *ctx) {
   if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "batch size must be >= 2, got %d", B);
   const double N = (double)B * (B - 1);
   if (!g) alpha = 0;
+  /* The diagonals of DX, DY and |g_i - g_j| are zero, so whole-row sums
+     are off-diagonal sums; rows are summed in float (vectorised), rows
+     added in double. */
   double sX = 0, sY = 0, sG = 0;
-  for (int i = 0; i < B; i++)
+  for (int i = 0; i < B; i++) {
+    const float *x = DX + (size_t)i * B, *y = DY + (size_t)i * B;
+    float rx = 0, ry = 0, rg = 0;
+#pragma omp simd reduction(+ : rx, ry)
     for (int j = 0; j < B; j++) {
-      if (i == j) continue;
-      size_t ij = (size_t)i * B + j;
-      sX += DX[ij];
-      sY += DY[ij];
-      if (alpha != 0) sG += fabs((double)g[i] - g[j]);
+      rx += x[j];
+      ry += y[j];
     }
+    if (alpha != 0) {
+      const float gi = g[i];
+#pragma omp simd reduction(+ : rg)
+      for (int j = 0; j < B; j++) rg += fabsf(gi - g[j]);
+    }
+    sX += rx;
+    sY += ry;
+    sG += rg;
+  }
   const double mX = normalize ? sX / N + eps : 1.0;
   const double mY = normalize ? sY / N + eps : 1.0;
   const double mG = normalize ? sG / N + eps : 1.0;
-  const double a = (1 - alpha) / mX, c2 = alpha / mG, iY = 1.0 / mY;
+  const float a = (float)((1 - alpha) / mX), c2 = (float)(alpha / mG), iY = (float)(1.0 / mY);
   double loss = 0, c = 0;
-  for (int i = 0; i < B; i++)
-    for (int j = 0; j < B; j++) {
-      size_t ij = (size_t)i * B + j;
-      if (i == j) {
-        dDY[ij] = 0;
-        continue;
+  for (int i = 0; i < B; i++) {
+    const float *x = DX + (size_t)i * B, *y = DY + (size_t)i * B;
+    float *d = dDY + (size_t)i * B;
+    float rl = 0, rc = 0;
+    if (alpha != 0) {
+      const float gi = g[i];
+#pragma omp simd reduction(+ : rl, rc)
+      for (int j = 0; j < B; j++) {
+        float yn = y[j] * iY;
+        float r = yn - (a * x[j] + c2 * fabsf(gi - g[j]));
+        rl += r * r;
+        rc += r * yn;
+        d[j] = r;
       }
-      double t = a * DX[ij];
-      if (alpha != 0) t += c2 * fabs((double)g[i] - g[j]);
-      double r = DY[ij] * iY - t;
-      loss += r * r;
-      c += r * DY[ij] * iY;
-      dDY[ij] = (float)r; /* R for now; scaled below */
+    } else {
+#pragma omp simd reduction(+ : rl, rc)
+      for (int j = 0; j < B; j++) {
+        float yn = y[j] * iY;
+        float r = yn - a * x[j];
+        rl += r * r;
+        rc += r * yn;
+        d[j] = r;
+      }
     }
+    loss += rl;
+    c += rc;
+  }
   *L = loss / N;
-  c = normalize ? c / N : 0;
-  const double s = 2.0 / (N * mY);
-  for (int i = 0; i < B; i++)
-    for (int j = 0; j < B; j++) {
-      size_t ij = (size_t)i * B + j;
-      if (i != j) dDY[ij] = (float)(s * (dDY[ij] - c));
-    }
+  /* dL/dDY = s (R - c) off the diagonal; the diagonal is no pair */
+  const float fc = normalize ? (float)(c / N) : 0.0f, fs = (float)(2.0 / (N * mY));
+  for (int i = 0; i < B; i++) {
+    float *d = dDY + (size_t)i * B;
+    for (int j = 0; j < B; j++) d[j] = fs * (d[j] - fc);
+    d[i] = 0;
+  }
   if (!isfinite(*L)) return lpdm_error(ctx, LPDM_ERR_NUM, "loss is %g (non-finite distances?)", *L);
   return LPDM_OK;
 }

@@ -214,6 +214,13 @@ void lpdm_stats_set(lpdm_stats *st, const char *name, double v); /* name: static
 
 /* ------------------------------------------------------------ numerics */
 
+/* Kernels shared by plugins (kernels.c): tanh in place (within 4 float32
+   ulp, vectorised); copy an n x n matrix's upper triangle onto its lower;
+   out-of-place transpose of an n x n matrix. */
+void lpdm_k_tanh(float *x, size_t n);
+void lpdm_k_mirror_upper(float *A, int n);
+void lpdm_k_transpose(const float *A, float *At, int n);
+
 /* Fails with LPDM_ERR_NUM naming `what` when x has a NaN or Inf. */
 int lpdm_check_finite(lpdm_ctx *ctx, const float *x, size_t n, const char *what);
 

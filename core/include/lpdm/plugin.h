@@ -36,6 +36,15 @@ extern "C" {
 #define LPDM_PRINTF(a, b)
 #endif
 
+/* LPDM_VECTORIZE before a function definition builds it twice, for AVX2+FMA
+   and for the baseline, the loader picking one for the CPU (GCC's
+   target_clones). Use it on hot loops that the compiler vectorises. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define LPDM_VECTORIZE __attribute__((target_clones("avx2,fma", "default")))
+#else
+#define LPDM_VECTORIZE
+#endif
+
 /* Kinds of plugin. */
 typedef enum lpdm_kind {
   LPDM_KIND_DISTANCE = 1,

@@ -1,0 +1,77 @@
+/* kernels.c -- small vectorisable kernels shared by plugins.
+
+   lpdm_k_tanh: tanh in float32 without libm, branch-free so the compiler
+   vectorises it (and built for AVX2 next to the baseline, chosen at load
+   time). tanh(x) = sign(x) * t(|x|), |x| clamped to 9 (tanh(9) rounds to 1):
+     |x| < 0.3:  t = -m / (2 + m), m = expm1(-2|x|) by its Taylor series
+                 to degree 10 (no cancellation near 0);
+     otherwise:  t = (1 - e) / (1 + e), e = exp(-2|x|) = 2^k p(r) with
+                 k = round(y / ln 2), r = y - k ln 2 (split in two parts)
+                 and p the degree-7 Taylor polynomial of exp.
+   Measured against double tanh over [-12, 12]: at most 3.5 float32 ulp.
+
+   lpdm_k_mirror_upper: copies the upper triangle of an n x n row-major
+   matrix onto the lower one, in cache-sized tiles. */
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+
+static inline float tanh1(float x) {
+  float a = x < 0 ? -x : x;
+  a = a < 9.0f ? a : 9.0f;
+  const float y = -2.0f * a;
+  float s = y * (1.0f / 3628800.0f);
+  s = y * (s + 1.0f / 362880.0f);
+  s = y * (s + 1.0f / 40320.0f);
+  s = y * (s + 1.0f / 5040.0f);
+  s = y * (s + 1.0f / 720.0f);
+  s = y * (s + 1.0f / 120.0f);
+  s = y * (s + 1.0f / 24.0f);
+  s = y * (s + 1.0f / 6.0f);
+  s = y * (s + 0.5f);
+  s = y * (s + 1.0f);
+  const float small = -s / (2.0f + s);
+  const float kf = (y * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = y - kf * 0.693145751953125f;
+  r = r - kf * 1.428606765330187045e-06f;
+  float p = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
+  p = r * p + 1.0f / 120.0f;
+  p = r * p + 1.0f / 24.0f;
+  p = r * p + 1.0f / 6.0f;
+  p = r * p + 0.5f;
+  p = r * p + 1.0f;
+  p = r * p + 1.0f;
+  const int32_t bits = ((int32_t)kf + 127) << 23;
+  float two_k;
+  memcpy(&two_k, &bits, sizeof two_k);
+  const float e = p * two_k;
+  const float large = (1.0f - e) / (1.0f + e);
+  const float t = a < 0.3f ? small : large;
+  return x < 0 ? -t : t;
+}
+
+LPDM_VECTORIZE void lpdm_k_tanh(float *x, size_t n) {
+  for (size_t i = 0; i < n; i++) x[i] = tanh1(x[i]);
+}
+
+void lpdm_k_mirror_upper(float *A, int n) {
+  enum { T = 32 };
+  for (int ib = 0; ib < n; ib += T)
+    for (int jb = 0; jb <= ib; jb += T) {
+      int ie = ib + T < n ? ib + T : n, je = jb + T < n ? jb + T : n;
+      for (int i = ib; i < ie; i++)
+        for (int j = jb; j < je && j < i; j++) A[(size_t)i * n + j] = A[(size_t)j * n + i];
+    }
+}
+
+void lpdm_k_transpose(const float *A, float *At, int n) {
+  enum { T = 32 };
+  for (int ib = 0; ib < n; ib += T)
+    for (int jb = 0; jb < n; jb += T) {
+      int ie = ib + T < n ? ib + T : n, je = jb + T < n ? jb + T : n;
+      for (int i = ib; i < ie; i++)
+        for (int j = jb; j < je; j++) At[(size_t)j * n + i] = A[(size_t)i * n + j];
+    }
+}
