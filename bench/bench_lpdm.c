@@ -1,0 +1,212 @@
+/* bench_lpdm.c -- lpdm's speed figures, each beside a reference measured in
+   the same run on the same machine (this machine is shared and noisy: read
+   the ratios, not the absolute numbers).
+
+     1. CartPole-v1 env steps/s through the plugin (random actions), beside
+        a bare loop of the same float64 physics inlined here (the floor).
+     2. REINFORCE training on CartPole-v1, env steps/s, in bp, local/guided
+        and local/stress mode (defaults, 2 x 64 tanh, seed 1).
+     3. One local update of a 64 -> 64 dense layer (forward, both distance
+        matrices, the guided loss, its vjp, backward, Adam step, forward
+        again), in GFLOP/s of its level-3 work, beside cblas_sgemm on a
+        B x B x 64 product: the fraction of BLAS speed the local loss runs at.
+
+   Run with one BLAS thread: OPENBLAS_NUM_THREADS=1 build/bench/bench_lpdm
+   Options: --quick (shorter runs), --steps=N (training steps per mode). */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lpdm/lpdm.h"
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static lpdm_ctx *ctx;
+
+static void die(const char *what) {
+  fprintf(stderr, "bench_lpdm: %s: %s\n", what, lpdm_ctx_message(ctx));
+  exit(1);
+}
+
+static void machine(void) {
+  char line[256], model[256] = "unknown";
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (f) {
+    while (fgets(line, sizeof line, f))
+      if (!strncmp(line, "model name", 10)) {
+        char *c = strchr(line, ':');
+        if (c) {
+          snprintf(model, sizeof model, "%s", c + 2);
+          model[strcspn(model, "\n")] = 0;
+        }
+        break;
+      }
+    fclose(f);
+  }
+  const char *th = getenv("OPENBLAS_NUM_THREADS");
+  printf("machine: %s, %ld cores; OPENBLAS_NUM_THREADS=%s; lpdm %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), th ? th : "(unset)",
+         LPDM_VERSION);
+}
+
+static void bench_env(long n) {
+  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, "CartPole-v1");
+  lpdm_env *env = NULL;
+  if (!ek || lpdm_env_new(ctx, ek, NULL, &env)) die("CartPole-v1");
+  float obs[4];
+  double a, r;
+  int term, trunc;
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, 1);
+  lpdm_env_reset(env, ctx, 1, 1, obs);
+  double t0 = now();
+  for (long i = 0; i < n; i++) {
+    a = (double)(lpdm_rng_u64(&rng) & 1);
+    lpdm_env_step(env, ctx, &a, obs, &r, &term, &trunc);
+    if (term || trunc) lpdm_env_reset(env, ctx, 0, 0, obs);
+  }
+  double t_env = now() - t0;
+  /* the floor: the same Euler physics inlined, no plugin call, no checks */
+  double s[4] = {0.01, 0, 0.01, 0}, acc = 0;
+  t0 = now();
+  for (long i = 0; i < n; i++) {
+    double f = (lpdm_rng_u64(&rng) & 1) ? 10.0 : -10.0, ct = cos(s[2]), st = sin(s[2]);
+    double tmp = (f + 0.05 * s[3] * s[3] * st) / 1.1;
+    double thacc = (9.8 * st - ct * tmp) / (0.5 * (4.0 / 3.0 - 0.1 * ct * ct / 1.1));
+    double xacc = tmp - 0.05 * thacc * ct / 1.1;
+    s[0] += 0.02 * s[1];
+    s[1] += 0.02 * xacc;
+    s[2] += 0.02 * s[3];
+    s[3] += 0.02 * thacc;
+    if (fabs(s[0]) > 2.4 || fabs(s[2]) > 0.2095) {
+      acc += s[0];
+      s[0] = s[1] = s[3] = 0;
+      s[2] = 0.01;
+    }
+  }
+  double t_raw = now() - t0;
+  printf("\n[1] CartPole-v1 env steps/s (random actions, %ld steps)\n", n);
+  printf("    plugin through lpdm_env_step  %12.0f steps/s\n", n / t_env);
+  printf("    inlined physics (the floor)   %12.0f steps/s   plugin/floor = %.2f  (%g)\n", n / t_raw,
+         t_raw / t_env, acc * 0);
+  lpdm_env_free(env);
+}
+
+static double bench_train(const char *mode, const char *lossn, long steps) {
+  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, "CartPole-v1");
+  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
+  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "reinforce");
+  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
+  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, lossn);
+  lpdm_distance *dist = NULL;
+  lpdm_loss *loss = NULL;
+  lpdm_net *net = NULL;
+  lpdm_algo *algo = NULL;
+  lpdm_config ac;
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, 1);
+  if (!ek || !dk || !ak || !eu || !lk || lpdm_distance_new(ctx, eu, NULL, &dist) || lpdm_loss_new(ctx, lk, NULL, &loss) ||
+      lpdm_config_init(ctx, &ak->head, &ac) || lpdm_config_set_str(ctx, &ac, "r", "mode", mode) ||
+      lpdm_config_set_num(ctx, &ac, "r", "steps", (double)steps) || lpdm_net_new(ctx, 4, &net) ||
+      lpdm_net_add(net, ctx, dk, NULL, &rng, NULL) || lpdm_net_add(net, ctx, dk, NULL, &rng, NULL))
+    die("setup");
+  lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, NULL, NULL};
+  if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) die("reinforce");
+  lpdm_stats st;
+  int rc;
+  double t0 = now();
+  do {
+    st.n = 0;
+    rc = ak->iterate(algo, &st, ctx);
+  } while (rc == LPDM_OK);
+  double dt = now() - t0;
+  if (rc < 0) die("iterate");
+  lpdm_algo_free(algo);
+  lpdm_net_free(net);
+  lpdm_loss_free(loss);
+  lpdm_distance_free(dist);
+  return steps / dt;
+}
+
+static void bench_local(int B, int reps) {
+  const int p = 64, q = 64;
+  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
+  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
+  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, "guided");
+  lpdm_distance *dist = NULL;
+  lpdm_loss *loss = NULL;
+  lpdm_net *net = NULL;
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, 3);
+  lpdm_config dc;
+  if (lpdm_distance_new(ctx, eu, NULL, &dist) || lpdm_loss_new(ctx, lk, NULL, &loss) || lpdm_net_new(ctx, p, &net) ||
+      lpdm_config_init(ctx, &dk->head, &dc) || lpdm_config_set_num(ctx, &dc, "dense", "out", q) ||
+      lpdm_net_add(net, ctx, dk, &dc, &rng, NULL))
+    die("local setup");
+  float *X = malloc(sizeof(float) * B * p), *g = malloc(sizeof(float) * B);
+  float *A = malloc(sizeof(float) * B * q), *C = malloc(sizeof(float) * B * B);
+  for (int i = 0; i < B * p; i++) X[i] = (float)lpdm_rng_normal(&rng);
+  for (int i = 0; i < B * q; i++) A[i] = (float)lpdm_rng_normal(&rng);
+  for (int i = 0; i < B; i++) g[i] = (float)lpdm_rng_uniform(&rng);
+  const float *Y;
+  double L;
+  lpdm_net_local_update(net, ctx, dist, loss, X, B, g, &Y, &L); /* warm-up: buffers */
+  double t0 = now();
+  for (int r = 0; r < reps; r++)
+    if (lpdm_net_local_update(net, ctx, dist, loss, X, B, g, &Y, &L)) die("local update");
+  double t_loc = (now() - t0) / reps;
+  /* level-3 work of one update: forward x2 (2Bpq each), pairwise of X and
+     of Y x2 (B^2 d each, a syrk), vjp (2 B^2 q), dW (2Bpq) */
+  double fl = 3 * 2.0 * B * p * q + (double)B * B * p * 2 + (double)B * B * q + 2.0 * B * B * q;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, q, B, 1.0f, C, B, A, q, 0.0f, X, q);
+  t0 = now();
+  for (int r = 0; r < reps; r++)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, q, B, 1.0f, C, B, A, q, 0.0f, X, q);
+  double t_gemm = (now() - t0) / reps;
+  double gf_loc = fl / t_loc * 1e-9, gf_gemm = 2.0 * B * B * q / t_gemm * 1e-9;
+  printf("    B=%5d  local update %8.3f ms  %6.2f GFLOP/s   sgemm(BxBx64) %6.2f GFLOP/s   ratio %.2f\n", B, t_loc * 1e3,
+         gf_loc, gf_gemm, gf_loc / gf_gemm);
+  free(X);
+  free(g);
+  free(A);
+  free(C);
+  lpdm_net_free(net);
+  lpdm_loss_free(loss);
+  lpdm_distance_free(dist);
+}
+
+
+int main(int argc, char **argv) {
+  int quick = 0;
+  long steps = 300000;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--quick")) quick = 1;
+    else if (!strncmp(argv[i], "--steps=", 8)) steps = atol(argv[i] + 8);
+    else {
+      fprintf(stderr, "usage: bench_lpdm [--quick] [--steps=N]\n");
+      return 2;
+    }
+  }
+  if (quick) steps = 50000;
+  ctx = lpdm_ctx_new();
+  if (lpdm_plugin_load_default(ctx)) die("plugins");
+  machine();
+  bench_env(quick ? 1000000 : 10000000);
+  printf("\n[2] REINFORCE on CartPole-v1, training env steps/s (%ld steps, seed 1, 2 x 64 tanh)\n", steps);
+  const char *modes[][2] = {{"bp", "guided"}, {"local", "guided"}, {"local", "stress"}};
+  for (int i = 0; i < 3; i++)
+    printf("    %-5s %-7s %12.0f steps/s\n", modes[i][0], strcmp(modes[i][0], "bp") ? modes[i][1] : "",
+           bench_train(modes[i][0], modes[i][1], steps));
+  printf("\n[3] one local update of a 64 -> 64 dense layer (guided loss, euclidean), beside cblas_sgemm\n");
+  int Bs[] = {64, 256, 512, 1024};
+  for (int i = 0; i < 4; i++) bench_local(Bs[i], quick ? 5 : (Bs[i] <= 256 ? 200 : 40));
+  lpdm_ctx_free(ctx);
+  return 0;
+}
