@@ -79,10 +79,10 @@ int lpdm_check_finite(lpdm_ctx *ctx, const float *x, size_t n, const char *what)
 
 static const char *type_name(lpdm_type t) {
   switch (t) {
-    case LPDM_T_NUMBER: return "number";
-    case LPDM_T_INT: return "integer";
-    case LPDM_T_BOOL: return "boolean";
-    case LPDM_T_STRING: return "string";
+    case LPDM_T_NUMBER: return "a number";
+    case LPDM_T_INT: return "an integer";
+    case LPDM_T_BOOL: return "a boolean";
+    case LPDM_T_STRING: return "a string";
   }
   return "?";
 }
@@ -113,7 +113,7 @@ static int parse_into(lpdm_ctx *ctx, const lpdm_key *k, lpdm_value *v, const cha
       double d = strtod(text, &end);
       while (*end && isspace((unsigned char)*end)) end++;
       if (end == text || *end || errno == ERANGE)
-        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects a %s, got '%s'", what, k->name,
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects %s, got '%s'", what, k->name,
                           type_name(k->type), text);
       if (k->type == LPDM_T_INT && (d != floor(d) || fabs(d) > 9.0e15))
         return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects an integer, got '%s'", what,
@@ -173,7 +173,7 @@ int lpdm_config_set_num(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const
   if (i < 0) return unknown_key(ctx, cfg, what, key);
   const lpdm_key *k = &cfg->keys[i];
   if (k->type == LPDM_T_STRING || k->type == LPDM_T_BOOL)
-    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects a %s, got a number", what, key,
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects %s, got a number", what, key,
                       type_name(k->type));
   if (k->type == LPDM_T_INT && (d != floor(d) || fabs(d) > 9.0e15))
     return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects an integer, got %g", what, key, d);
@@ -188,7 +188,7 @@ int lpdm_config_set_bool(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, cons
   int i = lpdm_config_index(cfg, key);
   if (i < 0) return unknown_key(ctx, cfg, what, key);
   if (cfg->keys[i].type != LPDM_T_BOOL)
-    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects a %s, got a boolean", what, key,
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects %s, got a boolean", what, key,
                       type_name(cfg->keys[i].type));
   cfg->v[i].num = b ? 1 : 0;
   return LPDM_OK;

@@ -93,6 +93,7 @@ int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs
   const char *id = lpdm_plugin_short(&env->kind->head);
   if (as->type == LPDM_SPACE_DISCRETE) {
     double a = action[0];
+    if (isnan(a)) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: action is NaN (Discrete(%d): an integer 0..%d)", id, as->n, as->n - 1);
     if (!(a >= 0 && a < as->n) || a != floor(a))
       return lpdm_error(ctx, LPDM_ERR_ARG, "%s: action %g out of range (Discrete(%d): an integer 0..%d)",
                         id, a, as->n, as->n - 1);

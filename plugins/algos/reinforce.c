@@ -480,6 +480,7 @@ static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
       (rc = update_net(s, ctx, s->vtrunk, s->vhead, B, s->G.p, value_grad, &vloss,
                        lpdm_net_depth(s->vtrunk) <= 8 ? vlocal : NULL)))
     return lpdm_ctx_prefix(ctx, rc, "baseline update %d", s->iteration);
+  lpdm_stats_set(st, "global_step", (double)s->global_step);
   lpdm_stats_set(st, "batch_size", B);
   lpdm_stats_set(st, "loss_policy", ploss);
   if (s->vhead) lpdm_stats_set(st, "loss_value", vloss);

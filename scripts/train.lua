@@ -1,0 +1,546 @@
+-- train.lua -- the lpdm command line: train one agent, log it, summarise it.
+--
+--   build/lpdm scripts/train.lua --env=CartPole-v1 --algo=reinforce \
+--       --mode=local --loss=guided --seed=1 --steps=500000 --out=DIR
+--
+-- Fixed flags (defaults):
+--   --env=CartPole-v1  --algo=reinforce  --mode=local (bp|local)
+--   --loss=guided      --distance=euclidean
+--   --seed=1           --steps=500000
+--   --out=runs/<env>_<algo>_<mode>_<loss>_s<seed>
+--   --hidden=64,64     hidden widths (--hidden= for none)
+--   --act=tanh         hidden activation
+--   --threshold=X      the 20-episode average that counts as solved
+--                      (default: Gymnasium's reward_threshold of the env)
+--   --quiet  --list  --help
+-- Any other --foo-bar=value sets config key foo_bar of the algorithm, or
+-- else of the loss, the distance or the env, whichever declares it first
+-- (--alpha=0.3 reaches loss.guided). A bare --flag means --flag=true.
+-- mode, seed and steps also go to the algorithm's config.
+--
+-- Writes, atomically (x.tmp then rename), while training and at the end:
+--   DIR/progress.csv  one row per finished episode:
+--                     global_step,episode,episode_return,episode_length,avg20,wall_time
+--   DIR/updates.csv   one row per iteration: global_step and the algorithm's
+--                     stats (columns: the first iteration's names, sorted)
+--   DIR/summary.json  the flags and resolved configs, and the final figures
+local lpdm = require("lpdm")
+
+local PROG = "train.lua"
+local WINDOW = 20
+
+-- Gymnasium's reward_threshold per env id (nil: none registered).
+local THRESHOLDS = {
+  ["CartPole-v1"] = 475,
+  ["CartPole-v0"] = 195,
+  ["Acrobot-v1"] = -100,
+  ["MountainCar-v0"] = -110,
+  ["MountainCarContinuous-v0"] = 90,
+  ["LunarLander-v3"] = 200,
+  ["InvertedPendulum-v5"] = 950,
+  ["InvertedPendulum-v4"] = 950,
+  ["InvertedDoublePendulum-v5"] = 9100,
+  ["InvertedDoublePendulum-v4"] = 9100,
+  ["Reacher-v5"] = -3.75,
+  ["Reacher-v4"] = -3.75,
+  ["Swimmer-v5"] = 360,
+  ["Swimmer-v4"] = 360,
+  ["HalfCheetah-v5"] = 4800,
+  ["HalfCheetah-v4"] = 4800,
+  ["Hopper-v5"] = 3800,
+  ["Hopper-v4"] = 3800,
+  ["Ant-v5"] = 6000,
+  ["Ant-v4"] = 6000,
+}
+
+local FIXED = {
+  { "env", "CartPole-v1", "environment id (--list shows them)" },
+  { "algo", "reinforce", "algorithm" },
+  { "mode", "local", "bp (backpropagation) or local (local pairwise distance matching)" },
+  { "loss", "guided", "local loss of the hidden layers" },
+  { "distance", "euclidean", "distance between the samples of a batch" },
+  { "seed", "1", "seed of the network, the algorithm and the env" },
+  { "steps", "500000", "env-step budget" },
+  { "out", nil, "output directory (default runs/<env>_<algo>_<mode>_<loss>_s<seed>)" },
+  { "hidden", "64,64", "widths of the hidden layers, comma-separated (empty: none)" },
+  { "act", "tanh", "activation of the hidden layers" },
+  { "threshold", nil, "20-episode average that counts as solved (default: the env's)" },
+  { "quiet", nil, "no progress lines" },
+  { "list", nil, "list envs, algos, distances, losses and layers, then exit" },
+  { "help", nil, "this help" },
+}
+local IS_FIXED = {}
+for _, f in ipairs(FIXED) do IS_FIXED[f[1]] = f end
+
+-- ---------------------------------------------------------------- helpers
+
+local function die(msg, code)
+  io.stderr:write(PROG, ": ", tostring(msg), "\n")
+  os.exit(code or 2)
+end
+
+local function dashed(key) return (key:gsub("_", "-")) end
+
+-- Calls fn(...) and turns a Lua error into die(message).
+local function try(fn, ...)
+  local res = table.pack(pcall(fn, ...))
+  if not res[1] then die(res[2], 2) end
+  return table.unpack(res, 2, res.n)
+end
+
+local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- Writes text to path via path.tmp and os.rename.
+local function write_atomic(path, text)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then error(string.format("cannot write %s: %s", tmp, err), 0) end
+  local ok, werr = f:write(text)
+  local cok, cerr = f:close()
+  if not ok or not cok then
+    os.remove(tmp)
+    error(string.format("cannot write %s: %s", tmp, tostring(werr or cerr)), 0)
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then
+    os.remove(tmp)
+    error(string.format("cannot rename %s to %s: %s", tmp, path, tostring(rerr)), 0)
+  end
+end
+
+-- Numbers for CSV: integers as integers, others with 10 significant digits.
+local function num(x)
+  if x == nil then return "" end
+  if math.type(x) == "integer" then return string.format("%d", x) end
+  if x ~= x then return "nan" end
+  if x == math.huge then return "inf" end
+  if x == -math.huge then return "-inf" end
+  if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return string.format("%d", math.tointeger(x)) end
+  return string.format("%.10g", x)
+end
+
+-- ---------------------------------------------------------------- JSON
+-- A tiny encoder: objects with sorted keys, arrays (json.array or tables
+-- with keys exactly 1..n, n >= 1), strings escaped, numbers with %.17g
+-- (integers as integers), NaN and +-Inf as null, json.null as null.
+local json = { null = setmetatable({}, { __tostring = function() return "null" end }) }
+local ARRAY = {}
+function json.array(t) return setmetatable(t or {}, ARRAY) end
+
+local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+  ["\r"] = "\\r", ["\t"] = "\\t" }
+local function json_string(s)
+  return '"' .. s:gsub('[%c"\\]', function(c)
+    return ESC[c] or string.format("\\u%04x", c:byte())
+  end) .. '"'
+end
+
+local function is_array(t)
+  if getmetatable(t) == ARRAY then return true end
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n > 0 and n == #t
+end
+
+function json.encode(v, indent, depth)
+  indent = indent or "  "
+  depth = depth or 0
+  local t = type(v)
+  if v == nil or v == json.null then return "null" end
+  if t == "boolean" then return v and "true" or "false" end
+  if t == "number" then
+    if math.type(v) == "integer" then return string.format("%d", v) end
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    -- %.17g always round-trips; use fewer digits when they do too (0.99, not 0.98999999999999999)
+    for _, f in ipairs({ "%.15g", "%.16g" }) do
+      local s = string.format(f, v)
+      if tonumber(s) == v then return s end
+    end
+    return string.format("%.17g", v)
+  end
+  if t == "string" then return json_string(v) end
+  if t ~= "table" then return json_string(tostring(v)) end
+  local pad, pad1 = "\n" .. indent:rep(depth), "\n" .. indent:rep(depth + 1)
+  local parts = {}
+  if is_array(v) then
+    if #v == 0 then return "[]" end
+    local simple = true
+    for i = 1, #v do
+      parts[i] = json.encode(v[i], indent, depth + 1)
+      if type(v[i]) == "table" then simple = false end
+    end
+    if simple then return "[" .. table.concat(parts, ", ") .. "]" end
+    return "[" .. pad1 .. table.concat(parts, "," .. pad1) .. pad .. "]"
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  if #keys == 0 then return "{}" end
+  for i, k in ipairs(keys) do
+    local val = v[k]
+    if val == nil then val = v[tonumber(k)] end
+    parts[i] = json_string(k) .. ": " .. json.encode(val, indent, depth + 1)
+  end
+  return "{" .. pad1 .. table.concat(parts, "," .. pad1) .. pad .. "}"
+end
+
+-- ---------------------------------------------------------------- flags
+
+local function parse_flags(argv)
+  local flags, order = {}, {}
+  for i = 1, #argv do
+    local a = argv[i]
+    local name, value = a:match("^%-%-([%w][%w%-_%.]*)=(.*)$")
+    if not name then
+      name = a:match("^%-%-([%w][%w%-_%.]*)$")
+      value = true
+    end
+    if not name then
+      die(string.format("unexpected argument '%s' (flags look like --name=value; see --help)", a))
+    end
+    local key = name:gsub("%-", "_")
+    if flags[key] ~= nil then die(string.format("flag --%s given twice", name)) end
+    flags[key] = value
+    order[#order + 1] = key
+  end
+  return flags, order
+end
+
+local function plugin_info(kind, name)
+  for _, p in ipairs(lpdm.plugins(kind)) do
+    if p.name == name or p.full_name == name then return p end
+  end
+  return nil
+end
+
+local function key_set(p)
+  local s = {}
+  if p then for _, k in ipairs(p.keys) do s[k.name] = k end end
+  return s
+end
+
+local function list_plugins()
+  local groups = { { "envs", "env" }, { "algos", "algo" }, { "distances", "distance" },
+    { "losses", "loss" }, { "layers", "layer" } }
+  for _, g in ipairs(groups) do
+    print(g[1] .. ":")
+    local ps = lpdm.plugins(g[2])
+    table.sort(ps, function(a, b) return a.name < b.name end)
+    if #ps == 0 then print("  (none)") end
+    for _, p in ipairs(ps) do print(string.format("  %-26s %s", p.name, p.doc)) end
+  end
+end
+
+local function key_line(k)
+  return string.format("  --%-24s %s (default %s)", dashed(k.name) .. "=" .. k.type:upper(), k.doc,
+    tostring(k.default))
+end
+
+local function usage(algo, loss)
+  local lines = {
+    "usage: lpdm scripts/train.lua [--flag=value ...]",
+    "Trains one agent and writes progress.csv, updates.csv and summary.json to --out.",
+    "",
+    "flags:",
+  }
+  for _, f in ipairs(FIXED) do
+    local d = f[2] and (" (default " .. (f[2] == "" and "none" or f[2]) .. ")") or ""
+    lines[#lines + 1] = string.format("  --%-24s %s%s", f[1], f[3], d)
+  end
+  for _, p in ipairs({ algo, loss }) do
+    if p and #p.keys > 0 then
+      lines[#lines + 1] = ""
+      lines[#lines + 1] = string.format("%s %s (%s):", p.kind, p.name, p.doc)
+      for _, k in ipairs(p.keys) do
+        if not IS_FIXED[k.name] then lines[#lines + 1] = key_line(k) end
+      end
+    end
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "Other --key=value flags go to the distance's or the env's config keys."
+  return table.concat(lines, "\n")
+end
+
+-- ---------------------------------------------------------------- main
+
+local flags, order = parse_flags(arg)
+
+if flags.list ~= nil and flags.list ~= "false" then
+  list_plugins()
+  os.exit(0)
+end
+
+local function str_flag(name, default)
+  local v = flags[name]
+  if v == nil then return default end
+  if v == true then die(string.format("--%s needs a value (--%s=...)", name, name)) end
+  return v
+end
+
+local cfg = {
+  env = str_flag("env", "CartPole-v1"),
+  algo = str_flag("algo", "reinforce"),
+  mode = str_flag("mode", "local"),
+  loss = str_flag("loss", "guided"),
+  distance = str_flag("distance", "euclidean"),
+  act = str_flag("act", "tanh"),
+}
+
+local algo_p = plugin_info("algo", cfg.algo)
+local loss_p = plugin_info("loss", cfg.loss)
+
+if flags.help ~= nil and flags.help ~= "false" then
+  print(usage(algo_p, loss_p))
+  os.exit(0)
+end
+
+if not algo_p then try(lpdm.algo, cfg.algo, {}) end         -- "unknown algo ... (known: ...)"
+if not loss_p then try(lpdm.loss, cfg.loss) end              -- "unknown loss ..."
+local dist_p = plugin_info("distance", cfg.distance)
+if not dist_p then try(lpdm.distance, cfg.distance) end
+if cfg.mode ~= "bp" and cfg.mode ~= "local" then
+  die(string.format("--mode must be bp or local, got '%s'", cfg.mode))
+end
+
+local function int_flag(name, default, min)
+  local s = str_flag(name, default)
+  local v = math.tointeger(tonumber(s))
+  if not v or v < min then die(string.format("--%s expects an integer >= %d, got '%s'", name, min, s)) end
+  return v
+end
+cfg.seed = int_flag("seed", "1", 0)
+cfg.steps = int_flag("steps", "500000", 1)
+
+local hidden_s = str_flag("hidden", "64,64")
+cfg.hidden = json.array()
+for w in hidden_s:gmatch("[^,]+") do
+  local n = math.tointeger(tonumber(w))
+  if not n or n < 1 then die(string.format("--hidden expects positive widths like 64,64, got '%s'", hidden_s)) end
+  cfg.hidden[#cfg.hidden + 1] = n
+end
+
+local env = try(lpdm.env, cfg.env)
+local env_p = plugin_info("env", cfg.env)
+
+if flags.threshold ~= nil then
+  cfg.threshold = tonumber(str_flag("threshold"))
+  if not cfg.threshold then die("--threshold expects a number, got '" .. tostring(flags.threshold) .. "'") end
+else
+  cfg.threshold = THRESHOLDS[env.id]
+end
+local function bool_flag(name)
+  local v = flags[name]
+  if v == nil or v == false then return false end
+  if v == true or v == "true" or v == "1" or v == "yes" then return true end
+  if v == "false" or v == "0" or v == "no" then return false end
+  die(string.format("--%s is a switch (--%s or --%s=false), got '%s'", name, name, name, v))
+end
+cfg.quiet = bool_flag("quiet")
+cfg.out = str_flag("out", string.format("runs/%s_%s_%s_%s_s%d", cfg.env, cfg.algo, cfg.mode, cfg.loss, cfg.seed))
+if cfg.out == "" then die("--out must not be empty") end
+
+-- Route the other flags: algorithm, then loss, distance, env.
+local algo_keys, loss_keys = key_set(algo_p), key_set(loss_p)
+local dist_keys, env_keys = key_set(dist_p), key_set(env_p)
+local algo_cfg = { mode = cfg.mode, seed = cfg.seed, steps = cfg.steps }
+local loss_cfg, dist_cfg, env_cfg = {}, {}, {}
+local extra = {}
+for _, key in ipairs(order) do
+  if not IS_FIXED[key] then
+    local v = flags[key]
+    if v == true then v = "true" end
+    if algo_keys[key] then algo_cfg[key] = v
+    elseif loss_keys[key] then loss_cfg[key] = v
+    elseif dist_keys[key] then dist_cfg[key] = v
+    elseif env_keys[key] then env_cfg[key] = v
+    else
+      local known = {}
+      for _, f in ipairs(FIXED) do known[#known + 1] = "--" .. f[1] end
+      local function add(p, label)
+        if not p or #p.keys == 0 then return end
+        local ks = {}
+        for _, k in ipairs(p.keys) do
+          if not IS_FIXED[k.name] then ks[#ks + 1] = "--" .. dashed(k.name) end
+        end
+        if #ks > 0 then known[#known + 1] = "\n  " .. label .. ": " .. table.concat(ks, " ") end
+      end
+      add(algo_p, "algo." .. algo_p.name)
+      add(loss_p, "loss." .. loss_p.name)
+      add(dist_p, "distance." .. dist_p.name)
+      add(env_p, "env." .. env.id)
+      die(string.format("unknown flag --%s; known flags: %s", dashed(key),
+        table.concat(known, " ", 1, #FIXED) .. table.concat(known, "", #FIXED + 1)))
+    end
+    extra[key] = v
+  end
+end
+if not algo_keys.mode or not algo_keys.seed or not algo_keys.steps then
+  -- an algorithm without these keys still runs; say what is not passed
+  for _, k in ipairs({ "mode", "seed", "steps" }) do
+    if not algo_keys[k] then
+      algo_cfg[k] = nil
+      io.stderr:write(string.format("%s: note: algo.%s has no '%s' key; --%s is not passed to it\n",
+        PROG, algo_p.name, k, k))
+    end
+  end
+end
+if next(env_cfg) then
+  env:close()
+  env = try(lpdm.env, cfg.env, env_cfg)
+end
+
+-- The policy: the hidden layers; the algorithm adds its head.
+local layers = {}
+for i, w in ipairs(cfg.hidden) do layers[i] = try(lpdm.dense, { w, act = cfg.act }) end
+layers.inputs = env.obs_dim
+layers.seed = cfg.seed
+local policy = try(lpdm.net, layers)
+
+local loss_spec = { cfg.loss }
+for k, v in pairs(loss_cfg) do loss_spec[k] = v end
+local dist_spec = { cfg.distance }
+for k, v in pairs(dist_cfg) do dist_spec[k] = v end
+algo_cfg.env = env
+algo_cfg.policy = policy
+algo_cfg.loss = loss_spec
+algo_cfg.distance = dist_spec
+local run = try(lpdm.algo, cfg.algo, algo_cfg)
+
+-- Output directory (and a first write, so a bad --out fails before training).
+local out = cfg.out
+if not os.execute("mkdir -p " .. shell_quote(out) .. " 2>/dev/null") then
+  die(string.format("cannot create the output directory '%s'", out))
+end
+local PROGRESS_HEADER = "global_step,episode,episode_return,episode_length,avg20,wall_time\n"
+try(write_atomic, out .. "/progress.csv", PROGRESS_HEADER)
+
+-- ---------------------------------------------------------------- training
+
+local t0 = lpdm.clock()
+local returns = {}          -- every episode's return
+local window_sum = 0
+local best_avg, steps_to_threshold = nil, nil
+local progress_rows = { PROGRESS_HEADER }
+local update_rows, update_cols = {}, nil
+local global_step, iterations = 0, 0
+local last_print, next_pct = t0, 10
+
+local function avg_last()
+  local n = math.min(#returns, WINDOW)
+  return n > 0 and window_sum / n or nil
+end
+
+local function on_episode(ep, wall)
+  returns[#returns + 1] = ep.ret
+  window_sum = window_sum + ep.ret
+  if #returns > WINDOW then window_sum = window_sum - returns[#returns - WINDOW] end
+  local avg = avg_last()
+  if #returns >= WINDOW then
+    if not best_avg or avg > best_avg then best_avg = avg end
+    if cfg.threshold and not steps_to_threshold and avg >= cfg.threshold then
+      steps_to_threshold = ep.global_step
+    end
+  end
+  progress_rows[#progress_rows + 1] = string.format("%s,%d,%s,%s,%s,%.3f\n", num(ep.global_step),
+    #returns, num(ep.ret), num(ep.length), num(avg), wall)
+end
+
+local function on_update(it)
+  if not update_cols then
+    update_cols = {}
+    for k in pairs(it.stats) do update_cols[#update_cols + 1] = k end
+    table.sort(update_cols)
+    local h = { "global_step" }
+    for _, c in ipairs(update_cols) do h[#h + 1] = c end
+    update_rows[1] = table.concat(h, ",") .. "\n"
+  end
+  local row = { num(it.global_step) }
+  for _, c in ipairs(update_cols) do row[#row + 1] = num(it.stats[c]) end
+  update_rows[#update_rows + 1] = table.concat(row, ",") .. "\n"
+end
+
+local function summary(status, err)
+  local wall = lpdm.clock() - t0
+  local config = {}
+  for k, v in pairs(cfg) do config[k] = v end
+  config.flags = extra
+  config.algo_config = run.config
+  local ok, lc = pcall(function() return lpdm.loss(cfg.loss, loss_cfg).config end)
+  config.loss_config = ok and lc or loss_cfg
+  ok, lc = pcall(function() return lpdm.distance(cfg.distance, dist_cfg).config end)
+  config.distance_config = ok and lc or dist_cfg
+  config.env_config = env.config
+  return {
+    config = config,
+    status = status,
+    error = err,
+    lpdm_version = lpdm.version,
+    episodes = #returns,
+    iterations = iterations,
+    global_step = global_step,
+    final_avg20 = avg_last() or json.null,
+    best_avg20 = best_avg or (#returns > 0 and avg_last()) or json.null,
+    threshold = cfg.threshold or json.null,
+    steps_to_threshold = steps_to_threshold or json.null,
+    wall_time_s = wall,
+    steps_per_s = wall > 0 and global_step / wall or json.null,
+  }
+end
+
+local function flush(status, err)
+  write_atomic(out .. "/progress.csv", table.concat(progress_rows))
+  write_atomic(out .. "/updates.csv", table.concat(update_rows))
+  if status then write_atomic(out .. "/summary.json", json.encode(summary(status, err)) .. "\n") end
+end
+
+local function progress_line(now)
+  local wall = now - t0
+  local avg = avg_last()
+  print(string.format("step %9d/%d %3d%%  episodes %6d  avg20 %8s  %8.0f steps/s", global_step,
+    cfg.steps, math.floor(100 * global_step / cfg.steps), #returns, avg and string.format("%.2f", avg) or "-",
+    wall > 0 and global_step / wall or 0))
+  io.stdout:flush()
+end
+
+if not cfg.quiet then
+  print(string.format("%s %s mode=%s loss=%s distance=%s seed=%d steps=%d hidden=%s -> %s", cfg.env,
+    cfg.algo, cfg.mode, cfg.loss, cfg.distance, cfg.seed, cfg.steps,
+    #cfg.hidden > 0 and table.concat(cfg.hidden, ",") or "none", out))
+end
+
+local ok, err = pcall(function()
+  for it in run:iterations() do
+    local now = lpdm.clock()
+    iterations = it.iteration
+    if it.global_step > global_step then global_step = it.global_step end
+    for _, ep in ipairs(it.episodes) do on_episode(ep, now - t0) end
+    on_update(it)
+    local pct = 100 * global_step / cfg.steps
+    if now - last_print >= 2 or pct >= next_pct then
+      if not cfg.quiet then progress_line(now) end
+      flush(nil)
+      last_print = now
+      while next_pct <= pct do next_pct = next_pct + 10 end
+    end
+  end
+end)
+
+if not ok then
+  local status = tostring(err):find("interrupted!", 1, true) and "interrupted" or "error"
+  pcall(flush, status, tostring(err))
+  error(err, 0)
+end
+
+flush("done")
+local s = summary("done")
+print(string.format("done: %s %s %s/%s seed %d: %d steps, %d episodes, %d iterations in %.1f s (%.0f steps/s)",
+  cfg.env, cfg.algo, cfg.mode, cfg.loss, cfg.seed, global_step, #returns, iterations, s.wall_time_s,
+  s.steps_per_s ~= json.null and s.steps_per_s or 0))
+print(string.format("  final avg20 %s   best avg20 %s   %s",
+  s.final_avg20 ~= json.null and string.format("%.2f", s.final_avg20) or "-",
+  s.best_avg20 ~= json.null and string.format("%.2f", s.best_avg20) or "-",
+  not cfg.threshold and "no threshold for this env"
+  or steps_to_threshold and string.format("threshold %s reached at step %d", num(cfg.threshold), steps_to_threshold)
+  or string.format("threshold %s not reached", num(cfg.threshold))))
+print("  wrote " .. out .. "/{progress.csv,updates.csv,summary.json}")
+run:close()
