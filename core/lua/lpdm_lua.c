@@ -37,8 +37,9 @@
 **   lpdm.clock()                       monotonic wall-clock seconds
 **   lpdm.env(id [, cfg])               Env: reset([{seed=n} | n]) -> obs;
 **                                      step(a) -> obs, reward, terminated, truncated
-**                                      (a: 0..n-1 for Discrete; a table, or a number for
-**                                      Box(1)); state(), set_state(t), render(), close();
+**                                      (a: an integer 0..n-1 for Discrete; a table of
+**                                      dim numbers for Box, even Box(1): step{0.3});
+**                                      state(), set_state(t), render(), close();
 **                                      .id .name .doc .obs_dim .state_dim .max_episode_steps
 **                                      .action_space .observation_space .config
 **   lpdm.layer(name [, cfg])           LayerSpec; cfg[1] is `out`; the binding keeps
@@ -587,10 +588,10 @@ static int env_step(lua_State *L) {
   const lpdm_space *as = &env->act_space;
   if (as->type == LPDM_SPACE_DISCRETE) {
     e->act[0] = (double)luaL_checknumber(L, 2);
-  } else if (lua_type(L, 2) == LUA_TNUMBER && as->dim == 1) {
-    e->act[0] = (double)lua_tonumber(L, 2);
   } else {
-    if (lua_type(L, 2) != LUA_TTABLE) return luaL_typeerror(L, 2, as->dim == 1 ? "number or table" : "table");
+    /* A Box action is always a table, even of one value: a bare number
+       is the mistake of treating a Box env as a Discrete one. */
+    if (lua_type(L, 2) != LUA_TTABLE) return luaL_typeerror(L, 2, "table");
     lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
     if (n != as->dim)
       return luaL_error(L, "%s: action has %I values, expected %d (Box(%d))", env_id(env), n,
