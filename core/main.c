@@ -135,6 +135,9 @@ static void set_path(lua_State *L, const char *script) {
     }
   }
   luaL_addstring(&b, LPDM_SCRIPT_DIR "/?.lua;" LPDM_SCRIPT_DIR "/?/init.lua;");
+#ifdef LPDM_INSTALL_SCRIPT_DIR
+  luaL_addstring(&b, LPDM_INSTALL_SCRIPT_DIR "/?.lua;" LPDM_INSTALL_SCRIPT_DIR "/?/init.lua;");
+#endif
   lua_getfield(L, -2, "path");
   luaL_addvalue(&b);
   luaL_pushresult(&b);

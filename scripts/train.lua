@@ -313,7 +313,7 @@ cfg.steps = int_flag("steps", "500000", 1)
 
 local hidden_s = str_flag("hidden", "64,64")
 cfg.hidden = json.array()
-for w in hidden_s:gmatch("[^,]+") do
+for w in (hidden_s ~= "" and hidden_s .. "," or ""):gmatch("([^,]*),") do -- "64,,64": an empty width is an error
   local n = math.tointeger(tonumber(w))
   if not n or n < 1 then die(string.format("--hidden expects positive widths like 64,64, got '%s'", hidden_s)) end
   cfg.hidden[#cfg.hidden + 1] = n
@@ -408,7 +408,7 @@ local run = try(lpdm.algo, cfg.algo, algo_cfg)
 
 -- Output directory (and a first write, so a bad --out fails before training).
 local out = cfg.out
-if not os.execute("mkdir -p " .. shell_quote(out) .. " 2>/dev/null") then
+if not os.execute("mkdir -p -- " .. shell_quote(out) .. " 2>/dev/null") then
   die(string.format("cannot create the output directory '%s'", out))
 end
 local PROGRESS_HEADER = "global_step,episode,episode_return,episode_length,avg20,wall_time\n"

@@ -115,6 +115,9 @@ static int parse_into(lpdm_ctx *ctx, const lpdm_key *k, lpdm_value *v, const cha
       if (end == text || *end || errno == ERANGE)
         return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects %s, got '%s'", what, k->name,
                           type_name(k->type), text);
+      if (!isfinite(d))
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' must be finite, got '%s'", what, k->name,
+                          text);
       if (k->type == LPDM_T_INT && (d != floor(d) || fabs(d) > 9.0e15))
         return lpdm_error(ctx, LPDM_ERR_ARG, "%s: key '%s' expects an integer, got '%s'", what,
                           k->name, text);

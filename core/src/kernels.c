@@ -20,7 +20,7 @@
 
 static inline float tanh1(float x) {
   float a = x < 0 ? -x : x;
-  a = a < 9.0f ? a : 9.0f;
+  a = a > 9.0f ? 9.0f : a; /* a NaN stays NaN */
   const float y = -2.0f * a;
   float s = y * (1.0f / 3628800.0f);
   s = y * (s + 1.0f / 362880.0f);

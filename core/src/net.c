@@ -166,6 +166,15 @@ size_t lpdm_net_work_bytes(const lpdm_net *n) {
   return s * sizeof(float);
 }
 
+/* A step that overflowed leaves Inf or NaN in the weights: stop there. */
+static int check_params(lpdm_ctx *ctx, const lpdm_layer *l) {
+  for (int j = 0; j < l->nparams; j++) {
+    int rc = lpdm_check_finite(ctx, l->params[j].w, l->params[j].n, l->params[j].name);
+    if (rc) return rc;
+  }
+  return LPDM_OK;
+}
+
 static int layer_fail(lpdm_ctx *ctx, int rc, int i, const lpdm_layer *l, const char *what) {
   return lpdm_ctx_prefix(ctx, rc, "layer %d (%s) %s", i + 1, l->kind->head.name, what);
 }
@@ -247,11 +256,7 @@ int lpdm_net_step(lpdm_net *n, lpdm_ctx *ctx, float scale) {
     if (!n->layers[i]->kind->backward) continue;
     int rc = lpdm_optim_step(n->opt[i], ctx, scale);
     if (rc) return layer_fail(ctx, rc, i, n->layers[i], "step");
-    for (int j = 0; j < n->layers[i]->nparams; j++) {
-      const lpdm_param *p = &n->layers[i]->params[j];
-      if ((rc = lpdm_check_finite(ctx, p->w, p->n, p->name)))
-        return layer_fail(ctx, rc, i, n->layers[i], "weights after step");
-    }
+    if ((rc = check_params(ctx, n->layers[i]))) return layer_fail(ctx, rc, i, n->layers[i], "weights after step");
   }
   return LPDM_OK;
 }
@@ -318,6 +323,7 @@ int lpdm_net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
     if (rc) return layer_fail(ctx, rc, i, l, "backward");
     rc = lpdm_optim_step(n->opt[i], ctx, 1.0f);
     if (rc) return layer_fail(ctx, rc, i, l, "step");
+    if ((rc = check_params(ctx, l))) return layer_fail(ctx, rc, i, l, "weights after its local step");
     if (n->post) {
       rc = l->kind->forward(l, cur, B, out, ctx);
       if (rc) return layer_fail(ctx, rc, i, l, "forward");

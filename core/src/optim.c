@@ -81,7 +81,9 @@ void lpdm_optim_zero(lpdm_optim *o) {
   for (int i = 0; i < o->nparams; i++) memset(o->params[i].g, 0, o->params[i].n * sizeof(float));
 }
 
-void lpdm_optim_set_lr(lpdm_optim *o, double lr) { o->cfg.lr = lr; }
+void lpdm_optim_set_lr(lpdm_optim *o, double lr) {
+  if (lr >= 0 && isfinite(lr)) o->cfg.lr = lr; /* callers validate; never store a NaN */
+}
 double lpdm_optim_lr(const lpdm_optim *o) { return o->cfg.lr; }
 const lpdm_optim_cfg *lpdm_optim_config(const lpdm_optim *o) { return &o->cfg; }
 

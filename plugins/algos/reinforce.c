@@ -187,7 +187,7 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   if (lpdm_cfg_num(cfg, "steps") < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "steps must be >= 1");
   const char *lrk[] = {"lr", "head_lr", "local_lr", "value_lr"};
   for (int i = 0; i < 4; i++)
-    if (lpdm_cfg_num(cfg, lrk[i]) < 0) return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be >= 0", lrk[i]);
+    if (!(lpdm_cfg_num(cfg, lrk[i]) >= 0)) return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be >= 0", lrk[i]);
 
   rf *s = calloc(1, sizeof *s);
   if (!s) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
