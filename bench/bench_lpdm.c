@@ -2,8 +2,9 @@
    the same run on the same machine (this machine is shared and noisy: read
    the ratios, not the absolute numbers).
 
-     1. CartPole-v1 env steps/s through the plugin (random actions), beside
-        a bare loop of the same float64 physics inlined here (the floor).
+     1. Env steps/s of every classic-control plugin (random actions) beside
+        Gymnasium's rate on the same kind of machine, and CartPole's float64
+        physics inlined in a bare loop (the floor).
      2. REINFORCE training on CartPole-v1, env steps/s, in bp, local/guided
         and local/stress mode (defaults, 2 x 64 tanh, seed 1).
      3. One local update of a 64 -> 64 dense layer (forward, both distance
@@ -56,26 +57,51 @@ static void machine(void) {
          LPDM_VERSION);
 }
 
-static void bench_env(long n) {
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, "CartPole-v1");
+/* Gymnasium's own step rates on this kind of machine, with its default
+   wrappers (the issue's figures), to compare against. */
+static const struct {
+  const char *id;
+  double gym;
+} envs[] = {{"CartPole-v1", 150000},    {"Acrobot-v1", 29000},
+            {"MountainCar-v0", 72000},  {"MountainCarContinuous-v0", 57000},
+            {"Pendulum-v1", 35500}};
+
+static double env_rate(const char *id, long n) {
+  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, id);
   lpdm_env *env = NULL;
-  if (!ek || lpdm_env_new(ctx, ek, NULL, &env)) die("CartPole-v1");
-  float obs[4];
-  double a, r;
+  if (!ek || lpdm_env_new(ctx, ek, NULL, &env)) die(id);
+  float obs[64];
+  double a[8], r;
   int term, trunc;
   lpdm_rng rng;
   lpdm_rng_seed(&rng, 1);
+  const lpdm_space *as = &env->act_space;
   lpdm_env_reset(env, ctx, 1, 1, obs);
   double t0 = now();
   for (long i = 0; i < n; i++) {
-    a = (double)(lpdm_rng_u64(&rng) & 1);
-    lpdm_env_step(env, ctx, &a, obs, &r, &term, &trunc);
+    if (as->type == LPDM_SPACE_DISCRETE) a[0] = (double)lpdm_rng_below(&rng, (uint64_t)as->n);
+    else
+      for (int k = 0; k < as->dim; k++) a[k] = as->low[k] + (as->high[k] - as->low[k]) * lpdm_rng_uniform(&rng);
+    lpdm_env_step(env, ctx, a, obs, &r, &term, &trunc);
     if (term || trunc) lpdm_env_reset(env, ctx, 0, 0, obs);
   }
-  double t_env = now() - t0;
-  /* the floor: the same Euler physics inlined, no plugin call, no checks */
+  double dt = now() - t0;
+  lpdm_env_free(env);
+  return n / dt;
+}
+
+static void bench_env(long n) {
+  printf("\n[1] env steps/s through lpdm_env_step (random actions, %ld steps each) beside Gymnasium's\n", n);
+  for (size_t i = 0; i < sizeof envs / sizeof *envs; i++) {
+    if (!lpdm_plugin_find(ctx, LPDM_KIND_ENV, envs[i].id)) continue;
+    double r = env_rate(envs[i].id, n);
+    printf("    %-26s %12.0f steps/s   Gymnasium %7.0f   x%.0f\n", envs[i].id, r, envs[i].gym, r / envs[i].gym);
+  }
+  /* the floor for CartPole: the same Euler physics inlined, no plugin call */
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, 1);
   double s[4] = {0.01, 0, 0.01, 0}, acc = 0;
-  t0 = now();
+  double t0 = now();
   for (long i = 0; i < n; i++) {
     double f = (lpdm_rng_u64(&rng) & 1) ? 10.0 : -10.0, ct = cos(s[2]), st = sin(s[2]);
     double tmp = (f + 0.05 * s[3] * s[3] * st) / 1.1;
@@ -92,12 +118,9 @@ static void bench_env(long n) {
     }
   }
   double t_raw = now() - t0;
-  printf("\n[1] CartPole-v1 env steps/s (random actions, %ld steps)\n", n);
-  printf("    plugin through lpdm_env_step  %12.0f steps/s\n", n / t_env);
   volatile double sink = acc; /* keeps the loop */
   (void)sink;
-  printf("    inlined physics (the floor)   %12.0f steps/s   plugin/floor = %.2f\n", n / t_raw, t_raw / t_env);
-  lpdm_env_free(env);
+  printf("    CartPole physics inlined in a bare loop (the floor): %.0f steps/s\n", n / t_raw);
 }
 
 static double bench_train(const char *mode, const char *lossn, long steps) {
