@@ -100,8 +100,8 @@ int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs
   } else {
     for (int i = 0; i < as->dim; i++)
       if (!isfinite(action[i]))
-        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: action[%d] is %g (must be finite)", id, i + 1,
-                          action[i]);
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: action[%d] is %s (must be finite)", id, i + 1,
+                          isnan(action[i]) ? "NaN" : action[i] > 0 ? "inf" : "-inf");
   }
   return env->kind->step(env, action, obs, reward, terminated, truncated, ctx);
 }
