@@ -326,7 +326,7 @@ static inline void parity_check(lpdm_ctx *ctx, lpdm_env *env, const parity_trace
     res->nstep++;
     double reward;
     int term, trunc;
-    if (env->kind->set_state(env, tr->state + (size_t)(i - 1) * ns, ctx) ||
+    if (lpdm_env_set_state(env, ctx, tr->state + (size_t)(i - 1) * ns) ||
         lpdm_env_step(env, ctx, tr->a + (size_t)i * na, obs, &reward, &term, &trunc) ||
         env->kind->get_state(env, st)) {
       if (res->errors++ < 3)

@@ -205,7 +205,7 @@ static void check_parity(lpdm_ctx *ctx, lpdm_env *env, const row *rows, int n) {
     nstep++;
     double reward;
     int term, trunc;
-    if (env->kind->set_state(env, rows[i - 1].state, ctx) ||
+    if (lpdm_env_set_state(env, ctx, rows[i - 1].state) ||
         lpdm_env_step(env, ctx, &r->action, obs, &reward, &term, &trunc)) {
       if (errors++ < 3) diag("ep %d t %d: %s", r->episode, r->t, lpdm_ctx_message(ctx));
       continue;
@@ -311,7 +311,7 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   rc |= lpdm_env_reset(env, ctx, 1, 11, obs);
   for (int t = 1; t <= 500; t++) {
     a = t & 1;
-    rc |= env->kind->set_state(env, upright, ctx);
+    rc |= lpdm_env_set_state(env, ctx, upright);
     rc |= lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc);
     anyterm |= term;
     if (trunc && !first) first = t;
@@ -332,7 +332,7 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k) {
     rc = lpdm_env_reset(env, ctx, 1, 3, obs);
     for (int t = 1; t <= 7 && !rc; t++) {
       a = 0;
-      rc |= env->kind->set_state(env, upright, ctx);
+      rc |= lpdm_env_set_state(env, ctx, upright);
       rc |= lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc);
       if (trunc && !at) at = t;
     }
@@ -349,7 +349,7 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k) {
     rc = lpdm_env_reset(env, ctx, 1, 3, obs);
     for (int t = 1; t <= 1000 && !rc; t++) {
       a = t & 1;
-      rc |= env->kind->set_state(env, upright, ctx);
+      rc |= lpdm_env_set_state(env, ctx, upright);
       rc |= lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc);
       any |= trunc;
     }
@@ -468,10 +468,10 @@ static void check_edges(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   ok(strstr(buf, "theta=") != NULL, "render: %s", buf);
 
   static const double nan_state[4] = {0, NAN, 0, 0};
-  ok(env->kind->set_state(env, nan_state, ctx) != LPDM_OK, "set_state refuses NaN: %s",
+  ok(lpdm_env_set_state(env, ctx, nan_state) != LPDM_OK, "set_state refuses NaN: %s",
      lpdm_ctx_message(ctx));
   static const double some[4] = {0.1, -0.2, 0.03, 0.4};
-  env->kind->set_state(env, some, ctx);
+  lpdm_env_set_state(env, ctx, some);
   env->kind->get_state(env, st);
   ok(memcmp(st, some, sizeof st) == 0, "get_state returns what set_state set");
   lpdm_env_free(env);

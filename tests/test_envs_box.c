@@ -70,7 +70,7 @@ static lpdm_env *make_env(lpdm_ctx *ctx, const lpdm_env_kind *k, const char *key
 static int step_from(lpdm_env *env, lpdm_ctx *ctx, const double *st, double a, float *obs,
                      double *reward, int *term, double *st_out) {
   int trunc;
-  if (env->kind->set_state(env, st, ctx)) return -1;
+  if (lpdm_env_set_state(env, ctx, st)) return -1;
   if (lpdm_env_step(env, ctx, &a, obs, reward, term, &trunc)) return -1;
   return env->kind->get_state(env, st_out);
 }
@@ -231,9 +231,9 @@ static void check_misc(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *s) {
   int term, trunc;
   int before_reset = lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) != LPDM_OK;
   static const double nan_state[2] = {NAN, 0};
-  int nan_refused = env->kind->set_state(env, nan_state, ctx) != LPDM_OK;
+  int nan_refused = lpdm_env_set_state(env, ctx, nan_state) != LPDM_OK;
   static const double some[2] = {-0.3, 0.01};
-  env->kind->set_state(env, some, ctx);
+  lpdm_env_set_state(env, ctx, some);
   env->kind->get_state(env, st);
   char buf[256] = "";
   if (env->kind->render) env->kind->render(env, buf, sizeof buf);

@@ -48,7 +48,7 @@ static int first_truncation(lpdm_ctx *ctx, lpdm_env *env, const double *state, i
   if (lpdm_env_reset(env, ctx, 1, 17, obs)) return -1;
   for (int t = 1; t <= limit + 1; t++) {
     a = t % env->act_space.n;
-    if (env->kind->set_state(env, state, ctx) ||
+    if (lpdm_env_set_state(env, ctx, state) ||
         lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) || term)
       return -1;
     if (trunc) return t;
@@ -176,9 +176,9 @@ static void check_acrobot(lpdm_ctx *ctx, const lpdm_env_kind *k) {
      has reward 0, an ordinary step -1. */
   static const double up[4] = {PI, 0, 0, 0}, down[4] = {0, 0, 0, 0};
   a = 1;
-  rc = env->kind->set_state(env, up, ctx) || lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc);
+  rc = lpdm_env_set_state(env, ctx, up) || lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc);
   int goal = rc == 0 && term == 1 && reward == 0.0;
-  rc = env->kind->set_state(env, down, ctx) ||
+  rc = lpdm_env_set_state(env, ctx, down) ||
        lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc);
   ok(goal && rc == 0 && term == 0 && reward == -1.0,
      "Acrobot-v1: reward 0 on a terminating step, -1 otherwise");
@@ -186,7 +186,7 @@ static void check_acrobot(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   /* Wrap and bound: from fast spins the angles stay in [-pi, pi] and the
      velocities within +-4pi, +-9pi. */
   static const double spin[4] = {3.0, -3.0, 40.0, -90.0};
-  rc = env->kind->set_state(env, spin, ctx);
+  rc = lpdm_env_set_state(env, ctx, spin);
   int inside = 1, steps = 0;
   for (int t = 0; t < 2000 && rc == 0; t++) {
     a = (t * 7 / 5) % 3;
@@ -196,7 +196,7 @@ static void check_acrobot(lpdm_ctx *ctx, const lpdm_env_kind *k) {
               fabs(st[3]) <= 9 * PI;
   }
   /* One step from 40 and -90 rad/s: both velocities end on their bounds. */
-  rc = rc || env->kind->set_state(env, spin, ctx);
+  rc = rc || lpdm_env_set_state(env, ctx, spin);
   a = 2;
   rc = rc || lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) ||
        env->kind->get_state(env, st);
@@ -205,7 +205,7 @@ static void check_acrobot(lpdm_ctx *ctx, const lpdm_env_kind *k) {
      other way round. */
   static const double over[4] = {3.1, -3.1, 4.0, -4.0};
   a = 1;
-  rc = rc || env->kind->set_state(env, over, ctx) ||
+  rc = rc || lpdm_env_set_state(env, ctx, over) ||
        lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) || env->kind->get_state(env, st);
   int wrapped = rc == 0 && st[0] < -2 && st[0] >= -PI && st[1] > 2 && st[1] <= PI;
   ok(rc == 0 && inside && steps == 2000 && bounded && wrapped,
@@ -226,8 +226,8 @@ static void check_acrobot(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   double sn[4], sb[4];
   static const double swing[4] = {0.5, 1.0, 2.0, -3.0};
   a = 2;
-  rc = !nips || !book || nips->kind->set_state(nips, swing, ctx) ||
-       book->kind->set_state(book, swing, ctx) ||
+  rc = !nips || !book || lpdm_env_set_state(nips, ctx, swing) ||
+       lpdm_env_set_state(book, ctx, swing) ||
        lpdm_env_step(nips, ctx, &a, obs, &reward, &term, &trunc) ||
        lpdm_env_step(book, ctx, &a, obs, &reward, &term, &trunc) ||
        nips->kind->get_state(nips, sn) || book->kind->get_state(book, sb);
@@ -275,16 +275,16 @@ static void check_mountaincar(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   /* The left wall stops the car; the flag needs velocity >= goal_velocity. */
   static const double wall[2] = {-1.19, -0.05}, flag[2] = {0.49, 0.02}, back[2] = {0.55, -0.01};
   a = 0;
-  rc = env->kind->set_state(env, wall, ctx) || lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) ||
+  rc = lpdm_env_set_state(env, ctx, wall) || lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) ||
        env->kind->get_state(env, st);
   ok(rc == 0 && st[0] == -1.2 && st[1] == 0.0 && !term && reward == -1.0,
      "MountainCar-v0: at the left wall position -1.2, velocity 0, reward -1");
   a = 2;
-  rc = env->kind->set_state(env, flag, ctx) || lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) ||
+  rc = lpdm_env_set_state(env, ctx, flag) || lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) ||
        env->kind->get_state(env, st);
   int reached = rc == 0 && term && st[0] >= 0.5 && reward == -1.0;
   a = 1;
-  rc = env->kind->set_state(env, back, ctx) || lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) ||
+  rc = lpdm_env_set_state(env, ctx, back) || lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc) ||
        env->kind->get_state(env, st);
   ok(reached && rc == 0 && !term && st[0] >= 0.5 && st[1] < 0,
      "MountainCar-v0: terminated at x >= 0.5 moving right (reward -1), not when rolling back");
@@ -292,7 +292,7 @@ static void check_mountaincar(lpdm_ctx *ctx, const lpdm_env_kind *k) {
 
   env = make_env(ctx, k, "goal_velocity", "0.05");
   a = 2;
-  rc = !env || env->kind->set_state(env, flag, ctx) ||
+  rc = !env || lpdm_env_set_state(env, ctx, flag) ||
        lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc);
   ok(rc == 0 && !term, "MountainCar-v0: goal_velocity=0.05 needs a faster arrival");
   lpdm_env_free(env);

@@ -618,10 +618,7 @@ static int env_step(lua_State *L) {
 static int env_state(lua_State *L) {
   lenv *e = check_env(L, 1);
   lpdm_env *env = e->env;
-  if (!env->kind->get_state || env->state_dim < 1)
-    return luaL_error(L, "%s: this env does not expose its state", env_id(env));
-  if (env->kind->get_state(env, e->state))
-    return luaL_error(L, "%s: get_state failed", env_id(env));
+  if (lpdm_env_get_state(env, getctx(L), e->state)) return fail(L, getctx(L));
   push_dvec(L, e->state, env->state_dim);
   return 1;
 }
@@ -632,10 +629,8 @@ static int env_set_state(lua_State *L) {
   lpdm_ctx *ctx = getctx(L);
   lpdm_env *env = e->env;
   luaL_checktype(L, 2, LUA_TTABLE);
-  if (!env->kind->set_state || env->state_dim < 1)
-    return luaL_error(L, "%s: this env does not allow setting its state", env_id(env));
-  read_vec(L, 2, env->state_dim, NULL, e->state, 2, "state");
-  if (env->kind->set_state(env, e->state, ctx)) return fail(L, ctx);
+  if (env->state_dim > 0 && env->kind->set_state) read_vec(L, 2, env->state_dim, NULL, e->state, 2, "state");
+  if (lpdm_env_set_state(env, ctx, e->state)) return fail(L, ctx); /* also: no state to set */
   return 0;
 }
 

@@ -87,6 +87,24 @@ int lpdm_env_reset(lpdm_env *env, lpdm_ctx *ctx, int has_seed, uint64_t seed, fl
   return env->kind->reset(env, has_seed, seed, obs, ctx);
 }
 
+int lpdm_env_get_state(const lpdm_env *env, lpdm_ctx *ctx, double *state) {
+  if (!env->kind->get_state || env->state_dim < 1)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: this env does not expose its state",
+                      lpdm_plugin_short(&env->kind->head));
+  return env->kind->get_state(env, state);
+}
+
+int lpdm_env_set_state(lpdm_env *env, lpdm_ctx *ctx, const double *state) {
+  const char *id = lpdm_plugin_short(&env->kind->head);
+  if (!env->kind->set_state || env->state_dim < 1)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: this env does not allow setting its state", id);
+  for (int i = 0; i < env->state_dim; i++)
+    if (!isfinite(state[i]))
+      return lpdm_error(ctx, LPDM_ERR_ARG, "%s: state[%d] is %s (must be finite)", id, i + 1,
+                        isnan(state[i]) ? "NaN" : state[i] > 0 ? "inf" : "-inf");
+  return env->kind->set_state(env, state, ctx);
+}
+
 int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs,
                   double *reward, int *terminated, int *truncated) {
   const lpdm_space *as = &env->act_space;

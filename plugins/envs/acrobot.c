@@ -312,10 +312,6 @@ static int ac_get_state(const lpdm_env *self, double *state) {
 
 static int ac_set_state(lpdm_env *self, const double *state, lpdm_ctx *ctx) {
   acrobot *c = (acrobot *)self;
-  for (int i = 0; i < 4; i++)
-    if (!isfinite(state[i]))
-      return lpdm_error(ctx, LPDM_ERR_ARG, "Acrobot-v1: state[%d] is %g (must be finite)", i + 1,
-                        state[i]);
   for (int i = 0; i < 4; i++) c->s[i] = state[i];
   c->ready = 1;
   return LPDM_OK;

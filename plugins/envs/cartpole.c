@@ -229,10 +229,6 @@ static int cp_get_state(const lpdm_env *self, double *state) {
 
 static int cp_set_state(lpdm_env *self, const double *state, lpdm_ctx *ctx) {
   cartpole *c = (cartpole *)self;
-  for (int i = 0; i < 4; i++)
-    if (!isfinite(state[i]))
-      return lpdm_error(ctx, LPDM_ERR_ARG, "CartPole-v1: state[%d] is %g (must be finite)", i + 1,
-                        state[i]);
   for (int i = 0; i < 4; i++) c->s[i] = state[i];
   c->ready = 1;
   return LPDM_OK;

@@ -218,11 +218,6 @@ static int mc_get_state(const lpdm_env *self, double *state) {
 
 static int mc_set_state(lpdm_env *self, const double *state, lpdm_ctx *ctx) {
   mcc *c = (mcc *)self;
-  for (int i = 0; i < 2; i++)
-    if (!isfinite(state[i]))
-      return lpdm_error(ctx, LPDM_ERR_ARG,
-                        "MountainCarContinuous-v0: state[%d] is %g (must be finite)", i + 1,
-                        state[i]);
   c->s[0] = state[0];
   c->s[1] = state[1];
   c->ready = 1;

@@ -209,10 +209,6 @@ static int pd_get_state(const lpdm_env *self, double *state) {
 
 static int pd_set_state(lpdm_env *self, const double *state, lpdm_ctx *ctx) {
   pendulum *p = (pendulum *)self;
-  for (int i = 0; i < 2; i++)
-    if (!isfinite(state[i]))
-      return lpdm_error(ctx, LPDM_ERR_ARG, "Pendulum-v1: state[%d] is %g (must be finite)", i + 1,
-                        state[i]);
   p->th = state[0];
   p->thdot = state[1];
   p->ready = 1;

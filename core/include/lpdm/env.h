@@ -43,7 +43,8 @@ struct lpdm_env_kind {
   int (*step)(lpdm_env *self, const double *action, float *obs,
               double *reward, int *terminated, int *truncated, lpdm_ctx *ctx);
   void (*free)(lpdm_env *self); /* accepts NULL */
-  /* (optional) raw internal state, in Gymnasium's layout, state_dim values */
+  /* (optional) raw internal state, in Gymnasium's layout, state_dim values.
+     Through lpdm_env_set_state, set_state only ever sees finite values. */
   int (*get_state)(const lpdm_env *self, double *state);
   int (*set_state)(lpdm_env *self, const double *state, lpdm_ctx *ctx);
   /* (optional) text rendering into buf */

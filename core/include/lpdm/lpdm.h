@@ -200,6 +200,11 @@ size_t lpdm_net_work_bytes(const lpdm_net *net);
 int lpdm_env_new(lpdm_ctx *ctx, const lpdm_env_kind *k, const lpdm_config *cfg, lpdm_env **out);
 void lpdm_env_free(lpdm_env *env);
 int lpdm_env_reset(lpdm_env *env, lpdm_ctx *ctx, int has_seed, uint64_t seed, float *obs);
+/* Raw state in Gymnasium's layout (env->state_dim values). set_state
+   refuses a non-finite value, naming the env and the index, before the
+   plugin sees it; an env without the optional callbacks is an error. */
+int lpdm_env_get_state(const lpdm_env *env, lpdm_ctx *ctx, double *state);
+int lpdm_env_set_state(lpdm_env *env, lpdm_ctx *ctx, const double *state);
 /* Checks the action against the action space (integral and in range for
    Discrete, finite for Box) before the plugin sees it. */
 int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs,
