@@ -219,13 +219,7 @@ static void ac_observe(const acrobot *c, float *obs) {
 
 static int ac_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
-  lpdm_config defaults;
   *out = NULL;
-  if (!cfg) {
-    int rc = lpdm_config_init(ctx, &kind->head, &defaults);
-    if (rc) return rc;
-    cfg = &defaults;
-  }
   int max_steps = lpdm_cfg_int(cfg, "max_episode_steps");
   const char *dyn = lpdm_cfg_str(cfg, "book_or_nips");
   double noise = lpdm_cfg_num(cfg, "torque_noise_max");

@@ -124,13 +124,7 @@ static void mc_observe(const mcc *c, float *obs) {
 
 static int mc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
-  lpdm_config defaults;
   *out = NULL;
-  if (!cfg) {
-    int rc = lpdm_config_init(ctx, &kind->head, &defaults);
-    if (rc) return rc;
-    cfg = &defaults;
-  }
   double gv = lpdm_cfg_num(cfg, "goal_velocity");
   int max_steps = lpdm_cfg_int(cfg, "max_episode_steps");
   double lo = lpdm_cfg_num(cfg, "reset_low"), hi = lpdm_cfg_num(cfg, "reset_high");

@@ -131,13 +131,7 @@ static void pd_observe(const pendulum *p, float *obs) {
 
 static int pd_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
-  lpdm_config defaults;
   *out = NULL;
-  if (!cfg) {
-    int rc = lpdm_config_init(ctx, &kind->head, &defaults);
-    if (rc) return rc;
-    cfg = &defaults;
-  }
   double g = lpdm_cfg_num(cfg, "g");
   int max_steps = lpdm_cfg_int(cfg, "max_episode_steps");
   if (!isfinite(g)) return lpdm_error(ctx, LPDM_ERR_ARG, "g is %g (must be finite)", g);

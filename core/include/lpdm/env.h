@@ -34,6 +34,7 @@ typedef struct lpdm_env {
 
 struct lpdm_env_kind {
   lpdm_plugin head; /* kind LPDM_KIND_ENV, name "env.<Id>", e.g. "env.CartPole-v1" */
+  /* cfg is the host-checked config (defaults filled in), never NULL. */
   int (*create)(const lpdm_env_kind *kind, const lpdm_config *cfg,
                 lpdm_env **out, lpdm_ctx *ctx);
   /* has_seed: reseed the env's generator from seed first (as Gymnasium's
