@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "lpdm/lpdm.h"
-#include "tap.h"
+#include "parity.h" /* the trace reader and the ulp/relative-error helpers; includes tap.h */
 
 /* ------------------------------------------------------------ the trace */
 
@@ -31,78 +31,36 @@ typedef struct row {
   double state[4];
 } row;
 
-/* Splits line at commas in place; empty fields stay empty strings. */
-static int split(char *line, char **f, int max) {
-  int n = 0;
-  char *p = line;
-  while (n < max) {
-    f[n++] = p;
-    char *c = strchr(p, ',');
-    if (!c) break;
-    *c = '\0';
-    p = c + 1;
-  }
-  return n;
-}
-
+/* The trace through parity.h's reader, as rows of this env's fixed shape. */
 static row *load_trace(const char *path, int *nrows) {
-  FILE *fp = fopen(path, "r");
+  parity_trace tr;
+  char err[256];
   *nrows = 0;
-  if (!fp) return NULL;
-  char line[4096];
-  int cap = 0, n = 0, header = 0;
-  row *rows = NULL;
-  while (fgets(line, sizeof line, fp)) {
-    line[strcspn(line, "\r\n")] = '\0';
-    if (line[0] == '#' || line[0] == '\0') continue;
-    if (!header) { /* episode,t,policy,seed,a0,obs0..3,reward,terminated,truncated,state0..3 */
-      header = 1;
-      continue;
-    }
-    char *f[20];
-    if (split(line, f, 20) != 16) {
-      fprintf(stderr, "bad row: %s\n", line);
-      continue;
-    }
-    if (n == cap) {
-      cap = cap ? 2 * cap : 1024;
-      row *nr = realloc(rows, (size_t)cap * sizeof *rows);
-      if (!nr) break;
-      rows = nr;
-    }
-    row *r = &rows[n++];
-    r->episode = atoi(f[0]);
-    r->t = atoi(f[1]);
-    r->seed = strtoull(f[3], NULL, 10);
-    r->action = *f[4] ? strtod(f[4], NULL) : -1;
-    for (int i = 0; i < 4; i++) r->obs[i] = (float)strtod(f[5 + i], NULL);
-    r->reward = *f[9] ? strtod(f[9], NULL) : 0;
-    r->terminated = *f[10] ? atoi(f[10]) : 0;
-    r->truncated = *f[11] ? atoi(f[11]) : 0;
-    for (int i = 0; i < 4; i++) r->state[i] = strtod(f[12 + i], NULL);
+  if (parity_trace_load(path, &tr, err, sizeof err)) {
+    diag("%s", err);
+    return NULL;
   }
-  fclose(fp);
-  *nrows = n;
+  row *rows = NULL;
+  if (tr.na == 1 && tr.nobs == 4 && tr.nstate == 4 && (rows = calloc((size_t)tr.nrows, sizeof *rows))) {
+    for (int i = 0; i < tr.nrows; i++) {
+      row *r = &rows[i];
+      r->episode = tr.episode[i];
+      r->t = tr.t[i];
+      r->seed = tr.seed[i];
+      r->action = tr.t[i] ? tr.a[i] : -1;
+      memcpy(r->obs, tr.obs + (size_t)i * 4, sizeof r->obs);
+      r->reward = tr.reward[i];
+      r->terminated = tr.term[i];
+      r->truncated = tr.trunc[i];
+      memcpy(r->state, tr.state + (size_t)i * 4, sizeof r->state);
+    }
+    *nrows = tr.nrows;
+  }
+  parity_trace_free(&tr);
   return rows;
 }
 
 /* ------------------------------------------------------------ helpers */
-
-/* Distance in float32 ulps (+0 and -0 are the same point). */
-static int64_t ulps(float a, float b) {
-  int32_t ia, ib;
-  memcpy(&ia, &a, sizeof ia);
-  memcpy(&ib, &b, sizeof ib);
-  int64_t oa = ia < 0 ? -(int64_t)(ia & 0x7fffffff) : ia;
-  int64_t ob = ib < 0 ? -(int64_t)(ib & 0x7fffffff) : ib;
-  return oa > ob ? oa - ob : ob - oa;
-}
-
-/* |got - want| relative to max(|want|, floor). */
-static double relerr(double got, double want, double floor_) {
-  if (isnan(got) || isnan(want)) return INFINITY;
-  return fabs(got - want) / fmax(fabs(want), floor_);
-}
 
 static int same_bits(const float *a, const float *b, int n) {
   return memcmp(a, b, (size_t)n * sizeof *a) == 0;
@@ -213,7 +171,7 @@ static void check_parity(lpdm_ctx *ctx, lpdm_env *env, const row *rows, int n) {
     env->kind->get_state(env, st);
 
     int64_t u = 0;
-    for (int j = 0; j < 4; j++) u = u > ulps(obs[j], r->obs[j]) ? u : ulps(obs[j], r->obs[j]);
+    for (int j = 0; j < 4; j++) u = u > parity_ulps(obs[j], r->obs[j]) ? u : parity_ulps(obs[j], r->obs[j]);
     if (u > max_ulp) max_ulp = u;
     if (u > 1 && obs_bad++ < 3)
       diag("ep %d t %d obs off by %" PRId64 " ulp: got %.9g %.9g %.9g %.9g want %.9g %.9g %.9g %.9g",
@@ -225,8 +183,8 @@ static void check_parity(lpdm_ctx *ctx, lpdm_env *env, const row *rows, int n) {
        difference as ~1e-16 absolute, which is 1e-11 "relative" at 1e-5. */
     double e = 0;
     for (int j = 0; j < 4; j++) {
-      e = fmax(e, relerr(st[j], r->state[j], 1e-3));
-      max_pure_rel = fmax(max_pure_rel, relerr(st[j], r->state[j], 1e-300));
+      e = fmax(e, parity_relerr(st[j], r->state[j], 1e-3));
+      max_pure_rel = fmax(max_pure_rel, parity_relerr(st[j], r->state[j], 1e-300));
     }
     if (e > max_state_err) max_state_err = e;
     if (memcmp(st, r->state, sizeof st) == 0) exact_state++;
@@ -235,7 +193,7 @@ static void check_parity(lpdm_ctx *ctx, lpdm_env *env, const row *rows, int n) {
            r->episode, r->t, e, st[0], st[1], st[2], st[3], r->state[0], r->state[1],
            r->state[2], r->state[3]);
 
-    if (relerr(reward, r->reward, 1e-300) > 1e-12 && reward_bad++ < 3)
+    if (parity_relerr(reward, r->reward, 1e-300) > 1e-12 && reward_bad++ < 3)
       diag("ep %d t %d reward got %.17g want %.17g", r->episode, r->t, reward, r->reward);
     if ((term != r->terminated || trunc != r->truncated) && flags_bad++ < 3)
       diag("ep %d t %d terminated/truncated got %d/%d want %d/%d", r->episode, r->t, term, trunc,
@@ -284,7 +242,7 @@ static void check_free_replay(lpdm_ctx *ctx, lpdm_env *env, const row *rows, int
       env->kind->get_state(env, st);
       steps++;
       double e = 0;
-      for (int j = 0; j < 4; j++) e = fmax(e, relerr(st[j], r->state[j], 1e-3));
+      for (int j = 0; j < 4; j++) e = fmax(e, parity_relerr(st[j], r->state[j], 1e-3));
       max_err = fmax(max_err, e);
       if ((e > 1e-6 || term != r->terminated) && bad++ < 3)
         diag("free replay ep %d t %d: state rel err %.3g, terminated %d want %d", r->episode,
