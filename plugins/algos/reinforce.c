@@ -88,7 +88,7 @@ typedef struct rf {
   double ep_ret;
   int ep_len;
   /* batch buffers */
-  fbuf X, A, R, G, W, logits, dlogits, feat1, out1, V, dV, act1;
+  fbuf X, A, R, G, W, dlogits, feat1, out1, V, dV;
   size_t T; /* steps in the batch */
 } rf;
 
@@ -114,18 +114,18 @@ static void rf_free(lpdm_algo *a) {
   free(s->log_std);
   free(s->glog_std);
   free(s->obs);
-  fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->logits, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV, &s->act1};
+  fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   free(s);
 }
-
-static const lpdm_plugin *find_kind(lpdm_ctx *ctx, int kind, const char *name);
 
 static int make_head(lpdm_ctx *ctx, lpdm_net **out, int in, int n, lpdm_rng *rng, double lr) {
   lpdm_net *h = NULL;
   int rc = lpdm_net_new(ctx, in, &h);
   if (rc) return rc;
-  const lpdm_plugin *dk = find_kind(ctx, LPDM_KIND_LAYER, "dense");
+  /* the layer kinds are in the host's registry, which a plugin reaches
+     through the ctx it was given */
+  const lpdm_plugin *dk = lpdm_plugin_find(ctx, LPDM_KIND_LAYER, "dense");
   if (!dk) {
     lpdm_net_free(h);
     return lpdm_error(ctx, LPDM_ERR_ARG, "the head needs layer.dense, which is not loaded");
@@ -144,12 +144,6 @@ static int make_head(lpdm_ctx *ctx, lpdm_net **out, int in, int n, lpdm_rng *rng
   }
   *out = h;
   return LPDM_OK;
-}
-
-/* The layer kinds of the policy trunk are registered in the host's
-   context; a plugin reaches the registry through the same ctx. */
-static const lpdm_plugin *find_kind(lpdm_ctx *ctx, int kind, const char *name) {
-  return lpdm_plugin_find(ctx, kind, name);
 }
 
 /* A value trunk with the policy trunk's layers (same kinds and configs),
@@ -256,7 +250,7 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
     goto fail;
   }
   if ((rc = fgrow(ctx, &s->feat1, (size_t)lpdm_net_out_dim(s->trunk))) ||
-      (rc = fgrow(ctx, &s->out1, (size_t)s->nact)) || (rc = fgrow(ctx, &s->act1, (size_t)s->nact)))
+      (rc = fgrow(ctx, &s->out1, (size_t)s->nact)))
     goto fail;
   if ((rc = lpdm_env_reset(s->env, ctx, 1, seed, s->obs))) goto fail;
   *out = &s->base;
