@@ -32,7 +32,6 @@ static inline float tanh1(float x) {
   s = y * (s + 1.0f / 6.0f);
   s = y * (s + 0.5f);
   s = y * (s + 1.0f);
-  const float small = -s / (2.0f + s);
   const float kf = (y * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = y - kf * 0.693145751953125f;
   r = r - kf * 1.428606765330187045e-06f;
@@ -47,8 +46,9 @@ static inline float tanh1(float x) {
   float two_k;
   memcpy(&two_k, &bits, sizeof two_k);
   const float e = p * two_k;
-  const float large = (1.0f - e) / (1.0f + e);
-  const float t = a < 0.3f ? small : large;
+  /* one division for both branches: small -s / (2 + s), large (1 - e) / (1 + e) */
+  const int sm = a < 0.3f;
+  const float t = (sm ? -s : 1.0f - e) / (sm ? 2.0f + s : 1.0f + e);
   return x < 0 ? -t : t;
 }
 
