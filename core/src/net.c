@@ -152,6 +152,22 @@ int lpdm_net_set_optim(lpdm_net *n, lpdm_ctx *ctx, int i, const lpdm_optim_cfg *
   return LPDM_OK;
 }
 
+int lpdm_net_clone(lpdm_net *src, lpdm_ctx *ctx, lpdm_rng *rng, lpdm_net **out) {
+  lpdm_net *n = NULL;
+  int rc = lpdm_net_new(ctx, src->in_dim, &n);
+  if (rc) return rc;
+  n->post = src->post;
+  for (int i = 0; i < src->depth; i++) {
+    lpdm_layer *l = src->layers[i];
+    if ((rc = lpdm_net_add(n, ctx, l->kind, &l->cfg, rng, lpdm_optim_config(src->opt[i])))) {
+      lpdm_net_free(n);
+      return rc;
+    }
+  }
+  *out = n;
+  return LPDM_OK;
+}
+
 size_t lpdm_net_param_count(const lpdm_net *n) {
   size_t s = 0;
   for (int i = 0; i < n->depth; i++)

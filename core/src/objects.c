@@ -138,7 +138,7 @@ int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg
   rc = k->create(k, &c, setup, &a, ctx);
   if (rc) return lpdm_ctx_prefix(ctx, rc, "%s", k->head.name);
   a->kind = k;
-  a->cfg = c;
+  if (a->cfg.n == 0) a->cfg = c; /* unless create filled in its resolved config */
   *out = a;
   return LPDM_OK;
 }

@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lpdm/lpdm.h"
+#include "common.h"
 
 static const lpdm_key keys[] = {
     {"mode", LPDM_T_STRING, "local", "local (local losses + head) or bp (backpropagation)"},
@@ -60,11 +60,6 @@ static const lpdm_key keys[] = {
     {"entropy_coef", LPDM_T_NUMBER, "0", "entropy bonus coefficient"},
     {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
     {NULL, 0, NULL, NULL}};
-
-typedef struct fbuf {
-  float *p;
-  size_t cap;
-} fbuf;
 
 typedef struct rf {
   lpdm_algo base;
@@ -92,17 +87,6 @@ typedef struct rf {
   size_t T; /* steps in the batch */
 } rf;
 
-static int fgrow(lpdm_ctx *ctx, fbuf *b, size_t n) {
-  if (n <= b->cap) return LPDM_OK;
-  size_t nc = b->cap ? b->cap : 256;
-  while (nc < n) nc *= 2;
-  float *p = realloc(b->p, nc * sizeof(float));
-  if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
-  b->p = p;
-  b->cap = nc;
-  return LPDM_OK;
-}
-
 static void rf_free(lpdm_algo *a) {
   rf *s = (rf *)a;
   if (!s) return;
@@ -117,52 +101,6 @@ static void rf_free(lpdm_algo *a) {
   fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   free(s);
-}
-
-static int make_head(lpdm_ctx *ctx, lpdm_net **out, int in, int n, lpdm_rng *rng, double lr) {
-  lpdm_net *h = NULL;
-  int rc = lpdm_net_new(ctx, in, &h);
-  if (rc) return rc;
-  /* the layer kinds are in the host's registry, which a plugin reaches
-     through the ctx it was given */
-  const lpdm_plugin *dk = lpdm_plugin_find(ctx, LPDM_KIND_LAYER, "dense");
-  if (!dk) {
-    lpdm_net_free(h);
-    return lpdm_error(ctx, LPDM_ERR_ARG, "the head needs layer.dense, which is not loaded");
-  }
-  lpdm_config c;
-  if ((rc = lpdm_config_init(ctx, dk, &c)) || (rc = lpdm_config_set_num(ctx, &c, "head", "out", n)) ||
-      (rc = lpdm_config_set_str(ctx, &c, "head", "act", "identity"))) {
-    lpdm_net_free(h);
-    return rc;
-  }
-  lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, lr);
-  rc = lpdm_net_add(h, ctx, (const lpdm_layer_kind *)dk, &c, rng, &oc);
-  if (rc) {
-    lpdm_net_free(h);
-    return rc;
-  }
-  *out = h;
-  return LPDM_OK;
-}
-
-/* A value trunk with the policy trunk's layers (same kinds and configs),
-   freshly initialised. */
-static int clone_trunk(lpdm_ctx *ctx, lpdm_net *src, lpdm_rng *rng, double lr, lpdm_net **out) {
-  lpdm_net *n = NULL;
-  int rc = lpdm_net_new(ctx, lpdm_net_in_dim(src), &n);
-  if (rc) return rc;
-  for (int i = 0; i < lpdm_net_depth(src); i++) {
-    lpdm_layer *l = lpdm_net_layer(src, i);
-    lpdm_optim_cfg oc = *lpdm_optim_config(lpdm_net_optim(src, i));
-    oc.lr = lr;
-    if ((rc = lpdm_net_add(n, ctx, l->kind, &l->cfg, rng, &oc))) {
-      lpdm_net_free(n);
-      return rc;
-    }
-  }
-  *out = n;
-  return LPDM_OK;
 }
 
 static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup,
@@ -220,7 +158,9 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   for (int i = 0; i < lpdm_net_depth(s->trunk); i++)
     lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), local ? local_lr : lr);
 
-  if ((rc = make_head(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, &s->rng, plr))) goto fail;
+  lpdm_optim_cfg hoc = lpdm_optim_default(LPDM_OPT_ADAM, plr);
+  if ((rc = lpdm_algo_make_head(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, NULL, 1, &s->rng, &hoc)))
+    goto fail;
   if (!s->discrete) {
     s->log_std = malloc((size_t)s->nact * sizeof(float));
     s->glog_std = calloc((size_t)s->nact, sizeof(float));
@@ -239,10 +179,14 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
       for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
         lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), local ? local_lr : value_lr);
     } else {
-      if ((rc = clone_trunk(ctx, s->trunk, &s->rng, local ? local_lr : value_lr, &s->vtrunk))) goto fail;
+      if ((rc = lpdm_net_clone(s->trunk, ctx, &s->rng, &s->vtrunk))) goto fail;
       s->own_vtrunk = 1;
+      for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
+        lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), local ? local_lr : value_lr);
     }
-    if ((rc = make_head(ctx, &s->vhead, lpdm_net_out_dim(s->vtrunk), 1, &s->rng, value_lr))) goto fail;
+    lpdm_optim_cfg voc = lpdm_optim_default(LPDM_OPT_ADAM, value_lr);
+    if ((rc = lpdm_algo_make_head(ctx, &s->vhead, lpdm_net_out_dim(s->vtrunk), 1, NULL, 1, &s->rng, &voc)))
+      goto fail;
   }
   s->obs = malloc((size_t)s->obs_dim * sizeof(float));
   if (!s->obs) {
@@ -267,20 +211,6 @@ static int policy_out(rf *s, lpdm_ctx *ctx, const float *obs) {
   return rc;
 }
 
-static int sample_discrete(rf *s, const float *logits) {
-  double mx = logits[0];
-  for (int i = 1; i < s->nact; i++)
-    if (logits[i] > mx) mx = logits[i];
-  double z = 0;
-  for (int i = 0; i < s->nact; i++) z += exp(logits[i] - mx);
-  double u = lpdm_rng_uniform(&s->rng) * z, c = 0;
-  for (int i = 0; i < s->nact - 1; i++) {
-    c += exp(logits[i] - mx);
-    if (u < c) return i;
-  }
-  return s->nact - 1;
-}
-
 /* Runs one whole episode (or until the budget), appending to the batch. */
 static int run_episode(rf *s, lpdm_ctx *ctx, int *finished) {
   *finished = 0;
@@ -296,7 +226,7 @@ static int run_episode(rf *s, lpdm_ctx *ctx, int *finished) {
     memcpy(s->X.p + s->T * od, s->obs, (size_t)od * sizeof(float));
     if ((rc = policy_out(s, ctx, s->obs))) return rc;
     if (s->discrete) {
-      int k = sample_discrete(s, s->out1.p);
+      int k = lpdm_algo_sample_softmax(&s->rng, s->out1.p, s->nact);
       s->A.p[s->T] = (float)k;
       a[0] = k;
     } else {

@@ -43,6 +43,10 @@ typedef struct lpdm_algo_setup {
   void *user;
 } lpdm_algo_setup;
 
+/* The public part of an instance, first member of the plugin's own struct
+   (allocate it zeroed). The host sets kind, and cfg to the config create()
+   was given -- unless create() filled cfg itself (cfg.n > 0), e.g. with
+   "auto" defaults made concrete, so that what a run reports is what ran. */
 typedef struct lpdm_algo {
   const lpdm_algo_kind *kind;
   lpdm_config cfg;

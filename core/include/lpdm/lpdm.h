@@ -165,6 +165,9 @@ lpdm_optim *lpdm_net_optim(lpdm_net *net, int i);   /* borrowed */
 /* Sets the optimizer of layer i (-1: every layer). */
 int lpdm_net_set_optim(lpdm_net *net, lpdm_ctx *ctx, int i, const lpdm_optim_cfg *ocfg);
 size_t lpdm_net_param_count(const lpdm_net *net);
+/* A new net with src's layers (same kinds, configs and optimizer settings),
+   freshly initialised from rng: e.g. a critic shaped like the actor. */
+int lpdm_net_clone(lpdm_net *src, lpdm_ctx *ctx, lpdm_rng *rng, lpdm_net **out);
 /* "post" (default): a layer's output is recomputed after its local step;
    "pre": the output from before the step is handed on. */
 void lpdm_net_set_propagate_post(lpdm_net *net, int post);

@@ -1,0 +1,71 @@
+/*
+** common.h -- helpers shared by the algorithm plugins of this folder (an
+** internal header, not part of the ABI): growable float buffers, output
+** heads, categorical sampling.
+*/
+#ifndef LPDM_ALGOS_COMMON_H
+#define LPDM_ALGOS_COMMON_H
+#include <math.h>
+#include <stdlib.h>
+
+#include "lpdm/lpdm.h"
+
+/* A float buffer that grows to the largest size asked for and is reused. */
+typedef struct fbuf {
+  float *p;
+  size_t cap;
+} fbuf;
+
+static inline int fgrow(lpdm_ctx *ctx, fbuf *b, size_t n) {
+  if (n <= b->cap) return LPDM_OK;
+  size_t nc = b->cap ? b->cap : 256;
+  while (nc < n) nc *= 2;
+  float *p = realloc(b->p, nc * sizeof(float));
+  if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  b->p = p;
+  b->cap = nc;
+  return LPDM_OK;
+}
+
+/* A one-layer net: a linear (identity) dense layer from in to n outputs.
+   init NULL keeps layer.dense's default initialisation; otherwise init and
+   gain are set (e.g. "orthogonal", 0.01 for a PPO policy head). The layer
+   kinds are in the host's registry, which a plugin reaches through ctx. */
+static inline int lpdm_algo_make_head(lpdm_ctx *ctx, lpdm_net **out, int in, int n, const char *init, double gain,
+                                      lpdm_rng *rng, const lpdm_optim_cfg *oc) {
+  *out = NULL;
+  const lpdm_plugin *dk = lpdm_plugin_find(ctx, LPDM_KIND_LAYER, "dense");
+  if (!dk) return lpdm_error(ctx, LPDM_ERR_ARG, "the output head needs layer.dense, which is not loaded");
+  lpdm_net *h = NULL;
+  lpdm_config c;
+  int rc = lpdm_net_new(ctx, in, &h);
+  if (!rc) rc = lpdm_config_init(ctx, dk, &c);
+  if (!rc) rc = lpdm_config_set_num(ctx, &c, "head", "out", n);
+  if (!rc) rc = lpdm_config_set_str(ctx, &c, "head", "act", "identity");
+  if (!rc && init) rc = lpdm_config_set_str(ctx, &c, "head", "init", init);
+  if (!rc && init) rc = lpdm_config_set_num(ctx, &c, "head", "gain", gain);
+  if (!rc) rc = lpdm_net_add(h, ctx, (const lpdm_layer_kind *)dk, &c, rng, oc);
+  if (rc) {
+    lpdm_net_free(h);
+    return rc;
+  }
+  *out = h;
+  return LPDM_OK;
+}
+
+/* Draws an index from softmax(logits[0..n-1]). */
+static inline int lpdm_algo_sample_softmax(lpdm_rng *rng, const float *logits, int n) {
+  double mx = logits[0];
+  for (int i = 1; i < n; i++)
+    if (logits[i] > mx) mx = logits[i];
+  double z = 0;
+  for (int i = 0; i < n; i++) z += exp(logits[i] - mx);
+  double u = lpdm_rng_uniform(rng) * z, c = 0;
+  for (int i = 0; i < n - 1; i++) {
+    c += exp(logits[i] - mx);
+    if (u < c) return i;
+  }
+  return n - 1;
+}
+
+#endif
