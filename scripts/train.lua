@@ -10,6 +10,9 @@
 --   --out=runs/<env>_<algo>_<mode>_<loss>_s<seed>
 --   --hidden=64,64     hidden widths (--hidden= for none)
 --   --act=tanh         hidden activation
+--   --init, --gain     hidden layers' initialisation (default: orthogonal with
+--                      gain sqrt(2) for ppo, as CleanRL; torch-style, gain 1, otherwise)
+--   --total-timesteps  CleanRL's name for --steps
 --   --threshold=X      the 20-episode average that counts as solved
 --                      (default: Gymnasium's reward_threshold of the env)
 --   --quiet  --list  --help
@@ -64,6 +67,9 @@ local FIXED = {
   { "out", nil, "output directory (default runs/<env>_<algo>_<mode>_<loss>_s<seed>)" },
   { "hidden", "64,64", "widths of the hidden layers, comma-separated (empty: none)" },
   { "act", "tanh", "activation of the hidden layers" },
+  { "init", nil, "hidden layers' initialisation: torch or orthogonal (default: orthogonal for ppo, torch otherwise)" },
+  { "gain", nil, "scale of the hidden layers' initial weights (default: sqrt(2) with orthogonal, 1 with torch)" },
+  { "total_timesteps", nil, "CleanRL's name for --steps" },
   { "threshold", nil, "20-episode average that counts as solved (default: the env's)" },
   { "quiet", nil, "no progress lines" },
   { "list", nil, "list envs, algos, distances, losses and layers, then exit" },
@@ -245,7 +251,7 @@ local function usage(algo, loss)
   }
   for _, f in ipairs(FIXED) do
     local d = f[2] and (" (default " .. (f[2] == "" and "none" or f[2]) .. ")") or ""
-    lines[#lines + 1] = string.format("  --%-24s %s%s", f[1], f[3], d)
+    lines[#lines + 1] = string.format("  --%-24s %s%s", dashed(f[1]), f[3], d)
   end
   for _, p in ipairs({ algo, loss }) do
     if p and #p.keys > 0 then
@@ -309,6 +315,10 @@ local function int_flag(name, default, min)
   return v
 end
 cfg.seed = int_flag("seed", "1", 0)
+if flags.total_timesteps ~= nil then
+  if flags.steps ~= nil then die("--steps and --total-timesteps name the same budget: give one") end
+  flags.steps = flags.total_timesteps
+end
 cfg.steps = int_flag("steps", "500000", 1)
 
 local hidden_s = str_flag("hidden", "64,64")
@@ -391,7 +401,16 @@ end
 
 -- The policy: the hidden layers; the algorithm adds its head.
 local layers = {}
-for i, w in ipairs(cfg.hidden) do layers[i] = try(lpdm.dense, { w, act = cfg.act }) end
+cfg.init = str_flag("init", cfg.algo == "ppo" and "orthogonal" or "torch")
+if flags.gain ~= nil then
+  cfg.gain = tonumber(str_flag("gain"))
+  if not cfg.gain then die("--gain expects a number, got '" .. tostring(flags.gain) .. "'") end
+else
+  cfg.gain = cfg.init == "orthogonal" and math.sqrt(2) or 1
+end
+for i, w in ipairs(cfg.hidden) do
+  layers[i] = try(lpdm.dense, { w, act = cfg.act, init = cfg.init, gain = cfg.gain })
+end
 layers.inputs = env.obs_dim
 layers.seed = cfg.seed
 local policy = try(lpdm.net, layers)

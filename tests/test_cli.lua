@@ -312,6 +312,45 @@ test("a policy whose width does not match the env's observations is refused by n
   expect(1, { "width.lua:3:", "5 inputs", "4" }, path)
 end)
 
+-- ---------------------------------------------------------------- ppo
+
+test("ppo takes CleanRL's flag names and reports the resolved defaults", function()
+  local dir = TMP .. "/ppo"
+  expect(0, { "done:" }, TRAIN, "--algo=ppo", "--mode=bp", "--total-timesteps=2048", "--num-envs=2",
+    "--num-steps=256", "--num-minibatches=8", "--update-epochs=2", "--learning-rate=3e-4", "--gae-lambda=0.9",
+    "--clip-coef=0.1", "--ent-coef=0", "--vf-coef=1", "--max-grad-norm=1", "--target-kl=0.02", "--quiet",
+    "--out=" .. dir)
+  local sum = read(dir .. "/summary.json") or ""
+  for _, s in ipairs({ '"num_envs": 2', '"num_steps": 256', '"num_minibatches": 8', '"update_epochs": 2',
+    '"clip_coef": 0.1', '"target_kl": 0.02', '"init": "orthogonal"', '"steps": 2048' }) do
+    check(sum:find(s, 1, true), "summary.json lacks " .. s .. "\n" .. sum:sub(1, 900))
+  end
+  local upd = read(dir .. "/updates.csv") or ""
+  for _, c in ipairs({ "approx_kl", "clipfrac", "explained_variance", "sps", "value_loss", "policy_loss",
+    "entropy", "learning_rate" }) do
+    check(upd:match("^[^\n]*" .. c), "updates.csv has no column " .. c .. ": " .. upd:sub(1, 300))
+  end
+  -- -1 defaults resolve by the action space: Discrete gets ppo.py's
+  local dir2 = TMP .. "/ppo-auto"
+  expect(0, { "done:" }, TRAIN, "--algo=ppo", "--mode=local", "--steps=512", "--quiet", "--out=" .. dir2)
+  sum = read(dir2 .. "/summary.json") or ""
+  for _, s in ipairs({ '"num_envs": 4', '"num_steps": 128', '"learning_rate": 0.00025', '"ent_coef": 0.01',
+    '"norm_obs": "false"' }) do
+    check(sum:find(s, 1, true), "summary.json lacks " .. s .. "\n" .. sum:sub(1, 900))
+  end
+end)
+
+test("ppo refuses inconsistent sizes by name, before any env step", function()
+  expect(2, { "num_minibatches (3) must divide", "512" }, TRAIN, "--algo=ppo", "--num-minibatches=3", STEPS)
+  expect(2, { "num_envs must be >= 1" }, TRAIN, "--algo=ppo", "--num-envs=0", STEPS)
+  expect(2, { "num_steps must be >= 1" }, TRAIN, "--algo=ppo", "--num-steps=-5", STEPS)
+  expect(2, { "clip_coef must be > 0" }, TRAIN, "--algo=ppo", "--clip-coef=0", STEPS)
+  expect(2, { "steps (100) must cover at least one batch", "512" }, TRAIN, "--algo=ppo", "--steps=100")
+  expect(2, { "norm_obs must be true, false or auto", "maybe" }, TRAIN, "--algo=ppo", "--norm-obs=maybe", STEPS)
+  expect(2, { "actor_local_lrs", "2 rates" }, TRAIN, "--algo=ppo", "--actor-local-lrs=1e-3", STEPS)
+  expect(2, { "--steps and --total-timesteps" }, TRAIN, "--algo=ppo", "--steps=600", "--total-timesteps=600")
+end)
+
 -- ---------------------------------------------------------------- run
 
 print("1.." .. #tests)

@@ -13,27 +13,8 @@
 #include <string.h>
 
 #include "lpdm/lpdm.h"
+#include "learn.h"
 #include "tap.h"
-
-typedef struct track {
-  double win[20];
-  int n;
-  double sum;
-  long long reached;
-  double best, threshold;
-} track;
-
-static void on_episode(void *u, const lpdm_episode *e) {
-  track *t = u;
-  t->sum += e->ret - t->win[t->n % 20];
-  t->win[t->n % 20] = e->ret;
-  t->n++;
-  if (t->n >= 20) {
-    double avg = t->sum / 20;
-    if (t->n == 20 || avg > t->best) t->best = avg;
-    if (avg >= t->threshold && t->reached < 0) t->reached = e->global_step;
-  }
-}
 
 static lpdm_ctx *ctx;
 
@@ -43,14 +24,6 @@ typedef struct variant {
   double threshold;
   int need;
 } variant;
-
-static int obs_dim(const lpdm_env_kind *ek) {
-  lpdm_env *probe = NULL;
-  if (lpdm_env_new(ctx, ek, NULL, &probe)) return 0;
-  int d = probe->obs_space.dim;
-  lpdm_env_free(probe);
-  return d;
-}
 
 static long long run(const variant *v, int seed, double *best) {
   const char *mode = v->mode, *loss_name = v->loss;
@@ -71,7 +44,7 @@ static long long run(const variant *v, int seed, double *best) {
   if (lpdm_distance_new(ctx, euk, NULL, &dist) || lpdm_loss_new(ctx, lk, NULL, &loss) ||
       lpdm_config_init(ctx, &ak->head, &ac) || lpdm_config_set_str(ctx, &ac, "reinforce", "mode", mode) ||
       lpdm_config_set_num(ctx, &ac, "reinforce", "seed", seed) ||
-      lpdm_config_set_num(ctx, &ac, "reinforce", "steps", 500000) || lpdm_net_new(ctx, obs_dim(ek), &net) ||
+      lpdm_config_set_num(ctx, &ac, "reinforce", "steps", 500000) || lpdm_net_new(ctx, env_obs_dim(ctx, ek), &net) ||
       lpdm_config_init(ctx, &dk->head, &dc) || lpdm_net_add(net, ctx, dk, &dc, &rng, NULL) ||
       lpdm_net_add(net, ctx, dk, &dc, &rng, NULL))
     goto out;
@@ -81,8 +54,9 @@ static long long run(const variant *v, int seed, double *best) {
     snprintf(key, sizeof key, "%.*s", (int)(eq - v->extra), v->extra);
     if (lpdm_config_set_text(ctx, &ac, "reinforce", key, eq + 1)) goto out;
   }
-  track t = {{0}, 0, 0, -1, 0, v->threshold};
-  lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, on_episode, &t};
+  track t;
+  track_init(&t, v->threshold);
+  lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, track_episode, &t};
   if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) goto out;
   lpdm_stats st;
   int rc;

@@ -1,0 +1,762 @@
+/*
+** ppo.c -- Proximal Policy Optimization (Schulman et al. 2017) with the
+** semantics of CleanRL's ppo.py (Discrete actions) and
+** ppo_continuous_action.py (Box actions), in two modes:
+**
+**   bp     PPO's loss is backpropagated through the actor and the critic,
+**          as CleanRL does it (one global gradient-norm clip over both);
+**   local  the hidden layers of the actor and of the critic learn by their
+**          local loss during each minibatch's forward pass (the guided loss
+**          is guided by the minibatch's advantages for the actor and by its
+**          returns for the critic); the policy head (and log-std) and the
+**          value head learn from PPO's losses on the detached features, their
+**          gradients clipped by the same global norm.
+**
+** One iteration is one update: num_steps steps of num_envs env copies in
+** lockstep (an episode that ends is reset at once, and its last step counts
+** as done whether it terminated or was truncated, as in CleanRL; with
+** bootstrap_truncated a truncated step's reward gets gamma V(final obs)
+** added, the correct bootstrap), GAE(gamma, gae_lambda), then update_epochs
+** passes over num_minibatches shuffled minibatches: advantages normalised
+** per minibatch, clipped surrogate objective, clipped value loss, entropy
+** bonus, Adam (eps adam_eps), every learning rate annealed linearly to 0
+** over the run; an epoch loop that ends with approx_kl > target_kl stops
+** the update (target_kl = 0: never).
+**
+** Networks: the actor's hidden layers are the policy net the host gives
+** (setup->policy); the critic's are setup->value, or a fresh copy of the
+** policy's layers. PPO adds the heads, orthogonally initialised with gain
+** 0.01 (policy) and 1 (value), biases 0. CleanRL's hidden layers are
+** orthogonal with gain sqrt(2): scripts/train.lua builds them so for ppo;
+** from Lua, give lpdm.dense{64, init = "orthogonal", gain = math.sqrt(2)}.
+** Box actions: a Gaussian with a state-independent log-std parameter; the
+** sample is clipped to the bounds for the env only. With norm_obs, each env
+** copy normalises its observations by running moments and clips them to
+** +-clip_obs; with norm_reward, each copy divides rewards by the running
+** std of its discounted return and clips them to +-clip_reward (both as
+** Gymnasium's wrappers in CleanRL's make_env, so per copy). Reported
+** episode returns are always the raw env rewards.
+**
+** Config keys (defaults; -1 / "auto" take CleanRL's default for the action
+** space, Discrete / Box; the run's config reports the resolved values):
+**   mode            = "local"  "local" or "bp"
+**   seed            = 1        env copy i is reset with seed + i; also the sampling
+**   steps           = 500000   env-step budget (CleanRL's total_timesteps)
+**   num_envs        = -1       4 / 1
+**   num_steps       = -1       128 / 2048 steps per env copy per update
+**   num_minibatches = -1       4 / 32
+**   update_epochs   = -1       4 / 10
+**   learning_rate   = -1       2.5e-4 / 3e-4: bp, every parameter
+**   anneal_lr       = true     anneal every learning rate linearly to 0
+**   gamma           = 0.99
+**   gae_lambda      = 0.95
+**   norm_adv        = true     normalise advantages per minibatch
+**   clip_coef       = 0.2      surrogate clipping (and value clipping)
+**   clip_vloss      = true     clipped value loss
+**   ent_coef        = -1       0.01 / 0
+**   vf_coef         = 0.5
+**   max_grad_norm   = 0.5      global gradient-norm clip (0: none)
+**   target_kl       = 0        early stop of the update's epochs (0: none)
+**   adam_eps        = 1e-5     every Adam optimizer's epsilon
+**   bootstrap_truncated = false
+**   norm_obs        = "auto"   false / true
+**   norm_reward     = "auto"   false / true
+**   clip_obs        = 10
+**   clip_reward     = 10
+**   log_std_init    = 0        Gaussian policy: initial log standard deviation
+**   head_lr         = 0        local: heads and log-std (0: 4 x learning_rate)
+**   local_lr        = 0        local: hidden layers of both nets (0: 1e-4)
+**   actor_local_lr  = 0        local: the actor's hidden layers (0: local_lr)
+**   critic_local_lr = 0        local: the critic's hidden layers (0: local_lr)
+**   actor_local_lrs = ""       local: one rate per actor hidden layer, "1e-3,1e-4"
+**   critic_local_lrs= ""       local: one rate per critic hidden layer
+**
+** Stats per update (CleanRL's names): learning_rate, value_loss,
+** policy_loss, entropy, old_approx_kl, approx_kl (of the last minibatch),
+** clipfrac (mean over the update), explained_variance, sps, epochs,
+** grad_norm, and in local mode actor_local_loss_N / critic_local_loss_N.
+**
+** Lua:
+**   local run = lpdm.algo("ppo", { env = lpdm.env("CartPole-v1"), policy = net,
+**                                  mode = "bp", seed = 1, steps = 500000 })
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common.h"
+#include "ppo_math.h"
+
+static const lpdm_key keys[] = {
+    {"mode", LPDM_T_STRING, "local", "local (local losses + heads) or bp (backpropagation)"},
+    {"seed", LPDM_T_INT, "1", "env copy i is reset with seed + i; seeds the heads and the sampling"},
+    {"steps", LPDM_T_INT, "500000", "env-step budget (CleanRL's total_timesteps)"},
+    {"num_envs", LPDM_T_INT, "-1", "env copies stepped in lockstep (-1: 4 Discrete, 1 Box)"},
+    {"num_steps", LPDM_T_INT, "-1", "steps per env copy per update (-1: 128 Discrete, 2048 Box)"},
+    {"num_minibatches", LPDM_T_INT, "-1", "minibatches per epoch (-1: 4 Discrete, 32 Box)"},
+    {"update_epochs", LPDM_T_INT, "-1", "passes over the batch per update (-1: 4 Discrete, 10 Box)"},
+    {"learning_rate", LPDM_T_NUMBER, "-1", "bp: Adam learning rate of everything (-1: 2.5e-4 Discrete, 3e-4 Box)"},
+    {"anneal_lr", LPDM_T_BOOL, "true", "anneal every learning rate linearly to 0"},
+    {"gamma", LPDM_T_NUMBER, "0.99", "discount factor"},
+    {"gae_lambda", LPDM_T_NUMBER, "0.95", "GAE lambda"},
+    {"norm_adv", LPDM_T_BOOL, "true", "normalise advantages per minibatch"},
+    {"clip_coef", LPDM_T_NUMBER, "0.2", "surrogate (and value) clipping coefficient"},
+    {"clip_vloss", LPDM_T_BOOL, "true", "clip the value loss"},
+    {"ent_coef", LPDM_T_NUMBER, "-1", "entropy bonus (-1: 0.01 Discrete, 0 Box)"},
+    {"vf_coef", LPDM_T_NUMBER, "0.5", "value loss coefficient"},
+    {"max_grad_norm", LPDM_T_NUMBER, "0.5", "global gradient-norm clip (0: none)"},
+    {"target_kl", LPDM_T_NUMBER, "0", "stop the update's epochs when approx_kl exceeds it (0: never)"},
+    {"adam_eps", LPDM_T_NUMBER, "1e-5", "epsilon of every Adam optimizer"},
+    {"bootstrap_truncated", LPDM_T_BOOL, "false", "bootstrap V(final obs) on truncation (CleanRL: off)"},
+    {"norm_obs", LPDM_T_STRING, "auto", "running observation normalisation: true, false, auto (Box only)"},
+    {"norm_reward", LPDM_T_STRING, "auto", "reward scaling by the discounted return's std: true, false, auto (Box only)"},
+    {"clip_obs", LPDM_T_NUMBER, "10", "normalised observations are clipped to +-clip_obs"},
+    {"clip_reward", LPDM_T_NUMBER, "10", "scaled rewards are clipped to +-clip_reward"},
+    {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
+    {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the heads and log-std (0: 4 x learning_rate)"},
+    {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of every hidden layer (0: 1e-4)"},
+    {"actor_local_lr", LPDM_T_NUMBER, "0", "local: the actor's hidden layers (0: local_lr)"},
+    {"critic_local_lr", LPDM_T_NUMBER, "0", "local: the critic's hidden layers (0: local_lr)"},
+    {"actor_local_lrs", LPDM_T_STRING, "", "local: per actor hidden layer, comma-separated (overrides)"},
+    {"critic_local_lrs", LPDM_T_STRING, "", "local: per critic hidden layer, comma-separated (overrides)"},
+    {NULL, 0, NULL, NULL}};
+
+#define MAX_LAYER_STATS 8
+
+typedef struct ppo {
+  lpdm_algo base;
+  lpdm_algo_setup setup;
+  /* sizes */
+  int N, T, B, M, nmb, epochs, od, na, nact;
+  int local, discrete;
+  /* hyperparameters */
+  double gamma, lam, clip, ent_coef, vf_coef, max_grad_norm, target_kl, lr, head_lr;
+  int norm_adv, clip_vloss, anneal, bootstrap_trunc, norm_obs, norm_rew;
+  double clip_obs, clip_rew;
+  /* progress */
+  int64_t global_step;
+  int update, num_updates;
+  double t_start;
+  lpdm_rng rng;
+  /* env copies and their wrappers' state */
+  lpdm_env **env;
+  double *ep_ret;
+  int *ep_len;
+  double *om, *ov, *oc;          /* observation moments: N x od, N x od, N */
+  double *rm, *rv, *rc, *disc;   /* return moments and discounted return: N each */
+  double *act_env;               /* one copy's action for the env */
+  double *xbuf;                  /* od doubles */
+  float *raw;                    /* one raw observation */
+  /* networks */
+  lpdm_net *trunk, *head, *vtrunk, *vhead;
+  int own_vtrunk;
+  double *trunk_lr, *vtrunk_lr; /* base rate of each hidden layer (local) */
+  float *log_std, *glog_std;
+  lpdm_param ls_param;
+  lpdm_optim *ls_opt;
+  /* rollout (time-major, T x N) */
+  fbuf obs, act, logp, val, rew, done, adv, ret, next_obs, next_done, next_val;
+  fbuf feat, out, vfeat, vout;
+  /* minibatch */
+  int *perm;
+  fbuf m_obs, m_act, m_logp, m_adv, m_ret, m_val, dout, dfeat, dv, dvfeat, tfeat;
+} ppo;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static void ppo_free(lpdm_algo *a) {
+  ppo *s = (ppo *)a;
+  if (!s) return;
+  if (s->env)
+    for (int e = 0; e < s->N; e++) lpdm_env_free(s->env[e]);
+  free(s->env);
+  lpdm_net_free(s->head);
+  lpdm_net_free(s->vhead);
+  if (s->own_vtrunk) lpdm_net_free(s->vtrunk);
+  lpdm_optim_free(s->ls_opt);
+  void *ps[] = {s->ep_ret, s->ep_len, s->om,       s->ov,        s->oc,      s->rm,      s->rv,    s->rc,
+                s->disc,   s->act_env, s->xbuf,   s->raw,       s->trunk_lr, s->vtrunk_lr, s->log_std,
+                s->glog_std, s->perm};
+  for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
+  fbuf *bs[] = {&s->obs,  &s->act,   &s->logp,  &s->val,   &s->rew,   &s->done,  &s->adv,   &s->ret,
+                &s->next_obs, &s->next_done, &s->next_val, &s->feat, &s->out, &s->vfeat, &s->vout,
+                &s->m_obs, &s->m_act, &s->m_logp, &s->m_adv, &s->m_ret, &s->m_val, &s->dout, &s->dfeat,
+                &s->dv, &s->dvfeat, &s->tfeat};
+  for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
+  free(s);
+}
+
+/* "auto" / "true" / "false" -> dflt / 1 / 0, or -1 when none of them. */
+static int tri(const char *v, int dflt) {
+  if (!strcmp(v, "auto")) return dflt;
+  if (!strcmp(v, "true")) return 1;
+  if (!strcmp(v, "false")) return 0;
+  return -1;
+}
+
+/* Parses "1e-3,1e-4" into n rates (n must match). */
+static int parse_rates(lpdm_ctx *ctx, const char *key, const char *text, int n, double *out) {
+  const char *p = text;
+  for (int i = 0; i < n; i++) {
+    char *end;
+    double v = strtod(p, &end);
+    if (end == p || !(v >= 0) || !isfinite(v))
+      return lpdm_error(ctx, LPDM_ERR_ARG, "%s: expected %d non-negative rates separated by commas, got '%s'", key, n,
+                        text);
+    out[i] = v;
+    p = end;
+    if (i < n - 1) {
+      if (*p != ',')
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: expected %d rates (one per hidden layer), got '%s'", key, n, text);
+      p++;
+    }
+  }
+  if (*p) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: expected %d rates (one per hidden layer), got '%s'", key, n, text);
+  return LPDM_OK;
+}
+
+/* Gives every layer of net an Adam-eps-adjusted optimizer at rate lr[i]
+   (keeping each layer's optimizer type, betas and weight decay). */
+static int set_rates(lpdm_net *net, lpdm_ctx *ctx, const double *lr, double eps) {
+  for (int i = 0; i < lpdm_net_depth(net); i++) {
+    lpdm_optim_cfg oc = *lpdm_optim_config(lpdm_net_optim(net, i));
+    oc.lr = lr[i];
+    if (oc.type == LPDM_OPT_ADAM) oc.eps = eps;
+    int rc = lpdm_net_set_optim(net, ctx, i, &oc);
+    if (rc) return rc;
+  }
+  return LPDM_OK;
+}
+
+static int resolve_rates(lpdm_ctx *ctx, const lpdm_config *cfg, lpdm_net *net, const char *who, double base,
+                         double **out) {
+  int d = lpdm_net_depth(net);
+  double *r = malloc((size_t)(d ? d : 1) * sizeof *r);
+  if (!r) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  *out = r;
+  char k1[32], k2[32];
+  snprintf(k1, sizeof k1, "%s_local_lr", who);
+  snprintf(k2, sizeof k2, "%s_local_lrs", who);
+  double one = lpdm_cfg_num(cfg, k1);
+  if (one == 0) one = base;
+  for (int i = 0; i < d; i++) r[i] = one;
+  const char *list = lpdm_cfg_str(cfg, k2);
+  if (*list) return parse_rates(ctx, k2, list, d, r);
+  return LPDM_OK;
+}
+
+static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup,
+                      lpdm_algo **out, lpdm_ctx *ctx) {
+  const char *mode = lpdm_cfg_str(cfg, "mode");
+  int local;
+  if (!strcmp(mode, "local")) local = 1;
+  else if (!strcmp(mode, "bp")) local = 0;
+  else return lpdm_error(ctx, LPDM_ERR_ARG, "mode must be 'local' or 'bp', got '%s'", mode);
+  if (local && (!setup->distance || !setup->loss))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "mode 'local' needs a distance and a loss");
+
+  /* The action space decides the defaults: look at one env first. */
+  lpdm_env *probe = NULL;
+  int rc = lpdm_env_new(ctx, setup->env_kind, setup->env_cfg, &probe);
+  if (rc) return rc;
+  const int discrete = probe->act_space.type == LPDM_SPACE_DISCRETE;
+  const int od = probe->obs_space.dim, na = discrete ? 1 : probe->act_space.dim;
+  const int nact = discrete ? probe->act_space.n : probe->act_space.dim;
+  lpdm_env_free(probe);
+
+  lpdm_config rcfg = *cfg; /* resolved */
+  const char *self = "algo.ppo";
+#define AUTO(key, d, c)                                                                          \
+  if (lpdm_cfg_num(cfg, key) == -1 && (rc = lpdm_config_set_num(ctx, &rcfg, self, key, discrete ? (d) : (c)))) \
+    return rc;
+  AUTO("num_envs", 4, 1)
+  AUTO("num_steps", 128, 2048)
+  AUTO("num_minibatches", 4, 32)
+  AUTO("update_epochs", 4, 10)
+  AUTO("learning_rate", 2.5e-4, 3e-4)
+  AUTO("ent_coef", 0.01, 0.0)
+#undef AUTO
+  int norm_obs = tri(lpdm_cfg_str(cfg, "norm_obs"), !discrete);
+  int norm_rew = tri(lpdm_cfg_str(cfg, "norm_reward"), !discrete);
+  if (norm_obs < 0) return lpdm_error(ctx, LPDM_ERR_ARG, "norm_obs must be true, false or auto, got '%s'", lpdm_cfg_str(cfg, "norm_obs"));
+  if (norm_rew < 0)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "norm_reward must be true, false or auto, got '%s'", lpdm_cfg_str(cfg, "norm_reward"));
+  if ((rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_obs", norm_obs ? "true" : "false")) ||
+      (rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_reward", norm_rew ? "true" : "false")))
+    return rc;
+  cfg = &rcfg;
+
+  /* Check everything before any env is stepped. */
+  const int N = lpdm_cfg_int(cfg, "num_envs"), T = lpdm_cfg_int(cfg, "num_steps");
+  const int nmb = lpdm_cfg_int(cfg, "num_minibatches"), epochs = lpdm_cfg_int(cfg, "update_epochs");
+  const char *sizes[] = {"num_envs", "num_steps", "num_minibatches", "update_epochs"};
+  for (int i = 0; i < 4; i++)
+    if (lpdm_cfg_num(cfg, sizes[i]) < 1)
+      return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be >= 1 (or -1 for CleanRL's default), got %g", sizes[i],
+                        lpdm_cfg_num(cfg, sizes[i]));
+  if (N > 4096) return lpdm_error(ctx, LPDM_ERR_ARG, "num_envs must be <= 4096, got %d", N);
+  if ((double)N * T > (1 << 24))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "num_envs x num_steps = %.0f is too large (at most 16777216)", (double)N * T);
+  const int B = N * T;
+  if (B % nmb)
+    return lpdm_error(ctx, LPDM_ERR_ARG,
+                      "num_minibatches (%d) must divide the batch num_envs x num_steps = %d x %d = %d", nmb, N, T, B);
+  const double steps = lpdm_cfg_num(cfg, "steps");
+  if (steps < B)
+    return lpdm_error(ctx, LPDM_ERR_ARG,
+                      "steps (%.0f) must cover at least one batch of num_envs x num_steps = %d", steps, B);
+  const double clip = lpdm_cfg_num(cfg, "clip_coef");
+  if (!(clip > 0)) return lpdm_error(ctx, LPDM_ERR_ARG, "clip_coef must be > 0, got %g", clip);
+  const char *unit[] = {"gamma", "gae_lambda"};
+  for (int i = 0; i < 2; i++) {
+    double v = lpdm_cfg_num(cfg, unit[i]);
+    if (!(v >= 0 && v <= 1)) return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be in [0, 1], got %g", unit[i], v);
+  }
+  const char *nonneg[] = {"learning_rate", "ent_coef",  "vf_coef", "max_grad_norm", "target_kl", "head_lr",
+                          "local_lr",      "actor_local_lr", "critic_local_lr"};
+  for (size_t i = 0; i < sizeof nonneg / sizeof *nonneg; i++) {
+    double v = lpdm_cfg_num(cfg, nonneg[i]);
+    if (!(v >= 0))
+      return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be >= 0%s, got %g", nonneg[i],
+                        i < 2 ? " (or -1 for CleanRL's default)" : "", v);
+  }
+  const char *pos[] = {"adam_eps", "clip_obs", "clip_reward"};
+  for (int i = 0; i < 3; i++)
+    if (!(lpdm_cfg_num(cfg, pos[i]) > 0))
+      return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be > 0, got %g", pos[i], lpdm_cfg_num(cfg, pos[i]));
+  if (lpdm_net_in_dim(setup->policy) != od)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "the policy takes %d inputs but %s observations have %d",
+                      lpdm_net_in_dim(setup->policy), lpdm_plugin_short(&setup->env_kind->head), od);
+  if (setup->value && lpdm_net_in_dim(setup->value) != od)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "the value net takes %d inputs but %s observations have %d",
+                      lpdm_net_in_dim(setup->value), lpdm_plugin_short(&setup->env_kind->head), od);
+
+  ppo *s = calloc(1, sizeof *s);
+  if (!s) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  s->base.cfg = rcfg;
+  s->setup = *setup;
+  s->N = N;
+  s->T = T;
+  s->B = B;
+  s->nmb = nmb;
+  s->M = B / nmb;
+  s->epochs = epochs;
+  s->od = od;
+  s->na = na;
+  s->nact = nact;
+  s->local = local;
+  s->discrete = discrete;
+  s->gamma = lpdm_cfg_num(cfg, "gamma");
+  s->lam = lpdm_cfg_num(cfg, "gae_lambda");
+  s->clip = clip;
+  s->ent_coef = lpdm_cfg_num(cfg, "ent_coef");
+  s->vf_coef = lpdm_cfg_num(cfg, "vf_coef");
+  s->max_grad_norm = lpdm_cfg_num(cfg, "max_grad_norm");
+  s->target_kl = lpdm_cfg_num(cfg, "target_kl");
+  s->lr = lpdm_cfg_num(cfg, "learning_rate");
+  s->head_lr = local ? lpdm_cfg_num(cfg, "head_lr") : s->lr;
+  if (s->head_lr == 0) s->head_lr = 4 * s->lr; /* measured: docs/ppo.md */
+  s->norm_adv = lpdm_cfg_bool(cfg, "norm_adv");
+  s->clip_vloss = lpdm_cfg_bool(cfg, "clip_vloss");
+  s->anneal = lpdm_cfg_bool(cfg, "anneal_lr");
+  s->bootstrap_trunc = lpdm_cfg_bool(cfg, "bootstrap_truncated");
+  s->norm_obs = norm_obs;
+  s->norm_rew = norm_rew;
+  s->clip_obs = lpdm_cfg_num(cfg, "clip_obs");
+  s->clip_rew = lpdm_cfg_num(cfg, "clip_reward");
+  s->num_updates = (int)(steps / B);
+  const uint64_t seed = (uint64_t)(int64_t)lpdm_cfg_num(cfg, "seed");
+  lpdm_rng_seed(&s->rng, seed);
+  s->trunk = setup->policy;
+  const double eps = lpdm_cfg_num(cfg, "adam_eps");
+
+  /* the critic's hidden layers */
+  if (setup->value) s->vtrunk = setup->value;
+  else {
+    if ((rc = lpdm_net_clone(s->trunk, ctx, &s->rng, &s->vtrunk))) goto fail;
+    s->own_vtrunk = 1;
+  }
+  /* rates of the hidden layers */
+  double base_local = lpdm_cfg_num(cfg, "local_lr");
+  if (base_local == 0) base_local = 1e-4;
+  if ((rc = resolve_rates(ctx, cfg, s->trunk, "actor", local ? base_local : s->lr, &s->trunk_lr)) ||
+      (rc = resolve_rates(ctx, cfg, s->vtrunk, "critic", local ? base_local : s->lr, &s->vtrunk_lr)))
+    goto fail;
+  if (!local)
+    for (int i = 0; i < lpdm_net_depth(s->trunk); i++) s->trunk_lr[i] = s->lr;
+  if (!local)
+    for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++) s->vtrunk_lr[i] = s->lr;
+  if ((rc = set_rates(s->trunk, ctx, s->trunk_lr, eps)) || (rc = set_rates(s->vtrunk, ctx, s->vtrunk_lr, eps)))
+    goto fail;
+  /* heads: orthogonal, gain 0.01 (policy) and 1 (value), biases 0 */
+  lpdm_optim_cfg hoc = lpdm_optim_default(LPDM_OPT_ADAM, s->head_lr);
+  hoc.eps = eps;
+  if ((rc = lpdm_algo_make_head(ctx, &s->head, lpdm_net_out_dim(s->trunk), nact, "orthogonal", 0.01, &s->rng,
+                                &hoc)) ||
+      (rc = lpdm_algo_make_head(ctx, &s->vhead, lpdm_net_out_dim(s->vtrunk), 1, "orthogonal", 1.0, &s->rng, &hoc)))
+    goto fail;
+  if (!discrete) {
+    s->log_std = malloc((size_t)nact * sizeof(float));
+    s->glog_std = calloc((size_t)nact, sizeof(float));
+    if (!s->log_std || !s->glog_std) goto oom;
+    for (int i = 0; i < nact; i++) s->log_std[i] = (float)lpdm_cfg_num(cfg, "log_std_init");
+    s->ls_param = (lpdm_param){"log_std", s->log_std, s->glog_std, (size_t)nact, 1, nact};
+    if ((rc = lpdm_optim_new(ctx, &hoc, &s->ls_param, 1, &s->ls_opt))) goto fail;
+  }
+
+  /* env copies and per-copy state */
+  s->env = calloc((size_t)N, sizeof *s->env);
+  s->ep_ret = calloc((size_t)N, sizeof *s->ep_ret);
+  s->ep_len = calloc((size_t)N, sizeof *s->ep_len);
+  s->om = calloc((size_t)N * od, sizeof *s->om);
+  s->ov = malloc((size_t)N * od * sizeof *s->ov);
+  s->oc = malloc((size_t)N * sizeof *s->oc);
+  s->rm = calloc((size_t)N, sizeof *s->rm);
+  s->rv = malloc((size_t)N * sizeof *s->rv);
+  s->rc = malloc((size_t)N * sizeof *s->rc);
+  s->disc = calloc((size_t)N, sizeof *s->disc);
+  s->act_env = malloc((size_t)nact * sizeof *s->act_env);
+  s->xbuf = malloc((size_t)od * sizeof *s->xbuf);
+  s->raw = malloc((size_t)od * sizeof *s->raw);
+  s->perm = malloc((size_t)B * sizeof *s->perm);
+  if (!s->env || !s->ep_ret || !s->ep_len || !s->om || !s->ov || !s->oc || !s->rm || !s->rv || !s->rc ||
+      !s->disc || !s->act_env || !s->xbuf || !s->raw || !s->perm)
+    goto oom;
+  for (int i = 0; i < N * od; i++) s->ov[i] = 1;
+  for (int e = 0; e < N; e++) s->oc[e] = s->rc[e] = 1e-4, s->rv[e] = 1;
+  for (int i = 0; i < B; i++) s->perm[i] = i;
+  const int F = lpdm_net_out_dim(s->trunk), VF = lpdm_net_out_dim(s->vtrunk);
+  const int W = N > s->M ? N : s->M;
+  if ((rc = fgrow(ctx, &s->obs, (size_t)B * od)) || (rc = fgrow(ctx, &s->act, (size_t)B * na)) ||
+      (rc = fgrow(ctx, &s->logp, B)) || (rc = fgrow(ctx, &s->val, B)) || (rc = fgrow(ctx, &s->rew, B)) ||
+      (rc = fgrow(ctx, &s->done, B)) || (rc = fgrow(ctx, &s->adv, B)) || (rc = fgrow(ctx, &s->ret, B)) ||
+      (rc = fgrow(ctx, &s->next_obs, (size_t)N * od)) || (rc = fgrow(ctx, &s->next_done, N)) ||
+      (rc = fgrow(ctx, &s->next_val, N)) || (rc = fgrow(ctx, &s->feat, (size_t)W * F)) ||
+      (rc = fgrow(ctx, &s->out, (size_t)N * nact)) || (rc = fgrow(ctx, &s->vfeat, (size_t)W * VF)) ||
+      (rc = fgrow(ctx, &s->vout, N)) || (rc = fgrow(ctx, &s->m_obs, (size_t)s->M * od)) ||
+      (rc = fgrow(ctx, &s->m_act, (size_t)s->M * na)) || (rc = fgrow(ctx, &s->m_logp, s->M)) ||
+      (rc = fgrow(ctx, &s->m_adv, s->M)) || (rc = fgrow(ctx, &s->m_ret, s->M)) || (rc = fgrow(ctx, &s->m_val, s->M)) ||
+      (rc = fgrow(ctx, &s->dout, (size_t)s->M * nact)) || (rc = fgrow(ctx, &s->dfeat, (size_t)s->M * F)) ||
+      (rc = fgrow(ctx, &s->dv, s->M)) || (rc = fgrow(ctx, &s->dvfeat, (size_t)s->M * VF)) ||
+      (rc = fgrow(ctx, &s->tfeat, (size_t)s->M * (F > VF ? F : VF))))
+    goto fail;
+  for (int e = 0; e < N; e++) {
+    if ((rc = lpdm_env_new(ctx, setup->env_kind, setup->env_cfg, &s->env[e]))) goto fail;
+    if ((rc = lpdm_env_reset(s->env[e], ctx, 1, seed + (uint64_t)e, s->raw))) goto fail;
+    /* normalise after the reset as the wrapper does */
+    float *o = s->next_obs.p + (size_t)e * od;
+    if (s->norm_obs) {
+      double *x = s->xbuf;
+      for (int i = 0; i < od; i++) x[i] = s->raw[i];
+      ppo_rms_update(s->om + (size_t)e * od, s->ov + (size_t)e * od, &s->oc[e], x, od);
+      for (int i = 0; i < od; i++) {
+        double v = (x[i] - s->om[(size_t)e * od + i]) / sqrt(s->ov[(size_t)e * od + i] + 1e-8);
+        o[i] = (float)(v < -s->clip_obs ? -s->clip_obs : v > s->clip_obs ? s->clip_obs : v);
+      }
+    } else
+      memcpy(o, s->raw, (size_t)od * sizeof(float));
+    s->next_done.p[e] = 0;
+  }
+  s->t_start = now_s();
+  *out = &s->base;
+  return LPDM_OK;
+oom:
+  rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+fail:
+  ppo_free(&s->base);
+  return rc;
+}
+
+/* Observation normalisation of copy e: raw -> o (updates the moments). */
+static void norm_obs(ppo *s, int e, const float *raw, float *o) {
+  const int od = s->od;
+  if (!s->norm_obs) {
+    memcpy(o, raw, (size_t)od * sizeof(float));
+    return;
+  }
+  double *x = s->xbuf, *m = s->om + (size_t)e * od, *v = s->ov + (size_t)e * od;
+  for (int i = 0; i < od; i++) x[i] = raw[i];
+  ppo_rms_update(m, v, &s->oc[e], x, od);
+  for (int i = 0; i < od; i++) {
+    double y = (x[i] - m[i]) / sqrt(v[i] + 1e-8);
+    o[i] = (float)(y < -s->clip_obs ? -s->clip_obs : y > s->clip_obs ? s->clip_obs : y);
+  }
+}
+
+/* Reward scaling of copy e (updates the return moments). */
+static double scale_reward(ppo *s, int e, double r, int terminated) {
+  if (!s->norm_rew) return r;
+  s->disc[e] = s->disc[e] * s->gamma * (1 - terminated) + r;
+  ppo_rms_update(&s->rm[e], &s->rv[e], &s->rc[e], &s->disc[e], 1);
+  double y = r / sqrt(s->rv[e] + 1e-8);
+  return y < -s->clip_rew ? -s->clip_rew : y > s->clip_rew ? s->clip_rew : y;
+}
+
+static int forward2(lpdm_net *trunk, lpdm_net *head, lpdm_ctx *ctx, const float *X, int B, float *feat, float *out) {
+  int rc = lpdm_net_forward(trunk, ctx, X, B, feat);
+  return rc ? rc : lpdm_net_forward(head, ctx, feat, B, out);
+}
+
+/* num_steps steps of every copy into the rollout buffers. */
+static int rollout(ppo *s, lpdm_ctx *ctx) {
+  const int N = s->N, od = s->od, na = s->na, nact = s->nact;
+  for (int t = 0; t < s->T; t++) {
+    const size_t base = (size_t)t * N;
+    s->global_step += N;
+    memcpy(s->obs.p + base * od, s->next_obs.p, (size_t)N * od * sizeof(float));
+    memcpy(s->done.p + base, s->next_done.p, (size_t)N * sizeof(float));
+    int rc;
+    if ((rc = forward2(s->trunk, s->head, ctx, s->next_obs.p, N, s->feat.p, s->out.p)) ||
+        (rc = forward2(s->vtrunk, s->vhead, ctx, s->next_obs.p, N, s->vfeat.p, s->val.p + base)))
+      return rc;
+    for (int e = 0; e < N; e++) {
+      const float *z = s->out.p + (size_t)e * nact;
+      float *a = s->act.p + (base + e) * na;
+      double H;
+      if (s->discrete) {
+        int k = lpdm_algo_sample_softmax(&s->rng, z, nact);
+        a[0] = (float)k;
+        s->act_env[0] = k;
+        s->logp.p[base + e] = (float)ppo_cat_logp(z, nact, k, &H);
+      } else {
+        const lpdm_space *sp = &s->env[e]->act_space;
+        for (int i = 0; i < nact; i++) {
+          double x = z[i] + exp(s->log_std[i]) * lpdm_rng_normal(&s->rng);
+          a[i] = (float)x;
+          x = a[i];
+          s->act_env[i] = x < sp->low[i] ? sp->low[i] : x > sp->high[i] ? sp->high[i] : x;
+        }
+        s->logp.p[base + e] = (float)ppo_gauss_logp(z, s->log_std, a, nact);
+      }
+      double r;
+      int term, trunc;
+      if ((rc = lpdm_env_step(s->env[e], ctx, s->act_env, s->raw, &r, &term, &trunc))) return rc;
+      float *o = s->next_obs.p + (size_t)e * od;
+      norm_obs(s, e, s->raw, o);
+      double rs = scale_reward(s, e, r, term);
+      s->ep_ret[e] += r;
+      s->ep_len[e]++;
+      if (term || trunc) {
+        if (trunc && !term && s->bootstrap_trunc) { /* V(final obs), from the current critic */
+          float v;
+          if ((rc = forward2(s->vtrunk, s->vhead, ctx, o, 1, s->vfeat.p, &v))) return rc;
+          rs += s->gamma * v;
+        }
+        lpdm_episode ep = {s->global_step, s->ep_ret[e], s->ep_len[e], e};
+        if (s->setup.on_episode) s->setup.on_episode(s->setup.user, &ep);
+        s->ep_ret[e] = 0;
+        s->ep_len[e] = 0;
+        if ((rc = lpdm_env_reset(s->env[e], ctx, 0, 0, s->raw))) return rc;
+        norm_obs(s, e, s->raw, o);
+      }
+      s->rew.p[base + e] = (float)rs;
+      s->next_done.p[e] = (float)(term || trunc);
+    }
+  }
+  return LPDM_OK;
+}
+
+static void gather(const float *src, int width, const int *idx, int M, float *dst) {
+  for (int i = 0; i < M; i++) memcpy(dst + (size_t)i * width, src + (size_t)idx[i] * width, (size_t)width * sizeof(float));
+}
+
+/* Hidden features of a minibatch: bp keeps activations for backward; local
+   trains each hidden layer by its local loss on the way (guided by g). */
+static int trunk_forward(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, const float *X, int M, const float *g,
+                         const float **feat, double *losses) {
+  if (!s->local) return lpdm_net_train_forward(trunk, ctx, X, M, feat);
+  if (lpdm_net_depth(trunk) == 0) {
+    *feat = X;
+    return LPDM_OK;
+  }
+  if (M < 2) { /* no pairs: features without a local step */
+    int rc = lpdm_net_forward(trunk, ctx, X, M, s->tfeat.p);
+    *feat = s->tfeat.p;
+    return rc;
+  }
+  return lpdm_net_local_update(trunk, ctx, s->setup.distance, s->setup.loss, X, M, g, feat, losses);
+}
+
+static void set_all_rates(ppo *s, double frac) {
+  for (int i = 0; i < lpdm_net_depth(s->trunk); i++) lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), s->trunk_lr[i] * frac);
+  for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
+    lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), s->vtrunk_lr[i] * frac);
+  lpdm_optim_set_lr(lpdm_net_optim(s->head, 0), s->head_lr * frac);
+  lpdm_optim_set_lr(lpdm_net_optim(s->vhead, 0), s->head_lr * frac);
+  if (s->ls_opt) lpdm_optim_set_lr(s->ls_opt, s->head_lr * frac);
+}
+
+static const char *actor_names[MAX_LAYER_STATS] = {"actor_local_loss_1", "actor_local_loss_2", "actor_local_loss_3",
+                                                   "actor_local_loss_4", "actor_local_loss_5", "actor_local_loss_6",
+                                                   "actor_local_loss_7", "actor_local_loss_8"};
+static const char *critic_names[MAX_LAYER_STATS] = {"critic_local_loss_1", "critic_local_loss_2", "critic_local_loss_3",
+                                                    "critic_local_loss_4", "critic_local_loss_5", "critic_local_loss_6",
+                                                    "critic_local_loss_7", "critic_local_loss_8"};
+
+static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
+  ppo *s = (ppo *)a;
+  if (s->update >= s->num_updates) return LPDM_DONE;
+  s->update++;
+  const double frac = s->anneal ? 1.0 - (s->update - 1.0) / s->num_updates : 1.0;
+  set_all_rates(s, frac);
+  int rc = rollout(s, ctx);
+  if (rc) return lpdm_ctx_prefix(ctx, rc, "rollout of update %d", s->update);
+
+  /* bootstrap and GAE */
+  const int N = s->N, B = s->B, M = s->M, od = s->od, na = s->na, nact = s->nact;
+  if ((rc = forward2(s->vtrunk, s->vhead, ctx, s->next_obs.p, N, s->vfeat.p, s->next_val.p))) return rc;
+  ppo_gae(s->T, N, s->rew.p, s->val.p, s->done.p, s->next_val.p, s->next_done.p, s->gamma, s->lam, s->adv.p,
+          s->ret.p);
+
+  /* epochs over shuffled minibatches */
+  ppo_pstats ps = {0};
+  double vloss = 0, clipfrac = 0, gnorm = 0, al[MAX_LAYER_STATS] = {0}, cl[MAX_LAYER_STATS] = {0};
+  double lbuf_a[MAX_LAYER_STATS], lbuf_c[MAX_LAYER_STATS];
+  const int da = lpdm_net_depth(s->trunk), dc = lpdm_net_depth(s->vtrunk);
+  int nmb_done = 0, epochs_done = 0;
+  const double clipv = s->clip_vloss ? s->clip : 0;
+  for (int epoch = 0; epoch < s->epochs; epoch++) {
+    for (int i = B - 1; i > 0; i--) { /* Fisher-Yates, in place as CleanRL's np.random.shuffle */
+      int j = (int)lpdm_rng_below(&s->rng, (uint64_t)i + 1), t = s->perm[i];
+      s->perm[i] = s->perm[j];
+      s->perm[j] = t;
+    }
+    for (int start = 0; start < B; start += M) {
+      const int *idx = s->perm + start;
+      gather(s->obs.p, od, idx, M, s->m_obs.p);
+      gather(s->act.p, na, idx, M, s->m_act.p);
+      gather(s->logp.p, 1, idx, M, s->m_logp.p);
+      gather(s->adv.p, 1, idx, M, s->m_adv.p);
+      gather(s->ret.p, 1, idx, M, s->m_ret.p);
+      gather(s->val.p, 1, idx, M, s->m_val.p);
+      if (s->norm_adv && M > 1) { /* torch's std: unbiased */
+        double m = 0, v = 0;
+        for (int i = 0; i < M; i++) m += s->m_adv.p[i];
+        m /= M;
+        for (int i = 0; i < M; i++) v += (s->m_adv.p[i] - m) * (s->m_adv.p[i] - m);
+        const double sd = sqrt(v / (M - 1));
+        for (int i = 0; i < M; i++) s->m_adv.p[i] = (float)((s->m_adv.p[i] - m) / (sd + 1e-8));
+      }
+      const float *feat, *out, *vfeat, *vout;
+      double *lla = da <= MAX_LAYER_STATS ? lbuf_a : NULL, *llc = dc <= MAX_LAYER_STATS ? lbuf_c : NULL;
+      /* actor */
+      if ((rc = trunk_forward(s, ctx, s->trunk, s->m_obs.p, M, s->m_adv.p, &feat, lla)) ||
+          (rc = lpdm_net_train_forward(s->head, ctx, feat, M, &out)))
+        return lpdm_ctx_prefix(ctx, rc, "update %d, actor", s->update);
+      if (s->ls_opt) lpdm_optim_zero(s->ls_opt);
+      ppo_policy_loss(M, s->discrete, nact, out, s->log_std, s->m_act.p, s->m_logp.p, s->m_adv.p, s->clip,
+                      s->ent_coef, s->dout.p, s->glog_std, &ps);
+      /* critic */
+      if ((rc = trunk_forward(s, ctx, s->vtrunk, s->m_obs.p, M, s->m_ret.p, &vfeat, llc)) ||
+          (rc = lpdm_net_train_forward(s->vhead, ctx, vfeat, M, &vout)))
+        return lpdm_ctx_prefix(ctx, rc, "update %d, critic", s->update);
+      vloss = ppo_value_loss(M, vout, s->m_val.p, s->m_ret.p, clipv, s->vf_coef, s->dv.p);
+      /* gradients */
+      lpdm_net_zero_grad(s->head);
+      lpdm_net_zero_grad(s->vhead);
+      if ((rc = lpdm_net_backward(s->head, ctx, s->dout.p, s->local ? NULL : s->dfeat.p)) ||
+          (rc = lpdm_net_backward(s->vhead, ctx, s->dv.p, s->local ? NULL : s->dvfeat.p)))
+        return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
+      double sq = lpdm_net_grad_sq(s->head) + lpdm_net_grad_sq(s->vhead) + (s->ls_opt ? lpdm_optim_grad_sq(s->ls_opt) : 0);
+      if (!s->local) {
+        lpdm_net_zero_grad(s->trunk);
+        lpdm_net_zero_grad(s->vtrunk);
+        if ((rc = lpdm_net_backward(s->trunk, ctx, s->dfeat.p, NULL)) ||
+            (rc = lpdm_net_backward(s->vtrunk, ctx, s->dvfeat.p, NULL)))
+          return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
+        sq += lpdm_net_grad_sq(s->trunk) + lpdm_net_grad_sq(s->vtrunk);
+      }
+      gnorm = sqrt(sq);
+      float scale = 1.0f;
+      if (s->max_grad_norm > 0) { /* torch.nn.utils.clip_grad_norm_ */
+        double c = s->max_grad_norm / (gnorm + 1e-6);
+        if (c < 1) scale = (float)c;
+      }
+      if ((rc = lpdm_net_step(s->head, ctx, scale)) || (rc = lpdm_net_step(s->vhead, ctx, scale)) ||
+          (s->ls_opt && (rc = lpdm_optim_step(s->ls_opt, ctx, scale))))
+        return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
+      if (!s->local && ((rc = lpdm_net_step(s->trunk, ctx, scale)) || (rc = lpdm_net_step(s->vtrunk, ctx, scale))))
+        return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
+      clipfrac += ps.clipfrac;
+      if (s->local) {
+        for (int i = 0; lla && i < da; i++) al[i] += lla[i];
+        for (int i = 0; llc && i < dc; i++) cl[i] += llc[i];
+      }
+      nmb_done++;
+    }
+    epochs_done++;
+    if (s->target_kl > 0 && ps.approx_kl > s->target_kl) break;
+  }
+
+  /* explained variance of the rollout's values */
+  double my = 0, md = 0;
+  for (int i = 0; i < B; i++) my += s->ret.p[i], md += s->ret.p[i] - s->val.p[i];
+  my /= B;
+  md /= B;
+  double vy = 0, vd = 0;
+  for (int i = 0; i < B; i++) {
+    double y = s->ret.p[i] - my, d = s->ret.p[i] - s->val.p[i] - md;
+    vy += y * y;
+    vd += d * d;
+  }
+  const double ev = vy == 0 ? NAN : 1 - vd / vy;
+  const double wall = now_s() - s->t_start;
+
+  lpdm_stats_set(st, "global_step", (double)s->global_step);
+  lpdm_stats_set(st, "learning_rate", s->head_lr * frac); /* bp: learning_rate */
+  lpdm_stats_set(st, "value_loss", vloss);
+  lpdm_stats_set(st, "policy_loss", ps.pg_loss);
+  lpdm_stats_set(st, "entropy", ps.entropy);
+  lpdm_stats_set(st, "old_approx_kl", ps.old_approx_kl);
+  lpdm_stats_set(st, "approx_kl", ps.approx_kl);
+  lpdm_stats_set(st, "clipfrac", clipfrac / nmb_done);
+  lpdm_stats_set(st, "explained_variance", ev);
+  lpdm_stats_set(st, "sps", wall > 0 ? s->global_step / wall : 0);
+  lpdm_stats_set(st, "epochs", epochs_done);
+  lpdm_stats_set(st, "grad_norm", gnorm);
+  if (!s->discrete) lpdm_stats_set(st, "log_std_mean", s->log_std[0]);
+  if (s->local) {
+    if (da <= MAX_LAYER_STATS)
+      for (int i = 0; i < da; i++) lpdm_stats_set(st, actor_names[i], al[i] / nmb_done);
+    if (dc <= MAX_LAYER_STATS)
+      for (int i = 0; i < dc; i++) lpdm_stats_set(st, critic_names[i], cl[i] / nmb_done);
+  }
+  return s->update >= s->num_updates ? LPDM_DONE : LPDM_OK;
+}
+
+/* Greedy action (argmax / the Gaussian's mean) for obs, normalised by copy
+   0's running moments (not updated). */
+static int ppo_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx) {
+  ppo *s = (ppo *)a;
+  const int od = s->od;
+  float *o = s->m_obs.p; /* M x od floats, M >= 1 */
+  for (int i = 0; i < od; i++) {
+    if (s->norm_obs) {
+      double y = (obs[i] - s->om[i]) / sqrt(s->ov[i] + 1e-8);
+      o[i] = (float)(y < -s->clip_obs ? -s->clip_obs : y > s->clip_obs ? s->clip_obs : y);
+    } else
+      o[i] = obs[i];
+  }
+  int rc = forward2(s->trunk, s->head, ctx, o, 1, s->feat.p, s->out.p);
+  if (rc) return rc;
+  if (s->discrete) {
+    int k = 0;
+    for (int i = 1; i < s->nact; i++)
+      if (s->out.p[i] > s->out.p[k]) k = i;
+    action[0] = k;
+  } else
+    for (int i = 0; i < s->nact; i++) action[i] = s->out.p[i];
+  return LPDM_OK;
+}
+
+static const lpdm_algo_kind ppo_kind = {
+    LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.ppo", "PPO (clipped surrogate, GAE) as CleanRL's, bp or local", keys),
+    ppo_create, ppo_iterate, ppo_free, ppo_act};
+
+LPDM_EXPORT const lpdm_plugin *lpdm_plugin_ppo(void) { return &ppo_kind.head; }

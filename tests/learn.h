@@ -1,0 +1,40 @@
+/* learn.h -- shared by the learning tests: a 20-episode moving average
+   and the env step at which it first reached a threshold. */
+#ifndef LPDM_TEST_LEARN_H
+#define LPDM_TEST_LEARN_H
+#include "lpdm/lpdm.h"
+
+typedef struct track {
+  double win[20];
+  int n;
+  double sum;
+  long long reached; /* -1 until the average reaches threshold */
+  double best, threshold;
+} track;
+
+static inline void track_init(track *t, double threshold) {
+  *t = (track){{0}, 0, 0, -1, 0, threshold};
+}
+
+/* setup.on_episode with user = a track */
+static void track_episode(void *u, const lpdm_episode *e) {
+  track *t = u;
+  t->sum += e->ret - t->win[t->n % 20];
+  t->win[t->n % 20] = e->ret;
+  t->n++;
+  if (t->n >= 20) {
+    double avg = t->sum / 20;
+    if (t->n == 20 || avg > t->best) t->best = avg;
+    if (avg >= t->threshold && t->reached < 0) t->reached = e->global_step;
+  }
+}
+
+/* Observation width of an env kind (0 on error). */
+static inline int env_obs_dim(lpdm_ctx *ctx, const lpdm_env_kind *ek) {
+  lpdm_env *probe = NULL;
+  if (lpdm_env_new(ctx, ek, NULL, &probe)) return 0;
+  int d = probe->obs_space.dim;
+  lpdm_env_free(probe);
+  return d;
+}
+#endif

@@ -1,0 +1,82 @@
+/* test_learn_ppo.c -- PPO must learn as CleanRL's does.
+
+   The bars (issue 4): with CleanRL's defaults (ppo.py: 4 envs x 128 steps,
+   4 minibatches, 4 epochs, lr 2.5e-4 annealed, ent 0.01; actor and critic
+   of two tanh layers of 64, orthogonal with gain sqrt(2), heads 0.01 and 1),
+   bp mode reaches a 20-episode moving average of at least 475 on
+   CartPole-v1 within 500,000 env steps for at least 4 of seeds 1..5, and at
+   least -100 on Acrobot-v1 (same seeds and budget). About 40 s on one core;
+   labelled "learning". Local mode is measured, not asserted: docs/ppo.md. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "learn.h"
+#include "tap.h"
+
+static lpdm_ctx *ctx;
+
+/* The step at which the bar was reached, -1 if never, -2 on error. */
+static long long run(const char *env, int seed, double threshold, double *best) {
+  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, env);
+  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
+  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "ppo");
+  if (!ek || !dk || !ak) return -2;
+  lpdm_net *net = NULL;
+  lpdm_algo *algo = NULL;
+  long long result = -2;
+  lpdm_config ac, lc;
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, (uint64_t)seed);
+  if (lpdm_config_init(ctx, &dk->head, &lc) || lpdm_config_set_str(ctx, &lc, "dense", "init", "orthogonal") ||
+      lpdm_config_set_num(ctx, &lc, "dense", "gain", sqrt(2.0)) || lpdm_config_init(ctx, &ak->head, &ac) ||
+      lpdm_config_set_str(ctx, &ac, "ppo", "mode", "bp") || lpdm_config_set_num(ctx, &ac, "ppo", "seed", seed) ||
+      lpdm_config_set_num(ctx, &ac, "ppo", "steps", 500000) || lpdm_net_new(ctx, env_obs_dim(ctx, ek), &net) ||
+      lpdm_net_add(net, ctx, dk, &lc, &rng, NULL) || lpdm_net_add(net, ctx, dk, &lc, &rng, NULL))
+    goto out;
+  track t;
+  track_init(&t, threshold);
+  lpdm_algo_setup su = {ek, NULL, net, NULL, NULL, NULL, track_episode, &t};
+  if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) goto out;
+  lpdm_stats st;
+  int rc;
+  do {
+    memset(&st, 0, sizeof st);
+    rc = ak->iterate(algo, &st, ctx);
+  } while (rc == LPDM_OK);
+  if (rc < 0) goto out;
+  *best = t.best;
+  result = t.reached;
+out:
+  if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
+  lpdm_algo_free(algo);
+  lpdm_net_free(net);
+  return result;
+}
+
+int main(void) {
+  ctx = lpdm_ctx_new();
+  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
+    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
+    return 1;
+  }
+  const struct {
+    const char *env;
+    double threshold;
+  } v[] = {{"CartPole-v1", 475}, {"Acrobot-v1", -100}};
+  plan(2);
+  for (int i = 0; i < 2; i++) {
+    int hits = 0;
+    for (int seed = 1; seed <= 5; seed++) {
+      double best = NAN;
+      long long at = run(v[i].env, seed, v[i].threshold, &best);
+      hits += at >= 0;
+      diag("%s bp seed %d: %s %g%s %lld (best 20-episode average %.1f)", v[i].env, seed,
+           at >= 0 ? "reached" : "did not reach", v[i].threshold, at >= 0 ? " at step" : "", at, best);
+    }
+    ok(hits >= 4, "PPO bp (CleanRL defaults) on %s reaches a 20-episode average of %g within 500k steps in %d of 5 seeds (need 4)",
+       v[i].env, v[i].threshold, hits);
+  }
+  lpdm_ctx_free(ctx);
+  return done_testing();
+}

@@ -1,0 +1,389 @@
+/* test_ppo.c -- PPO's parts, each on its own (plugins/algos/ppo_math.h),
+   then the plugin: GAE against hand-computed cases, the Gaussian and
+   categorical log-probabilities and entropies against closed forms and a
+   Monte-Carlo estimate, the clipped surrogate's and the clipped value
+   loss's gradients against central finite differences, Gymnasium's running
+   moments against the direct formula, and the plugin's resolved defaults,
+   raw episode returns, per-layer local rates, annealing, target-KL stop
+   and determinism. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../plugins/algos/ppo_math.h"
+#include "lpdm/lpdm.h"
+#include "tap.h"
+
+static int close_to(double a, double b, double tol) { return fabs(a - b) <= tol * (1 + fabs(b)); }
+
+/* ---------------------------------------------------------------- GAE */
+
+static void test_gae(void) {
+  /* copy 0: one episode ending at the last step (next_done = 1);
+     copy 1: an episode ends after step 0 (done[1] = 1), the next runs on */
+  const float rew[6] = {1, 1, 2, 1, 3, 1}, val[6] = {0.5f, 0, 1, 0, 1.5f, 0}, done[6] = {0, 0, 0, 1, 0, 0};
+  const float nv[2] = {10, 2}, nd[2] = {1, 0};
+  float adv[6], ret[6];
+  ppo_gae(3, 2, rew, val, done, nv, nd, 0.9, 0.8, adv, ret);
+  /* by hand, gamma 0.9, lambda 0.8:
+     copy 0: A2 = 3 - 1.5 = 1.5; A1 = 2 + 0.9*1.5 - 1 + 0.72*1.5 = 3.43;
+             A0 = 1 + 0.9*1 - 0.5 + 0.72*3.43 = 3.8696
+     copy 1: A2 = 1 + 0.9*2 = 2.8; A1 = 1 + 0.72*2.8 = 3.016; A0 = 1 (its episode ended) */
+  const double want_a[6] = {3.8696, 1, 3.43, 3.016, 1.5, 2.8};
+  int ok_a = 1, ok_r = 1;
+  for (int i = 0; i < 6; i++) {
+    if (!close_to(adv[i], want_a[i], 1e-6)) ok_a = 0, diag("adv[%d] = %.7g, want %.7g", i, adv[i], want_a[i]);
+    if (!close_to(ret[i], want_a[i] + val[i], 1e-6)) ok_r = 0;
+  }
+  ok(ok_a, "GAE matches the hand-computed advantages (episode ends inside and at the end of the rollout)");
+  ok(ok_r, "returns are advantages plus values");
+  float adv1[6], ret1[6];
+  ppo_gae(3, 2, rew, val, done, nv, nd, 0.9, 1.0, adv1, ret1);
+  /* lambda = 1: the discounted return bootstrapped at the end */
+  ok(close_to(ret1[0], 1 + 0.9 * 2 + 0.81 * 3, 1e-6) && close_to(ret1[5], 1 + 0.9 * 2, 1e-6),
+     "GAE with lambda 1 gives the discounted Monte-Carlo return (bootstrapped by V when not done)");
+}
+
+/* ---------------------------------------------------------------- distributions */
+
+static void test_distributions(void) {
+  const float mu[2] = {0.5f, -1}, ls[2] = {(float)log(2.0), 0}, a[2] = {1.5f, -1};
+  double want = -0.5 * 0.25 - log(2.0) - 0.5 * log(2 * M_PI) + (-0.5 * log(2 * M_PI));
+  ok(close_to(ppo_gauss_logp(mu, ls, a, 2), want, 1e-6), "Gaussian log-prob: closed form (%.6f)", want);
+  double H = ppo_gauss_entropy(ls, 2), wantH = 1 + log(2 * M_PI) + ls[0];
+  ok(close_to(H, wantH, 1e-6), "Gaussian entropy: closed form (%.6f)", wantH);
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, 7);
+  double mc = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; i++) {
+    float x[2];
+    for (int j = 0; j < 2; j++) x[j] = (float)(mu[j] + exp(ls[j]) * lpdm_rng_normal(&rng));
+    mc -= ppo_gauss_logp(mu, ls, x, 2);
+  }
+  mc /= n;
+  ok(fabs(mc - H) < 0.02, "Gaussian entropy equals E[-log p] over 200k samples (%.4f vs %.4f)", mc, H);
+  const float z[3] = {1, 2, 3};
+  double Hc, lp = ppo_cat_logp(z, 3, 2, &Hc);
+  double Z = exp(1) + exp(2) + exp(3), wH = 0;
+  for (int i = 0; i < 3; i++) wH -= exp(z[i]) / Z * log(exp(z[i]) / Z);
+  ok(close_to(lp, 3 - log(Z), 1e-9) && close_to(Hc, wH, 1e-9), "categorical log-prob and entropy: closed form");
+  const float zbig[2] = {1000, 0};
+  ppo_cat_logp(zbig, 2, 1, &Hc);
+  ok(isfinite(ppo_cat_logp(zbig, 2, 1, &Hc)) && isfinite(Hc), "categorical log-prob stays finite for logits of 1000");
+}
+
+/* ---------------------------------------------------------------- clipped objective */
+
+enum { M = 12, NA = 3 };
+
+typedef struct pcase {
+  int discrete;
+  float out[M * NA], ls[NA], act[M * NA], oldlp[M], adv[M];
+} pcase;
+
+static double ploss(pcase *c, float *dout, float *dls) {
+  ppo_pstats st;
+  float tmp_o[M * NA], tmp_l[NA] = {0};
+  return ppo_policy_loss(M, c->discrete, NA, c->out, c->ls, c->act, c->oldlp, c->adv, 0.2, 0.01, dout ? dout : tmp_o,
+                         dls ? dls : tmp_l, &st);
+}
+
+/* Old log-probs put each ratio in [0.6, 1.6], away from the clip kinks, so
+   about half the samples sit in the clipped region. */
+static void make_case(pcase *c, int discrete, lpdm_rng *rng) {
+  c->discrete = discrete;
+  for (int i = 0; i < M * NA; i++) c->out[i] = (float)lpdm_rng_normal(rng);
+  for (int i = 0; i < NA; i++) c->ls[i] = (float)(0.3 * lpdm_rng_normal(rng));
+  for (int t = 0; t < M; t++) {
+    if (discrete) c->act[t] = (float)lpdm_rng_below(rng, NA);
+    else
+      for (int i = 0; i < NA; i++) c->act[t * NA + i] = (float)(c->out[t * NA + i] + lpdm_rng_normal(rng));
+    c->adv[t] = (float)lpdm_rng_normal(rng);
+  }
+  for (int t = 0; t < M; t++) {
+    double H, lp = discrete ? ppo_cat_logp(c->out + t * NA, NA, (int)c->act[t], &H)
+                            : ppo_gauss_logp(c->out + t * NA, c->ls, c->act + t * NA, NA);
+    double r;
+    do r = 0.6 + lpdm_rng_uniform(rng); /* [0.6, 1.6) */
+    while (fabs(r - 0.8) < 0.05 || fabs(r - 1.2) < 0.05);
+    c->oldlp[t] = (float)(lp - log(r));
+  }
+}
+
+static void test_clip_grad(int discrete) {
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, discrete ? 11 : 12);
+  pcase c;
+  make_case(&c, discrete, &rng);
+  float dout[M * NA], dls[NA] = {0};
+  ploss(&c, dout, dls);
+  const float h = 1e-3f;
+  double worst = 0;
+  for (int i = 0; i < M * NA; i++) {
+    float o = c.out[i];
+    c.out[i] = o + h;
+    double lp = ploss(&c, NULL, NULL);
+    c.out[i] = o - h;
+    double lm = ploss(&c, NULL, NULL);
+    c.out[i] = o;
+    double fd = (lp - lm) / (2.0 * ((double)(o + h) - o));
+    double e = fabs(fd - dout[i]) / (1e-4 + fabs(fd));
+    if (e > worst) worst = e;
+  }
+  ok(worst < 2e-3, "%s clipped surrogate + entropy: dL/doutput matches finite differences (worst rel. error %.2g)",
+     discrete ? "categorical" : "Gaussian", worst);
+  if (!discrete) {
+    worst = 0;
+    for (int i = 0; i < NA; i++) {
+      float o = c.ls[i];
+      c.ls[i] = o + h;
+      double lp = ploss(&c, NULL, NULL);
+      c.ls[i] = o - h;
+      double lm = ploss(&c, NULL, NULL);
+      c.ls[i] = o;
+      double fd = (lp - lm) / (2.0 * h);
+      double e = fabs(fd - dls[i]) / (1e-4 + fabs(fd));
+      if (e > worst) worst = e;
+    }
+    ok(worst < 2e-3, "Gaussian clipped surrogate + entropy: dL/dlog_std matches finite differences (worst %.2g)", worst);
+  }
+  /* the clipped samples get no gradient: a ratio above 1 + c with A > 0 */
+  pcase one = c;
+  float d1[M * NA];
+  for (int t = 0; t < M; t++) one.adv[t] = 0;
+  one.adv[0] = 1;
+  double H, lp0 = discrete ? ppo_cat_logp(one.out, NA, (int)one.act[0], &H) : ppo_gauss_logp(one.out, one.ls, one.act, NA);
+  one.oldlp[0] = (float)(lp0 - log(1.5));
+  ppo_pstats st;
+  float dl1[NA] = {0};
+  ppo_policy_loss(M, discrete, NA, one.out, one.ls, one.act, one.oldlp, one.adv, 0.2, 0, d1, dl1, &st);
+  int zero = 1;
+  for (int i = 0; i < NA; i++) zero &= d1[i] == 0;
+  ok(zero && st.clipfrac > 0,
+     "%s: a sample with ratio 1.5 and a positive advantage is clipped and gets no gradient",
+     discrete ? "categorical" : "Gaussian");
+}
+
+static void test_value_grad(int clipped) {
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, 21 + clipped);
+  float v[M], vold[M], ret[M], dv[M];
+  for (int t = 0; t < M; t++) {
+    vold[t] = (float)lpdm_rng_normal(&rng);
+    double d;
+    do d = 0.6 * (2 * lpdm_rng_uniform(&rng) - 1);
+    while (fabs(fabs(d) - 0.2) < 0.03);
+    v[t] = (float)(vold[t] + d);
+    ret[t] = (float)(vold[t] + 2 * lpdm_rng_normal(&rng));
+    if (fabs(v[t] - ret[t]) < 0.05) ret[t] += 0.3f;
+  }
+  double clip = clipped ? 0.2 : 0;
+  ppo_value_loss(M, v, vold, ret, clip, 0.5, dv);
+  double worst = 0;
+  const float h = 1e-3f;
+  for (int t = 0; t < M; t++) {
+    float o = v[t], tmp[M];
+    v[t] = o + h;
+    double lp = 0.5 * ppo_value_loss(M, v, vold, ret, clip, 0.5, tmp);
+    v[t] = o - h;
+    double lm = 0.5 * ppo_value_loss(M, v, vold, ret, clip, 0.5, tmp);
+    v[t] = o;
+    double fd = (lp - lm) / (2.0 * ((double)(o + h) - o));
+    double e = fabs(fd - dv[t]) / (1e-4 + fabs(fd));
+    if (e > worst) worst = e;
+  }
+  ok(worst < 2e-3, "%s value loss x vf_coef: gradient matches finite differences (worst rel. error %.2g)",
+     clipped ? "clipped" : "unclipped", worst);
+}
+
+static void test_rms(void) {
+  double mean[2] = {0, 0}, var[2] = {1, 1}, count = 1e-4;
+  const double xs[5][2] = {{1, -3}, {2, 5}, {0.5, 7}, {-4, 1}, {3, 3}};
+  for (int i = 0; i < 5; i++) ppo_rms_update(mean, var, &count, xs[i], 2);
+  /* the pooled moments of the prior (mean 0, var 1, weight 1e-4) and the data */
+  int good = close_to(count, 5 + 1e-4, 1e-12);
+  for (int j = 0; j < 2; j++) {
+    double s = 0;
+    for (int i = 0; i < 5; i++) s += xs[i][j];
+    double m = s / (5 + 1e-4), ss = 1e-4 * (1 + m * m);
+    for (int i = 0; i < 5; i++) ss += (xs[i][j] - m) * (xs[i][j] - m);
+    good &= close_to(mean[j], m, 1e-12) && close_to(var[j], ss / (5 + 1e-4), 1e-12);
+  }
+  ok(good, "running moments (one sample at a time) equal the pooled mean and variance with the 1e-4 prior");
+}
+
+/* ---------------------------------------------------------------- the plugin */
+
+static lpdm_ctx *ctx;
+
+typedef struct rec {
+  int n;
+  double first_ret;
+  double sum;
+} rec;
+
+static void on_ep(void *u, const lpdm_episode *e) {
+  rec *r = u;
+  if (r->n == 0) r->first_ret = e->ret;
+  r->n++;
+  r->sum += e->ret * (r->n % 7 + 1) + e->length;
+}
+
+typedef struct prun {
+  lpdm_net *net;
+  lpdm_algo *algo;
+  lpdm_distance *dist;
+  lpdm_loss *loss;
+  rec r;
+  lpdm_stats st;
+} prun;
+
+static void prun_free(prun *p) {
+  lpdm_algo_free(p->algo);
+  lpdm_net_free(p->net);
+  lpdm_distance_free(p->dist);
+  lpdm_loss_free(p->loss);
+}
+
+/* Builds PPO on env with two tanh layers of 16 and the "k=v k=v" settings. */
+static int prun_new(prun *p, const char *env, const char *loss, const char *settings) {
+  memset(p, 0, sizeof *p);
+  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, env);
+  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
+  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "ppo");
+  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
+  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, loss);
+  if (!ek || !dk || !ak || !eu || !lk) return -1;
+  lpdm_env *probe;
+  if (lpdm_env_new(ctx, ek, NULL, &probe)) return -1;
+  int od = probe->obs_space.dim;
+  lpdm_env_free(probe);
+  lpdm_config lc, ac;
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, 3);
+  if (lpdm_config_init(ctx, &dk->head, &lc) || lpdm_config_set_num(ctx, &lc, "dense", "out", 16) ||
+      lpdm_config_set_str(ctx, &lc, "dense", "init", "orthogonal") ||
+      lpdm_config_set_num(ctx, &lc, "dense", "gain", sqrt(2)) || lpdm_net_new(ctx, od, &p->net) ||
+      lpdm_net_add(p->net, ctx, dk, &lc, &rng, NULL) || lpdm_net_add(p->net, ctx, dk, &lc, &rng, NULL) ||
+      lpdm_distance_new(ctx, eu, NULL, &p->dist) || lpdm_loss_new(ctx, lk, NULL, &p->loss) ||
+      lpdm_config_init(ctx, &ak->head, &ac))
+    return -1;
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", settings);
+  for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+    char *eq = strchr(tok, '=');
+    *eq = 0;
+    if (lpdm_config_set_text(ctx, &ac, "ppo", tok, eq + 1)) return -1;
+  }
+  lpdm_algo_setup su = {ek, NULL, p->net, NULL, p->dist, p->loss, on_ep, &p->r};
+  return lpdm_algo_new(ctx, ak, &ac, &su, &p->algo);
+}
+
+static int prun_iter(prun *p) {
+  memset(&p->st, 0, sizeof p->st);
+  return p->algo->kind->iterate(p->algo, &p->st, ctx);
+}
+
+static double stat(const prun *p, const char *name) {
+  for (int i = 0; i < p->st.n; i++)
+    if (!strcmp(p->st.name[i], name)) return p->st.value[i];
+  return NAN;
+}
+
+static void test_plugin(void) {
+  prun a, b;
+  /* resolved defaults */
+  int rc = prun_new(&a, "CartPole-v1", "guided", "mode=bp steps=2048");
+  ok(rc == 0 && lpdm_cfg_int(&a.algo->cfg, "num_envs") == 4 && lpdm_cfg_int(&a.algo->cfg, "num_steps") == 128 &&
+         lpdm_cfg_num(&a.algo->cfg, "learning_rate") == 2.5e-4 && lpdm_cfg_num(&a.algo->cfg, "ent_coef") == 0.01 &&
+         !strcmp(lpdm_cfg_str(&a.algo->cfg, "norm_obs"), "false"),
+     "Discrete: the run's config reports ppo.py's defaults (4 envs x 128 steps, lr 2.5e-4, ent 0.01, no obs norm)");
+  if (rc) diag("%s", lpdm_ctx_message(ctx));
+  prun_free(&a);
+  rc = prun_new(&a, "Pendulum-v1", "guided", "mode=bp steps=4096");
+  ok(rc == 0 && lpdm_cfg_int(&a.algo->cfg, "num_envs") == 1 && lpdm_cfg_int(&a.algo->cfg, "num_steps") == 2048 &&
+         lpdm_cfg_int(&a.algo->cfg, "num_minibatches") == 32 && lpdm_cfg_int(&a.algo->cfg, "update_epochs") == 10 &&
+         lpdm_cfg_num(&a.algo->cfg, "ent_coef") == 0 && !strcmp(lpdm_cfg_str(&a.algo->cfg, "norm_reward"), "true"),
+     "Box: the run's config reports ppo_continuous_action.py's defaults (1 x 2048, 32 x 10, ent 0, normalisation)");
+  if (rc) diag("%s", lpdm_ctx_message(ctx));
+
+  /* raw episode returns: reward scaling changes what PPO learns from, not
+     what is reported; the first update's rollout is the same either way */
+  rc = prun_new(&b, "Pendulum-v1", "guided", "mode=bp steps=4096 norm_reward=false");
+  int r1 = rc == 0 ? prun_iter(&a) : -1, r2 = rc == 0 ? prun_iter(&b) : -1;
+  ok(r1 >= 0 && r2 >= 0 && a.r.n == 10 && b.r.n == 10 && a.r.first_ret == b.r.first_ret && a.r.first_ret < -100,
+     "Box: episode returns are raw env rewards whether or not rewards are scaled (%g, %g)", a.r.first_ret,
+     b.r.first_ret);
+  ok(stat(&a, "value_loss") != stat(&b, "value_loss"), "... while the value loss differs (scaled vs raw returns)");
+  prun_free(&b);
+  rc = prun_new(&b, "Pendulum-v1", "guided", "mode=bp steps=4096 bootstrap_truncated=true");
+  r2 = rc == 0 ? prun_iter(&b) : -1;
+  ok(r2 >= 0 && b.r.first_ret == a.r.first_ret && stat(&a, "value_loss") != stat(&b, "value_loss"),
+     "bootstrap_truncated: same rollout, other targets (Pendulum's episodes all end by truncation)");
+  prun_free(&a);
+  prun_free(&b);
+
+  /* annealing, target-KL */
+  rc = prun_new(&a, "CartPole-v1", "guided", "mode=bp steps=2048 target_kl=1e-12");
+  int good = rc == 0;
+  for (int k = 1; good && k <= 4; k++) {
+    int r = prun_iter(&a);
+    good = r >= 0 && (k < 4 ? r == LPDM_OK : r == LPDM_DONE) && close_to(stat(&a, "learning_rate"), 2.5e-4 * (1 - (k - 1) / 4.0), 1e-12) &&
+           stat(&a, "epochs") == 1;
+  }
+  ok(good, "learning rate annealed linearly over 4 updates; target_kl stops the epochs after the first");
+  prun_free(&a);
+
+  /* per-layer local rates: a layer at rate 0 does not move */
+  rc = prun_new(&a, "CartPole-v1", "stress", "mode=local steps=512 actor_local_lrs=1e-3,0 critic_local_lr=0");
+  good = rc == 0;
+  float w0[2][64];
+  if (good) {
+    for (int l = 0; l < 2; l++) memcpy(w0[l], lpdm_net_layer(a.net, l)->params[0].w, 64 * sizeof(float));
+    good = prun_iter(&a) >= 0;
+  }
+  ok(good && memcmp(w0[0], lpdm_net_layer(a.net, 0)->params[0].w, 64 * sizeof(float)) != 0 &&
+         memcmp(w0[1], lpdm_net_layer(a.net, 1)->params[0].w, 64 * sizeof(float)) == 0 &&
+         isfinite(stat(&a, "actor_local_loss_1")) && isfinite(stat(&a, "critic_local_loss_2")),
+     "local: actor_local_lrs=1e-3,0 trains layer 1 and leaves layer 2; both nets report their local losses");
+  if ((rc || !good) && a.net) diag("rc %d: %s; changed: %d %d; losses %g %g", rc, lpdm_ctx_message(ctx),
+                        memcmp(w0[0], lpdm_net_layer(a.net, 0)->params[0].w, 64 * sizeof(float)) != 0,
+                        memcmp(w0[1], lpdm_net_layer(a.net, 1)->params[0].w, 64 * sizeof(float)) != 0,
+                        stat(&a, "actor_local_loss_1"), stat(&a, "critic_local_loss_2"));
+  prun_free(&a);
+
+  /* determinism, both modes */
+  const char *modes[2] = {"mode=bp steps=1024", "mode=local steps=1024"};
+  for (int m = 0; m < 2; m++) {
+    good = prun_new(&a, "CartPole-v1", "guided", modes[m]) == 0 && prun_new(&b, "CartPole-v1", "guided", modes[m]) == 0;
+    while (good) {
+      int ra = prun_iter(&a), rb = prun_iter(&b);
+      good = ra >= 0 && ra == rb && stat(&a, "value_loss") == stat(&b, "value_loss") &&
+             stat(&a, "approx_kl") == stat(&b, "approx_kl");
+      if (ra == LPDM_DONE) break;
+    }
+    ok(good && a.r.n == b.r.n && a.r.sum == b.r.sum, "%s mode: the same seed gives the same episodes and losses",
+       m ? "local" : "bp");
+    prun_free(&a);
+    prun_free(&b);
+  }
+}
+
+int main(void) {
+  ctx = lpdm_ctx_new();
+  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
+    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
+    return 1;
+  }
+  test_gae();
+  test_distributions();
+  test_clip_grad(1);
+  test_clip_grad(0);
+  test_value_grad(0);
+  test_value_grad(1);
+  test_rms();
+  test_plugin();
+  lpdm_ctx_free(ctx);
+  return done_testing();
+}
