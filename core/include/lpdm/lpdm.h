@@ -101,6 +101,7 @@ typedef struct lpdm_nprng {
 void lpdm_nprng_seed(lpdm_nprng *r, uint64_t seed);
 uint64_t lpdm_nprng_u64(lpdm_nprng *r);
 double lpdm_nprng_uniform(lpdm_nprng *r, double low, double high); /* Generator.uniform */
+double lpdm_nprng_standard_normal(lpdm_nprng *r); /* Generator.standard_normal */
 
 /* ------------------------------------------------------------ optimizers */
 
