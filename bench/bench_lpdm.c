@@ -11,6 +11,9 @@
         matrices, the guided loss, its vjp, backward, Adam step, forward
         again), in GFLOP/s of its level-3 work, beside cblas_sgemm on a
         B x B x 64 product: the fraction of BLAS speed the local loss runs at.
+     4. PPO training on CartPole-v1 with CleanRL's defaults, bp and local,
+        1 and 2 threads, beside CleanRL ppo.py's rate, and local's time per
+        update as a multiple of bp's.
 
    Run with one BLAS thread: OPENBLAS_NUM_THREADS=1 build/bench/bench_lpdm
    Options: --quick (shorter runs), --steps=N (training steps per mode). */
@@ -123,34 +126,44 @@ static void bench_env(long n) {
   printf("    CartPole physics inlined in a bare loop (the floor): %.0f steps/s\n", n / t_raw);
 }
 
-static double bench_train(const char *mode, const char *lossn, long steps) {
+/* Training env steps/s of algo on CartPole-v1 (2 x 64 tanh; orthogonal,
+   gain sqrt(2) for ppo as CleanRL); *per_update gets ms per iteration. */
+static double bench_train(const char *algon, const char *mode, const char *lossn, long steps, int threads,
+                          double *per_update) {
   const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, "CartPole-v1");
   const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "reinforce");
+  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, algon);
   const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
   const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, lossn);
   lpdm_distance *dist = NULL;
   lpdm_loss *loss = NULL;
   lpdm_net *net = NULL;
   lpdm_algo *algo = NULL;
-  lpdm_config ac;
+  lpdm_config ac, lc;
   lpdm_rng rng;
   lpdm_rng_seed(&rng, 1);
+  const int ppo = !strcmp(algon, "ppo");
   if (!ek || !dk || !ak || !eu || !lk || lpdm_distance_new(ctx, eu, NULL, &dist) || lpdm_loss_new(ctx, lk, NULL, &loss) ||
       lpdm_config_init(ctx, &ak->head, &ac) || lpdm_config_set_str(ctx, &ac, "r", "mode", mode) ||
       lpdm_config_set_num(ctx, &ac, "r", "steps", (double)steps) || lpdm_net_new(ctx, 4, &net) ||
-      lpdm_net_add(net, ctx, dk, NULL, &rng, NULL) || lpdm_net_add(net, ctx, dk, NULL, &rng, NULL))
+      lpdm_config_init(ctx, &dk->head, &lc) ||
+      (ppo && (lpdm_config_set_str(ctx, &lc, "d", "init", "orthogonal") ||
+               lpdm_config_set_num(ctx, &lc, "d", "gain", sqrt(2.0)) ||
+               lpdm_config_set_num(ctx, &ac, "r", "threads", threads))) ||
+      lpdm_net_add(net, ctx, dk, &lc, &rng, NULL) || lpdm_net_add(net, ctx, dk, &lc, &rng, NULL))
     die("setup");
   lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, NULL, NULL};
-  if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) die("reinforce");
+  if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) die(algon);
   lpdm_stats st;
-  int rc;
+  int rc, iters = 0;
   double t0 = now();
   do {
     st.n = 0;
     rc = ak->iterate(algo, &st, ctx);
+    iters++;
   } while (rc == LPDM_OK);
   double dt = now() - t0;
+  if (per_update) *per_update = 1e3 * dt / iters;
   if (rc < 0) die("iterate");
   lpdm_algo_free(algo);
   lpdm_net_free(net);
@@ -227,10 +240,24 @@ int main(int argc, char **argv) {
   const char *modes[][2] = {{"bp", "guided"}, {"local", "guided"}, {"local", "stress"}};
   for (int i = 0; i < 3; i++)
     printf("    %-5s %-7s %12.0f steps/s\n", modes[i][0], strcmp(modes[i][0], "bp") ? modes[i][1] : "",
-           bench_train(modes[i][0], modes[i][1], steps));
+           bench_train("reinforce", modes[i][0], modes[i][1], steps, 1, NULL));
   printf("\n[3] one local update of a 64 -> 64 dense layer (guided loss, euclidean), beside cblas_sgemm\n");
   int Bs[] = {64, 256, 512, 1024};
   for (int i = 0; i < 4; i++) bench_local(Bs[i], quick ? 5 : (Bs[i] <= 256 ? 200 : 40));
+  long psteps = quick ? 51200 : 204800;
+  printf("\n[4] PPO on CartPole-v1 with CleanRL's ppo.py defaults (4 x 128 steps, 4 x 4 minibatches,\n"
+         "    2 x 64 tanh), training env steps/s beside CleanRL ppo.py's ~12,600 env steps/s with\n"
+         "    PyTorch on CPU on the same kind of machine (%ld steps, seed 1)\n", psteps);
+  double bp_ms[2] = {0, 0};
+  for (int i = 0; i < 3; i++)
+    for (int th = 1; th <= 2; th++) {
+      double ms, r = bench_train("ppo", modes[i][0], modes[i][1], psteps, th, &ms);
+      if (i == 0) bp_ms[th - 1] = ms;
+      printf("    %-5s %-7s threads=%d %10.0f steps/s  %5.1fx CleanRL  %6.2f ms/update", modes[i][0],
+             strcmp(modes[i][0], "bp") ? modes[i][1] : "", th, r, r / 12600.0, ms);
+      if (i > 0) printf("  (%.2fx bp's time)", ms / bp_ms[th - 1]);
+      printf("\n");
+    }
   lpdm_ctx_free(ctx);
   return 0;
 }

@@ -27,6 +27,18 @@ static inline int ok(int cond, const char *fmt, ...) {
   return cond;
 }
 
+/* A test that cannot run here: "ok N # SKIP reason" (TAP: not a failure). */
+static inline void skip(const char *fmt, ...) {
+  va_list ap;
+  tap_n++;
+  printf("ok %d # SKIP ", tap_n);
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+  printf("\n");
+  fflush(stdout);
+}
+
 static inline void diag(const char *fmt, ...) {
   va_list ap;
   printf("# ");

@@ -5,7 +5,8 @@
    loss's gradients against central finite differences, Gymnasium's running
    moments against the direct formula, and the plugin's resolved defaults,
    raw episode returns, per-layer local rates, annealing, target-KL stop
-   and determinism. */
+   and determinism (the same seed, run on 1 thread and on 2, gives the same
+   episodes and losses). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -354,17 +355,19 @@ static void test_plugin(void) {
   prun_free(&a);
 
   /* determinism, both modes */
-  const char *modes[2] = {"mode=bp steps=1024", "mode=local steps=1024"};
+  const char *modes[2][2] = {{"mode=bp steps=1024", "mode=bp steps=1024 threads=2"},
+                             {"mode=local steps=1024", "mode=local steps=1024 threads=2"}};
   for (int m = 0; m < 2; m++) {
-    good = prun_new(&a, "CartPole-v1", "guided", modes[m]) == 0 && prun_new(&b, "CartPole-v1", "guided", modes[m]) == 0;
+    good = prun_new(&a, "CartPole-v1", "guided", modes[m][0]) == 0 &&
+           prun_new(&b, "CartPole-v1", "guided", modes[m][1]) == 0;
     while (good) {
       int ra = prun_iter(&a), rb = prun_iter(&b);
       good = ra >= 0 && ra == rb && stat(&a, "value_loss") == stat(&b, "value_loss") &&
              stat(&a, "approx_kl") == stat(&b, "approx_kl");
       if (ra == LPDM_DONE) break;
     }
-    ok(good && a.r.n == b.r.n && a.r.sum == b.r.sum, "%s mode: the same seed gives the same episodes and losses",
-       m ? "local" : "bp");
+    ok(good && a.r.n == b.r.n && a.r.sum == b.r.sum,
+       "%s mode: the same seed gives the same episodes and losses, with 1 thread and with 2", m ? "local" : "bp");
     prun_free(&a);
     prun_free(&b);
   }

@@ -70,6 +70,8 @@
 **   critic_local_lr = 0        local: the critic's hidden layers (0: local_lr)
 **   actor_local_lrs = ""       local: one rate per actor hidden layer, "1e-3,1e-4"
 **   critic_local_lrs= ""       local: one rate per critic hidden layer
+**   threads         = 1        2: each minibatch's actor and critic halves run on
+**                              two threads (results identical to 1 thread)
 **
 ** Stats per update (CleanRL's names): learning_rate, value_loss,
 ** policy_loss, entropy, old_approx_kl, approx_kl (of the last minibatch),
@@ -84,6 +86,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "common.h"
@@ -121,9 +125,12 @@ static const lpdm_key keys[] = {
     {"critic_local_lr", LPDM_T_NUMBER, "0", "local: the critic's hidden layers (0: local_lr)"},
     {"actor_local_lrs", LPDM_T_STRING, "", "local: per actor hidden layer, comma-separated (overrides)"},
     {"critic_local_lrs", LPDM_T_STRING, "", "local: per critic hidden layer, comma-separated (overrides)"},
+    {"threads", LPDM_T_INT, "1", "2: update actor and critic on two threads (same results)"},
     {NULL, 0, NULL, NULL}};
 
 #define MAX_LAYER_STATS 8
+
+typedef struct worker worker;
 
 typedef struct ppo {
   lpdm_algo base;
@@ -161,8 +168,14 @@ typedef struct ppo {
   fbuf feat, out, vfeat, vout;
   /* minibatch */
   int *perm;
-  fbuf m_obs, m_act, m_logp, m_adv, m_ret, m_val, dout, dfeat, dv, dvfeat, tfeat;
+  fbuf m_obs, m_act, m_logp, m_adv, m_ret, m_val, dout, dfeat, dv, dvfeat, tfeat, vtfeat;
+  /* the critic's half of a minibatch: inputs and results (critic_part) */
+  double *job_ll, job_vloss, job_sq;
+  worker *worker; /* threads = 2 */
 } ppo;
+
+static void worker_free(worker *w);
+static int worker_new(ppo *s, lpdm_ctx *ctx, worker **out);
 
 static double now_s(void) {
   struct timespec ts;
@@ -173,6 +186,7 @@ static double now_s(void) {
 static void ppo_free(lpdm_algo *a) {
   ppo *s = (ppo *)a;
   if (!s) return;
+  worker_free(s->worker);
   if (s->env)
     for (int e = 0; e < s->N; e++) lpdm_env_free(s->env[e]);
   free(s->env);
@@ -187,7 +201,7 @@ static void ppo_free(lpdm_algo *a) {
   fbuf *bs[] = {&s->obs,  &s->act,   &s->logp,  &s->val,   &s->rew,   &s->done,  &s->adv,   &s->ret,
                 &s->next_obs, &s->next_done, &s->next_val, &s->feat, &s->out, &s->vfeat, &s->vout,
                 &s->m_obs, &s->m_act, &s->m_logp, &s->m_adv, &s->m_ret, &s->m_val, &s->dout, &s->dfeat,
-                &s->dv, &s->dvfeat, &s->tfeat};
+                &s->dv, &s->dvfeat, &s->tfeat, &s->vtfeat};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   free(s);
 }
@@ -326,6 +340,8 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
       return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be >= 0%s, got %g", nonneg[i],
                         i < 2 ? " (or -1 for CleanRL's default)" : "", v);
   }
+  const int threads = lpdm_cfg_int(cfg, "threads");
+  if (threads != 1 && threads != 2) return lpdm_error(ctx, LPDM_ERR_ARG, "threads must be 1 or 2, got %d", threads);
   const char *pos[] = {"adam_eps", "clip_obs", "clip_reward"};
   for (int i = 0; i < 3; i++)
     if (!(lpdm_cfg_num(cfg, pos[i]) > 0))
@@ -438,13 +454,13 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
       (rc = fgrow(ctx, &s->done, B)) || (rc = fgrow(ctx, &s->adv, B)) || (rc = fgrow(ctx, &s->ret, B)) ||
       (rc = fgrow(ctx, &s->next_obs, (size_t)N * od)) || (rc = fgrow(ctx, &s->next_done, N)) ||
       (rc = fgrow(ctx, &s->next_val, N)) || (rc = fgrow(ctx, &s->feat, (size_t)W * F)) ||
-      (rc = fgrow(ctx, &s->out, (size_t)N * nact)) || (rc = fgrow(ctx, &s->vfeat, (size_t)W * VF)) ||
+      (rc = fgrow(ctx, &s->out, (size_t)N * nact)) || (rc = fgrow(ctx, &s->vfeat, (size_t)B * VF)) ||
       (rc = fgrow(ctx, &s->vout, N)) || (rc = fgrow(ctx, &s->m_obs, (size_t)s->M * od)) ||
       (rc = fgrow(ctx, &s->m_act, (size_t)s->M * na)) || (rc = fgrow(ctx, &s->m_logp, s->M)) ||
       (rc = fgrow(ctx, &s->m_adv, s->M)) || (rc = fgrow(ctx, &s->m_ret, s->M)) || (rc = fgrow(ctx, &s->m_val, s->M)) ||
       (rc = fgrow(ctx, &s->dout, (size_t)s->M * nact)) || (rc = fgrow(ctx, &s->dfeat, (size_t)s->M * F)) ||
       (rc = fgrow(ctx, &s->dv, s->M)) || (rc = fgrow(ctx, &s->dvfeat, (size_t)s->M * VF)) ||
-      (rc = fgrow(ctx, &s->tfeat, (size_t)s->M * (F > VF ? F : VF))))
+      (rc = fgrow(ctx, &s->tfeat, (size_t)s->M * F)) || (rc = fgrow(ctx, &s->vtfeat, (size_t)s->M * VF)))
     goto fail;
   for (int e = 0; e < N; e++) {
     if ((rc = lpdm_env_new(ctx, setup->env_kind, setup->env_cfg, &s->env[e]))) goto fail;
@@ -463,6 +479,7 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
       memcpy(o, s->raw, (size_t)od * sizeof(float));
     s->next_done.p[e] = 0;
   }
+  if (threads == 2 && (rc = worker_new(s, ctx, &s->worker))) goto fail;
   s->t_start = now_s();
   *out = &s->base;
   return LPDM_OK;
@@ -512,9 +529,7 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
     memcpy(s->obs.p + base * od, s->next_obs.p, (size_t)N * od * sizeof(float));
     memcpy(s->done.p + base, s->next_done.p, (size_t)N * sizeof(float));
     int rc;
-    if ((rc = forward2(s->trunk, s->head, ctx, s->next_obs.p, N, s->feat.p, s->out.p)) ||
-        (rc = forward2(s->vtrunk, s->vhead, ctx, s->next_obs.p, N, s->vfeat.p, s->val.p + base)))
-      return rc;
+    if ((rc = forward2(s->trunk, s->head, ctx, s->next_obs.p, N, s->feat.p, s->out.p))) return rc;
     for (int e = 0; e < N; e++) {
       const float *z = s->out.p + (size_t)e * nact;
       float *a = s->act.p + (base + e) * na;
@@ -569,15 +584,15 @@ static void gather(const float *src, int width, const int *idx, int M, float *ds
 /* Hidden features of a minibatch: bp keeps activations for backward; local
    trains each hidden layer by its local loss on the way (guided by g). */
 static int trunk_forward(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, const float *X, int M, const float *g,
-                         const float **feat, double *losses) {
+                         const float **feat, double *losses, float *scratch) {
   if (!s->local) return lpdm_net_train_forward(trunk, ctx, X, M, feat);
   if (lpdm_net_depth(trunk) == 0) {
     *feat = X;
     return LPDM_OK;
   }
   if (M < 2) { /* no pairs: features without a local step */
-    int rc = lpdm_net_forward(trunk, ctx, X, M, s->tfeat.p);
-    *feat = s->tfeat.p;
+    int rc = lpdm_net_forward(trunk, ctx, X, M, scratch);
+    *feat = scratch;
     return rc;
   }
   return lpdm_net_local_update(trunk, ctx, s->setup.distance, s->setup.loss, X, M, g, feat, losses);
@@ -599,6 +614,157 @@ static const char *critic_names[MAX_LAYER_STATS] = {"critic_local_loss_1", "crit
                                                     "critic_local_loss_4", "critic_local_loss_5", "critic_local_loss_6",
                                                     "critic_local_loss_7", "critic_local_loss_8"};
 
+/* The actor's half of a minibatch update: features (bp: kept for backward;
+   local: each hidden layer trained by its local loss, guided by the
+   advantages), the policy loss, and every gradient of the actor; *sq gets
+   their squared norm. */
+static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double *sq) {
+  const int M = s->M;
+  const float *feat, *out;
+  int rc;
+  if ((rc = trunk_forward(s, ctx, s->trunk, s->m_obs.p, M, s->m_adv.p, &feat, ll, s->tfeat.p)) ||
+      (rc = lpdm_net_train_forward(s->head, ctx, feat, M, &out)))
+    return rc;
+  if (s->ls_opt) lpdm_optim_zero(s->ls_opt);
+  ppo_policy_loss(M, s->discrete, s->nact, out, s->log_std, s->m_act.p, s->m_logp.p, s->m_adv.p, s->clip,
+                  s->ent_coef, s->dout.p, s->glog_std, ps);
+  lpdm_net_zero_grad(s->head);
+  if ((rc = lpdm_net_backward(s->head, ctx, s->dout.p, s->local ? NULL : s->dfeat.p))) return rc;
+  *sq = lpdm_net_grad_sq(s->head) + (s->ls_opt ? lpdm_optim_grad_sq(s->ls_opt) : 0);
+  if (!s->local) {
+    lpdm_net_zero_grad(s->trunk);
+    if ((rc = lpdm_net_backward(s->trunk, ctx, s->dfeat.p, NULL))) return rc;
+    *sq += lpdm_net_grad_sq(s->trunk);
+  }
+  return LPDM_OK;
+}
+
+/* The critic's half (guided by the returns); results in s->job_*. Touches
+   only the critic's nets and buffers, so it can run beside actor_part. */
+static int critic_part(ppo *s, lpdm_ctx *ctx) {
+  const int M = s->M;
+  const float *vfeat, *vout;
+  int rc;
+  if ((rc = trunk_forward(s, ctx, s->vtrunk, s->m_obs.p, M, s->m_ret.p, &vfeat, s->job_ll, s->vtfeat.p)) ||
+      (rc = lpdm_net_train_forward(s->vhead, ctx, vfeat, M, &vout)))
+    return rc;
+  s->job_vloss = ppo_value_loss(M, vout, s->m_val.p, s->m_ret.p, s->clip_vloss ? s->clip : 0, s->vf_coef, s->dv.p);
+  lpdm_net_zero_grad(s->vhead);
+  if ((rc = lpdm_net_backward(s->vhead, ctx, s->dv.p, s->local ? NULL : s->dvfeat.p))) return rc;
+  s->job_sq = lpdm_net_grad_sq(s->vhead);
+  if (!s->local) {
+    lpdm_net_zero_grad(s->vtrunk);
+    if ((rc = lpdm_net_backward(s->vtrunk, ctx, s->dvfeat.p, NULL))) return rc;
+    s->job_sq += lpdm_net_grad_sq(s->vtrunk);
+  }
+  return LPDM_OK;
+}
+
+/* ------------------------------------------------------------ worker thread
+
+   With threads = 2, a second thread runs critic_part while the calling
+   thread runs actor_part: the two halves share no mutable state, each net
+   computes exactly what it would alone, so results are identical to the
+   single-thread run. A minibatch's half takes ~0.1 ms, less than a
+   condition variable's wake-up on a busy VM, so each side spins a while
+   (about 50 us) before it sleeps; a sleeping side is woken through the
+   mutex (the seq_cst flag exchange makes a lost wake-up impossible). The
+   worker reports into its own context. */
+struct worker {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  _Atomic int state;                  /* W_IDLE, W_POSTED, W_DONE, W_QUIT */
+  _Atomic int worker_asleep, main_asleep;
+  int rc;
+  lpdm_ctx *ctx;
+  ppo *s;
+};
+enum { W_IDLE, W_POSTED, W_DONE, W_QUIT };
+
+#if defined(__x86_64__) || defined(__i386__)
+#define SPIN_PAUSE() __builtin_ia32_pause()
+#else
+#define SPIN_PAUSE() ((void)0)
+#endif
+#define SPIN_ROUNDS 20000 /* pause is ~10-140 cycles: tens of microseconds */
+
+/* Waits until w->state is one of a or b: spins, then sleeps on the
+   condition variable with *asleep raised. */
+static int await_state(worker *w, _Atomic int *asleep, int a, int b) {
+  for (int i = 0; i < SPIN_ROUNDS; i++) {
+    int st = atomic_load(&w->state);
+    if (st == a || st == b) return st;
+    SPIN_PAUSE();
+  }
+  pthread_mutex_lock(&w->mu);
+  atomic_store(asleep, 1);
+  int st;
+  while ((st = atomic_load(&w->state)) != a && st != b) pthread_cond_wait(&w->cv, &w->mu);
+  atomic_store(asleep, 0);
+  pthread_mutex_unlock(&w->mu);
+  return st;
+}
+
+/* Sets the state and wakes the other side if it sleeps. */
+static void set_state(worker *w, _Atomic int *other_asleep, int st) {
+  atomic_store(&w->state, st);
+  if (atomic_load(other_asleep)) {
+    pthread_mutex_lock(&w->mu);
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+  }
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  while (await_state(w, &w->worker_asleep, W_POSTED, W_QUIT) == W_POSTED) {
+    lpdm_ctx_clear(w->ctx);
+    w->rc = critic_part(w->s, w->ctx);
+    set_state(w, &w->main_asleep, W_DONE);
+  }
+  return NULL;
+}
+
+static void worker_post(worker *w) { set_state(w, &w->worker_asleep, W_POSTED); }
+
+static int worker_wait(worker *w, lpdm_ctx *ctx) {
+  await_state(w, &w->main_asleep, W_DONE, W_DONE);
+  atomic_store(&w->state, W_IDLE);
+  return w->rc ? lpdm_error(ctx, w->rc, "%s", lpdm_ctx_message(w->ctx)) : LPDM_OK;
+}
+
+static void worker_free(worker *w) {
+  if (!w) return;
+  set_state(w, &w->worker_asleep, W_QUIT);
+  pthread_join(w->th, NULL);
+  pthread_cond_destroy(&w->cv);
+  pthread_mutex_destroy(&w->mu);
+  lpdm_ctx_free(w->ctx);
+  free(w);
+}
+
+static int worker_new(ppo *s, lpdm_ctx *ctx, worker **out) {
+  worker *w = calloc(1, sizeof *w);
+  if (!w || !(w->ctx = lpdm_ctx_new())) {
+    free(w);
+    return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  }
+  w->s = s;
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  int e = pthread_create(&w->th, NULL, worker_main, w);
+  if (e) {
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    lpdm_ctx_free(w->ctx);
+    free(w);
+    return lpdm_error(ctx, LPDM_ERR, "cannot start the worker thread: %s", strerror(e));
+  }
+  *out = w;
+  return LPDM_OK;
+}
+
 static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   ppo *s = (ppo *)a;
   if (s->update >= s->num_updates) return LPDM_DONE;
@@ -608,9 +774,13 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   int rc = rollout(s, ctx);
   if (rc) return lpdm_ctx_prefix(ctx, rc, "rollout of update %d", s->update);
 
-  /* bootstrap and GAE */
-  const int N = s->N, B = s->B, M = s->M, od = s->od, na = s->na, nact = s->nact;
-  if ((rc = forward2(s->vtrunk, s->vhead, ctx, s->next_obs.p, N, s->vfeat.p, s->next_val.p))) return rc;
+  /* the rollout's values in one batch (the critic did not change during
+     it, so these are the values CleanRL computes step by step), the
+     bootstrap values, GAE */
+  const int N = s->N, B = s->B, M = s->M, od = s->od, na = s->na;
+  if ((rc = forward2(s->vtrunk, s->vhead, ctx, s->obs.p, B, s->vfeat.p, s->val.p)) ||
+      (rc = forward2(s->vtrunk, s->vhead, ctx, s->next_obs.p, N, s->vfeat.p, s->next_val.p)))
+    return rc;
   ppo_gae(s->T, N, s->rew.p, s->val.p, s->done.p, s->next_val.p, s->next_done.p, s->gamma, s->lam, s->adv.p,
           s->ret.p);
 
@@ -620,7 +790,6 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   double lbuf_a[MAX_LAYER_STATS], lbuf_c[MAX_LAYER_STATS];
   const int da = lpdm_net_depth(s->trunk), dc = lpdm_net_depth(s->vtrunk);
   int nmb_done = 0, epochs_done = 0;
-  const double clipv = s->clip_vloss ? s->clip : 0;
   for (int epoch = 0; epoch < s->epochs; epoch++) {
     for (int i = B - 1; i > 0; i--) { /* Fisher-Yates, in place as CleanRL's np.random.shuffle */
       int j = (int)lpdm_rng_below(&s->rng, (uint64_t)i + 1), t = s->perm[i];
@@ -643,35 +812,17 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
         const double sd = sqrt(v / (M - 1));
         for (int i = 0; i < M; i++) s->m_adv.p[i] = (float)((s->m_adv.p[i] - m) / (sd + 1e-8));
       }
-      const float *feat, *out, *vfeat, *vout;
-      double *lla = da <= MAX_LAYER_STATS ? lbuf_a : NULL, *llc = dc <= MAX_LAYER_STATS ? lbuf_c : NULL;
-      /* actor */
-      if ((rc = trunk_forward(s, ctx, s->trunk, s->m_obs.p, M, s->m_adv.p, &feat, lla)) ||
-          (rc = lpdm_net_train_forward(s->head, ctx, feat, M, &out)))
-        return lpdm_ctx_prefix(ctx, rc, "update %d, actor", s->update);
-      if (s->ls_opt) lpdm_optim_zero(s->ls_opt);
-      ppo_policy_loss(M, s->discrete, nact, out, s->log_std, s->m_act.p, s->m_logp.p, s->m_adv.p, s->clip,
-                      s->ent_coef, s->dout.p, s->glog_std, &ps);
-      /* critic */
-      if ((rc = trunk_forward(s, ctx, s->vtrunk, s->m_obs.p, M, s->m_ret.p, &vfeat, llc)) ||
-          (rc = lpdm_net_train_forward(s->vhead, ctx, vfeat, M, &vout)))
-        return lpdm_ctx_prefix(ctx, rc, "update %d, critic", s->update);
-      vloss = ppo_value_loss(M, vout, s->m_val.p, s->m_ret.p, clipv, s->vf_coef, s->dv.p);
-      /* gradients */
-      lpdm_net_zero_grad(s->head);
-      lpdm_net_zero_grad(s->vhead);
-      if ((rc = lpdm_net_backward(s->head, ctx, s->dout.p, s->local ? NULL : s->dfeat.p)) ||
-          (rc = lpdm_net_backward(s->vhead, ctx, s->dv.p, s->local ? NULL : s->dvfeat.p)))
-        return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
-      double sq = lpdm_net_grad_sq(s->head) + lpdm_net_grad_sq(s->vhead) + (s->ls_opt ? lpdm_optim_grad_sq(s->ls_opt) : 0);
-      if (!s->local) {
-        lpdm_net_zero_grad(s->trunk);
-        lpdm_net_zero_grad(s->vtrunk);
-        if ((rc = lpdm_net_backward(s->trunk, ctx, s->dfeat.p, NULL)) ||
-            (rc = lpdm_net_backward(s->vtrunk, ctx, s->dvfeat.p, NULL)))
-          return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
-        sq += lpdm_net_grad_sq(s->trunk) + lpdm_net_grad_sq(s->vtrunk);
-      }
+      double *lla = da <= MAX_LAYER_STATS ? lbuf_a : NULL;
+      s->job_ll = dc <= MAX_LAYER_STATS ? lbuf_c : NULL;
+      /* the critic's half on the worker thread (if any) while this one does the actor's */
+      if (s->worker) worker_post(s->worker);
+      double sq_a = 0;
+      int rca = actor_part(s, ctx, lla, &ps, &sq_a);
+      int rcc = s->worker ? worker_wait(s->worker, ctx) : critic_part(s, ctx);
+      if (rca) return lpdm_ctx_prefix(ctx, rca, "update %d, actor", s->update);
+      if (rcc) return lpdm_ctx_prefix(ctx, rcc, "update %d, critic", s->update);
+      vloss = s->job_vloss;
+      const double sq = sq_a + s->job_sq;
       gnorm = sqrt(sq);
       float scale = 1.0f;
       if (s->max_grad_norm > 0) { /* torch.nn.utils.clip_grad_norm_ */
@@ -686,7 +837,7 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
       clipfrac += ps.clipfrac;
       if (s->local) {
         for (int i = 0; lla && i < da; i++) al[i] += lla[i];
-        for (int i = 0; llc && i < dc; i++) cl[i] += llc[i];
+        for (int i = 0; s->job_ll && i < dc; i++) cl[i] += s->job_ll[i];
       }
       nmb_done++;
     }
