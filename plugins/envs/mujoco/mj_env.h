@@ -45,8 +45,14 @@
 ** env.unwrapped.state_vector(). set_state puts MuJoCo's data back to its
 ** reset values first (mj_resetData: time, ctrl, the solver's warm start),
 ** then writes qpos and qvel and calls mj_forward, so that set_state(s)
-** followed by step(a) depends on s and a only. (Gymnasium's set_state keeps
-** the warm start of the last step; its reset() does the same as ours.)
+** followed by step(a) depends on s and a only. In MuJoCo 2.2.2 mj_forward
+** also writes to the state: it normalises free/ball joint quaternions in
+** qpos in place, and it overwrites qacc_warmstart with the qacc it
+** computes, here with ctrl = 0. (Gymnasium's set_state skips mj_resetData,
+** so its warm start is computed with the previous action in ctrl; its
+** reset() does the same as ours.) Because of these writes,
+** set_state(get_state()) continues a run to solver tolerance, not always
+** to the bit: see docs/mujoco.md, Parity.
 **
 ** RESET NOISE comes from the env's lpdm_nprng, NumPy's
 ** Generator(PCG64(SeedSequence(seed))), which is Gymnasium's np_random after
