@@ -1,0 +1,47 @@
+-- test_lua_ppo.lua -- PPO from Lua (issue 4): the resolved config, a critic
+-- of another shape than the actor, local losses in the stats, greedy
+-- actions within the action space, and bad settings refused by name.
+local lpdm = require("lpdm")
+local n, failures = 0, 0
+local function ok(cond, name)
+  n = n + 1
+  print(string.format("%s %d - %s", cond and "ok" or "not ok", n, name))
+  if not cond then failures = failures + 1 end
+end
+local function refused(fn, pattern, name)
+  local good, err = pcall(fn)
+  ok(not good and tostring(err):find(pattern, 1, true) ~= nil, name .. " (" .. tostring(err) .. ")")
+end
+
+print("1..8")
+local env = lpdm.env("Pendulum-v1")
+local pol = lpdm.net{ inputs = 3, lpdm.dense{ 32, init = "orthogonal", gain = math.sqrt(2) }, seed = 2 }
+local val = lpdm.net{ inputs = 3, lpdm.dense{ 16 }, lpdm.dense{ 16 }, seed = 3 }
+local run = lpdm.algo("ppo", { env = env, policy = pol, value = val, mode = "local", loss = "stress",
+  steps = 2048, num_steps = 1024, num_minibatches = 8 })
+local c = run.config
+ok(c.num_envs == 1 and c.num_steps == 1024 and c.update_epochs == 10 and c.learning_rate == 3e-4
+   and c.norm_obs == "true" and c.norm_reward == "true", "Box defaults resolve to ppo_continuous_action.py's")
+local its, eps, losses = 0, 0, true
+for it in run:iterations() do
+  its = its + 1
+  eps = eps + #it.episodes
+  losses = losses and it.stats.actor_local_loss_1 ~= nil and it.stats.critic_local_loss_2 ~= nil
+    and it.stats.actor_local_loss_2 == nil
+end
+ok(its == 2 and eps == 10, "2 updates of 1024 steps, 10 episodes of 200 (got " .. its .. ", " .. eps .. ")")
+ok(losses, "local losses per layer of each net: actor 1 layer, critic 2")
+local a = run:act({ 1, 0, 0.5 })
+ok(#a == 1 and a[1] == a[1], "act gives one finite action")
+
+local cp = lpdm.env("CartPole-v1")
+local net = lpdm.net{ inputs = 4, lpdm.dense{ 8 } }
+refused(function() lpdm.algo("ppo", { env = cp, policy = net, num_minibatches = 5 }) end,
+  "num_minibatches (5) must divide the batch", "a minibatch count that does not divide 512")
+refused(function() lpdm.algo("ppo", { env = cp, policy = net, threads = 3 }) end,
+  "threads must be 1 or 2", "threads = 3")
+refused(function() lpdm.algo("ppo", { env = cp, policy = net, value = lpdm.net{ inputs = 5, lpdm.dense{ 8 } } }) end,
+  "'value' takes 5 inputs", "a value net of the wrong input width")
+refused(function() lpdm.algo("ppo", { env = cp, policy = net, mode = "local", critic_local_lrs = "1e-3,1e-3" }) end,
+  "expected 1 rates", "a per-layer rate list of the wrong length")
+os.exit(failures == 0 and 0 or 1)
