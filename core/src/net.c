@@ -249,11 +249,20 @@ int lpdm_net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
   float *g = dOut;
   for (int i = n->depth - 1; i >= 0; i--) {
     lpdm_layer *l = n->layers[i];
-    if (!l->kind->backward)
-      return lpdm_error(ctx, LPDM_ERR_ARG,
-                        "layer %d (%s) is a black box (no backward): it cannot be trained by "
-                        "backpropagation; use mode=local",
-                        i + 1, l->kind->head.name);
+    if (!l->kind->backward) { /* a black box: straight through, if asked for and the widths agree */
+      if (!lpdm_cfg_bool(&l->cfg, "straight_through"))
+        return lpdm_error(ctx, LPDM_ERR_ARG,
+                          "layer %d (%s) is a black box (no backward): backpropagation cannot pass it; "
+                          "use mode=local, or set straight_through=true on it to pass the gradient unchanged",
+                          i + 1, l->kind->head.name);
+      if (l->in_dim != l->out_dim)
+        return lpdm_error(ctx, LPDM_ERR_ARG,
+                          "layer %d (%s): straight_through passes the gradient unchanged, which needs equal "
+                          "input and output widths, but it maps %d to %d; use mode=local",
+                          i + 1, l->kind->head.name, l->in_dim, l->out_dim);
+      if (i == 0 && dX) memmove(dX, g, (size_t)B * l->in_dim * sizeof(float));
+      continue; /* dX = dY: g stays where it is */
+    }
     const float *in = i == 0 ? n->in_copy.p : n->act[i - 1].p;
     float *gin = i == 0 ? dX : (g == n->gA.p ? n->gB.p : n->gA.p);
     rc = l->kind->backward(l, in, n->act[i].p, B, g, gin, ctx);

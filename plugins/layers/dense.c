@@ -1,5 +1,6 @@
 /*
-** dense.c -- the fully connected layer:  Y = act(X W + b).
+** dense.c -- the fully connected layer:  Y = act(X W + b), or with
+** norm = "layer"  Y = act(LN(X W + b)).
 **
 ** X is B x in (row-major float32), W is in x out, b has out entries.
 ** The product runs through cblas_sgemm; the backward pass uses the layer's
@@ -7,6 +8,21 @@
 ** it needs no stored pre-activation:
 **     dZ = dY * act'(Z)      dW += X^T dZ      db += sum_rows dZ
 **     dX = dZ W^T
+**
+** Layer normalisation (norm = "layer", Ba, Kiros & Hinton 2016, as PyTorch's
+** nn.LayerNorm over the features): with Z = X W + b and, per row,
+**     mu = mean_j Z_j,  var = mean_j (Z_j - mu)^2 (biased),
+**     rstd = 1 / sqrt(var + eps),  Zh = (Z - mu) rstd,
+**     U = gain * Zh + shift,       Y = act(U)
+** gain (init 1) and shift (init 0) are learned per feature (params
+** "norm_gain", "norm_shift"). Backward recomputes Zh and rstd from X (no
+** state is kept between forward and backward):
+**     dU = dY * act'(U)            dgain += sum_rows dU * Zh
+**     dshift += sum_rows dU        dZh = dU * gain
+**     dZ = rstd (dZh - mean_j dZh - Zh mean_j(dZh * Zh))
+** then dW, db, dX from dZ as above. The row statistics are summed in double.
+** norm = "none" (the default) runs exactly the code and arithmetic it ran
+** before the option existed.
 **
 ** Config keys (defaults):
 **   out   = 64         output width
@@ -17,11 +33,14 @@
 **                      orthonormal rows or columns times gain, b = 0;
 **                      "zeros": W = b = 0
 **   gain  = 1.0        scale of the initial weights
+**   norm  = "none"     "none" or "layer" (layer normalisation before act)
+**   eps   = 1e-5       layer norm: added to the variance (> 0)
 **
 ** Lua:
 **   local net = lpdm.net{ inputs = 4, lpdm.dense{ 64, act = "tanh" },
 **                         lpdm.dense{ 64, act = "relu", init = "orthogonal",
-**                                     gain = math.sqrt(2) } }
+**                                     gain = math.sqrt(2) },
+**                         lpdm.dense{ 64, norm = "layer" } }
 */
 #include <cblas.h>
 #include <math.h>
@@ -37,6 +56,12 @@ typedef struct dense {
   int act;
   int has_bias;
   float *W, *b, *gW, *gb;
+  /* norm = "layer" */
+  int norm;
+  double eps;
+  float *gain, *shift, *ggain, *gshift;
+  float *zh, *rstd; /* backward's recomputed Zh (B x out) and 1/sigma (B) */
+  size_t zh_cap, rstd_cap;
 } dense;
 
 static const lpdm_key keys[] = {
@@ -45,6 +70,8 @@ static const lpdm_key keys[] = {
     {"bias", LPDM_T_BOOL, "true", "learn a bias"},
     {"init", LPDM_T_STRING, "torch", "initialisation: torch, orthogonal or zeros"},
     {"gain", LPDM_T_NUMBER, "1.0", "scale of the initial weights"},
+    {"norm", LPDM_T_STRING, "none", "normalisation of X W + b before act: none or layer"},
+    {"eps", LPDM_T_NUMBER, "1e-5", "layer norm: added to the variance"},
     {NULL, 0, NULL, NULL}};
 
 static void dense_free(lpdm_layer *l) {
@@ -54,6 +81,12 @@ static void dense_free(lpdm_layer *l) {
   free(d->b);
   free(d->gW);
   free(d->gb);
+  free(d->gain);
+  free(d->shift);
+  free(d->ggain);
+  free(d->gshift);
+  free(d->zh);
+  free(d->rstd);
   free(d);
 }
 
@@ -102,6 +135,13 @@ static int dense_init(const lpdm_layer_kind *kind, const lpdm_config *cfg, int i
   else return lpdm_error(ctx, LPDM_ERR_ARG, "unknown act '%s' (tanh, relu, identity)", act);
   if (strcmp(init, "torch") && strcmp(init, "orthogonal") && strcmp(init, "zeros"))
     return lpdm_error(ctx, LPDM_ERR_ARG, "unknown init '%s' (torch, orthogonal, zeros)", init);
+  const char *norm = lpdm_cfg_str(cfg, "norm");
+  int ln;
+  if (!strcmp(norm, "none")) ln = 0;
+  else if (!strcmp(norm, "layer")) ln = 1;
+  else return lpdm_error(ctx, LPDM_ERR_ARG, "unknown norm '%s' (none, layer)", norm);
+  double eps = lpdm_cfg_num(cfg, "eps");
+  if (ln && !(eps > 0 && isfinite(eps))) return lpdm_error(ctx, LPDM_ERR_ARG, "eps must be > 0, got %g", eps);
   dense *d = calloc(1, sizeof *d);
   if (!d) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
   size_t nw = (size_t)in * q;
@@ -115,6 +155,19 @@ static int dense_init(const lpdm_layer_kind *kind, const lpdm_config *cfg, int i
   }
   d->act = a;
   d->has_bias = lpdm_cfg_bool(cfg, "bias");
+  d->norm = ln;
+  d->eps = eps;
+  if (ln) {
+    d->gain = malloc((size_t)q * sizeof(float));
+    d->shift = calloc((size_t)q, sizeof(float));
+    d->ggain = calloc((size_t)q, sizeof(float));
+    d->gshift = calloc((size_t)q, sizeof(float));
+    if (!d->gain || !d->shift || !d->ggain || !d->gshift) {
+      dense_free(&d->base);
+      return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+    }
+    for (int i = 0; i < q; i++) d->gain[i] = 1.0f;
+  }
   if (!strcmp(init, "torch")) {
     double bound = 1.0 / sqrt((double)in);
     for (size_t i = 0; i < nw; i++) d->W[i] = (float)(gain * bound * (2 * lpdm_rng_uniform(rng) - 1));
@@ -134,19 +187,53 @@ static int dense_init(const lpdm_layer_kind *kind, const lpdm_config *cfg, int i
     l->params[1] = (lpdm_param){"bias", d->b, d->gb, (size_t)q, 1, q};
     l->nparams = 2;
   }
+  if (ln) {
+    l->params[l->nparams++] = (lpdm_param){"norm_gain", d->gain, d->ggain, (size_t)q, 1, q};
+    l->params[l->nparams++] = (lpdm_param){"norm_shift", d->shift, d->gshift, (size_t)q, 1, q};
+  }
   *out = l;
   return LPDM_OK;
 }
 
-static int dense_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx *ctx) {
-  dense *d = (dense *)l;
-  const int p = l->in_dim, q = l->out_dim;
+/* Z = X W + b into Y (B x q). */
+static void affine(const dense *d, const float *X, int B, float *Y) {
+  const int p = d->base.in_dim, q = d->base.out_dim;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, q, p, 1.0f, X, p, d->W, q, 0.0f, Y, q);
   if (d->has_bias)
     for (int i = 0; i < B; i++) {
       float *y = Y + (size_t)i * q;
       for (int j = 0; j < q; j++) y[j] += d->b[j];
     }
+}
+
+/* Normalises each row of Z (B x q) in place to Zh, storing 1/sigma per row
+   in rstd when it is not NULL. */
+static void normalise(const dense *d, float *Z, int B, float *rstd) {
+  const int q = d->base.out_dim;
+  for (int i = 0; i < B; i++) {
+    float *z = Z + (size_t)i * q;
+    double mu = 0, var = 0;
+    for (int j = 0; j < q; j++) mu += z[j];
+    mu /= q;
+    for (int j = 0; j < q; j++) var += (z[j] - mu) * (z[j] - mu);
+    var /= q;
+    double r = 1.0 / sqrt(var + d->eps);
+    for (int j = 0; j < q; j++) z[j] = (float)((z[j] - mu) * r);
+    if (rstd) rstd[i] = (float)r;
+  }
+}
+
+static int dense_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx *ctx) {
+  dense *d = (dense *)l;
+  const int q = l->out_dim;
+  affine(d, X, B, Y);
+  if (d->norm) {
+    normalise(d, Y, B, NULL);
+    for (int i = 0; i < B; i++) {
+      float *y = Y + (size_t)i * q;
+      for (int j = 0; j < q; j++) y[j] = y[j] * d->gain[j] + d->shift[j];
+    }
+  }
   size_t n = (size_t)B * q;
   if (d->act == ACT_TANH) lpdm_k_tanh(Y, n);
   else if (d->act == ACT_RELU)
@@ -163,6 +250,38 @@ static int dense_backward(lpdm_layer *l, const float *X, const float *Y, int B, 
     for (size_t i = 0; i < n; i++) dY[i] *= 1.0f - Y[i] * Y[i];
   else if (d->act == ACT_RELU)
     for (size_t i = 0; i < n; i++) dY[i] = Y[i] > 0 ? dY[i] : 0.0f;
+  if (d->norm) { /* dY holds dU: on to dZ, in place */
+    if (n > d->zh_cap) {
+      float *z = realloc(d->zh, n * sizeof(float));
+      if (!z) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory (%zu floats)", n);
+      d->zh = z;
+      d->zh_cap = n;
+    }
+    if ((size_t)B > d->rstd_cap) {
+      float *r = realloc(d->rstd, (size_t)B * sizeof(float));
+      if (!r) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory (%d floats)", B);
+      d->rstd = r;
+      d->rstd_cap = (size_t)B;
+    }
+    affine(d, X, B, d->zh);
+    normalise(d, d->zh, B, d->rstd);
+    for (int i = 0; i < B; i++) {
+      float *du = dY + (size_t)i * q;
+      const float *zh = d->zh + (size_t)i * q;
+      double m1 = 0, m2 = 0;
+      for (int j = 0; j < q; j++) {
+        d->ggain[j] += du[j] * zh[j];
+        d->gshift[j] += du[j];
+        double dzh = (double)du[j] * d->gain[j];
+        m1 += dzh;
+        m2 += dzh * zh[j];
+      }
+      m1 /= q;
+      m2 /= q;
+      const double r = d->rstd[i];
+      for (int j = 0; j < q; j++) du[j] = (float)(r * ((double)du[j] * d->gain[j] - m1 - zh[j] * m2));
+    }
+  }
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, p, q, B, 1.0f, X, p, dY, q, 1.0f, d->gW, q);
   if (d->has_bias)
     for (int i = 0; i < B; i++) {
