@@ -1,0 +1,89 @@
+/*
+** pairs.h -- kernels shared by the distance plugins of plugins/distances/
+** (an internal header, not part of the ABI; euclidean.c predates it).
+**
+**   lpdm_pairs_check     refuses B < 1 or d < 1, naming the plugin
+**   lpdm_pairs_sqdist    squared distances of the rows of Z from their Gram
+**                        matrix (one cblas_ssyrk): the upper triangle of D,
+**                        D_ii = 0, the lower triangle left for the caller
+**   lpdm_pairs_sym       S = dD + dD^T with a zero diagonal (the gradient
+**                        on a symmetric matrix's free entries)
+**   lpdm_pairs_colstats  the mean and the biased variance of columns
+**                        [k0, k1) of X, summed in double
+**
+** Everything works inside the caller's buffers: nothing allocates. Column
+** statistics go to the caller's stack arrays of at most LPDM_PAIRS_COLS
+** entries, so that a distance needs no work memory proportional to d
+** beyond the B x d that LPDM_DIST_WORK grants.
+*/
+#ifndef LPDM_DISTANCES_PAIRS_H
+#define LPDM_DISTANCES_PAIRS_H
+#include <cblas.h>
+
+#include "lpdm/lpdm.h"
+
+/* Width of a column block (stack arrays of doubles of this size). */
+#define LPDM_PAIRS_COLS 64
+
+/* Rows per tile of the blocked B x B loops (manhattan, chebyshev): two
+   tiles of 32 rows of 256 floats fit in 64 KiB. */
+#define LPDM_PAIRS_TILE 32
+
+static inline int lpdm_pairs_check(lpdm_ctx *ctx, const char *name, int B, int d) {
+  if (B < 1 || d < 1)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: needs B >= 1 rows of d >= 1 features, got %d x %d", name, B, d);
+  return LPDM_OK;
+}
+
+/* D_ij = max(n_i + n_j - 2 G_ij, 0) for j > i, D_ii = 0, with G = Z Z^T
+   and n_i = G_ii (written to nrm, B floats). The lower triangle of D is
+   left as ssyrk leaves it (unspecified): mirror it when done. */
+static inline void lpdm_pairs_sqdist(const float *Z, int B, int d, float *D, float *nrm) {
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, B, d, 1.0f, Z, d, 0.0f, D, B);
+  for (int i = 0; i < B; i++) nrm[i] = D[(size_t)i * B + i];
+  for (int i = 0; i < B; i++) {
+    float *Di = D + (size_t)i * B;
+    const float ni = nrm[i];
+#pragma omp simd
+    for (int j = i + 1; j < B; j++) {
+      float s = ni + nrm[j] - 2.0f * Di[j];
+      Di[j] = s > 0.0f ? s : 0.0f;
+    }
+    Di[i] = 0.0f;
+  }
+}
+
+/* S = dD + dD^T, S_ii = 0. */
+static inline void lpdm_pairs_sym(const float *dD, float *S, int B) {
+  lpdm_k_transpose(dD, S, B);
+  for (int i = 0; i < B; i++) {
+    float *Si = S + (size_t)i * B;
+    const float *gi = dD + (size_t)i * B;
+#pragma omp simd
+    for (int j = 0; j < B; j++) Si[j] += gi[j];
+    Si[i] = 0.0f;
+  }
+}
+
+/* mu[k - k0] = mean_i X_ik, var[k - k0] = mean_i (X_ik - mu)^2 for
+   k0 <= k < k1 (k1 - k0 <= LPDM_PAIRS_COLS), two passes in double. */
+static inline void lpdm_pairs_colstats(const float *X, int B, int d, int k0, int k1, double *mu, double *var) {
+  const int n = k1 - k0;
+  for (int t = 0; t < n; t++) mu[t] = var[t] = 0;
+  for (int i = 0; i < B; i++) {
+    const float *x = X + (size_t)i * d + k0;
+#pragma omp simd
+    for (int t = 0; t < n; t++) mu[t] += x[t];
+  }
+  for (int t = 0; t < n; t++) mu[t] /= B;
+  for (int i = 0; i < B; i++) {
+    const float *x = X + (size_t)i * d + k0;
+#pragma omp simd
+    for (int t = 0; t < n; t++) {
+      double c = x[t] - mu[t];
+      var[t] += c * c;
+    }
+  }
+  for (int t = 0; t < n; t++) var[t] /= B;
+}
+#endif
