@@ -1307,6 +1307,8 @@ static int l_net(lua_State *L) {
       return luaL_argerror(L, 1, "field 'seed' must be an integer");
   }
   lua_pop(L, 1);
+  const int net_lr_given = lua_getfield(L, 1, "lr") != LUA_TNIL;
+  lua_pop(L, 1);
   double lr = opt_rate(L, 1, "lr", 1e-3, "lpdm.net");
   double wd = opt_rate(L, 1, "weight_decay", 0.0, "lpdm.net");
   int opt = opt_optimizer(L, 1, LPDM_OPT_ADAM, "lpdm.net");
@@ -1330,6 +1332,8 @@ static int l_net(lua_State *L) {
     lpdm_optim_cfg oc = lpdm_optim_default(s->opt ? s->opt : opt, isnan(s->lr) ? lr : s->lr);
     oc.weight_decay = isnan(s->wd) ? wd : s->wd;
     if (lpdm_net_add(n->net, ctx, s->kind, &s->cfg, &rng, &oc)) return fail(L, ctx);
+    /* a rate the user chose (on the spec or the net) is kept by algorithms */
+    if (!isnan(s->lr) || net_lr_given) lpdm_net_keep_lr(n->net, (int)i - 1, 1);
     lua_pop(L, 1);
   }
   return 1;
@@ -1368,7 +1372,10 @@ static int net_set_lr(lua_State *L) {
   }
   double lr = (double)luaL_checknumber(L, 3);
   if (!(lr >= 0) || !isfinite(lr)) return luaL_argerror(L, 3, "learning rate must be finite and >= 0");
-  for (int i = lo; i < hi; i++) lpdm_optim_set_lr(lpdm_net_optim(n->net, i), lr);
+  for (int i = lo; i < hi; i++) {
+    lpdm_optim_set_lr(lpdm_net_optim(n->net, i), lr);
+    lpdm_net_keep_lr(n->net, i, 1);
+  }
   return 0;
 }
 

@@ -33,6 +33,7 @@ struct lpdm_net {
   int in_dim, depth, cap;
   lpdm_layer **layers;
   lpdm_optim **opt;
+  unsigned char *lr_kept; /* per layer: the user's rate, algorithms keep it */
   int post;
   /* bp */
   int B_train;
@@ -70,6 +71,7 @@ void lpdm_net_free(lpdm_net *n) {
   }
   free(n->layers);
   free(n->opt);
+  free(n->lr_kept);
   free(n->act);
   buf *bs[] = {&n->in_copy, &n->gA, &n->gB, &n->yA, &n->yB, &n->DX, &n->DY, &n->dD, &n->dY, &n->work};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) buf_free(bs[i]);
@@ -84,6 +86,11 @@ int lpdm_net_depth(const lpdm_net *n) { return n->depth; }
 lpdm_layer *lpdm_net_layer(lpdm_net *n, int i) { return i >= 0 && i < n->depth ? n->layers[i] : NULL; }
 lpdm_optim *lpdm_net_optim(lpdm_net *n, int i) { return i >= 0 && i < n->depth ? n->opt[i] : NULL; }
 void lpdm_net_set_propagate_post(lpdm_net *n, int post) { n->post = post != 0; }
+void lpdm_net_keep_lr(lpdm_net *n, int i, int on) {
+  for (int j = 0; j < n->depth; j++)
+    if (i < 0 || i == j) n->lr_kept[j] = on != 0;
+}
+int lpdm_net_lr_kept(const lpdm_net *n, int i) { return i >= 0 && i < n->depth && n->lr_kept[i]; }
 
 static int max_width(const lpdm_net *n) {
   int w = n->in_dim;
@@ -102,6 +109,10 @@ int lpdm_net_add(lpdm_net *n, lpdm_ctx *ctx, const lpdm_layer_kind *k, const lpd
     lpdm_optim **no = realloc(n->opt, (size_t)nc * sizeof *no);
     if (!no) return lpdm_error(ctx, LPDM_ERR_MEM, "net: out of memory");
     n->opt = no;
+    unsigned char *nk = realloc(n->lr_kept, (size_t)nc);
+    if (!nk) return lpdm_error(ctx, LPDM_ERR_MEM, "net: out of memory");
+    memset(nk + n->cap, 0, (size_t)(nc - n->cap));
+    n->lr_kept = nk;
     buf *na = realloc(n->act, (size_t)nc * sizeof *na);
     if (!na) return lpdm_error(ctx, LPDM_ERR_MEM, "net: out of memory");
     memset(na + n->cap, 0, (size_t)(nc - n->cap) * sizeof *na);
@@ -163,6 +174,7 @@ int lpdm_net_clone(lpdm_net *src, lpdm_ctx *ctx, lpdm_rng *rng, lpdm_net **out) 
       lpdm_net_free(n);
       return rc;
     }
+    n->lr_kept[i] = src->lr_kept[i];
   }
   *out = n;
   return LPDM_OK;

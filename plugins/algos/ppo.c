@@ -70,6 +70,10 @@
 **   critic_local_lr = 0        local: the critic's hidden layers (0: local_lr)
 **   actor_local_lrs = ""       local: one rate per actor hidden layer, "1e-3,1e-4"
 **   critic_local_lrs= ""       local: one rate per critic hidden layer
+**   (A hidden layer whose rate the user set, e.g. lpdm.dense{64, lr = 1e-3}
+**   from Lua (lpdm_net_keep_lr), keeps that rate in both modes, annealed
+**   like the others; only an explicit actor_local_lrs/critic_local_lrs list
+**   overrides it.)
 **   threads         = 1        2: each minibatch's actor and critic halves run on
 **                              two threads (results identical to 1 thread)
 **
@@ -259,7 +263,8 @@ static int resolve_rates(lpdm_ctx *ctx, const lpdm_config *cfg, lpdm_net *net, c
   snprintf(k2, sizeof k2, "%s_local_lrs", who);
   double one = lpdm_cfg_num(cfg, k1);
   if (one == 0) one = base;
-  for (int i = 0; i < d; i++) r[i] = one;
+  /* a rate the user set on the layer (lpdm_net_keep_lr) is kept */
+  for (int i = 0; i < d; i++) r[i] = lpdm_net_lr_kept(net, i) ? lpdm_optim_lr(lpdm_net_optim(net, i)) : one;
   const char *list = lpdm_cfg_str(cfg, k2);
   if (*list) return parse_rates(ctx, k2, list, d, r);
   return LPDM_OK;
@@ -404,10 +409,12 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   if ((rc = resolve_rates(ctx, cfg, s->trunk, "actor", local ? base_local : s->lr, &s->trunk_lr)) ||
       (rc = resolve_rates(ctx, cfg, s->vtrunk, "critic", local ? base_local : s->lr, &s->vtrunk_lr)))
     goto fail;
-  if (!local)
-    for (int i = 0; i < lpdm_net_depth(s->trunk); i++) s->trunk_lr[i] = s->lr;
-  if (!local)
-    for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++) s->vtrunk_lr[i] = s->lr;
+  if (!local) { /* bp: learning_rate, except where the user set a layer's rate */
+    for (int i = 0; i < lpdm_net_depth(s->trunk); i++)
+      if (!lpdm_net_lr_kept(s->trunk, i)) s->trunk_lr[i] = s->lr;
+    for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
+      if (!lpdm_net_lr_kept(s->vtrunk, i)) s->vtrunk_lr[i] = s->lr;
+  }
   if ((rc = set_rates(s->trunk, ctx, s->trunk_lr, eps)) || (rc = set_rates(s->vtrunk, ctx, s->vtrunk_lr, eps)))
     goto fail;
   /* heads: orthogonal, gain 0.01 (policy) and 1 (value), biases 0 */

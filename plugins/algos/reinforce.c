@@ -30,6 +30,8 @@
 **   lr                 = 0        bp: every layer (default 1e-3)
 **   head_lr            = 0        local: the policy head (guided 3e-3, else 1e-2)
 **   local_lr           = 0        local: the hidden layers (guided 1e-3, else 1e-4)
+**                                 (a layer whose rate the user set, lpdm_net_keep_lr,
+**                                 keeps it: lr and local_lr do not apply to it)
 **   value_lr           = 0        the baseline's head (bp: lr, local: head_lr)
 **   entropy_coef       = 0        entropy bonus
 **   log_std_init       = 0        Gaussian head: initial log standard deviation
@@ -156,7 +158,7 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   /* the hidden layers: bp trains them at lr, local at local_lr (keeping
      each layer's optimizer type and betas) */
   for (int i = 0; i < lpdm_net_depth(s->trunk); i++)
-    lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), local ? local_lr : lr);
+    if (!lpdm_net_lr_kept(s->trunk, i)) lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), local ? local_lr : lr);
 
   lpdm_optim_cfg hoc = lpdm_optim_default(LPDM_OPT_ADAM, plr);
   if ((rc = lpdm_algo_make_head(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, NULL, 1, &s->rng, &hoc)))
@@ -177,12 +179,14 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
     if (setup->value) {
       s->vtrunk = setup->value;
       for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
-        lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), local ? local_lr : value_lr);
+        if (!lpdm_net_lr_kept(s->vtrunk, i))
+          lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), local ? local_lr : value_lr);
     } else {
       if ((rc = lpdm_net_clone(s->trunk, ctx, &s->rng, &s->vtrunk))) goto fail;
       s->own_vtrunk = 1;
       for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
-        lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), local ? local_lr : value_lr);
+        if (!lpdm_net_lr_kept(s->vtrunk, i))
+          lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), local ? local_lr : value_lr);
     }
     lpdm_optim_cfg voc = lpdm_optim_default(LPDM_OPT_ADAM, value_lr);
     if ((rc = lpdm_algo_make_head(ctx, &s->vhead, lpdm_net_out_dim(s->vtrunk), 1, NULL, 1, &s->rng, &voc)))

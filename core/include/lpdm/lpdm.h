@@ -169,6 +169,12 @@ size_t lpdm_net_param_count(const lpdm_net *net);
 /* A new net with src's layers (same kinds, configs and optimizer settings),
    freshly initialised from rng: e.g. a critic shaped like the actor. */
 int lpdm_net_clone(lpdm_net *src, lpdm_ctx *ctx, lpdm_rng *rng, lpdm_net **out);
+/* Marks layer i's learning rate (-1: every layer) as the user's own:
+   algorithms keep it (annealing still scales it) instead of setting their
+   rate. The Lua binding marks a layer whose spec sets lr, every layer of
+   lpdm.net{lr = ...}, and net:set_lr(). lpdm_net_clone copies the marks. */
+void lpdm_net_keep_lr(lpdm_net *net, int i, int on);
+int lpdm_net_lr_kept(const lpdm_net *net, int i);
 /* "post" (default): a layer's output is recomputed after its local step;
    "pre": the output from before the step is handed on. */
 void lpdm_net_set_propagate_post(lpdm_net *net, int post);
