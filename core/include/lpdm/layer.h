@@ -2,7 +2,9 @@
 ** lpdm/layer.h -- layer plugins. A layer maps a batch X (B x in_dim,
 ** row-major float32) to Y (B x out_dim). A layer with backward == NULL is a
 ** black box: in local mode the next layer learns from its output, in bp
-** mode it is an error.
+** mode it is an error naming it -- unless its config has a bool key
+** "straight_through" set to true and in_dim == out_dim, where the gradient
+** passes through unchanged.
 */
 #ifndef LPDM_LAYER_H
 #define LPDM_LAYER_H
