@@ -15,6 +15,8 @@ local runs = {
   { "lua_layer.lua", { "--steps=3000" } },
   { "lua_layer.lua", { "--steps=2000", "--flat=true" } },
   { "per_layer_lr.lua", { "--steps=2000" } },
+  { "minatar_conv.lua", { "--steps=1024", "--mode=bp", "--random=20" }, need = "env.MinAtar/Breakout-v1" },
+  { "minatar_conv.lua", { "--steps=1024", "--mode=local", "--random=20" }, need = "env.MinAtar/Breakout-v1" },
 }
 print("1.." .. #runs)
 local failed = 0
