@@ -74,6 +74,12 @@
 **   from Lua (lpdm_net_keep_lr), keeps that rate in both modes, annealed
 **   like the others; only an explicit actor_local_lrs/critic_local_lrs list
 **   overrides it.)
+**   feature_norm    = false    standardise each head's input features by running
+**                              moments, refreshed from the rollout's features
+**                              after each update (moving toward them by
+**                              feature_norm_momentum = 0.1) and fixed during
+**                              rollouts and epochs; bp backpropagates through it
+**                              with the moments as constants
 **   threads         = 1        2: each minibatch's actor and critic halves run on
 **                              two threads (results identical to 1 thread)
 **
@@ -130,6 +136,8 @@ static const lpdm_key keys[] = {
     {"actor_local_lrs", LPDM_T_STRING, "", "local: per actor hidden layer, comma-separated (overrides)"},
     {"critic_local_lrs", LPDM_T_STRING, "", "local: per critic hidden layer, comma-separated (overrides)"},
     {"threads", LPDM_T_INT, "1", "2: update actor and critic on two threads (same results)"},
+    {"feature_norm", LPDM_T_BOOL, "false", "standardise the hidden features before each head (running moments)"},
+    {"feature_norm_momentum", LPDM_T_NUMBER, "0.1", "weight of each update's batch in the feature moments"},
     {NULL, 0, NULL, NULL}};
 
 #define MAX_LAYER_STATS 8
@@ -175,6 +183,12 @@ typedef struct ppo {
   fbuf m_obs, m_act, m_logp, m_adv, m_ret, m_val, dout, dfeat, dv, dvfeat, tfeat, vtfeat;
   /* the critic's half of a minibatch: inputs and results (critic_part) */
   double *job_ll, job_vloss, job_sq;
+  /* feature standardisation before the heads: moments per feature */
+  int fnorm;
+  double fn_beta;
+  float *fm_a, *fv_a, *fm_c, *fv_c;
+  int fn_seen_a, fn_seen_c;
+  fbuf nfeat, nvfeat, bfeat;
   worker *worker; /* threads = 2 */
 } ppo;
 
@@ -200,12 +214,12 @@ static void ppo_free(lpdm_algo *a) {
   lpdm_optim_free(s->ls_opt);
   void *ps[] = {s->ep_ret, s->ep_len, s->om,       s->ov,        s->oc,      s->rm,      s->rv,    s->rc,
                 s->disc,   s->act_env, s->xbuf,   s->raw,       s->trunk_lr, s->vtrunk_lr, s->log_std,
-                s->glog_std, s->perm};
+                s->glog_std, s->perm, s->fm_a, s->fv_a, s->fm_c, s->fv_c};
   for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
   fbuf *bs[] = {&s->obs,  &s->act,   &s->logp,  &s->val,   &s->rew,   &s->done,  &s->adv,   &s->ret,
                 &s->next_obs, &s->next_done, &s->next_val, &s->feat, &s->out, &s->vfeat, &s->vout,
                 &s->m_obs, &s->m_act, &s->m_logp, &s->m_adv, &s->m_ret, &s->m_val, &s->dout, &s->dfeat,
-                &s->dv, &s->dvfeat, &s->tfeat, &s->vtfeat};
+                &s->dv, &s->dvfeat, &s->tfeat, &s->vtfeat, &s->nfeat, &s->nvfeat, &s->bfeat};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   free(s);
 }
@@ -486,6 +500,24 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
       memcpy(o, s->raw, (size_t)od * sizeof(float));
     s->next_done.p[e] = 0;
   }
+  s->fnorm = lpdm_cfg_bool(cfg, "feature_norm");
+  s->fn_beta = lpdm_cfg_num(cfg, "feature_norm_momentum");
+  if (s->fnorm) {
+    if (!(s->fn_beta > 0 && s->fn_beta <= 1)) {
+      rc = lpdm_error(ctx, LPDM_ERR_ARG, "feature_norm_momentum must be in (0, 1], got %g", s->fn_beta);
+      goto fail;
+    }
+    s->fm_a = calloc((size_t)F, sizeof(float));
+    s->fv_a = malloc((size_t)F * sizeof(float));
+    s->fm_c = calloc((size_t)VF, sizeof(float));
+    s->fv_c = malloc((size_t)VF * sizeof(float));
+    if (!s->fm_a || !s->fv_a || !s->fm_c || !s->fv_c) goto oom;
+    for (int i = 0; i < F; i++) s->fv_a[i] = 1;
+    for (int i = 0; i < VF; i++) s->fv_c[i] = 1;
+    if ((rc = fgrow(ctx, &s->nfeat, (size_t)s->M * F)) || (rc = fgrow(ctx, &s->nvfeat, (size_t)s->M * VF)) ||
+        (rc = fgrow(ctx, &s->bfeat, (size_t)B * (F > VF ? F : VF))))
+      goto fail;
+  }
   if (threads == 2 && (rc = worker_new(s, ctx, &s->worker))) goto fail;
   s->t_start = now_s();
   *out = &s->base;
@@ -522,9 +554,52 @@ static double scale_reward(ppo *s, int e, double r, int terminated) {
   return y < -s->clip_rew ? -s->clip_rew : y > s->clip_rew ? s->clip_rew : y;
 }
 
-static int forward2(lpdm_net *trunk, lpdm_net *head, lpdm_ctx *ctx, const float *X, int B, float *feat, float *out) {
+/* (f - mean) / sqrt(var + 1e-5), per feature, in place or into out. */
+static void fn_apply(const float *m, const float *v, const float *X, int B, int F, float *out) {
+  for (int j = 0; j < F; j++) {
+    const float a = 1.0f / sqrtf(v[j] + 1e-5f), c = m[j];
+    for (int i = 0; i < B; i++) out[(size_t)i * F + j] = (X[(size_t)i * F + j] - c) * a;
+  }
+}
+
+/* Moves the moments toward the batch's: m += beta (batch mean - m), the
+   same for the variance; the first batch sets them. */
+static void fn_update(float *m, float *v, int *seen, double beta, const float *X, int B, int F) {
+  for (int j = 0; j < F; j++) {
+    double bm = 0, bv = 0;
+    for (int i = 0; i < B; i++) bm += X[(size_t)i * F + j];
+    bm /= B;
+    for (int i = 0; i < B; i++) {
+      double d = X[(size_t)i * F + j] - bm;
+      bv += d * d;
+    }
+    bv /= B;
+    if (!*seen) m[j] = (float)bm, v[j] = (float)bv;
+    else m[j] += (float)(beta * (bm - m[j])), v[j] += (float)(beta * (bv - v[j]));
+  }
+  *seen = 1;
+}
+
+/* The moments of both nets' features on the rollout's observations (the
+   trunks' current weights), moved toward by beta (set on the first call).
+   Called before the first update's epochs and after every update's, so a
+   rollout and the epochs that learn from it see the same standardisation. */
+static int fn_refresh(ppo *s, lpdm_ctx *ctx, double beta) {
+  int rc = lpdm_net_forward(s->trunk, ctx, s->obs.p, s->B, s->bfeat.p);
+  if (rc) return rc;
+  fn_update(s->fm_a, s->fv_a, &s->fn_seen_a, beta, s->bfeat.p, s->B, lpdm_net_out_dim(s->trunk));
+  if ((rc = lpdm_net_forward(s->vtrunk, ctx, s->obs.p, s->B, s->bfeat.p))) return rc;
+  fn_update(s->fm_c, s->fv_c, &s->fn_seen_c, beta, s->bfeat.p, s->B, lpdm_net_out_dim(s->vtrunk));
+  return LPDM_OK;
+}
+
+/* head(norm(trunk(X))): feat receives the (normalised) features. */
+static int forward2(lpdm_net *trunk, lpdm_net *head, lpdm_ctx *ctx, const float *X, int B, float *feat, float *out,
+                    const float *fm, const float *fv) {
   int rc = lpdm_net_forward(trunk, ctx, X, B, feat);
-  return rc ? rc : lpdm_net_forward(head, ctx, feat, B, out);
+  if (rc) return rc;
+  if (fm) fn_apply(fm, fv, feat, B, lpdm_net_out_dim(trunk), feat);
+  return lpdm_net_forward(head, ctx, feat, B, out);
 }
 
 /* num_steps steps of every copy into the rollout buffers. */
@@ -536,7 +611,7 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
     memcpy(s->obs.p + base * od, s->next_obs.p, (size_t)N * od * sizeof(float));
     memcpy(s->done.p + base, s->next_done.p, (size_t)N * sizeof(float));
     int rc;
-    if ((rc = forward2(s->trunk, s->head, ctx, s->next_obs.p, N, s->feat.p, s->out.p))) return rc;
+    if ((rc = forward2(s->trunk, s->head, ctx, s->next_obs.p, N, s->feat.p, s->out.p, s->fm_a, s->fv_a))) return rc;
     for (int e = 0; e < N; e++) {
       const float *z = s->out.p + (size_t)e * nact;
       float *a = s->act.p + (base + e) * na;
@@ -567,7 +642,7 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
       if (term || trunc) {
         if (trunc && !term && s->bootstrap_trunc) { /* V(final obs), from the current critic */
           float v;
-          if ((rc = forward2(s->vtrunk, s->vhead, ctx, o, 1, s->vfeat.p, &v))) return rc;
+          if ((rc = forward2(s->vtrunk, s->vhead, ctx, o, 1, s->vfeat.p, &v, s->fm_c, s->fv_c))) return rc;
           rs += s->gamma * v;
         }
         lpdm_episode ep = {s->global_step, s->ep_ret[e], s->ep_len[e], e};
@@ -621,6 +696,14 @@ static const char *critic_names[MAX_LAYER_STATS] = {"critic_local_loss_1", "crit
                                                     "critic_local_loss_4", "critic_local_loss_5", "critic_local_loss_6",
                                                     "critic_local_loss_7", "critic_local_loss_8"};
 
+/* bp through the standardisation, the moments taken as constants. */
+static void fn_backward(const float *v, float *d, int B, int F) {
+  for (int j = 0; j < F; j++) {
+    const float a = 1.0f / sqrtf(v[j] + 1e-5f);
+    for (int i = 0; i < B; i++) d[(size_t)i * F + j] *= a;
+  }
+}
+
 /* The actor's half of a minibatch update: features (bp: kept for backward;
    local: each hidden layer trained by its local loss, guided by the
    advantages), the policy loss, and every gradient of the actor; *sq gets
@@ -629,9 +712,13 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
   const int M = s->M;
   const float *feat, *out;
   int rc;
-  if ((rc = trunk_forward(s, ctx, s->trunk, s->m_obs.p, M, s->m_adv.p, &feat, ll, s->tfeat.p)) ||
-      (rc = lpdm_net_train_forward(s->head, ctx, feat, M, &out)))
-    return rc;
+  const int F = lpdm_net_out_dim(s->trunk);
+  if ((rc = trunk_forward(s, ctx, s->trunk, s->m_obs.p, M, s->m_adv.p, &feat, ll, s->tfeat.p))) return rc;
+  if (s->fnorm) {
+    fn_apply(s->fm_a, s->fv_a, feat, M, F, s->nfeat.p);
+    feat = s->nfeat.p;
+  }
+  if ((rc = lpdm_net_train_forward(s->head, ctx, feat, M, &out))) return rc;
   if (s->ls_opt) lpdm_optim_zero(s->ls_opt);
   ppo_policy_loss(M, s->discrete, s->nact, out, s->log_std, s->m_act.p, s->m_logp.p, s->m_adv.p, s->clip,
                   s->ent_coef, s->dout.p, s->glog_std, ps);
@@ -639,6 +726,7 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
   if ((rc = lpdm_net_backward(s->head, ctx, s->dout.p, s->local ? NULL : s->dfeat.p))) return rc;
   *sq = lpdm_net_grad_sq(s->head) + (s->ls_opt ? lpdm_optim_grad_sq(s->ls_opt) : 0);
   if (!s->local) {
+    if (s->fnorm) fn_backward(s->fv_a, s->dfeat.p, M, F);
     lpdm_net_zero_grad(s->trunk);
     if ((rc = lpdm_net_backward(s->trunk, ctx, s->dfeat.p, NULL))) return rc;
     *sq += lpdm_net_grad_sq(s->trunk);
@@ -652,14 +740,19 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
   const int M = s->M;
   const float *vfeat, *vout;
   int rc;
-  if ((rc = trunk_forward(s, ctx, s->vtrunk, s->m_obs.p, M, s->m_ret.p, &vfeat, s->job_ll, s->vtfeat.p)) ||
-      (rc = lpdm_net_train_forward(s->vhead, ctx, vfeat, M, &vout)))
-    return rc;
+  const int VF = lpdm_net_out_dim(s->vtrunk);
+  if ((rc = trunk_forward(s, ctx, s->vtrunk, s->m_obs.p, M, s->m_ret.p, &vfeat, s->job_ll, s->vtfeat.p))) return rc;
+  if (s->fnorm) {
+    fn_apply(s->fm_c, s->fv_c, vfeat, M, VF, s->nvfeat.p);
+    vfeat = s->nvfeat.p;
+  }
+  if ((rc = lpdm_net_train_forward(s->vhead, ctx, vfeat, M, &vout))) return rc;
   s->job_vloss = ppo_value_loss(M, vout, s->m_val.p, s->m_ret.p, s->clip_vloss ? s->clip : 0, s->vf_coef, s->dv.p);
   lpdm_net_zero_grad(s->vhead);
   if ((rc = lpdm_net_backward(s->vhead, ctx, s->dv.p, s->local ? NULL : s->dvfeat.p))) return rc;
   s->job_sq = lpdm_net_grad_sq(s->vhead);
   if (!s->local) {
+    if (s->fnorm) fn_backward(s->fv_c, s->dvfeat.p, M, VF);
     lpdm_net_zero_grad(s->vtrunk);
     if ((rc = lpdm_net_backward(s->vtrunk, ctx, s->dvfeat.p, NULL))) return rc;
     s->job_sq += lpdm_net_grad_sq(s->vtrunk);
@@ -781,12 +874,13 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   int rc = rollout(s, ctx);
   if (rc) return lpdm_ctx_prefix(ctx, rc, "rollout of update %d", s->update);
 
+  if (s->fnorm && s->update == 1 && (rc = fn_refresh(s, ctx, 1.0))) return rc;
   /* the rollout's values in one batch (the critic did not change during
      it, so these are the values CleanRL computes step by step), the
      bootstrap values, GAE */
   const int N = s->N, B = s->B, M = s->M, od = s->od, na = s->na;
-  if ((rc = forward2(s->vtrunk, s->vhead, ctx, s->obs.p, B, s->vfeat.p, s->val.p)) ||
-      (rc = forward2(s->vtrunk, s->vhead, ctx, s->next_obs.p, N, s->vfeat.p, s->next_val.p)))
+  if ((rc = forward2(s->vtrunk, s->vhead, ctx, s->obs.p, B, s->vfeat.p, s->val.p, s->fm_c, s->fv_c)) ||
+      (rc = forward2(s->vtrunk, s->vhead, ctx, s->next_obs.p, N, s->vfeat.p, s->next_val.p, s->fm_c, s->fv_c)))
     return rc;
   ppo_gae(s->T, N, s->rew.p, s->val.p, s->done.p, s->next_val.p, s->next_done.p, s->gamma, s->lam, s->adv.p,
           s->ret.p);
@@ -852,6 +946,7 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
     if (s->target_kl > 0 && ps.approx_kl > s->target_kl) break;
   }
 
+  if (s->fnorm && (rc = fn_refresh(s, ctx, s->fn_beta))) return rc;
   /* explained variance of the rollout's values */
   double my = 0, md = 0;
   for (int i = 0; i < B; i++) my += s->ret.p[i], md += s->ret.p[i] - s->val.p[i];
@@ -901,7 +996,7 @@ static int ppo_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx
     } else
       o[i] = obs[i];
   }
-  int rc = forward2(s->trunk, s->head, ctx, o, 1, s->feat.p, s->out.p);
+  int rc = forward2(s->trunk, s->head, ctx, o, 1, s->feat.p, s->out.p, s->fm_a, s->fv_a);
   if (rc) return rc;
   if (s->discrete) {
     int k = 0;
