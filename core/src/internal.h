@@ -28,4 +28,8 @@ void lpdm__registry_free(lpdm_ctx *ctx);
    size). Returns 0 or LPDM_ERR_MEM with a message. */
 int lpdm__grow(lpdm_ctx *ctx, float **buf, size_t *cap, size_t n);
 
+/* Optimizer state (optim.c): moments of param i (v is NULL for SGD) and
+   the step count. */
+void lpdm__optim_state(lpdm_optim *o, int i, float **m, float **v, long long **t);
+
 #endif

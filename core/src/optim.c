@@ -76,6 +76,12 @@ oom:
   return lpdm_error(ctx, LPDM_ERR_MEM, "optimizer: out of memory");
 }
 
+void lpdm__optim_state(lpdm_optim *o, int i, float **m, float **v, long long **t) {
+  *m = o->m ? o->m[i] : NULL;
+  *v = o->v ? o->v[i] : NULL;
+  *t = &o->t;
+}
+
 void lpdm_optim_zero(lpdm_optim *o) {
   if (!o) return;
   for (int i = 0; i < o->nparams; i++) memset(o->params[i].g, 0, o->params[i].n * sizeof(float));

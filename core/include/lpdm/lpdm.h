@@ -227,6 +227,46 @@ int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg
 void lpdm_algo_free(lpdm_algo *a);
 void lpdm_stats_set(lpdm_stats *st, const char *name, double v); /* name: static */
 
+/* ------------------------------------------------------------ safetensors */
+
+/* A set of named tensors with string metadata, read from or written to a
+   safetensors file (docs/checkpoints.md). The reader bounds-checks
+   everything and refuses a bad file with a message naming it. */
+typedef struct lpdm_st lpdm_st;
+enum { LPDM_ST_F32 = 1, LPDM_ST_F64, LPDM_ST_I64, LPDM_ST_U64, LPDM_ST_I32, LPDM_ST_U32, LPDM_ST_U8 };
+#define LPDM_ST_MAX_DIMS 8
+#define LPDM_ST_NAMELEN 256
+int lpdm_st_new(lpdm_ctx *ctx, lpdm_st **out); /* empty; free with lpdm_st_free */
+void lpdm_st_free(lpdm_st *st);
+/* Copies data (the shape's element count x the dtype's size bytes). */
+int lpdm_st_add(lpdm_st *st, lpdm_ctx *ctx, const char *name, int dtype, int ndim, const int64_t *shape,
+                const void *data);
+int lpdm_st_set_meta(lpdm_st *st, lpdm_ctx *ctx, const char *key, const char *value);
+/* Atomic: path.tmp, fsync, rename. */
+int lpdm_st_write(const lpdm_st *st, lpdm_ctx *ctx, const char *path);
+int lpdm_st_read(lpdm_ctx *ctx, const char *path, lpdm_st **out);
+/* Parses len bytes already in memory; `what` names them in messages. */
+int lpdm_st_parse(lpdm_ctx *ctx, const void *buf, size_t len, const char *what, lpdm_st **out);
+int lpdm_st_count(const lpdm_st *st);
+const char *lpdm_st_name(const lpdm_st *st, int i);
+/* The tensor's bytes (borrowed, little-endian) or NULL when absent. */
+const void *lpdm_st_get(const lpdm_st *st, const char *name, int *dtype, int *ndim, const int64_t **shape,
+                        size_t *nbytes);
+const char *lpdm_st_meta(const lpdm_st *st, const char *key); /* NULL when absent */
+const char *lpdm_st_meta_key(const lpdm_st *st, int i);        /* i-th key, NULL past the end */
+const char *lpdm_st_dtype_name(int dtype);
+int lpdm_st_dtype_size(int dtype);
+
+/* A net's parameters as tensors "<prefix>.<layer>.<param>" (layer from 0,
+   param as the layer names it: "weight", "bias", ...; F32 with the
+   param's rows x cols), and, with optim != 0, each layer's optimizer
+   state: "<prefix>.<layer>.<param>.m" / ".v" and "<prefix>.<layer>.step"
+   (I64). load checks every name, dtype and shape against the net and
+   refuses non-finite weights, naming the tensor; nothing is changed
+   unless everything fits. */
+int lpdm_net_save(lpdm_net *net, lpdm_ctx *ctx, lpdm_st *st, const char *prefix, int optim);
+int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix, int optim);
+
 /* ------------------------------------------------------------ numerics */
 
 /* Kernels shared by plugins (kernels.c): tanh in place (within 4 float32

@@ -1,0 +1,154 @@
+/* checkpoint.c -- a network's parameters and optimizer state as
+   safetensors tensors (the format: safetensors.c; the layout:
+   docs/checkpoints.md). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int tname(lpdm_ctx *ctx, char *buf, const char *prefix, int layer, const char *param, const char *suffix) {
+  int n = snprintf(buf, LPDM_ST_NAMELEN, "%s.%d.%s%s", prefix, layer, param, suffix);
+  if (n < 0 || n >= LPDM_ST_NAMELEN) return lpdm_error(ctx, LPDM_ERR_ARG, "checkpoint: tensor name too long (prefix '%s')", prefix);
+  return LPDM_OK;
+}
+
+static void param_shape(const lpdm_param *p, int *ndim, int64_t *shape) {
+  if ((size_t)p->rows * (size_t)p->cols == p->n && p->rows > 0) {
+    *ndim = 2;
+    shape[0] = p->rows;
+    shape[1] = p->cols;
+  } else {
+    *ndim = 1;
+    shape[0] = (int64_t)p->n;
+  }
+}
+
+int lpdm_net_save(lpdm_net *net, lpdm_ctx *ctx, lpdm_st *st, const char *prefix, int optim) {
+  char name[LPDM_ST_NAMELEN];
+  int rc;
+  for (int i = 0; i < lpdm_net_depth(net); i++) {
+    lpdm_layer *l = lpdm_net_layer(net, i);
+    for (int j = 0; j < l->nparams; j++) {
+      const lpdm_param *p = &l->params[j];
+      int ndim;
+      int64_t shape[2];
+      param_shape(p, &ndim, shape);
+      if ((rc = tname(ctx, name, prefix, i, p->name, "")) ||
+          (rc = lpdm_st_add(st, ctx, name, LPDM_ST_F32, ndim, shape, p->w)))
+        return rc;
+      if (optim) {
+        float *m, *v;
+        long long *t;
+        lpdm__optim_state(lpdm_net_optim(net, i), j, &m, &v, &t);
+        if ((rc = tname(ctx, name, prefix, i, p->name, ".m")) ||
+            (rc = lpdm_st_add(st, ctx, name, LPDM_ST_F32, ndim, shape, m)) ||
+            (rc = tname(ctx, name, prefix, i, p->name, ".v")) ||
+            (rc = lpdm_st_add(st, ctx, name, LPDM_ST_F32, ndim, shape, v)))
+          return rc;
+      }
+    }
+    if (optim && l->nparams > 0) {
+      float *m, *v;
+      long long *t;
+      lpdm__optim_state(lpdm_net_optim(net, i), 0, &m, &v, &t);
+      int64_t step = *t;
+      if ((rc = tname(ctx, name, prefix, i, "step", "")) || (rc = lpdm_st_add(st, ctx, name, LPDM_ST_I64, 0, NULL, &step)))
+        return rc;
+    }
+  }
+  return LPDM_OK;
+}
+
+/* The F32 tensor `name` with exactly the param's shape, finite; NULL with
+   a message otherwise. */
+static const float *fetch(lpdm_ctx *ctx, const lpdm_st *st, const char *name, const lpdm_param *p, int *rc) {
+  int dtype, ndim, want_nd;
+  const int64_t *shape;
+  int64_t want[2];
+  size_t nb;
+  param_shape(p, &want_nd, want);
+  const float *x = lpdm_st_get(st, name, &dtype, &ndim, &shape, &nb);
+  if (!x) {
+    *rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: no tensor '%s'", name);
+    return NULL;
+  }
+  if (dtype != LPDM_ST_F32) {
+    *rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: tensor '%s' is %s, expected F32", name, lpdm_st_dtype_name(dtype));
+    return NULL;
+  }
+  int same = ndim == want_nd;
+  for (int d = 0; same && d < ndim; d++) same = shape[d] == want[d];
+  if (!same) {
+    char got[96] = "", exp[48];
+    for (int d = 0; d < ndim && d < 4; d++) {
+      size_t k = strlen(got);
+      snprintf(got + k, sizeof got - k, d ? " x %lld" : "%lld", (long long)shape[d]);
+    }
+    if (want_nd == 2) snprintf(exp, sizeof exp, "%lld x %lld", (long long)want[0], (long long)want[1]);
+    else snprintf(exp, sizeof exp, "%lld", (long long)want[0]);
+    *rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: tensor '%s' has shape %s, the net needs %s", name,
+                     ndim ? got : "(scalar)", exp);
+    return NULL;
+  }
+  /* the bytes may not be 4-aligned: check values through memcpy */
+  for (size_t k = 0; k < p->n; k++) {
+    float f;
+    memcpy(&f, (const char *)x + 4 * k, 4);
+    if (!isfinite(f)) {
+      *rc = lpdm_error(ctx, LPDM_ERR_NUM, "checkpoint: tensor '%s' has a non-finite value at index %zu", name, k);
+      return NULL;
+    }
+  }
+  return x;
+}
+
+int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix, int optim) {
+  char name[LPDM_ST_NAMELEN];
+  int rc = LPDM_OK;
+  /* check everything first, change nothing until it all fits */
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < lpdm_net_depth(net); i++) {
+      lpdm_layer *l = lpdm_net_layer(net, i);
+      for (int j = 0; j < l->nparams; j++) {
+        const lpdm_param *p = &l->params[j];
+        const float *w, *m = NULL, *v = NULL;
+        if ((rc = tname(ctx, name, prefix, i, p->name, ""))) return rc;
+        if (!(w = fetch(ctx, st, name, p, &rc))) return lpdm_ctx_prefix(ctx, rc, "layer %d (%s)", i + 1, l->kind->head.name);
+        if (optim) {
+          if ((rc = tname(ctx, name, prefix, i, p->name, ".m"))) return rc;
+          if (!(m = fetch(ctx, st, name, p, &rc))) return rc;
+          if ((rc = tname(ctx, name, prefix, i, p->name, ".v"))) return rc;
+          if (!(v = fetch(ctx, st, name, p, &rc))) return rc;
+        }
+        if (pass == 1) {
+          memcpy(p->w, w, p->n * sizeof(float));
+          if (optim) {
+            float *om, *ov;
+            long long *t;
+            lpdm__optim_state(lpdm_net_optim(net, i), j, &om, &ov, &t);
+            memcpy(om, m, p->n * sizeof(float));
+            memcpy(ov, v, p->n * sizeof(float));
+          }
+        }
+      }
+      if (optim && l->nparams > 0) {
+        int dtype, ndim;
+        size_t nb;
+        if ((rc = tname(ctx, name, prefix, i, "step", ""))) return rc;
+        const void *x = lpdm_st_get(st, name, &dtype, &ndim, NULL, &nb);
+        int64_t step;
+        if (!x || dtype != LPDM_ST_I64 || ndim != 0 || nb != 8)
+          return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: tensor '%s' missing or not an I64 scalar", name);
+        memcpy(&step, x, 8);
+        if (step < 0) return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: tensor '%s' is negative", name);
+        if (pass == 1) {
+          float *om, *ov;
+          long long *t;
+          lpdm__optim_state(lpdm_net_optim(net, i), 0, &om, &ov, &t);
+          *t = step;
+        }
+      }
+    }
+  return LPDM_OK;
+}
