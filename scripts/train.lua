@@ -23,9 +23,10 @@
 --
 -- Writes, atomically (x.tmp then rename), while training and at the end:
 --   DIR/progress.csv  one row per finished episode:
---                     global_step,episode,episode_return,episode_length,avg20,wall_time
---   DIR/updates.csv   one row per iteration: global_step and the algorithm's
---                     stats (columns: the first iteration's names, sorted)
+--                     global_step,episode,episode_return,episode_length,avg20
+--                     (no clock: the same command and seed give the same bytes)
+--   DIR/updates.csv   one row per iteration: global_step, wall_time and the
+--                     algorithm's stats (columns: the first iteration's names, sorted)
 --   DIR/summary.json  the flags and resolved configs, and the final figures
 local lpdm = require("lpdm")
 
@@ -430,7 +431,7 @@ local out = cfg.out
 if not os.execute("mkdir -p -- " .. shell_quote(out) .. " 2>/dev/null") then
   die(string.format("cannot create the output directory '%s'", out))
 end
-local PROGRESS_HEADER = "global_step,episode,episode_return,episode_length,avg20,wall_time\n"
+local PROGRESS_HEADER = "global_step,episode,episode_return,episode_length,avg20\n"
 try(write_atomic, out .. "/progress.csv", PROGRESS_HEADER)
 
 -- ---------------------------------------------------------------- training
@@ -449,7 +450,7 @@ local function avg_last()
   return n > 0 and window_sum / n or nil
 end
 
-local function on_episode(ep, wall)
+local function on_episode(ep)
   returns[#returns + 1] = ep.ret
   window_sum = window_sum + ep.ret
   if #returns > WINDOW then window_sum = window_sum - returns[#returns - WINDOW] end
@@ -460,20 +461,20 @@ local function on_episode(ep, wall)
       steps_to_threshold = ep.global_step
     end
   end
-  progress_rows[#progress_rows + 1] = string.format("%s,%d,%s,%s,%s,%.3f\n", num(ep.global_step),
-    #returns, num(ep.ret), num(ep.length), num(avg), wall)
+  progress_rows[#progress_rows + 1] = string.format("%s,%d,%s,%s,%s\n", num(ep.global_step),
+    #returns, num(ep.ret), num(ep.length), num(avg))
 end
 
-local function on_update(it)
+local function on_update(it, wall)
   if not update_cols then
     update_cols = {}
     for k in pairs(it.stats) do update_cols[#update_cols + 1] = k end
     table.sort(update_cols)
-    local h = { "global_step" }
+    local h = { "global_step", "wall_time" }
     for _, c in ipairs(update_cols) do h[#h + 1] = c end
     update_rows[1] = table.concat(h, ",") .. "\n"
   end
-  local row = { num(it.global_step) }
+  local row = { num(it.global_step), string.format("%.3f", wall) }
   for _, c in ipairs(update_cols) do row[#row + 1] = num(it.stats[c]) end
   update_rows[#update_rows + 1] = table.concat(row, ",") .. "\n"
 end
@@ -532,8 +533,8 @@ local ok, err = pcall(function()
     local now = lpdm.clock()
     iterations = it.iteration
     if it.global_step > global_step then global_step = it.global_step end
-    for _, ep in ipairs(it.episodes) do on_episode(ep, now - t0) end
-    on_update(it)
+    for _, ep in ipairs(it.episodes) do on_episode(ep) end
+    on_update(it, now - t0)
     local pct = 100 * global_step / cfg.steps
     if now - last_print >= 2 or pct >= next_pct then
       if not cfg.quiet then progress_line(now) end
