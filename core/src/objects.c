@@ -84,7 +84,11 @@ void lpdm_env_free(lpdm_env *env) {
 }
 
 int lpdm_env_reset(lpdm_env *env, lpdm_ctx *ctx, int has_seed, uint64_t seed, float *obs) {
-  return env->kind->reset(env, has_seed, seed, obs, ctx);
+  int rc = env->kind->reset(env, has_seed, seed, obs, ctx);
+  if (rc) return rc;
+  if (lpdm_check_finite(ctx, obs, (size_t)env->obs_space.dim, "observation"))
+    return lpdm_ctx_prefix(ctx, LPDM_ERR_NUM, "%s: reset returned", lpdm_plugin_short(&env->kind->head));
+  return LPDM_OK;
 }
 
 int lpdm_env_get_state(const lpdm_env *env, lpdm_ctx *ctx, double *state) {
@@ -121,7 +125,14 @@ int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs
         return lpdm_error(ctx, LPDM_ERR_ARG, "%s: action[%d] is %s (must be finite)", id, i + 1,
                           isnan(action[i]) ? "NaN" : action[i] > 0 ? "inf" : "-inf");
   }
-  return env->kind->step(env, action, obs, reward, terminated, truncated, ctx);
+  int rc = env->kind->step(env, action, obs, reward, terminated, truncated, ctx);
+  if (rc) return rc;
+  /* what an env hands back must be usable: a NaN here would surface much
+     later as a non-finite loss somewhere else */
+  if (!isfinite(*reward)) return lpdm_error(ctx, LPDM_ERR_NUM, "%s: step returned a non-finite reward (%g)", id, *reward);
+  if (lpdm_check_finite(ctx, obs, (size_t)env->obs_space.dim, "observation"))
+    return lpdm_ctx_prefix(ctx, LPDM_ERR_NUM, "%s: step returned", id);
+  return LPDM_OK;
 }
 
 /* ------------------------------------------------------------ algos */

@@ -872,7 +872,7 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   const double frac = s->anneal ? 1.0 - (s->update - 1.0) / s->num_updates : 1.0;
   set_all_rates(s, frac);
   int rc = rollout(s, ctx);
-  if (rc) return lpdm_ctx_prefix(ctx, rc, "rollout of update %d", s->update);
+  if (rc) return lpdm_ctx_prefix(ctx, rc, "rollout of update %d (env step %lld)", s->update, (long long)s->global_step);
 
   if (s->fnorm && s->update == 1 && (rc = fn_refresh(s, ctx, 1.0))) return rc;
   /* the rollout's values in one batch (the critic did not change during

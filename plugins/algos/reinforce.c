@@ -365,7 +365,9 @@ static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   int eps = 0, rc, fin;
   while (eps < s->episodes_per_update && s->global_step < s->budget) {
     size_t t0 = s->T;
-    if ((rc = run_episode(s, ctx, &fin))) return rc;
+    if ((rc = run_episode(s, ctx, &fin)))
+      return lpdm_ctx_prefix(ctx, rc, "rollout of update %d (env step %lld)", s->iteration + 1,
+                             (long long)s->global_step + 1);
     if (!fin) break; /* the budget ran out inside an episode: drop its tail */
     eps++;
     /* discounted returns-to-go of the episode [t0, T) */

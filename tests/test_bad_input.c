@@ -1,0 +1,77 @@
+/* test_bad_input.c -- part of issue 8's bad-input matrix that is about
+   numbers going bad at run time: an env whose observation or reward turns
+   NaN stops REINFORCE and PPO (both modes) with a message naming the env,
+   what was non-finite and the update; nothing crashes (run under ASan in
+   CI). The fixture env is tests/fixtures/nan_env.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "lpdm/lpdm.h"
+#include "tap.h"
+
+static lpdm_ctx *ctx;
+
+/* Runs algo on NanEnv-v0 (env settings `ecfg`) until it stops; returns its
+   status and leaves the message in ctx. */
+static int run(const char *algo, const char *mode, const char *ekey, const char *eval) {
+  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, "NanEnv-v0");
+  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
+  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, algo);
+  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
+  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, "guided");
+  if (!ek || !dk || !ak || !eu || !lk) return 1;
+  lpdm_net *net = NULL;
+  lpdm_distance *dist = NULL;
+  lpdm_loss *loss = NULL;
+  lpdm_algo *a = NULL;
+  lpdm_config ec, ac;
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, 1);
+  int rc = lpdm_config_init(ctx, &ek->head, &ec);
+  if (!rc && ekey) rc = lpdm_config_set_text(ctx, &ec, "env", ekey, eval);
+  if (!rc) rc = lpdm_config_init(ctx, &ak->head, &ac);
+  if (!rc) rc = lpdm_config_set_str(ctx, &ac, algo, "mode", mode);
+  if (!rc) rc = lpdm_config_set_num(ctx, &ac, algo, "steps", 4096);
+  if (!rc) rc = lpdm_net_new(ctx, 2, &net);
+  if (!rc) rc = lpdm_net_add(net, ctx, dk, NULL, &rng, NULL);
+  if (!rc) rc = lpdm_distance_new(ctx, eu, NULL, &dist);
+  if (!rc) rc = lpdm_loss_new(ctx, lk, NULL, &loss);
+  if (!rc) {
+    lpdm_algo_setup su = {ek, &ec, net, NULL, dist, loss, NULL, NULL};
+    rc = lpdm_algo_new(ctx, ak, &ac, &su, &a);
+  }
+  lpdm_stats st;
+  while (!rc) {
+    memset(&st, 0, sizeof st);
+    rc = ak->iterate(a, &st, ctx);
+    if (rc == LPDM_DONE) break;
+  }
+  lpdm_algo_free(a);
+  lpdm_net_free(net);
+  lpdm_loss_free(loss);
+  lpdm_distance_free(dist);
+  return rc;
+}
+
+int main(void) {
+  ctx = lpdm_ctx_new();
+  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR) || lpdm_plugin_load(ctx, LPDM_FIXTURE_DIR "/nan_env.so")) {
+    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
+    return 1;
+  }
+  const char *algos[] = {"reinforce", "ppo"}, *modes[] = {"bp", "local"};
+  for (int i = 0; i < 2; i++)
+    for (int m = 0; m < 2; m++) {
+      int rc = run(algos[i], modes[m], NULL, NULL);
+      const char *msg = lpdm_ctx_message(ctx);
+      ok(rc < 0 && strstr(msg, "NanEnv-v0: step returned: observation: non-finite value nan at index 1") &&
+             strstr(msg, "rollout of update 1 (env step "),
+         "%s %s: a NaN observation stops training, naming the update, the env step, the env and the index (%s)", algos[i], modes[m], msg);
+      rc = run(algos[i], modes[m], "bad_reward", "true");
+      msg = lpdm_ctx_message(ctx);
+      ok(rc < 0 && strstr(msg, "NanEnv-v0: step returned a non-finite reward (nan)") && strstr(msg, "(env step "),
+         "%s %s: a NaN reward stops training, naming the update, the env step and the env (%s)", algos[i], modes[m], msg);
+    }
+  lpdm_ctx_free(ctx);
+  return done_testing();
+}
