@@ -15,6 +15,9 @@
 --   --total-timesteps  CleanRL's name for --steps
 --   --threshold=X      the 20-episode average that counts as solved
 --                      (default: Gymnasium's reward_threshold of the env)
+--   --checkpoint-every=N  save DIR/checkpoint.safetensors every N updates
+--   --resume=DIR       continue the run checkpointed in DIR: the same flags
+--                      give the same progress.csv as a run never stopped
 --   --quiet  --list  --help
 -- Any other --foo-bar=value sets config key foo_bar of the algorithm, or
 -- else of the loss, the distance or the env, whichever declares it first
@@ -73,6 +76,8 @@ local FIXED = {
   { "total_timesteps", nil, "CleanRL's name for --steps" },
   { "threshold", nil, "20-episode average that counts as solved (default: the env's)" },
   { "quiet", nil, "no progress lines" },
+  { "checkpoint_every", "0", "save DIR/checkpoint.safetensors every N updates (0: never)" },
+  { "resume", nil, "DIR: continue the run checkpointed in DIR (give the same flags)" },
   { "list", nil, "list envs, algos, distances, losses and layers, then exit" },
   { "help", nil, "this help" },
 }
@@ -349,6 +354,24 @@ end
 cfg.quiet = bool_flag("quiet")
 cfg.out = str_flag("out", string.format("runs/%s_%s_%s_%s_s%d", cfg.env, cfg.algo, cfg.mode, cfg.loss, cfg.seed))
 if cfg.out == "" then die("--out must not be empty") end
+cfg.checkpoint_every = int_flag("checkpoint_every", "0", 0)
+local resume = flags.resume ~= nil and str_flag("resume") or nil
+if resume then
+  if flags.out ~= nil and flags.out ~= resume then die("--resume=DIR continues the run in DIR: leave --out out") end
+  cfg.out = resume
+end
+-- What makes two runs the same run: every flag but these.
+local NOT_IN_HASH = { quiet = true, resume = true, checkpoint_every = true, out = true }
+local function config_hash()
+  local keys = {}
+  for k in pairs(flags) do if not NOT_IN_HASH[k] then keys[#keys + 1] = k end end
+  table.sort(keys)
+  local h = 2166136261
+  for _, k in ipairs(keys) do
+    for c in (k .. "=" .. tostring(flags[k]) .. ";"):gmatch(".") do h = ((h ~ c:byte()) * 16777619) & 0xffffffff end
+  end
+  return string.format("%08x", h)
+end
 
 -- Route the other flags: algorithm, then loss, distance, env.
 local algo_keys, loss_keys = key_set(algo_p), key_set(loss_p)
@@ -432,7 +455,8 @@ if not os.execute("mkdir -p -- " .. shell_quote(out) .. " 2>/dev/null") then
   die(string.format("cannot create the output directory '%s'", out))
 end
 local PROGRESS_HEADER = "global_step,episode,episode_return,episode_length,avg20\n"
-try(write_atomic, out .. "/progress.csv", PROGRESS_HEADER)
+local CKPT = out .. "/checkpoint.safetensors"
+if not resume then try(write_atomic, out .. "/progress.csv", PROGRESS_HEADER) end
 
 -- ---------------------------------------------------------------- training
 
@@ -444,6 +468,63 @@ local progress_rows = { PROGRESS_HEADER }
 local update_rows, update_cols = {}, nil
 local global_step, iterations = 0, 0
 local last_print, next_pct = t0, 10
+
+-- Resuming: the run's state from the checkpoint, this script's from the
+-- checkpoint's metadata (exact, %.17g) and the first rows of the files.
+if resume then
+  local meta = try(run.load, run, CKPT)
+  if meta.config_hash ~= config_hash() then
+    die(string.format("--resume=%s: the checkpoint was made with other flags (give the same flags as that run)", resume))
+  end
+  local neps, nits = math.tointeger(tonumber(meta.episodes)), math.tointeger(tonumber(meta.iterations))
+  global_step = math.tointeger(tonumber(meta.global_step))
+  iterations = nits
+  window_sum = tonumber(meta.window_sum)
+  best_avg = meta.best_avg ~= "" and tonumber(meta.best_avg) or nil
+  steps_to_threshold = meta.steps_to_threshold ~= "" and math.tointeger(tonumber(meta.steps_to_threshold)) or nil
+  for i = 1, neps do returns[i] = 0 end
+  local k = neps
+  for v in (meta.last_returns or ""):gmatch("[^,]+") do
+    returns[k] = tonumber(v)
+    k = k - 1
+  end
+  local function head_rows(path, n)
+    local f = io.open(path, "rb")
+    if not f then die(string.format("--resume=%s: cannot read %s", resume, path)) end
+    local rows = {}
+    for line in f:lines() do
+      if #rows > n then break end
+      rows[#rows + 1] = line .. "\n"
+    end
+    f:close()
+    if #rows < n + 1 then die(string.format("--resume=%s: %s has fewer rows than the checkpoint (%d)", resume, path, n)) end
+    return rows
+  end
+  progress_rows = head_rows(out .. "/progress.csv", neps)
+  update_rows = head_rows(out .. "/updates.csv", nits)
+  if nits > 0 then
+    update_cols = {}
+    local h = update_rows[1]:gsub("\n$", "")
+    for c in h:gmatch("[^,]+") do update_cols[#update_cols + 1] = c end
+    table.remove(update_cols, 1) -- global_step
+    table.remove(update_cols, 1) -- wall_time
+  end
+end
+
+local function checkpoint()
+  local last = {}
+  for i = #returns, math.max(1, #returns - WINDOW), -1 do last[#last + 1] = string.format("%.17g", returns[i]) end
+  run:save(CKPT, {
+    config_hash = config_hash(),
+    episodes = #returns,
+    iterations = iterations,
+    global_step = global_step,
+    window_sum = string.format("%.17g", window_sum),
+    best_avg = best_avg and string.format("%.17g", best_avg) or "",
+    steps_to_threshold = steps_to_threshold or "",
+    last_returns = table.concat(last, ","),
+  })
+end
 
 local function avg_last()
   local n = math.min(#returns, WINDOW)
@@ -535,6 +616,15 @@ local ok, err = pcall(function()
     if it.global_step > global_step then global_step = it.global_step end
     for _, ep in ipairs(it.episodes) do on_episode(ep) end
     on_update(it, now - t0)
+    if cfg.checkpoint_every > 0 and iterations % cfg.checkpoint_every == 0 then
+      flush(nil) -- the rows first: a checkpoint never runs ahead of the files
+      checkpoint()
+    end
+    local kill_at = math.tointeger(tonumber(os.getenv("LPDM_TEST_KILL_AFTER") or ""))
+    if kill_at and iterations == kill_at then -- tests: die like a SIGKILL'd run
+      flush(nil)
+      os.execute("kill -KILL $PPID")
+    end
     local pct = 100 * global_step / cfg.steps
     if now - last_print >= 2 or pct >= next_pct then
       if not cfg.quiet then progress_line(now) end

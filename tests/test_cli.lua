@@ -372,6 +372,35 @@ test("the same command and seed give a byte-identical progress.csv (reinforce an
   check(read(other .. "/progress.csv") ~= read(TMP .. "/det-ppo-bp-1/progress.csv"), "another seed gives another run")
 end)
 
+-- ---------------------------------------------------------------- resume
+
+test("a run killed with SIGKILL and resumed from its checkpoint writes the same progress.csv", function()
+  local flags = { "--algo=reinforce", "--mode=local", "--steps=20000", "--seed=2", "--quiet" }
+  local a, b = TMP .. "/resume-a", TMP .. "/resume-b"
+  expect(0, { "done:" }, TRAIN, flags[1], flags[2], flags[3], flags[4], flags[5], "--out=" .. a)
+  -- the same run, checkpointed every 5 updates, killed after update 13
+  local cmd = string.format("LPDM_TEST_KILL_AFTER=13 OPENBLAS_NUM_THREADS=1 %s %s %s --checkpoint-every=5 --out=%s " ..
+    "</dev/null >/dev/null 2>&1; echo $?", q(LPDM), q(TRAIN), table.concat(flags, " "), q(b))
+  local p = assert(io.popen(cmd, "r"))
+  local status = tonumber(p:read("a"))
+  p:close()
+  check(status == 137, "the run was to die by SIGKILL (exit 137), got " .. tostring(status))
+  local killed = read(b .. "/progress.csv") or ""
+  expect(0, { "done:" }, TRAIN, flags[1], flags[2], flags[3], flags[4], flags[5], "--checkpoint-every=5",
+    "--resume=" .. b)
+  local want, got = read(a .. "/progress.csv"), read(b .. "/progress.csv")
+  check(want and got and #want > 200 and want == got,
+    "progress.csv after resume differs from the uninterrupted run's (" .. #(got or "") .. " vs " .. #(want or "") .. " bytes)")
+  check(#killed < #want, "the killed run had not finished")
+  expect(2, { "--resume=" .. b, "other flags" }, TRAIN, flags[1], flags[2], flags[3], "--seed=9", flags[5],
+    "--resume=" .. b)
+end)
+
+test("an algorithm without checkpoints is named when asked for one", function()
+  expect(1, { "algo.ppo cannot be checkpointed" }, TRAIN, "--algo=ppo", "--steps=2048", "--checkpoint-every=1", "--quiet",
+    "--out=" .. TMP .. "/ppo-ckpt")
+end)
+
 -- ---------------------------------------------------------------- run
 
 print("1.." .. #tests)

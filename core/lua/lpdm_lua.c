@@ -2038,13 +2038,6 @@ static const luaL_Reg loss_meta[] = {
     {"__gc", loss_gc}, {"__close", loss_gc}, {"__tostring", loss_tostring}, {NULL, NULL}};
 static const luaL_Reg loss_methods[] = {{"eval", loss_eval}, {"close", loss_close}, {NULL, NULL}};
 
-static const luaL_Reg run_meta[] = {
-    {"__gc", run_gc}, {"__close", run_close_meta}, {"__tostring", run_tostring}, {NULL, NULL}};
-static const luaL_Reg run_methods[] = {{"iterate", run_iterate}, {"iterations", run_iterations},
-                                       {"act", run_act},         {"close", run_close},
-                                       {NULL, NULL}};
-
-
 /* ------------------------------------------------------------ checkpoints */
 
 #define ST_T "lpdm.Checkpoint"
@@ -2204,6 +2197,79 @@ static int l_load(lua_State *L) {
   lua_setfield(L, -2, "tensors");
   return 1;
 }
+
+
+/* run:save(path [, meta]) -- the whole run, to continue it exactly
+   (between iterations; the algorithm must support checkpoints). */
+static int run_save(lua_State *L) {
+  lrun *r = check_run(L, 1);
+  lpdm_ctx *ctx = getctx(L);
+  const char *path = luaL_checkstring(L, 2);
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  if (r->failed) return luaL_error(L, "%s: this run stopped with an error; it cannot be saved", r->kind->head.name);
+  lst *h = st_holder(L);
+  int64_t c[4] = {r->global_step, r->iteration, r->episodes, r->done};
+  if (lpdm_st_new(ctx, &h->st) || lpdm_algo_save(r->algo, ctx, h->st) ||
+      lpdm_state_put_i64(h->st, ctx, "run", "counters", c, 4) || lpdm_st_set_meta(h->st, ctx, "format", "lpdm") ||
+      lpdm_st_set_meta(h->st, ctx, "lpdm_version", LPDM_VERSION) ||
+      lpdm_st_set_meta(h->st, ctx, "algo", r->kind->head.name))
+    return fail(L, ctx);
+  if (!lua_isnil(L, 3)) {
+    int m;
+    const char **mk = sorted_keys(L, 3, &m, "run:save meta");
+    for (int i = 0; i < m; i++) {
+      lua_getfield(L, 3, mk[i]);
+      if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+        return luaL_error(L, "run:save: meta '%s' must be a string or number, got a %s", mk[i], tname(L, -1));
+      if (lpdm_st_set_meta(h->st, ctx, mk[i], lua_tostring(L, -1))) return fail(L, ctx);
+      lua_pop(L, 1);
+    }
+  }
+  if (lpdm_st_write(h->st, ctx, path)) return fail(L, ctx);
+  lpdm_st_free(h->st);
+  h->st = NULL;
+  return 0;
+}
+
+/* run:load(path) -> meta -- a run saved by run:save, into this run, which
+   must have been made with the same config and nets. A file that does not
+   fit is an error and leaves the run unusable (it may be half loaded). */
+static int run_load(lua_State *L) {
+  lrun *r = check_run(L, 1);
+  lpdm_ctx *ctx = getctx(L);
+  const char *path = luaL_checkstring(L, 2);
+  lua_settop(L, 2);
+  lst *h = st_holder(L);
+  if (lpdm_st_read(ctx, path, &h->st)) return fail(L, ctx);
+  const char *an = lpdm_st_meta(h->st, "algo");
+  if (!an || strcmp(an, r->kind->head.name))
+    return luaL_error(L, "run:load: %s was saved by %s, not %s", path, an ? an : "no algorithm", r->kind->head.name);
+  int64_t c[4];
+  if (lpdm_state_get_i64(h->st, ctx, "run", "counters", c, 4) || lpdm_algo_load(r->algo, ctx, h->st)) {
+    r->failed = 1;
+    return luaL_error(L, "run:load: %s: %s", path, lpdm_ctx_message(ctx));
+  }
+  r->global_step = c[0];
+  r->iteration = c[1];
+  r->episodes = c[2];
+  r->done = c[3] != 0;
+  lua_newtable(L);
+  const char *mk;
+  for (int i = 0; (mk = lpdm_st_meta_key(h->st, i)) != NULL; i++) {
+    lua_pushstring(L, lpdm_st_meta(h->st, mk));
+    lua_setfield(L, -2, mk);
+  }
+  return 1;
+}
+
+static const luaL_Reg run_meta[] = {
+    {"__gc", run_gc}, {"__close", run_close_meta}, {"__tostring", run_tostring}, {NULL, NULL}};
+static const luaL_Reg run_methods[] = {{"iterate", run_iterate}, {"iterations", run_iterations},
+                                       {"act", run_act},         {"close", run_close},
+                                       {"save", run_save},       {"load", run_load},
+                                       {NULL, NULL}};
+
 
 static const luaL_Reg funcs[] = {{"envs", l_envs},
                                  {"plugins", l_plugins},

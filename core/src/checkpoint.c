@@ -152,3 +152,125 @@ int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *p
     }
   return LPDM_OK;
 }
+
+/* ------------------------------------------------------------ run state */
+
+int lpdm_env_save(const lpdm_env *env, lpdm_ctx *ctx, lpdm_st *st, const char *prefix) {
+  const lpdm_env_kind *k = env->kind;
+  if (k->head.abi_minor < 1 || !k->save)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s cannot be checkpointed (it has no save/load)", k->head.name);
+  return k->save(env, st, prefix, ctx);
+}
+
+int lpdm_env_load(lpdm_env *env, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix) {
+  const lpdm_env_kind *k = env->kind;
+  if (k->head.abi_minor < 1 || !k->load)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s cannot be checkpointed (it has no save/load)", k->head.name);
+  return k->load(env, st, prefix, ctx);
+}
+
+int lpdm_algo_save(lpdm_algo *a, lpdm_ctx *ctx, lpdm_st *st) {
+  const lpdm_algo_kind *k = a->kind;
+  if (k->head.abi_minor < 1 || !k->save)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s cannot be checkpointed (it has no save/load)", k->head.name);
+  return k->save(a, st, ctx);
+}
+
+int lpdm_algo_load(lpdm_algo *a, lpdm_ctx *ctx, const lpdm_st *st) {
+  const lpdm_algo_kind *k = a->kind;
+  if (k->head.abi_minor < 1 || !k->load)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s cannot be checkpointed (it has no save/load)", k->head.name);
+  return k->load(a, st, ctx);
+}
+
+static int put(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, int dtype, const void *x, int64_t n) {
+  char name[LPDM_ST_NAMELEN];
+  int k = snprintf(name, sizeof name, "%s.%s", prefix, what);
+  if (k < 0 || k >= (int)sizeof name) return lpdm_error(ctx, LPDM_ERR_ARG, "state: name too long ('%s')", prefix);
+  return lpdm_st_add(st, ctx, name, dtype, 1, &n, x);
+}
+
+static int get(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, int dtype, void *x, int64_t n) {
+  char name[LPDM_ST_NAMELEN];
+  snprintf(name, sizeof name, "%s.%s", prefix, what);
+  int dt, nd;
+  const int64_t *shape;
+  size_t nb;
+  const void *p = lpdm_st_get(st, name, &dt, &nd, &shape, &nb);
+  if (!p) return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: no tensor '%s'", name);
+  if (dt != dtype || nd != 1 || shape[0] != n)
+    return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: tensor '%s' is %s[%lld], expected %s[%lld]", name,
+                      lpdm_st_dtype_name(dt), nd == 1 ? (long long)shape[0] : -1LL, lpdm_st_dtype_name(dtype),
+                      (long long)n);
+  memcpy(x, p, nb);
+  if (dtype == LPDM_ST_F64)
+    for (int64_t i = 0; i < n; i++)
+      if (!isfinite(((double *)x)[i])) return lpdm_error(ctx, LPDM_ERR_NUM, "checkpoint: tensor '%s' has a non-finite value", name);
+  if (dtype == LPDM_ST_F32)
+    for (int64_t i = 0; i < n; i++)
+      if (!isfinite(((float *)x)[i])) return lpdm_error(ctx, LPDM_ERR_NUM, "checkpoint: tensor '%s' has a non-finite value", name);
+  return LPDM_OK;
+}
+
+int lpdm_state_put_f64(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const double *x, int n) {
+  return put(st, ctx, prefix, what, LPDM_ST_F64, x, n);
+}
+int lpdm_state_get_f64(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, double *x, int n) {
+  return get(st, ctx, prefix, what, LPDM_ST_F64, x, n);
+}
+int lpdm_state_put_i64(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const int64_t *x, int n) {
+  return put(st, ctx, prefix, what, LPDM_ST_I64, x, n);
+}
+int lpdm_state_get_i64(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, int64_t *x, int n) {
+  return get(st, ctx, prefix, what, LPDM_ST_I64, x, n);
+}
+int lpdm_state_put_f32(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const float *x, size_t n) {
+  return put(st, ctx, prefix, what, LPDM_ST_F32, x, (int64_t)n);
+}
+int lpdm_state_get_f32(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, float *x, size_t n) {
+  return get(st, ctx, prefix, what, LPDM_ST_F32, x, (int64_t)n);
+}
+
+int lpdm_state_put_rng(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const lpdm_rng *r) {
+  uint64_t w[6] = {r->s[0], r->s[1], r->s[2], r->s[3], (uint64_t)r->has_spare, 0};
+  memcpy(&w[5], &r->spare, 8);
+  char name[LPDM_ST_NAMELEN];
+  int k = snprintf(name, sizeof name, "%s.%s", prefix, what);
+  if (k < 0 || k >= (int)sizeof name) return lpdm_error(ctx, LPDM_ERR_ARG, "state: name too long ('%s')", prefix);
+  int64_t n = 6;
+  return lpdm_st_add(st, ctx, name, LPDM_ST_U64, 1, &n, w);
+}
+
+int lpdm_state_get_rng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, lpdm_rng *r) {
+  uint64_t w[6];
+  int rc = get(st, ctx, prefix, what, LPDM_ST_U64, w, 6);
+  if (rc) return rc;
+  if (!(w[0] | w[1] | w[2] | w[3]) || w[4] > 1)
+    return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: tensor '%s.%s' is not a generator state", prefix, what);
+  for (int i = 0; i < 4; i++) r->s[i] = w[i];
+  r->has_spare = (int)w[4];
+  memcpy(&r->spare, &w[5], 8);
+  if (!isfinite(r->spare)) return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: tensor '%s.%s' is not a generator state", prefix, what);
+  return LPDM_OK;
+}
+
+int lpdm_state_put_nprng(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const lpdm_nprng *r) {
+  uint64_t w[4] = {r->state_hi, r->state_lo, r->inc_hi, r->inc_lo};
+  char name[LPDM_ST_NAMELEN];
+  int k = snprintf(name, sizeof name, "%s.%s", prefix, what);
+  if (k < 0 || k >= (int)sizeof name) return lpdm_error(ctx, LPDM_ERR_ARG, "state: name too long ('%s')", prefix);
+  int64_t n = 4;
+  return lpdm_st_add(st, ctx, name, LPDM_ST_U64, 1, &n, w);
+}
+
+int lpdm_state_get_nprng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, lpdm_nprng *r) {
+  uint64_t w[4];
+  int rc = get(st, ctx, prefix, what, LPDM_ST_U64, w, 4);
+  if (rc) return rc;
+  if (!(w[3] & 1)) return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: tensor '%s.%s' is not a PCG64 state (even increment)", prefix, what);
+  r->state_hi = w[0];
+  r->state_lo = w[1];
+  r->inc_hi = w[2];
+  r->inc_lo = w[3];
+  return LPDM_OK;
+}

@@ -2,6 +2,7 @@
    of lpdm_params. State (moments, step count) is allocated once here;
    a step allocates nothing. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,5 +158,43 @@ int lpdm_optim_step(lpdm_optim *o, lpdm_ctx *ctx, float scale) {
       }
     }
   }
+  return LPDM_OK;
+}
+
+int lpdm_optim_save(lpdm_optim *o, lpdm_ctx *ctx, lpdm_st *st, const char *prefix) {
+  char what[64];
+  for (int i = 0; i < o->nparams; i++) {
+    snprintf(what, sizeof what, "%d.m", i);
+    int rc = lpdm_state_put_f32(st, ctx, prefix, what, o->m[i], o->params[i].n);
+    snprintf(what, sizeof what, "%d.v", i);
+    if (!rc) rc = lpdm_state_put_f32(st, ctx, prefix, what, o->v[i], o->params[i].n);
+    if (rc) return rc;
+  }
+  int64_t t = o->t;
+  return lpdm_state_put_i64(st, ctx, prefix, "step", &t, 1);
+}
+
+int lpdm_optim_load(lpdm_optim *o, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix) {
+  char what[64];
+  int64_t t;
+  int rc = lpdm_state_get_i64(st, ctx, prefix, "step", &t, 1);
+  if (rc) return rc;
+  if (t < 0) return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: %s.step is negative", prefix);
+  for (int pass = 0; pass < 2; pass++) /* check both moments of every param before changing any */
+    for (int i = 0; i < o->nparams; i++) {
+      size_t n = o->params[i].n;
+      float *m = pass ? o->m[i] : malloc(n * sizeof(float)), *v = pass ? o->v[i] : malloc(n * sizeof(float));
+      if (!m || !v) {
+        if (!pass) free(m), free(v);
+        return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+      }
+      snprintf(what, sizeof what, "%d.m", i);
+      rc = lpdm_state_get_f32(st, ctx, prefix, what, m, n);
+      snprintf(what, sizeof what, "%d.v", i);
+      if (!rc) rc = lpdm_state_get_f32(st, ctx, prefix, what, v, n);
+      if (!pass) free(m), free(v);
+      if (rc) return rc;
+    }
+  o->t = t;
   return LPDM_OK;
 }

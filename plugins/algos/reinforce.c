@@ -42,6 +42,7 @@
 **   for it in run:iterations() do print(it.global_step) end
 */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -434,8 +435,55 @@ static int rf_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx)
   return LPDM_OK;
 }
 
+/* Checkpoints: between iterations the batch buffers are empty and the env
+   sits at the start of an episode (or inside one cut by the budget), so the
+   nets with their optimizers, the log-std, the generator, the counters, the
+   current observation and the env's own state are everything. */
+static int rf_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
+  rf *s = (rf *)a;
+  int64_t n[3] = {s->global_step, s->iteration, s->ep_len};
+  int rc = lpdm_net_save(s->trunk, ctx, st, "policy", 1);
+  if (!rc) rc = lpdm_net_save(s->head, ctx, st, "policy_head", 1);
+  if (!rc && s->vhead) rc = lpdm_net_save(s->vtrunk, ctx, st, "value", 1);
+  if (!rc && s->vhead) rc = lpdm_net_save(s->vhead, ctx, st, "value_head", 1);
+  if (!rc && s->ls_opt) rc = lpdm_state_put_f32(st, ctx, "algo", "log_std", s->log_std, (size_t)s->nact);
+  if (!rc && s->ls_opt) rc = lpdm_optim_save(s->ls_opt, ctx, st, "algo.log_std_optim");
+  if (!rc) rc = lpdm_state_put_rng(st, ctx, "algo", "rng", &s->rng);
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "counters", n, 3);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "episode_return", &s->ep_ret, 1);
+  if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "obs", s->obs, (size_t)s->obs_dim);
+  if (!rc) rc = lpdm_env_save(s->env, ctx, st, "env");
+  return rc;
+}
+
+static int rf_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
+  rf *s = (rf *)a;
+  int64_t n[3];
+  double ret;
+  int rc = lpdm_state_get_i64(st, ctx, "algo", "counters", n, 3);
+  if (!rc && (n[0] < 0 || n[0] > s->budget || n[1] < 0 || n[1] > INT32_MAX || n[2] < 0 || n[2] > INT32_MAX))
+    rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: algo.counters out of range for this run (step %lld of %lld)",
+                    (long long)n[0], (long long)s->budget);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "episode_return", &ret, 1);
+  if (!rc) rc = lpdm_net_load(s->trunk, ctx, st, "policy", 1);
+  if (!rc) rc = lpdm_net_load(s->head, ctx, st, "policy_head", 1);
+  if (!rc && s->vhead) rc = lpdm_net_load(s->vtrunk, ctx, st, "value", 1);
+  if (!rc && s->vhead) rc = lpdm_net_load(s->vhead, ctx, st, "value_head", 1);
+  if (!rc && s->ls_opt) rc = lpdm_state_get_f32(st, ctx, "algo", "log_std", s->log_std, (size_t)s->nact);
+  if (!rc && s->ls_opt) rc = lpdm_optim_load(s->ls_opt, ctx, st, "algo.log_std_optim");
+  if (!rc) rc = lpdm_state_get_rng(st, ctx, "algo", "rng", &s->rng);
+  if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "obs", s->obs, (size_t)s->obs_dim);
+  if (!rc) rc = lpdm_env_load(s->env, ctx, st, "env");
+  if (rc) return rc;
+  s->global_step = n[0];
+  s->iteration = (int)n[1];
+  s->ep_len = (int)n[2];
+  s->ep_ret = ret;
+  return LPDM_OK;
+}
+
 static const lpdm_algo_kind reinforce_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.reinforce", "REINFORCE (Monte-Carlo policy gradient), bp or local", keys),
-    rf_create, rf_iterate, rf_free, rf_act};
+    rf_create, rf_iterate, rf_free, rf_act, rf_save, rf_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_reinforce(void) { return &reinforce_kind.head; }

@@ -102,6 +102,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdint.h>
+
 #include "lpdm/lpdm.h"
 
 #define AC_PI 3.14159265358979323846
@@ -322,6 +324,39 @@ static int ac_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* Checkpoints: the state, the generator and the counters decide the rest
+   of the episode exactly. */
+static int ac_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  const acrobot *e = (const acrobot *)self;
+  const double x[4] = {e->s[0], e->s[1], e->s[2], e->s[3]};
+  const int64_t n[3] = {e->seeded, e->ready, e->steps};
+  int rc = lpdm_state_put_f64(st, ctx, prefix, "state", x, 4);
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, prefix, "counters", n, 3);
+  if (!rc) rc = lpdm_state_put_nprng(st, ctx, prefix, "rng", &e->rng);
+  return rc;
+}
+
+static int ac_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  acrobot *e = (acrobot *)self;
+  double x[4];
+  int64_t n[3];
+  lpdm_nprng r;
+  int rc = lpdm_state_get_f64(st, ctx, prefix, "state", x, 4);
+  if (!rc) rc = lpdm_state_get_i64(st, ctx, prefix, "counters", n, 3);
+  if (!rc) rc = lpdm_state_get_nprng(st, ctx, prefix, "rng", &r);
+  if (rc) return rc;
+  if (n[2] < 0 || n[2] > INT32_MAX) return lpdm_error(ctx, LPDM_ERR_IO, "%s: step counter %lld out of range", prefix, (long long)n[2]);
+  e->s[0] = x[0];
+  e->s[1] = x[1];
+  e->s[2] = x[2];
+  e->s[3] = x[3];
+  e->seeded = n[0] != 0;
+  e->ready = n[1] != 0;
+  e->steps = (int)n[2];
+  e->rng = r;
+  return LPDM_OK;
+}
+
 static const lpdm_env_kind ac_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Acrobot-v1",
                      "Gymnasium's Acrobot-v1: swing a two-link chain up (Discrete(3), Box(6))",
@@ -332,6 +367,8 @@ static const lpdm_env_kind ac_kind = {
     ac_free,
     ac_get_state,
     ac_set_state,
-    ac_render};
+    ac_render,
+    ac_save,
+    ac_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_acrobot(void) { return &ac_kind.head; }

@@ -84,6 +84,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <stdint.h>
+
 #include "lpdm/lpdm.h"
 
 #define CP_PI 3.14159265358979323846
@@ -236,6 +238,40 @@ static int cp_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* Checkpoints: the state, the generator and the counters decide the rest
+   of the episode exactly. */
+static int cp_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  const cartpole *e = (const cartpole *)self;
+  const double x[4] = {e->s[0], e->s[1], e->s[2], e->s[3]};
+  const int64_t n[4] = {e->seeded, e->ready, e->steps, e->done};
+  int rc = lpdm_state_put_f64(st, ctx, prefix, "state", x, 4);
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, prefix, "counters", n, 4);
+  if (!rc) rc = lpdm_state_put_nprng(st, ctx, prefix, "rng", &e->rng);
+  return rc;
+}
+
+static int cp_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  cartpole *e = (cartpole *)self;
+  double x[4];
+  int64_t n[4];
+  lpdm_nprng r;
+  int rc = lpdm_state_get_f64(st, ctx, prefix, "state", x, 4);
+  if (!rc) rc = lpdm_state_get_i64(st, ctx, prefix, "counters", n, 4);
+  if (!rc) rc = lpdm_state_get_nprng(st, ctx, prefix, "rng", &r);
+  if (rc) return rc;
+  if (n[2] < 0 || n[2] > INT32_MAX) return lpdm_error(ctx, LPDM_ERR_IO, "%s: step counter %lld out of range", prefix, (long long)n[2]);
+  e->s[0] = x[0];
+  e->s[1] = x[1];
+  e->s[2] = x[2];
+  e->s[3] = x[3];
+  e->seeded = n[0] != 0;
+  e->ready = n[1] != 0;
+  e->steps = (int)n[2];
+  e->done = n[3] != 0;
+  e->rng = r;
+  return LPDM_OK;
+}
+
 static const lpdm_env_kind cp_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.CartPole-v1",
                      "Gymnasium's CartPole-v1: balance a pole on a cart (Discrete(2), Box(4))",
@@ -246,6 +282,8 @@ static const lpdm_env_kind cp_kind = {
     cp_free,
     cp_get_state,
     cp_set_state,
-    cp_render};
+    cp_render,
+    cp_save,
+    cp_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_cartpole(void) { return &cp_kind.head; }

@@ -75,6 +75,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <stdint.h>
+
 #include "lpdm/lpdm.h"
 
 /* Gymnasium's constants. */
@@ -210,6 +212,37 @@ static int mc_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* Checkpoints: the state, the generator and the counters decide the rest
+   of the episode exactly. */
+static int mc_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  const mountaincar *e = (const mountaincar *)self;
+  const double x[2] = {e->s[0], e->s[1]};
+  const int64_t n[3] = {e->seeded, e->ready, e->steps};
+  int rc = lpdm_state_put_f64(st, ctx, prefix, "state", x, 2);
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, prefix, "counters", n, 3);
+  if (!rc) rc = lpdm_state_put_nprng(st, ctx, prefix, "rng", &e->rng);
+  return rc;
+}
+
+static int mc_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  mountaincar *e = (mountaincar *)self;
+  double x[2];
+  int64_t n[3];
+  lpdm_nprng r;
+  int rc = lpdm_state_get_f64(st, ctx, prefix, "state", x, 2);
+  if (!rc) rc = lpdm_state_get_i64(st, ctx, prefix, "counters", n, 3);
+  if (!rc) rc = lpdm_state_get_nprng(st, ctx, prefix, "rng", &r);
+  if (rc) return rc;
+  if (n[2] < 0 || n[2] > INT32_MAX) return lpdm_error(ctx, LPDM_ERR_IO, "%s: step counter %lld out of range", prefix, (long long)n[2]);
+  e->s[0] = x[0];
+  e->s[1] = x[1];
+  e->seeded = n[0] != 0;
+  e->ready = n[1] != 0;
+  e->steps = (int)n[2];
+  e->rng = r;
+  return LPDM_OK;
+}
+
 static const lpdm_env_kind mc_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.MountainCar-v0",
                      "Gymnasium's MountainCar-v0: rock a car up a hill (Discrete(3), Box(2))",
@@ -220,6 +253,8 @@ static const lpdm_env_kind mc_kind = {
     mc_free,
     mc_get_state,
     mc_set_state,
-    mc_render};
+    mc_render,
+    mc_save,
+    mc_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_mountaincar(void) { return &mc_kind.head; }

@@ -70,6 +70,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <stdint.h>
+
 #include "lpdm/lpdm.h"
 
 #define PD_PI 3.14159265358979323846
@@ -218,6 +220,37 @@ static int pd_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* Checkpoints: the state, the generator and the counters decide the rest
+   of the episode exactly. */
+static int pd_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  const pendulum *e = (const pendulum *)self;
+  const double x[2] = {e->th, e->thdot};
+  const int64_t n[3] = {e->seeded, e->ready, e->steps};
+  int rc = lpdm_state_put_f64(st, ctx, prefix, "state", x, 2);
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, prefix, "counters", n, 3);
+  if (!rc) rc = lpdm_state_put_nprng(st, ctx, prefix, "rng", &e->rng);
+  return rc;
+}
+
+static int pd_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  pendulum *e = (pendulum *)self;
+  double x[2];
+  int64_t n[3];
+  lpdm_nprng r;
+  int rc = lpdm_state_get_f64(st, ctx, prefix, "state", x, 2);
+  if (!rc) rc = lpdm_state_get_i64(st, ctx, prefix, "counters", n, 3);
+  if (!rc) rc = lpdm_state_get_nprng(st, ctx, prefix, "rng", &r);
+  if (rc) return rc;
+  if (n[2] < 0 || n[2] > INT32_MAX) return lpdm_error(ctx, LPDM_ERR_IO, "%s: step counter %lld out of range", prefix, (long long)n[2]);
+  e->th = x[0];
+  e->thdot = x[1];
+  e->seeded = n[0] != 0;
+  e->ready = n[1] != 0;
+  e->steps = (int)n[2];
+  e->rng = r;
+  return LPDM_OK;
+}
+
 static const lpdm_env_kind pd_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Pendulum-v1",
                      "Gymnasium's Pendulum-v1: swing a pendulum up and hold it (Box(1), Box(3))",
@@ -228,6 +261,8 @@ static const lpdm_env_kind pd_kind = {
     pd_free,
     pd_get_state,
     pd_set_state,
-    pd_render};
+    pd_render,
+    pd_save,
+    pd_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_pendulum(void) { return &pd_kind.head; }

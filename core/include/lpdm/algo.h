@@ -64,6 +64,14 @@ struct lpdm_algo_kind {
   void (*free)(lpdm_algo *self); /* accepts NULL */
   /* (optional) greedy/deterministic action for obs, for evaluation */
   int (*act)(lpdm_algo *self, const float *obs, double *action, lpdm_ctx *ctx);
+  /* ---- ABI 1.1 (read by the host only from plugins built for >= 1.1) */
+  /* (optional) Everything needed to continue the run exactly after the
+     last iterate -- networks and their optimizers, RNGs, env copies,
+     counters -- into st (names of the algorithm's choosing); load restores
+     it into an instance created with the same config and setup. Called
+     between iterations only. */
+  int (*save)(lpdm_algo *self, lpdm_st *st, lpdm_ctx *ctx);
+  int (*load)(lpdm_algo *self, const lpdm_st *st, lpdm_ctx *ctx);
 };
 
 #endif

@@ -50,6 +50,13 @@ struct lpdm_env_kind {
   int (*set_state)(lpdm_env *self, const double *state, lpdm_ctx *ctx);
   /* (optional) text rendering into buf */
   int (*render)(const lpdm_env *self, char *buf, size_t len);
+  /* ---- ABI 1.1 (read by the host only from plugins built for >= 1.1) */
+  /* (optional) Everything that decides the env's future -- its state, its
+     generator, its step counter -- as tensors named "<prefix>.<what>";
+     load restores it exactly (lpdm_state_put/get in lpdm.h help). An env
+     without them cannot be checkpointed (the host says so). */
+  int (*save)(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx);
+  int (*load)(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx);
 };
 
 #endif

@@ -267,6 +267,34 @@ int lpdm_st_dtype_size(int dtype);
 int lpdm_net_save(lpdm_net *net, lpdm_ctx *ctx, lpdm_st *st, const char *prefix, int optim);
 int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix, int optim);
 
+/* ------------------------------------------------------------ run state */
+
+/* An env's or an algorithm's state through its ABI 1.1 callbacks; an error
+   naming the plugin when it has none (or was built for ABI 1.0). */
+int lpdm_env_save(const lpdm_env *env, lpdm_ctx *ctx, lpdm_st *st, const char *prefix);
+int lpdm_env_load(lpdm_env *env, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix);
+int lpdm_algo_save(lpdm_algo *a, lpdm_ctx *ctx, lpdm_st *st);
+int lpdm_algo_load(lpdm_algo *a, lpdm_ctx *ctx, const lpdm_st *st);
+
+/* Helpers for plugins' save/load: a tensor "<prefix>.<what>" of n values
+   (F64, I64 or U64; put copies, get checks the dtype and the count and
+   names the tensor when it is missing or does not fit). */
+int lpdm_state_put_f64(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const double *x, int n);
+int lpdm_state_get_f64(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, double *x, int n);
+int lpdm_state_put_i64(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const int64_t *x, int n);
+int lpdm_state_get_i64(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, int64_t *x, int n);
+int lpdm_state_put_f32(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const float *x, size_t n);
+int lpdm_state_get_f32(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, float *x, size_t n);
+/* An optimizer's state (moments, step count) for params it was made with:
+   "<prefix>.<i>.m", ".v" (F32) and "<prefix>.step" (I64). */
+int lpdm_optim_save(lpdm_optim *o, lpdm_ctx *ctx, lpdm_st *st, const char *prefix);
+int lpdm_optim_load(lpdm_optim *o, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix);
+/* RNG states (four/two 64-bit words and the cached normal of xoshiro). */
+int lpdm_state_put_rng(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const lpdm_rng *r);
+int lpdm_state_get_rng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, lpdm_rng *r);
+int lpdm_state_put_nprng(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const lpdm_nprng *r);
+int lpdm_state_get_nprng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, lpdm_nprng *r);
+
 /* ------------------------------------------------------------ numerics */
 
 /* Kernels shared by plugins (kernels.c): tanh in place (within 4 float32

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define LPDM_ABI_MAJOR 1
-#define LPDM_ABI_MINOR 0
+#define LPDM_ABI_MINOR 1 /* 1.1: env and algo state for checkpoints */
 
 #if defined(__GNUC__)
 #define LPDM_EXPORT __attribute__((visibility("default")))
@@ -128,6 +128,10 @@ typedef struct lpdm_plugin {
 /* The context a callback reports into (defined by the host, opaque here).
    A failing callback returns a negative status after lpdm_error(). */
 typedef struct lpdm_ctx lpdm_ctx;
+
+/* A set of named tensors (safetensors; lpdm.h has its functions), through
+   which envs and algorithms save and restore their state. */
+typedef struct lpdm_st lpdm_st;
 
 /* Records a formatted message in ctx and returns code (so a callback can
    write `return lpdm_error(ctx, LPDM_ERR_ARG, "...")`). Exported by liblpdm. */
