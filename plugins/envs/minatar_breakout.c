@@ -115,6 +115,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdint.h>
+
 #include "lpdm/lpdm.h"
 
 #define MB_N 10               /* grid side */
@@ -359,6 +361,47 @@ static int mb_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* Checkpoints: the grid, the ball, the counters, the previous action and
+   the generator decide the rest of the episode. */
+static int mb_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  const breakout *b = (const breakout *)self;
+  int64_t c[14] = {b->ball_x, b->ball_y, b->dir,    b->pos,  b->last_x, b->last_y, b->strike,
+                   b->terminal, b->last_action, b->nbricks, b->seeded, b->ready, b->steps, 0};
+  double bricks[MB_CELLS];
+  for (int i = 0; i < MB_CELLS; i++) bricks[i] = b->brick[i];
+  int rc = lpdm_state_put_i64(st, ctx, prefix, "counters", c, 14);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, prefix, "bricks", bricks, MB_CELLS);
+  if (!rc) rc = lpdm_state_put_rng(st, ctx, prefix, "rng", &b->rng);
+  return rc;
+}
+
+static int mb_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  breakout *b = (breakout *)self;
+  int64_t c[14];
+  double bricks[MB_CELLS];
+  lpdm_rng r;
+  int rc = lpdm_state_get_i64(st, ctx, prefix, "counters", c, 14);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, prefix, "bricks", bricks, MB_CELLS);
+  if (!rc) rc = lpdm_state_get_rng(st, ctx, prefix, "rng", &r);
+  if (rc) return rc;
+  for (int i = 0; i < 13; i++)
+    if (c[i] < -1 || c[i] > INT32_MAX) return lpdm_error(ctx, LPDM_ERR_IO, "%s: counter %d out of range", prefix, i);
+  if (c[0] > 9 || c[1] > 9 || c[3] > 9 || c[2] < 0 || c[2] > 3 || c[8] > 2)
+    return lpdm_error(ctx, LPDM_ERR_IO, "%s: not a Breakout state (ball %lld,%lld, paddle %lld)", prefix,
+                      (long long)c[0], (long long)c[1], (long long)c[3]);
+  int n = 0;
+  for (int i = 0; i < MB_CELLS; i++) {
+    if (bricks[i] != 0 && bricks[i] != 1) return lpdm_error(ctx, LPDM_ERR_IO, "%s: bricks must be 0 or 1", prefix);
+    b->brick[i] = (unsigned char)bricks[i];
+    n += b->brick[i];
+  }
+  b->ball_x = (int)c[0], b->ball_y = (int)c[1], b->dir = (int)c[2], b->pos = (int)c[3];
+  b->last_x = (int)c[4], b->last_y = (int)c[5], b->strike = (int)c[6], b->terminal = (int)c[7];
+  b->last_action = (int)c[8], b->nbricks = n, b->seeded = c[10] != 0, b->ready = c[11] != 0, b->steps = (int)c[12];
+  b->rng = r;
+  return LPDM_OK;
+}
+
 static const lpdm_env_kind mb_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env." MB_NAME,
                      "MinAtar's Breakout, minimal actions: 10x10x4 binary grid as C x H x W "
@@ -370,6 +413,8 @@ static const lpdm_env_kind mb_kind = {
     mb_free,
     mb_get_state,
     mb_set_state,
-    mb_render};
+    mb_render,
+    mb_save,
+    mb_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_minatar_breakout(void) { return &mb_kind.head; }

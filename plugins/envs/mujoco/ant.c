@@ -189,6 +189,8 @@ static const lpdm_env_kind ant_kind = {
     mjx_free,
     mjx_get_state,
     mjx_set_state,
-    mjx_render};
+    mjx_render,
+    mjx_save,
+    mjx_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_ant(void) { return &ant_kind.head; }

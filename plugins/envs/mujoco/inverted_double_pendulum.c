@@ -138,7 +138,9 @@ static const lpdm_env_kind idp_kind = {
     mjx_free,
     mjx_get_state,
     mjx_set_state,
-    mjx_render};
+    mjx_render,
+    mjx_save,
+    mjx_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_inverted_double_pendulum(void) {
   return &idp_kind.head;

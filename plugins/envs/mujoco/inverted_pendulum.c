@@ -114,6 +114,8 @@ static const lpdm_env_kind ip_kind = {
     mjx_free,
     mjx_get_state,
     mjx_set_state,
-    mjx_render};
+    mjx_render,
+    mjx_save,
+    mjx_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_inverted_pendulum(void) { return &ip_kind.head; }

@@ -158,6 +158,8 @@ static const lpdm_env_kind wk_kind = {
     mjx_free,
     mjx_get_state,
     mjx_set_state,
-    mjx_render};
+    mjx_render,
+    mjx_save,
+    mjx_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_walker2d(void) { return &wk_kind.head; }
