@@ -274,3 +274,30 @@ int lpdm_state_get_nprng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, c
   r->inc_lo = w[3];
   return LPDM_OK;
 }
+
+int lpdm_state_put_env(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const double *x, int nx, const int64_t *c,
+                       int nc, const lpdm_nprng *rng) {
+  int rc = lpdm_state_put_f64(st, ctx, prefix, "state", x, nx);
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, prefix, "counters", c, nc);
+  if (!rc) rc = lpdm_state_put_nprng(st, ctx, prefix, "rng", rng);
+  return rc;
+}
+
+int lpdm_state_get_env(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, double *x, int nx, int64_t *c, int nc,
+                       lpdm_nprng *rng) {
+  double xs[64];
+  int64_t cs[64];
+  lpdm_nprng r;
+  if (nx > 64 || nc > 64) return lpdm_error(ctx, LPDM_ERR_ARG, "state: at most 64 values and 64 counters");
+  int rc = lpdm_state_get_f64(st, ctx, prefix, "state", xs, nx);
+  if (!rc) rc = lpdm_state_get_i64(st, ctx, prefix, "counters", cs, nc);
+  if (!rc) rc = lpdm_state_get_nprng(st, ctx, prefix, "rng", &r);
+  if (rc) return rc;
+  for (int i = 0; i < nc; i++)
+    if (cs[i] < 0 || cs[i] > INT32_MAX)
+      return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: %s.counters[%d] = %lld is out of range", prefix, i, (long long)cs[i]);
+  memcpy(x, xs, (size_t)nx * sizeof *x);
+  memcpy(c, cs, (size_t)nc * sizeof *c);
+  *rng = r;
+  return LPDM_OK;
+}

@@ -330,10 +330,7 @@ static int ac_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_c
   const acrobot *e = (const acrobot *)self;
   const double x[4] = {e->s[0], e->s[1], e->s[2], e->s[3]};
   const int64_t n[3] = {e->seeded, e->ready, e->steps};
-  int rc = lpdm_state_put_f64(st, ctx, prefix, "state", x, 4);
-  if (!rc) rc = lpdm_state_put_i64(st, ctx, prefix, "counters", n, 3);
-  if (!rc) rc = lpdm_state_put_nprng(st, ctx, prefix, "rng", &e->rng);
-  return rc;
+  return lpdm_state_put_env(st, ctx, prefix, x, 4, n, 3, &e->rng);
 }
 
 static int ac_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
@@ -341,11 +338,8 @@ static int ac_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_c
   double x[4];
   int64_t n[3];
   lpdm_nprng r;
-  int rc = lpdm_state_get_f64(st, ctx, prefix, "state", x, 4);
-  if (!rc) rc = lpdm_state_get_i64(st, ctx, prefix, "counters", n, 3);
-  if (!rc) rc = lpdm_state_get_nprng(st, ctx, prefix, "rng", &r);
+  int rc = lpdm_state_get_env(st, ctx, prefix, x, 4, n, 3, &r);
   if (rc) return rc;
-  if (n[2] < 0 || n[2] > INT32_MAX) return lpdm_error(ctx, LPDM_ERR_IO, "%s: step counter %lld out of range", prefix, (long long)n[2]);
   e->s[0] = x[0];
   e->s[1] = x[1];
   e->s[2] = x[2];

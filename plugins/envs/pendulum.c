@@ -226,10 +226,7 @@ static int pd_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_c
   const pendulum *e = (const pendulum *)self;
   const double x[2] = {e->th, e->thdot};
   const int64_t n[3] = {e->seeded, e->ready, e->steps};
-  int rc = lpdm_state_put_f64(st, ctx, prefix, "state", x, 2);
-  if (!rc) rc = lpdm_state_put_i64(st, ctx, prefix, "counters", n, 3);
-  if (!rc) rc = lpdm_state_put_nprng(st, ctx, prefix, "rng", &e->rng);
-  return rc;
+  return lpdm_state_put_env(st, ctx, prefix, x, 2, n, 3, &e->rng);
 }
 
 static int pd_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
@@ -237,11 +234,8 @@ static int pd_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_c
   double x[2];
   int64_t n[3];
   lpdm_nprng r;
-  int rc = lpdm_state_get_f64(st, ctx, prefix, "state", x, 2);
-  if (!rc) rc = lpdm_state_get_i64(st, ctx, prefix, "counters", n, 3);
-  if (!rc) rc = lpdm_state_get_nprng(st, ctx, prefix, "rng", &r);
+  int rc = lpdm_state_get_env(st, ctx, prefix, x, 2, n, 3, &r);
   if (rc) return rc;
-  if (n[2] < 0 || n[2] > INT32_MAX) return lpdm_error(ctx, LPDM_ERR_IO, "%s: step counter %lld out of range", prefix, (long long)n[2]);
   e->th = x[0];
   e->thdot = x[1];
   e->seeded = n[0] != 0;

@@ -285,6 +285,13 @@ int lpdm_state_put_i64(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const cha
 int lpdm_state_get_i64(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, int64_t *x, int n);
 int lpdm_state_put_f32(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const float *x, size_t n);
 int lpdm_state_get_f32(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, float *x, size_t n);
+/* The usual env state in one call: "<prefix>.state" (F64, nx values),
+   "<prefix>.counters" (I64, nc values) and "<prefix>.rng" (a NumPy-style
+   generator). get changes nothing unless all three fit. */
+int lpdm_state_put_env(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const double *x, int nx, const int64_t *c,
+                       int nc, const lpdm_nprng *rng);
+int lpdm_state_get_env(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, double *x, int nx, int64_t *c, int nc,
+                       lpdm_nprng *rng);
 /* An optimizer's state (moments, step count) for params it was made with:
    "<prefix>.<i>.m", ".v" (F32) and "<prefix>.step" (I64). */
 int lpdm_optim_save(lpdm_optim *o, lpdm_ctx *ctx, lpdm_st *st, const char *prefix);
