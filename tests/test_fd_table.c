@@ -61,6 +61,10 @@ static const fd_entry table[] = {
     {"loss.sammon", "", 8, 1e-2},
     {"loss.rank", "", 8, 1e-2},
     {"loss.rank", "pairs=3", 12, 1e-2},
+    {"loss.kernel", "", 8, 1e-2},
+    {"loss.kernel", "kind=sq alpha=0.3", 8, 1e-2},
+    {"loss.kernel", "sigma=0.5 anchor=0.5", 8, 1e-2},
+    {"loss.kernel", "normalize=false anchor=1 alpha=0", 8, 1e-2},
     /* layers: width = in_dim (B = 3) */
     {"layer.dense", "", 5, 1e-2},
     {"layer.dense", "out=7 norm=layer", 5, 1e-2},

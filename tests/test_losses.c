@@ -1,4 +1,4 @@
-/* test_losses.c -- the local losses loss.kruskal, loss.sammon and loss.rank.
+/* test_losses.c -- the local losses loss.kruskal, loss.sammon, loss.rank and loss.kernel.
 
    * Values on a 3-sample case worked out by hand (below, in the comments
      of hand_cases), to 1e-6 relative.
@@ -263,8 +263,8 @@ static void check_config(const char *name, const char *settings, const char *key
 int main(void) {
   ctx = lpdm_ctx_new();
   lpdm_rng_seed(&rng, 11);
-  const char *names[] = {"kruskal", "sammon", "rank"};
-  for (int i = 0; i < 3; i++) {
+  const char *names[] = {"kruskal", "sammon", "rank", "kernel"};
+  for (int i = 0; i < 4; i++) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.so", LPDM_PLUGIN_DIR, names[i]);
     if (lpdm_plugin_load(ctx, path)) {
@@ -285,6 +285,10 @@ int main(void) {
                         "alpha=1 pairs=3 seed=5", "alpha=0.2 tau=0.02"};
   for (int c = 0; c < 6; c++) check_fd("rank", rank[c], 10, 1e-2f);
   check_fd("rank", "alpha=0.5 pairs=4", 17, 1e-2f);
+  /* loss.kernel (issue 7): the Gaussian and squared kernels of DX, with and without the scale anchor */
+  const char *kern[] = {"alpha=0", "alpha=0.5", "kind=sq alpha=0.5", "normalize=false alpha=0.5 sigma=2",
+                        "normalize=false kind=sq alpha=0 anchor=0.3", "alpha=1"};
+  for (int c = 0; c < 6; c++) check_fd("kernel", kern[c], 10, 1e-2f);
   for (int i = 0; i < 3; i++) {
     check_guidance(names[i]);
     check_degenerate(names[i]);
@@ -295,6 +299,9 @@ int main(void) {
   check_config("rank", "tau=0", "tau");
   check_config("rank", "pairs=-1", "pairs");
   check_config("kruskal", "eps=-1", "eps");
+  check_config("kernel", "kind=cube", "kind");
+  check_config("kernel", "sigma=0", "sigma");
+  check_config("kernel", "anchor=-1", "anchor");
   lpdm_ctx_free(ctx);
   return done_testing();
 }

@@ -371,6 +371,40 @@ static void test_plugin(void) {
     prun_free(&a);
     prun_free(&b);
   }
+
+  /* issue 7's local options: they run, deterministically with 1 and 2 threads */
+  const char *opts = "mode=local steps=1024 actor_alpha=0.9 critic_alpha=0.2 guide=rank actor_guide=signed "
+                     "critic_guide=val head_epochs=1 head_anneal=false";
+  char opts2[512];
+  snprintf(opts2, sizeof opts2, "%s threads=2", opts);
+  good = prun_new(&a, "CartPole-v1", "kernel", opts) == 0 && prun_new(&b, "CartPole-v1", "kernel", opts2) == 0;
+  while (good) {
+    int ra = prun_iter(&a), rb = prun_iter(&b);
+    good = ra >= 0 && ra == rb && stat(&a, "value_loss") == stat(&b, "value_loss") &&
+           stat(&a, "epochs") == 5 && isfinite(stat(&a, "actor_local_loss_1"));
+    if (ra == LPDM_DONE) break;
+  }
+  ok(good && a.r.n == b.r.n && a.r.sum == b.r.sum,
+     "local options (per-net alpha, rank, signed and value guidance, head epochs, unannealed heads) run "
+     "deterministically");
+  if (!good) diag("%s", lpdm_ctx_message(ctx));
+  prun_free(&a);
+  prun_free(&b);
+  const struct {
+    const char *env, *loss, *settings, *key;
+  } bad[] = {{"CartPole-v1", "guided", "guide=median", "guide"},
+             {"CartPole-v1", "stress", "actor_alpha=0.5", "alpha"},
+             {"CartPole-v1", "guided", "critic_alpha=2", "critic_alpha"},
+             {"CartPole-v1", "guided", "critic_guide=adv", "critic_guide"},
+             {"Pendulum-v1", "guided", "actor_guide=signed", "actor_guide"}};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char set[256];
+    snprintf(set, sizeof set, "mode=local steps=4096 %s", bad[i].settings);
+    rc = prun_new(&a, bad[i].env, bad[i].loss, set);
+    ok(rc != 0 && strstr(lpdm_ctx_message(ctx), bad[i].key), "%s (loss %s) is refused, naming %s: %s",
+       bad[i].settings, bad[i].loss, bad[i].key, lpdm_ctx_message(ctx));
+    prun_free(&a);
+  }
 }
 
 int main(void) {

@@ -80,6 +80,17 @@
 **                              feature_norm_momentum = 0.1) and fixed during
 **                              rollouts and epochs; bp backpropagates through it
 **                              with the moments as constants
+**   (issue 7's local-mode options, measured in docs/local-learning.md; none
+**   is a default:)
+**   actor_alpha     = -1       local: the actor's layers use the loss with this alpha
+**   critic_alpha    = -1       local: the critic's (-1: the loss's own alpha)
+**   actor_guide     = "adv"    local: "signed" guides the actor by A times the
+**                              action index mapped to [-1, 1] (Discrete)
+**   guide           = "raw"    local: guidance as given, "clip"ped to mean +-
+**                              guide_clip (= 2) sd, or replaced by its "rank"s
+**   critic_guide    = "ret"    local: "val" guides the critic by the rollout's values
+**   head_epochs     = 0        local: extra epochs per update training only the heads
+**   head_anneal     = true     local: false keeps the heads' rates unannealed
 **   threads         = 1        2: each minibatch's actor and critic halves run on
 **                              two threads (results identical to 1 thread)
 **
@@ -138,6 +149,14 @@ static const lpdm_key keys[] = {
     {"threads", LPDM_T_INT, "1", "2: update actor and critic on two threads (same results)"},
     {"feature_norm", LPDM_T_BOOL, "false", "standardise the hidden features before each head (running moments)"},
     {"feature_norm_momentum", LPDM_T_NUMBER, "0.1", "weight of each update's batch in the feature moments"},
+    {"actor_alpha", LPDM_T_NUMBER, "-1", "local: the actor's loss with this alpha (-1: the loss's own)"},
+    {"critic_alpha", LPDM_T_NUMBER, "-1", "local: the critic's loss with this alpha (-1: the loss's own)"},
+    {"guide", LPDM_T_STRING, "raw", "local: guidance signal as given (raw), clipped (clip) or ranked (rank)"},
+    {"guide_clip", LPDM_T_NUMBER, "2", "local, guide=clip: clip at this many standard deviations from the mean"},
+    {"actor_guide", LPDM_T_STRING, "adv", "local: the actor's guidance, adv (A) or signed (A times the centred action index)"},
+    {"critic_guide", LPDM_T_STRING, "ret", "local: the critic's guidance, ret (returns) or val (the rollout's values)"},
+    {"head_epochs", LPDM_T_INT, "0", "local: extra epochs per update that train only the heads (features fixed)"},
+    {"head_anneal", LPDM_T_BOOL, "true", "local: anneal the heads' rates (with anneal_lr)"},
     {NULL, 0, NULL, NULL}};
 
 #define MAX_LAYER_STATS 8
@@ -189,6 +208,13 @@ typedef struct ppo {
   float *fm_a, *fv_a, *fm_c, *fv_c;
   int fn_seen_a, fn_seen_c;
   fbuf nfeat, nvfeat, bfeat;
+  /* issue 7 options: per-net losses, guidance transform, head-only epochs */
+  lpdm_loss *aloss, *closs; /* own instances (actor_alpha / critic_alpha), else NULL */
+  int guide;                /* 0 raw, 1 clip, 2 rank */
+  double guide_clip;
+  int head_epochs, head_anneal, frozen, signed_guide, val_guide;
+  fbuf ga, gc, gs;
+  void *rk_a, *rk_c; /* rank scratch */
   worker *worker; /* threads = 2 */
 } ppo;
 
@@ -212,6 +238,13 @@ static void ppo_free(lpdm_algo *a) {
   lpdm_net_free(s->vhead);
   if (s->own_vtrunk) lpdm_net_free(s->vtrunk);
   lpdm_optim_free(s->ls_opt);
+  if (s->aloss) lpdm_loss_free(s->aloss);
+  if (s->closs) lpdm_loss_free(s->closs);
+  free(s->ga.p);
+  free(s->gs.p);
+  free(s->gc.p);
+  free(s->rk_a);
+  free(s->rk_c);
   void *ps[] = {s->ep_ret, s->ep_len, s->om,       s->ov,        s->oc,      s->rm,      s->rv,    s->rc,
                 s->disc,   s->act_env, s->xbuf,   s->raw,       s->trunk_lr, s->vtrunk_lr, s->log_std,
                 s->glog_std, s->perm, s->fm_a, s->fv_a, s->fm_c, s->fv_c};
@@ -518,6 +551,67 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
         (rc = fgrow(ctx, &s->bfeat, (size_t)B * (F > VF ? F : VF))))
       goto fail;
   }
+  /* issue 7 options (local mode) */
+  {
+    const char *an[2] = {"actor_alpha", "critic_alpha"};
+    lpdm_loss **dst[2] = {&s->aloss, &s->closs};
+    for (int k = 0; k < 2; k++) {
+      double a = lpdm_cfg_num(cfg, an[k]);
+      if (a == -1 || !local) continue;
+      if (!(a >= 0 && a <= 1)) {
+        rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s must be in [0, 1] (or -1: the loss's own), got %g", an[k], a);
+        goto fail;
+      }
+      if (lpdm_config_index(&setup->loss->cfg, "alpha") < 0) {
+        rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: the loss %s has no alpha", an[k], setup->loss->kind->head.name);
+        goto fail;
+      }
+      lpdm_config lc = setup->loss->cfg;
+      if ((rc = lpdm_config_set_num(ctx, &lc, setup->loss->kind->head.name, "alpha", a)) ||
+          (rc = lpdm_loss_new(ctx, setup->loss->kind, &lc, dst[k])))
+        goto fail;
+    }
+    const char *gd = lpdm_cfg_str(cfg, "guide");
+    s->guide = !strcmp(gd, "raw") ? 0 : !strcmp(gd, "clip") ? 1 : !strcmp(gd, "rank") ? 2 : -1;
+    if (s->guide < 0) {
+      rc = lpdm_error(ctx, LPDM_ERR_ARG, "guide must be raw, clip or rank, got '%s'", gd);
+      goto fail;
+    }
+    s->guide_clip = lpdm_cfg_num(cfg, "guide_clip");
+    if (!(s->guide_clip > 0)) {
+      rc = lpdm_error(ctx, LPDM_ERR_ARG, "guide_clip must be > 0, got %g", s->guide_clip);
+      goto fail;
+    }
+    s->head_epochs = lpdm_cfg_int(cfg, "head_epochs");
+    if (s->head_epochs < 0) {
+      rc = lpdm_error(ctx, LPDM_ERR_ARG, "head_epochs must be >= 0, got %d", s->head_epochs);
+      goto fail;
+    }
+    s->head_anneal = lpdm_cfg_bool(cfg, "head_anneal");
+    const char *ag = lpdm_cfg_str(cfg, "actor_guide");
+    if (strcmp(ag, "adv") && strcmp(ag, "signed")) {
+      rc = lpdm_error(ctx, LPDM_ERR_ARG, "actor_guide must be adv or signed, got '%s'", ag);
+      goto fail;
+    }
+    s->signed_guide = !strcmp(ag, "signed");
+    const char *cg = lpdm_cfg_str(cfg, "critic_guide");
+    if (strcmp(cg, "ret") && strcmp(cg, "val")) {
+      rc = lpdm_error(ctx, LPDM_ERR_ARG, "critic_guide must be ret or val, got '%s'", cg);
+      goto fail;
+    }
+    s->val_guide = !strcmp(cg, "val");
+    if (s->signed_guide && (!discrete || nact < 2)) {
+      rc = lpdm_error(ctx, LPDM_ERR_ARG, "actor_guide=signed needs Discrete actions (at least 2)");
+      goto fail;
+    }
+    if (s->signed_guide && (rc = fgrow(ctx, &s->gs, s->M))) goto fail;
+    if (s->guide) {
+      if ((rc = fgrow(ctx, &s->ga, s->M)) || (rc = fgrow(ctx, &s->gc, s->M))) goto fail;
+      s->rk_a = malloc((size_t)s->M * 2 * sizeof(float));
+      s->rk_c = malloc((size_t)s->M * 2 * sizeof(float));
+      if (!s->rk_a || !s->rk_c) goto oom;
+    }
+  }
   if (threads == 2 && (rc = worker_new(s, ctx, &s->worker))) goto fail;
   s->t_start = now_s();
   *out = &s->base;
@@ -665,28 +759,66 @@ static void gather(const float *src, int width, const int *idx, int M, float *ds
 
 /* Hidden features of a minibatch: bp keeps activations for backward; local
    trains each hidden layer by its local loss on the way (guided by g). */
-static int trunk_forward(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, const float *X, int M, const float *g,
-                         const float **feat, double *losses, float *scratch) {
+static int trunk_forward(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, const lpdm_loss *loss, const float *X, int M,
+                         const float *g, const float **feat, double *losses, float *scratch) {
   if (!s->local) return lpdm_net_train_forward(trunk, ctx, X, M, feat);
   if (lpdm_net_depth(trunk) == 0) {
     *feat = X;
     return LPDM_OK;
   }
-  if (M < 2) { /* no pairs: features without a local step */
+  if (M < 2 || s->frozen) { /* no pairs: features without a local step */
     int rc = lpdm_net_forward(trunk, ctx, X, M, scratch);
     *feat = scratch;
     return rc;
   }
-  return lpdm_net_local_update(trunk, ctx, s->setup.distance, s->setup.loss, X, M, g, feat, losses);
+  return lpdm_net_local_update(trunk, ctx, s->setup.distance, loss ? loss : s->setup.loss, X, M, g, feat, losses);
+}
+
+typedef struct rank_item {
+  float v;
+  int i;
+} rank_item;
+
+static int rank_cmp(const void *a, const void *b) {
+  const rank_item *x = a, *y = b;
+  return x->v < y->v ? -1 : x->v > y->v ? 1 : x->i - y->i;
+}
+
+/* The guidance signal as the local loss sees it: g (raw), g clipped to
+   mean +- guide_clip standard deviations (clip), or g's ranks scaled to
+   [0, 1], ties sharing their mean rank (rank). */
+static const float *guide_signal(const ppo *s, const float *g, int M, float *out, void *scratch) {
+  if (!s->guide || M < 2) return g;
+  if (s->guide == 1) {
+    double m = 0, v = 0;
+    for (int i = 0; i < M; i++) m += g[i];
+    m /= M;
+    for (int i = 0; i < M; i++) v += (g[i] - m) * (g[i] - m);
+    const double sd = sqrt(v / (M - 1)), lo = m - s->guide_clip * sd, hi = m + s->guide_clip * sd;
+    for (int i = 0; i < M; i++) out[i] = (float)(g[i] < lo ? lo : g[i] > hi ? hi : g[i]);
+    return out;
+  }
+  rank_item *r = scratch;
+  for (int i = 0; i < M; i++) r[i].v = g[i], r[i].i = i;
+  qsort(r, (size_t)M, sizeof *r, rank_cmp);
+  for (int a = 0; a < M;) {
+    int b = a;
+    while (b + 1 < M && r[b + 1].v == r[a].v) b++;
+    const float rk = (float)(0.5 * (a + b) / (M - 1));
+    for (int k = a; k <= b; k++) out[r[k].i] = rk;
+    a = b + 1;
+  }
+  return out;
 }
 
 static void set_all_rates(ppo *s, double frac) {
   for (int i = 0; i < lpdm_net_depth(s->trunk); i++) lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), s->trunk_lr[i] * frac);
   for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
     lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), s->vtrunk_lr[i] * frac);
-  lpdm_optim_set_lr(lpdm_net_optim(s->head, 0), s->head_lr * frac);
-  lpdm_optim_set_lr(lpdm_net_optim(s->vhead, 0), s->head_lr * frac);
-  if (s->ls_opt) lpdm_optim_set_lr(s->ls_opt, s->head_lr * frac);
+  const double hf = s->local && !s->head_anneal ? 1.0 : frac;
+  lpdm_optim_set_lr(lpdm_net_optim(s->head, 0), s->head_lr * hf);
+  lpdm_optim_set_lr(lpdm_net_optim(s->vhead, 0), s->head_lr * hf);
+  if (s->ls_opt) lpdm_optim_set_lr(s->ls_opt, s->head_lr * hf);
 }
 
 static const char *actor_names[MAX_LAYER_STATS] = {"actor_local_loss_1", "actor_local_loss_2", "actor_local_loss_3",
@@ -713,7 +845,14 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
   const float *feat, *out;
   int rc;
   const int F = lpdm_net_out_dim(s->trunk);
-  if ((rc = trunk_forward(s, ctx, s->trunk, s->m_obs.p, M, s->m_adv.p, &feat, ll, s->tfeat.p))) return rc;
+  const float *ga = s->m_adv.p;
+  if (s->local && s->signed_guide) { /* A times the action index mapped to [-1, 1] */
+    const float h = 0.5f * (float)(s->nact - 1);
+    for (int i = 0; i < M; i++) s->gs.p[i] = s->m_adv.p[i] * (s->m_act.p[i] - h) / h;
+    ga = s->gs.p;
+  }
+  if (s->local) ga = guide_signal(s, ga, M, s->ga.p, s->rk_a);
+  if ((rc = trunk_forward(s, ctx, s->trunk, s->aloss, s->m_obs.p, M, ga, &feat, ll, s->tfeat.p))) return rc;
   if (s->fnorm) {
     fn_apply(s->fm_a, s->fv_a, feat, M, F, s->nfeat.p);
     feat = s->nfeat.p;
@@ -741,7 +880,10 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
   const float *vfeat, *vout;
   int rc;
   const int VF = lpdm_net_out_dim(s->vtrunk);
-  if ((rc = trunk_forward(s, ctx, s->vtrunk, s->m_obs.p, M, s->m_ret.p, &vfeat, s->job_ll, s->vtfeat.p))) return rc;
+  const float *gr = s->val_guide ? s->m_val.p : s->m_ret.p;
+  const float *gc = s->local ? guide_signal(s, gr, M, s->gc.p, s->rk_c) : gr;
+  if ((rc = trunk_forward(s, ctx, s->vtrunk, s->closs, s->m_obs.p, M, gc, &vfeat, s->job_ll, s->vtfeat.p)))
+    return rc;
   if (s->fnorm) {
     fn_apply(s->fm_c, s->fv_c, vfeat, M, VF, s->nvfeat.p);
     vfeat = s->nvfeat.p;
@@ -890,8 +1032,10 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   double vloss = 0, clipfrac = 0, gnorm = 0, al[MAX_LAYER_STATS] = {0}, cl[MAX_LAYER_STATS] = {0};
   double lbuf_a[MAX_LAYER_STATS], lbuf_c[MAX_LAYER_STATS];
   const int da = lpdm_net_depth(s->trunk), dc = lpdm_net_depth(s->vtrunk);
-  int nmb_done = 0, epochs_done = 0;
-  for (int epoch = 0; epoch < s->epochs; epoch++) {
+  int nmb_done = 0, nmb_local = 0, epochs_done = 0;
+  const int all_epochs = s->epochs + (s->local ? s->head_epochs : 0);
+  for (int epoch = 0; epoch < all_epochs; epoch++) {
+    s->frozen = epoch >= s->epochs; /* head_epochs: the trunks only forward */
     for (int i = B - 1; i > 0; i--) { /* Fisher-Yates, in place as CleanRL's np.random.shuffle */
       int j = (int)lpdm_rng_below(&s->rng, (uint64_t)i + 1), t = s->perm[i];
       s->perm[i] = s->perm[j];
@@ -936,13 +1080,15 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
       if (!s->local && ((rc = lpdm_net_step(s->trunk, ctx, scale)) || (rc = lpdm_net_step(s->vtrunk, ctx, scale))))
         return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
       clipfrac += ps.clipfrac;
-      if (s->local) {
+      if (s->local && !s->frozen) {
+        nmb_local++;
         for (int i = 0; lla && i < da; i++) al[i] += lla[i];
         for (int i = 0; s->job_ll && i < dc; i++) cl[i] += s->job_ll[i];
       }
       nmb_done++;
     }
     epochs_done++;
+    s->frozen = 0;
     if (s->target_kl > 0 && ps.approx_kl > s->target_kl) break;
   }
 
@@ -976,9 +1122,9 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   if (!s->discrete) lpdm_stats_set(st, "log_std_mean", s->log_std[0]);
   if (s->local) {
     if (da <= MAX_LAYER_STATS)
-      for (int i = 0; i < da; i++) lpdm_stats_set(st, actor_names[i], al[i] / nmb_done);
+      for (int i = 0; i < da; i++) lpdm_stats_set(st, actor_names[i], al[i] / (nmb_local ? nmb_local : 1));
     if (dc <= MAX_LAYER_STATS)
-      for (int i = 0; i < dc; i++) lpdm_stats_set(st, critic_names[i], cl[i] / nmb_done);
+      for (int i = 0; i < dc; i++) lpdm_stats_set(st, critic_names[i], cl[i] / (nmb_local ? nmb_local : 1));
   }
   return s->update >= s->num_updates ? LPDM_DONE : LPDM_OK;
 }
