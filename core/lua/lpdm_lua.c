@@ -2102,6 +2102,30 @@ static int opt_bool(lua_State *L, int t, const char *key, int dflt) {
   return v;
 }
 
+/* meta (the table at t: names to strings or numbers) into st's metadata. */
+static void set_meta(lua_State *L, lpdm_ctx *ctx, lpdm_st *st, int t, const char *what) {
+  int m;
+  const char **mk = sorted_keys(L, t, &m, what);
+  for (int i = 0; i < m; i++) {
+    lua_getfield(L, t, mk[i]);
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "%s '%s' must be a string or number, got a %s", what, mk[i], tname(L, -1));
+    if (lpdm_st_set_meta(st, ctx, mk[i], lua_tostring(L, -1))) fail(L, ctx);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1); /* the keys */
+}
+
+/* Pushes st's metadata as a table of strings. */
+static void push_meta(lua_State *L, const lpdm_st *st) {
+  lua_newtable(L);
+  const char *mk;
+  for (int i = 0; (mk = lpdm_st_meta_key(st, i)) != NULL; i++) {
+    lua_pushstring(L, lpdm_st_meta(st, mk));
+    lua_setfield(L, -2, mk);
+  }
+}
+
 /* lpdm.save(path, {name = net, ...} [, {optim = true, meta = {k = "v"}}]) */
 static int l_save(lua_State *L) {
   lpdm_ctx *ctx = getctx(L);
@@ -2126,15 +2150,7 @@ static int l_save(lua_State *L) {
   if (!lua_isnoneornil(L, 3) && lua_getfield(L, 3, "meta") != LUA_TNIL) {
     int mt = lua_gettop(L);
     if (!lua_istable(L, mt)) return luaL_error(L, "lpdm.save: option 'meta' must be a table of strings");
-    int m;
-    const char **mk = sorted_keys(L, mt, &m, "lpdm.save meta");
-    for (int i = 0; i < m; i++) {
-      lua_getfield(L, mt, mk[i]);
-      if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-        return luaL_error(L, "lpdm.save: meta '%s' must be a string or number, got a %s", mk[i], tname(L, -1));
-      if (lpdm_st_set_meta(h->st, ctx, mk[i], lua_tostring(L, -1))) return fail(L, ctx);
-      lua_pop(L, 1);
-    }
+    set_meta(L, ctx, h->st, mt, "lpdm.save: meta");
   }
   if (lpdm_st_write(h->st, ctx, path)) return fail(L, ctx);
   lpdm_st_free(h->st);
@@ -2169,12 +2185,7 @@ static int l_load(lua_State *L) {
     lua_pop(L, 1); /* keys */
   }
   lua_newtable(L);
-  lua_newtable(L);
-  const char *mk;
-  for (int i = 0; (mk = lpdm_st_meta_key(h->st, i)) != NULL; i++) {
-    lua_pushstring(L, lpdm_st_meta(h->st, mk));
-    lua_setfield(L, -2, mk);
-  }
+  push_meta(L, h->st);
   lua_setfield(L, -2, "meta");
   lua_newtable(L);
   for (int i = 0; i < lpdm_st_count(h->st); i++) {
@@ -2215,17 +2226,7 @@ static int run_save(lua_State *L) {
       lpdm_st_set_meta(h->st, ctx, "lpdm_version", LPDM_VERSION) ||
       lpdm_st_set_meta(h->st, ctx, "algo", r->kind->head.name))
     return fail(L, ctx);
-  if (!lua_isnil(L, 3)) {
-    int m;
-    const char **mk = sorted_keys(L, 3, &m, "run:save meta");
-    for (int i = 0; i < m; i++) {
-      lua_getfield(L, 3, mk[i]);
-      if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-        return luaL_error(L, "run:save: meta '%s' must be a string or number, got a %s", mk[i], tname(L, -1));
-      if (lpdm_st_set_meta(h->st, ctx, mk[i], lua_tostring(L, -1))) return fail(L, ctx);
-      lua_pop(L, 1);
-    }
-  }
+  if (!lua_isnil(L, 3)) set_meta(L, ctx, h->st, 3, "run:save: meta");
   if (lpdm_st_write(h->st, ctx, path)) return fail(L, ctx);
   lpdm_st_free(h->st);
   h->st = NULL;
@@ -2254,12 +2255,7 @@ static int run_load(lua_State *L) {
   r->iteration = c[1];
   r->episodes = c[2];
   r->done = c[3] != 0;
-  lua_newtable(L);
-  const char *mk;
-  for (int i = 0; (mk = lpdm_st_meta_key(h->st, i)) != NULL; i++) {
-    lua_pushstring(L, lpdm_st_meta(h->st, mk));
-    lua_setfield(L, -2, mk);
-  }
+  push_meta(L, h->st);
   return 1;
 }
 

@@ -234,11 +234,7 @@ int lpdm_state_get_f32(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, con
 int lpdm_state_put_rng(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const lpdm_rng *r) {
   uint64_t w[6] = {r->s[0], r->s[1], r->s[2], r->s[3], (uint64_t)r->has_spare, 0};
   memcpy(&w[5], &r->spare, 8);
-  char name[LPDM_ST_NAMELEN];
-  int k = snprintf(name, sizeof name, "%s.%s", prefix, what);
-  if (k < 0 || k >= (int)sizeof name) return lpdm_error(ctx, LPDM_ERR_ARG, "state: name too long ('%s')", prefix);
-  int64_t n = 6;
-  return lpdm_st_add(st, ctx, name, LPDM_ST_U64, 1, &n, w);
+  return put(st, ctx, prefix, what, LPDM_ST_U64, w, 6);
 }
 
 int lpdm_state_get_rng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, lpdm_rng *r) {
@@ -256,11 +252,7 @@ int lpdm_state_get_rng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, con
 
 int lpdm_state_put_nprng(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const lpdm_nprng *r) {
   uint64_t w[4] = {r->state_hi, r->state_lo, r->inc_hi, r->inc_lo};
-  char name[LPDM_ST_NAMELEN];
-  int k = snprintf(name, sizeof name, "%s.%s", prefix, what);
-  if (k < 0 || k >= (int)sizeof name) return lpdm_error(ctx, LPDM_ERR_ARG, "state: name too long ('%s')", prefix);
-  int64_t n = 4;
-  return lpdm_st_add(st, ctx, name, LPDM_ST_U64, 1, &n, w);
+  return put(st, ctx, prefix, what, LPDM_ST_U64, w, 4);
 }
 
 int lpdm_state_get_nprng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, lpdm_nprng *r) {

@@ -7,6 +7,7 @@
 #define LPDM_ALGOS_COMMON_H
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lpdm/lpdm.h"
 
@@ -50,6 +51,18 @@ static inline int lpdm_algo_make_head(lpdm_ctx *ctx, lpdm_net **out, int in, int
     return rc;
   }
   *out = h;
+  return LPDM_OK;
+}
+
+/* The "mode" key every algorithm has: *local = 1 for "local", 0 for "bp";
+   local mode needs the setup's distance and loss. */
+static inline int lpdm_algo_mode(const lpdm_config *cfg, const lpdm_algo_setup *setup, int *local, lpdm_ctx *ctx) {
+  const char *mode = lpdm_cfg_str(cfg, "mode");
+  if (!strcmp(mode, "local")) *local = 1;
+  else if (!strcmp(mode, "bp")) *local = 0;
+  else return lpdm_error(ctx, LPDM_ERR_ARG, "mode must be 'local' or 'bp', got '%s'", mode);
+  if (*local && (!setup->distance || !setup->loss))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "mode 'local' needs a distance and a loss");
   return LPDM_OK;
 }
 

@@ -319,13 +319,8 @@ static int resolve_rates(lpdm_ctx *ctx, const lpdm_config *cfg, lpdm_net *net, c
 
 static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup,
                       lpdm_algo **out, lpdm_ctx *ctx) {
-  const char *mode = lpdm_cfg_str(cfg, "mode");
-  int local;
-  if (!strcmp(mode, "local")) local = 1;
-  else if (!strcmp(mode, "bp")) local = 0;
-  else return lpdm_error(ctx, LPDM_ERR_ARG, "mode must be 'local' or 'bp', got '%s'", mode);
-  if (local && (!setup->distance || !setup->loss))
-    return lpdm_error(ctx, LPDM_ERR_ARG, "mode 'local' needs a distance and a loss");
+  int local, rc0 = lpdm_algo_mode(cfg, setup, &local, ctx);
+  if (rc0) return rc0;
 
   /* The action space decides the defaults: look at one env first. */
   lpdm_env *probe = NULL;

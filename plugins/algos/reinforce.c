@@ -108,13 +108,8 @@ static void rf_free(lpdm_algo *a) {
 
 static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup,
                      lpdm_algo **out, lpdm_ctx *ctx) {
-  const char *mode = lpdm_cfg_str(cfg, "mode");
-  int local;
-  if (!strcmp(mode, "local")) local = 1;
-  else if (!strcmp(mode, "bp")) local = 0;
-  else return lpdm_error(ctx, LPDM_ERR_ARG, "mode must be 'local' or 'bp', got '%s'", mode);
-  if (local && (!setup->distance || !setup->loss))
-    return lpdm_error(ctx, LPDM_ERR_ARG, "mode 'local' needs a distance and a loss");
+  int local, rc0 = lpdm_algo_mode(cfg, setup, &local, ctx);
+  if (rc0) return rc0;
   double gamma = lpdm_cfg_num(cfg, "gamma");
   if (!(gamma >= 0 && gamma <= 1)) return lpdm_error(ctx, LPDM_ERR_ARG, "gamma must be in [0, 1], got %g", gamma);
   if (lpdm_cfg_int(cfg, "episodes_per_update") < 1)
