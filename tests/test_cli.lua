@@ -27,10 +27,19 @@ local function check(cond, msg)
 end
 
 -- Runs LPDM with the given arguments; returns the combined stdout+stderr
--- and the exit status (128+n when killed by signal n).
+-- and the exit status (128+n when killed by signal n). A table as the first
+-- argument holds environment assignments ("NAME=value") for the command.
 local function run(...)
-  local parts = { "OPENBLAS_NUM_THREADS=1", q(LPDM) }
-  for _, a in ipairs({ ... }) do parts[#parts + 1] = q(a) end
+  local args = { ... }
+  local parts = { "OPENBLAS_NUM_THREADS=1" }
+  if type(args[1]) == "table" then
+    for _, kv in ipairs(table.remove(args, 1)) do
+      local k, v = kv:match("^([%w_]+)=(.*)$")
+      parts[#parts + 1] = k .. "=" .. q(v)
+    end
+  end
+  parts[#parts + 1] = q(LPDM)
+  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
   local cmd = table.concat(parts, " ") .. " </dev/null 2>&1; echo \"rc=$?\""
   local p = assert(io.popen(cmd, "r"))
   local text = p:read("a")
@@ -374,31 +383,56 @@ end)
 
 -- ---------------------------------------------------------------- resume
 
-test("a run killed with SIGKILL and resumed from its checkpoint writes the same progress.csv", function()
-  local flags = { "--algo=reinforce", "--mode=local", "--steps=20000", "--seed=2", "--quiet" }
-  local a, b = TMP .. "/resume-a", TMP .. "/resume-b"
-  expect(0, { "done:" }, TRAIN, flags[1], flags[2], flags[3], flags[4], flags[5], "--out=" .. a)
-  -- the same run, checkpointed every 5 updates, killed after update 13
+-- Runs flags uninterrupted into DIR-a, then checkpointed every 5 updates
+-- and killed by SIGKILL after update 13 into DIR-b, resumes DIR-b, and
+-- compares the two progress.csv files byte for byte.
+local function kill_and_resume(name, flags)
+  local a, b = TMP .. "/resume-" .. name .. "-a", TMP .. "/resume-" .. name .. "-b"
+  local plain = { table.unpack(flags) }
+  plain[#plain + 1] = "--out=" .. a
+  expect(0, { "done:" }, TRAIN, table.unpack(plain))
   local cmd = string.format("LPDM_TEST_KILL_AFTER=13 OPENBLAS_NUM_THREADS=1 %s %s %s --checkpoint-every=5 --out=%s " ..
     "</dev/null >/dev/null 2>&1; echo $?", q(LPDM), q(TRAIN), table.concat(flags, " "), q(b))
   local p = assert(io.popen(cmd, "r"))
   local status = tonumber(p:read("a"))
   p:close()
-  check(status == 137, "the run was to die by SIGKILL (exit 137), got " .. tostring(status))
+  check(status == 137, name .. ": the run was to die by SIGKILL (exit 137), got " .. tostring(status))
   local killed = read(b .. "/progress.csv") or ""
-  expect(0, { "done:" }, TRAIN, flags[1], flags[2], flags[3], flags[4], flags[5], "--checkpoint-every=5",
-    "--resume=" .. b)
+  local again = { table.unpack(flags) }
+  again[#again + 1] = "--checkpoint-every=5"
+  again[#again + 1] = "--resume=" .. b
+  expect(0, { "done:" }, TRAIN, table.unpack(again))
   local want, got = read(a .. "/progress.csv"), read(b .. "/progress.csv")
-  check(want and got and #want > 200 and want == got,
-    "progress.csv after resume differs from the uninterrupted run's (" .. #(got or "") .. " vs " .. #(want or "") .. " bytes)")
-  check(#killed < #want, "the killed run had not finished")
+  check(want and got and #want > 200 and want == got, name .. ": progress.csv after resume differs from the " ..
+    "uninterrupted run's (" .. #(got or "") .. " vs " .. #(want or "") .. " bytes)")
+  check(#killed < #want, name .. ": the killed run had not finished")
+  return b
+end
+
+test("a run killed with SIGKILL and resumed from its checkpoint writes the same progress.csv", function()
+  local flags = { "--algo=reinforce", "--mode=local", "--steps=20000", "--seed=2", "--quiet" }
+  local b = kill_and_resume("reinforce", flags)
   expect(2, { "--resume=" .. b, "other flags" }, TRAIN, flags[1], flags[2], flags[3], "--seed=9", flags[5],
     "--resume=" .. b)
 end)
 
+test("PPO killed and resumed: bp, local on two threads, continuous with normalisation", function()
+  kill_and_resume("ppo-bp", { "--algo=ppo", "--mode=bp", "--steps=12000", "--seed=3", "--quiet" })
+  kill_and_resume("ppo-local", { "--algo=ppo", "--mode=local", "--steps=12000", "--seed=3", "--threads=2",
+    "--loss=kernel", "--anchor=1", "--feature-norm=true", "--quiet" })
+  kill_and_resume("ppo-box", { "--algo=ppo", "--mode=local", "--env=Pendulum-v1", "--num-envs=2",
+    "--num-steps=256", "--steps=10000", "--seed=5", "--quiet" })
+end)
+
 test("an algorithm without checkpoints is named when asked for one", function()
-  expect(1, { "algo.ppo cannot be checkpointed" }, TRAIN, "--algo=ppo", "--steps=2048", "--checkpoint-every=1", "--quiet",
-    "--out=" .. TMP .. "/ppo-ckpt")
+  local fx = os.getenv("LPDM_FIXTURE_DIR")
+  check(fx, "LPDM_FIXTURE_DIR is not set (ctest sets it)")
+  local dir = TMP .. "/old-algo"
+  os.execute("mkdir -p " .. q(dir) .. " && cp " .. q(fx .. "/old_algo.so") .. " " .. q(dir))
+  local env = { "LPDM_PLUGIN_PATH=" .. dir }
+  expect(0, { "done:" }, env, TRAIN, "--algo=fixture_old", "--steps=300", "--quiet", "--out=" .. TMP .. "/old-run")
+  expect(1, { "algo.fixture_old cannot be checkpointed" }, env, TRAIN, "--algo=fixture_old", "--steps=300",
+    "--checkpoint-every=1", "--quiet", "--out=" .. TMP .. "/old-ckpt")
 end)
 
 -- ---------------------------------------------------------------- run

@@ -19,7 +19,7 @@ local function read(path)
   return s
 end
 
-print("1..10")
+print("1..14")
 local dir = os.tmpname()
 os.remove(dir)
 assert(os.execute("mkdir -p " .. dir))
@@ -60,5 +60,39 @@ refused(function() lpdm.save(p1, { policy = 3 }) end, "'policy' must be a Net", 
 refused(function() lpdm.save(p1, { ["a.b"] = net }) end, "may hold only letters", "a name with a dot")
 refused(function() lpdm.save(dir .. "/no/dir/x.safetensors", { policy = net }) end, "no/dir/x.safetensors.tmp",
   "an unwritable path")
+
+-- PPO through run:save / run:load: a fresh run loaded from the checkpoint
+-- continues exactly as the saved run did.
+local function ppo_run(num_envs)
+  local e = lpdm.env("CartPole-v1")
+  local pol = lpdm.net{ inputs = 4, lpdm.dense{ 16 }, lpdm.dense{ 16 }, seed = 4 }
+  local vn = lpdm.net{ inputs = 4, lpdm.dense{ 16 }, lpdm.dense{ 16 }, seed = 5 }
+  return lpdm.algo("ppo", { env = e, policy = pol, value = vn, mode = "local", loss = "kernel", num_envs = num_envs,
+    num_steps = 64, num_minibatches = 2, update_epochs = 2, steps = 4096, seed = 3 })
+end
+local function tail(r, k)
+  local out = {}
+  for _ = 1, k do
+    local it = r:iterate()
+    out[#out + 1] = string.format("%d %.17g", it.global_step, it.stats.policy_loss)
+    for _, ep in ipairs(it.episodes) do out[#out + 1] = string.format("%d %.17g", ep.global_step, ep.ret) end
+  end
+  return table.concat(out, "\n")
+end
+local pa = ppo_run(2)
+tail(pa, 5)
+local p3 = dir .. "/ppo.safetensors"
+pa:save(p3, { note = "ppo" })
+local want = tail(pa, 6)
+local pb = ppo_run(2)
+local m = pb:load(p3)
+local got = tail(pb, 6)
+ok(m.note == "ppo" and #want > 100 and got == want, "a PPO run loaded from run:save continues exactly as the saved one")
+refused(function() ppo_run(4):load(p3) end, "algo.counters: env step 640 at update 5 does not fit this run (256 steps", "a PPO checkpoint with other env copies is refused")
+refused(function() ppo_run(2):load(p1) end, "saved by no algorithm, not algo.ppo", "a file of nets only is refused")
+local pc = ppo_run(2)
+pc:iterate()
+pc:save(dir .. "/ppo2.safetensors")
+ok(read(dir .. "/ppo2.safetensors") ~= read(p3), "a checkpoint one update in differs from one five updates in")
 os.execute("rm -rf " .. dir)
 os.exit(failures == 0 and 0 or 1)

@@ -1149,8 +1149,144 @@ static int ppo_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx
   return LPDM_OK;
 }
 
+/* Checkpoints, taken between updates: the rollout and minibatch buffers are
+   rebuilt by the next update, so the state is the four nets with their
+   optimizers, the log-std, the generator, the counters, every copy's env,
+   episode tallies and normalisation moments, the observation and done flag
+   the next rollout starts from, the shuffle order (shuffled in place from
+   update to update, as CleanRL's) and the feature moments. */
+static int ppo_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
+  ppo *s = (ppo *)a;
+  const int N = s->N, od = s->od, B = s->B;
+  int64_t n[4] = {s->global_step, s->update, s->fn_seen_a, s->fn_seen_c};
+  int rc = lpdm_net_save(s->trunk, ctx, st, "policy", 1);
+  if (!rc) rc = lpdm_net_save(s->head, ctx, st, "policy_head", 1);
+  if (!rc) rc = lpdm_net_save(s->vtrunk, ctx, st, "value", 1);
+  if (!rc) rc = lpdm_net_save(s->vhead, ctx, st, "value_head", 1);
+  if (!rc && s->ls_opt) rc = lpdm_state_put_f32(st, ctx, "algo", "log_std", s->log_std, (size_t)s->nact);
+  if (!rc && s->ls_opt) rc = lpdm_optim_save(s->ls_opt, ctx, st, "algo.log_std_optim");
+  if (!rc) rc = lpdm_state_put_rng(st, ctx, "algo", "rng", &s->rng);
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "counters", n, 4);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "episode_return", s->ep_ret, N);
+  int64_t *tmp = malloc((size_t)(B > N ? B : N) * sizeof *tmp);
+  if (!tmp) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  for (int e = 0; e < N; e++) tmp[e] = s->ep_len[e];
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "episode_length", tmp, N);
+  for (int i = 0; i < B; i++) tmp[i] = s->perm[i];
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "shuffle", tmp, B);
+  free(tmp);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "obs_mean", s->om, N * od);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "obs_var", s->ov, N * od);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "obs_count", s->oc, N);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "ret_mean", s->rm, N);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "ret_var", s->rv, N);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "ret_count", s->rc, N);
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "discounted_return", s->disc, N);
+  if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "next_obs", s->next_obs.p, (size_t)N * od);
+  if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "next_done", s->next_done.p, (size_t)N);
+  if (!rc && s->fnorm) {
+    const size_t F = (size_t)lpdm_net_out_dim(s->trunk), VF = (size_t)lpdm_net_out_dim(s->vtrunk);
+    rc = lpdm_state_put_f32(st, ctx, "algo", "feature_mean.policy", s->fm_a, F);
+    if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "feature_var.policy", s->fv_a, F);
+    if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "feature_mean.value", s->fm_c, VF);
+    if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "feature_var.value", s->fv_c, VF);
+  }
+  for (int e = 0; !rc && e < N; e++) {
+    char pre[32];
+    snprintf(pre, sizeof pre, "env.%d", e);
+    rc = lpdm_env_save(s->env[e], ctx, st, pre);
+  }
+  return rc;
+}
+
+static int moments_ok(const double *x, int n) {
+  for (int i = 0; i < n; i++)
+    if (!(x[i] >= 0) || !isfinite(x[i])) return 0;
+  return 1;
+}
+
+/* Every count, index and moment is checked against this run. A file that
+   fails half-way leaves the run half-loaded: the callers (train.lua's
+   --resume, run:load) stop on the error and never continue such a run. */
+static int ppo_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
+  ppo *s = (ppo *)a;
+  const int N = s->N, od = s->od, B = s->B;
+  int64_t n[4];
+  int rc = lpdm_state_get_i64(st, ctx, "algo", "counters", n, 4);
+  if (!rc && (n[0] < 0 || n[0] > (int64_t)s->num_updates * B || n[1] < 0 || n[1] > s->num_updates ||
+              n[0] != n[1] * B || (n[2] != 0 && n[2] != 1) || (n[3] != 0 && n[3] != 1)))
+    return lpdm_error(ctx, LPDM_ERR_IO,
+                      "checkpoint: algo.counters: env step %lld at update %lld does not fit this run (%d steps per "
+                      "update, %d updates)",
+                      (long long)n[0], (long long)n[1], B, s->num_updates);
+  if (rc) return rc;
+  int64_t *tmp = malloc((size_t)(B > N ? B : N) * sizeof *tmp);
+  char *seen = calloc((size_t)B, 1);
+  if (!tmp || !seen) {
+    free(tmp);
+    free(seen);
+    return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  }
+  rc = lpdm_state_get_i64(st, ctx, "algo", "shuffle", tmp, B);
+  for (int i = 0; !rc && i < B; i++) {
+    if (tmp[i] < 0 || tmp[i] >= B || seen[tmp[i]])
+      rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: algo.shuffle is not a permutation of 0..%d", B - 1);
+    else
+      seen[tmp[i]] = 1;
+  }
+  if (!rc)
+    for (int i = 0; i < B; i++) s->perm[i] = (int)tmp[i];
+  if (!rc) rc = lpdm_state_get_i64(st, ctx, "algo", "episode_length", tmp, N);
+  for (int e = 0; !rc && e < N; e++) {
+    if (tmp[e] < 0 || tmp[e] > INT32_MAX)
+      rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: algo.episode_length of copy %d out of range (%lld)", e,
+                      (long long)tmp[e]);
+    else
+      s->ep_len[e] = (int)tmp[e];
+  }
+  free(tmp);
+  free(seen);
+  if (!rc) rc = lpdm_net_load(s->trunk, ctx, st, "policy", 1);
+  if (!rc) rc = lpdm_net_load(s->head, ctx, st, "policy_head", 1);
+  if (!rc) rc = lpdm_net_load(s->vtrunk, ctx, st, "value", 1);
+  if (!rc) rc = lpdm_net_load(s->vhead, ctx, st, "value_head", 1);
+  if (!rc && s->ls_opt) rc = lpdm_state_get_f32(st, ctx, "algo", "log_std", s->log_std, (size_t)s->nact);
+  if (!rc && s->ls_opt) rc = lpdm_optim_load(s->ls_opt, ctx, st, "algo.log_std_optim");
+  if (!rc) rc = lpdm_state_get_rng(st, ctx, "algo", "rng", &s->rng);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "episode_return", s->ep_ret, N);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "obs_mean", s->om, N * od);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "obs_var", s->ov, N * od);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "obs_count", s->oc, N);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "ret_mean", s->rm, N);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "ret_var", s->rv, N);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "ret_count", s->rc, N);
+  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "discounted_return", s->disc, N);
+  if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "next_obs", s->next_obs.p, (size_t)N * od);
+  if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "next_done", s->next_done.p, (size_t)N);
+  if (!rc && s->fnorm) {
+    const size_t F = (size_t)lpdm_net_out_dim(s->trunk), VF = (size_t)lpdm_net_out_dim(s->vtrunk);
+    rc = lpdm_state_get_f32(st, ctx, "algo", "feature_mean.policy", s->fm_a, F);
+    if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "feature_var.policy", s->fv_a, F);
+    if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "feature_mean.value", s->fm_c, VF);
+    if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "feature_var.value", s->fv_c, VF);
+  }
+  if (!rc && (!moments_ok(s->ov, N * od) || !moments_ok(s->oc, N) || !moments_ok(s->rv, N) || !moments_ok(s->rc, N)))
+    rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: a normalisation variance or count is negative or not finite");
+  for (int e = 0; !rc && e < N; e++) {
+    char pre[32];
+    snprintf(pre, sizeof pre, "env.%d", e);
+    rc = lpdm_env_load(s->env[e], ctx, st, pre);
+  }
+  if (rc) return rc;
+  s->global_step = n[0];
+  s->update = (int)n[1];
+  s->fn_seen_a = (int)n[2];
+  s->fn_seen_c = (int)n[3];
+  return LPDM_OK;
+}
+
 static const lpdm_algo_kind ppo_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.ppo", "PPO (clipped surrogate, GAE) as CleanRL's, bp or local", keys),
-    ppo_create, ppo_iterate, ppo_free, ppo_act};
+    ppo_create, ppo_iterate, ppo_free, ppo_act, ppo_save, ppo_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_ppo(void) { return &ppo_kind.head; }
