@@ -19,7 +19,7 @@ local function read(path)
   return s
 end
 
-print("1..14")
+print("1..18")
 local dir = os.tmpname()
 os.remove(dir)
 assert(os.execute("mkdir -p " .. dir))
@@ -94,5 +94,33 @@ local pc = ppo_run(2)
 pc:iterate()
 pc:save(dir .. "/ppo2.safetensors")
 ok(read(dir .. "/ppo2.safetensors") ~= read(p3), "a checkpoint one update in differs from one five updates in")
+
+-- Black-box layers' own state: the noise layer's generator and the random
+-- projection's matrix travel with the net.
+local function bb(seed, q)
+  return lpdm.net{ inputs = 4, lpdm.dense{ 8 }, lpdm.layer("noise", { std = 0.5 }),
+    lpdm.layer("random_projection", { q or 16 }), seed = seed }
+end
+local x4 = { 0.3, -0.1, 0.02, 1.5 }
+local na, nb = bb(1), bb(2)
+na:forward(x4) -- the generator has moved on from its seed
+local p4 = dir .. "/bb.safetensors"
+local i4 = lpdm.save(p4, { policy = na })
+local ya = na:forward(x4)
+lpdm.load(p4, { policy = nb })
+local yb = nb:forward(x4)
+local same4 = #ya == 16
+for i = 1, 16 do same4 = same4 and ya[i] == yb[i] end
+ok(same4, "a net with noise and a random projection computes the same after load, noise draws included")
+local t4 = lpdm.load(p4).tensors
+ok(t4["policy.1.rng"] and t4["policy.2.matrix"] and t4["policy.2.matrix"].shape[1] == 8 and
+  t4["policy.2.matrix"].shape[2] == 16, "the generator and the 8 x 16 matrix are tensors of the file")
+local nc = bb(3, 12)
+local before = dir .. "/c0.safetensors"
+lpdm.save(before, { policy = nc })
+refused(function() lpdm.load(p4, { policy = nc }) end, "'policy.2.matrix' must be F32 of shape 8 x 12",
+  "a projection of another width is refused naming the tensor")
+lpdm.save(dir .. "/c1.safetensors", { policy = nc })
+ok(read(before) == read(dir .. "/c1.safetensors"), "and the refused load changed nothing (noise generator included)")
 os.execute("rm -rf " .. dir)
 os.exit(failures == 0 and 0 or 1)

@@ -13,6 +13,49 @@ static int tname(lpdm_ctx *ctx, char *buf, const char *prefix, int layer, const 
   return LPDM_OK;
 }
 
+/* "<prefix>.<layer>": where a layer's own state goes. */
+static int lname(lpdm_ctx *ctx, char *buf, const char *prefix, int layer) {
+  int n = snprintf(buf, LPDM_ST_NAMELEN, "%s.%d", prefix, layer);
+  if (n < 0 || n >= LPDM_ST_NAMELEN) return lpdm_error(ctx, LPDM_ERR_ARG, "checkpoint: tensor name too long (prefix '%s')", prefix);
+  return LPDM_OK;
+}
+
+static int has_state(const lpdm_layer *l) {
+  return l->kind->head.abi_minor >= 1 && l->kind->save && l->kind->load;
+}
+
+/* Loads the layers' own state (after every parameter has been checked);
+   if one refuses, the layers loaded before it get their old state back
+   from a copy taken first, so a failed load changes nothing. */
+static int load_layer_states(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix) {
+  char name[LPDM_ST_NAMELEN];
+  lpdm_st *bak = NULL;
+  int rc = LPDM_OK, i;
+  const int depth = lpdm_net_depth(net);
+  for (i = 0; i < depth && !rc; i++) {
+    lpdm_layer *l = lpdm_net_layer(net, i);
+    if (!has_state(l)) continue;
+    if ((rc = lname(ctx, name, prefix, i))) break;
+    if (!bak && (rc = lpdm_st_new(ctx, &bak))) break;
+    if ((rc = l->kind->save(l, bak, name, ctx))) break;
+    if ((rc = l->kind->load(l, st, name, ctx))) {
+      rc = lpdm_ctx_prefix(ctx, rc, "layer %d (%s)", i + 1, l->kind->head.name);
+      break;
+    }
+  }
+  if (rc && bak) { /* the state of layers 0..i-1 back from their copies; the first message stays */
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", lpdm_ctx_message(ctx));
+    for (int j = 0; j < i; j++) {
+      lpdm_layer *l = lpdm_net_layer(net, j);
+      if (has_state(l) && !lname(ctx, name, prefix, j)) l->kind->load(l, bak, name, ctx);
+    }
+    lpdm_error(ctx, rc, "%s", msg);
+  }
+  lpdm_st_free(bak);
+  return rc;
+}
+
 static void param_shape(const lpdm_param *p, int *ndim, int64_t *shape) {
   if ((size_t)p->rows * (size_t)p->cols == p->n && p->rows > 0) {
     *ndim = 2;
@@ -55,6 +98,10 @@ int lpdm_net_save(lpdm_net *net, lpdm_ctx *ctx, lpdm_st *st, const char *prefix,
       int64_t step = *t;
       if ((rc = tname(ctx, name, prefix, i, "step", "")) || (rc = lpdm_st_add(st, ctx, name, LPDM_ST_I64, 0, NULL, &step)))
         return rc;
+    }
+    if (has_state(l)) {
+      if ((rc = lname(ctx, name, prefix, i))) return rc;
+      if ((rc = l->kind->save(l, st, name, ctx))) return lpdm_ctx_prefix(ctx, rc, "layer %d (%s)", i + 1, l->kind->head.name);
     }
   }
   return LPDM_OK;
@@ -107,7 +154,8 @@ int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *p
   char name[LPDM_ST_NAMELEN];
   int rc = LPDM_OK;
   /* check everything first, change nothing until it all fits */
-  for (int pass = 0; pass < 2; pass++)
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1 && (rc = load_layer_states(net, ctx, st, prefix))) return rc;
     for (int i = 0; i < lpdm_net_depth(net); i++) {
       lpdm_layer *l = lpdm_net_layer(net, i);
       for (int j = 0; j < l->nparams; j++) {
@@ -150,6 +198,7 @@ int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *p
         }
       }
     }
+  }
   return LPDM_OK;
 }
 

@@ -74,8 +74,17 @@ static int noise_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ct
   return LPDM_OK;
 }
 
+/* The generator is the layer's state: a resumed run draws the same noise. */
+static int noise_save(const lpdm_layer *l, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  return lpdm_state_put_rng(st, ctx, prefix, "rng", &((const noise *)l)->rng);
+}
+
+static int noise_load(lpdm_layer *l, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  return lpdm_state_get_rng(st, ctx, prefix, "rng", &((noise *)l)->rng);
+}
+
 static const lpdm_layer_kind noise_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.noise", "black box: additive Gaussian noise, X + std N(0, 1)", keys),
-    noise_init, noise_forward, noise_free, NULL};
+    noise_init, noise_forward, noise_free, NULL, noise_save, noise_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_noise(void) { return &noise_kind.head; }

@@ -30,6 +30,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lpdm/lpdm.h"
 
@@ -81,9 +82,42 @@ static int rp_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx *
   return LPDM_OK;
 }
 
+/* R as "<prefix>.matrix" (F32, in x out): a checkpoint holds everything the
+   net computes, for readers without lpdm's generator (PyTorch: Y = X @ R).
+   load takes the file's R, checked for shape and finite values first. */
+static int rp_save(const lpdm_layer *l, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  char name[LPDM_ST_NAMELEN];
+  const int64_t shape[2] = {l->in_dim, l->out_dim};
+  if (snprintf(name, sizeof name, "%s.matrix", prefix) >= (int)sizeof name)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "checkpoint: tensor name too long (prefix '%s')", prefix);
+  return lpdm_st_add(st, ctx, name, LPDM_ST_F32, 2, shape, ((const rproj *)l)->R);
+}
+
+static int rp_load(lpdm_layer *l, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
+  char name[LPDM_ST_NAMELEN];
+  int dtype, ndim;
+  const int64_t *shape;
+  size_t nb, n = (size_t)l->in_dim * (size_t)l->out_dim;
+  if (snprintf(name, sizeof name, "%s.matrix", prefix) >= (int)sizeof name)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "checkpoint: tensor name too long (prefix '%s')", prefix);
+  const char *x = lpdm_st_get(st, name, &dtype, &ndim, &shape, &nb);
+  if (!x) return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: no tensor '%s'", name);
+  if (dtype != LPDM_ST_F32 || ndim != 2 || shape[0] != l->in_dim || shape[1] != l->out_dim)
+    return lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: tensor '%s' must be F32 of shape %d x %d", name, l->in_dim,
+                      l->out_dim);
+  for (size_t k = 0; k < n; k++) {
+    float f;
+    memcpy(&f, x + 4 * k, 4);
+    if (!isfinite(f))
+      return lpdm_error(ctx, LPDM_ERR_NUM, "checkpoint: tensor '%s' has a non-finite value at index %zu", name, k);
+  }
+  memcpy(((rproj *)l)->R, x, n * sizeof(float));
+  return LPDM_OK;
+}
+
 static const lpdm_layer_kind rp_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.random_projection",
                      "black box: X R with a fixed seeded Gaussian R, N(0, 1/out), never trained", keys),
-    rp_init, rp_forward, rp_free, NULL};
+    rp_init, rp_forward, rp_free, NULL, rp_save, rp_load};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_random_projection(void) { return &rp_kind.head; }

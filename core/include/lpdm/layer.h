@@ -12,6 +12,7 @@
 
 typedef struct lpdm_layer_kind lpdm_layer_kind;
 typedef struct lpdm_rng lpdm_rng;
+typedef struct lpdm_st lpdm_st;
 
 /* A trainable tensor: values w and gradient g, n floats each (rows x cols
    for display and checkpoints), owned by the layer. */
@@ -50,6 +51,13 @@ struct lpdm_layer_kind {
      param's g and, when dX != NULL, writes dL/dX. */
   int (*backward)(lpdm_layer *self, const float *X, const float *Y, int B,
                   float *dY, float *dX, lpdm_ctx *ctx);
+  /* ---- ABI 1.1 (read by the host only from plugins built for >= 1.1) */
+  /* (optional) State that is not a parameter -- a generator, a fixed
+     matrix, running moments -- as tensors "<prefix>.<what>" (prefix is
+     "<net>.<layer>"; lpdm_state_put/get in lpdm.h help). The host saves
+     the parameters itself. load must change nothing when it fails. */
+  int (*save)(const lpdm_layer *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx);
+  int (*load)(lpdm_layer *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx);
 };
 
 #endif
