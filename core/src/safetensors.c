@@ -262,6 +262,7 @@ static int write_all(int fd, const void *p, size_t n) {
 }
 
 int lpdm_st_write(const lpdm_st *st, lpdm_ctx *ctx, const char *path) {
+  if (!path || !*path) return lpdm_error(ctx, LPDM_ERR_ARG, "cannot write a checkpoint to an empty path");
   if (!little_endian()) return lpdm_error(ctx, LPDM_ERR_IO, "%s: safetensors is little-endian; this host is not", path);
   sbuf h = {0};
   sb_str(&h, "{");
