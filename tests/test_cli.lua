@@ -435,6 +435,22 @@ test("an algorithm without checkpoints is named when asked for one", function()
     "--checkpoint-every=1", "--quiet", "--out=" .. TMP .. "/old-ckpt")
 end)
 
+test("plugins are never loaded from the working directory, nor from an empty LPDM_PLUGIN_PATH entry", function()
+  local dir = TMP .. "/old-algo" -- holds old_algo.so (the test above)
+  local abs = TRAIN:sub(1, 1) == "/" and TRAIN or (os.getenv("PWD") .. "/" .. TRAIN)
+  for _, env in ipairs({ {}, { "LPDM_PLUGIN_PATH=:" }, { "LPDM_PLUGIN_PATH=" } }) do
+    local parts = { "cd " .. q(dir) .. " &&" }
+    for _, kv in ipairs(env) do parts[#parts + 1] = kv end
+    parts[#parts + 1] = "OPENBLAS_NUM_THREADS=1 " .. q(LPDM) .. " " .. q(abs) .. " --algo=fixture_old --steps=300 --quiet " ..
+      "--out=" .. q(TMP .. "/cwd-run") .. " </dev/null 2>&1; echo rc=$?"
+    local p = assert(io.popen(table.concat(parts, " "), "r"))
+    local out = p:read("a")
+    p:close()
+    check(out:find("unknown algo", 1, true) and out:find("rc=2", 1, true),
+      "old_algo.so in the working directory was loaded (env " .. table.concat(env, " ") .. "): " .. out)
+  end
+end)
+
 -- ---------------------------------------------------------------- run
 
 print("1.." .. #tests)
