@@ -171,7 +171,7 @@ static int pmain(lua_State *L) {
       if (++i >= argc) {
         fprintf(stderr, "%s: '-e' needs an argument\n", progname);
         usage(stderr);
-        lua_pushinteger(L, 2);
+        lua_pushinteger(L, 1);
         return 1;
       }
       has_e = 1;
@@ -186,13 +186,13 @@ static int pmain(lua_State *L) {
     } else {
       fprintf(stderr, "%s: unrecognized option '%s'\n", progname, o);
       usage(stderr);
-      lua_pushinteger(L, 2);
+      lua_pushinteger(L, 1);
       return 1;
     }
   }
   if (!script && !has_e) {
     usage(stderr);
-    lua_pushinteger(L, 2);
+    lua_pushinteger(L, 1);
     return 1;
   }
 

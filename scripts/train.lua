@@ -88,7 +88,7 @@ for _, f in ipairs(FIXED) do IS_FIXED[f[1]] = f end
 
 local function die(msg, code)
   io.stderr:write(PROG, ": ", tostring(msg), "\n")
-  os.exit(code or 2)
+  os.exit(code or 1)
 end
 
 local function dashed(key) return (key:gsub("_", "-")) end
@@ -96,7 +96,7 @@ local function dashed(key) return (key:gsub("_", "-")) end
 -- Calls fn(...) and turns a Lua error into die(message).
 local function try(fn, ...)
   local res = table.pack(pcall(fn, ...))
-  if not res[1] then die(res[2], 2) end
+  if not res[1] then die(res[2]) end
   return table.unpack(res, 2, res.n)
 end
 

@@ -144,28 +144,28 @@ end)
 -- ---------------------------------------------------------------- 2-4. names
 
 test("a misspelled flag names it and lists the known flags", function()
-  expect(2, { "unknown flag --stepz", "known flags:", "--steps", "--env", "--local-lr", "--alpha" },
+  expect(1, { "unknown flag --stepz", "known flags:", "--steps", "--env", "--local-lr", "--alpha" },
     TRAIN, "--stepz=10")
 end)
 
 test("a misspelled env names it and lists CartPole-v1", function()
-  expect(2, { "'CartPol-v1'", "known", "CartPole-v1" }, TRAIN, "--env=CartPol-v1", "--out=" .. TMP .. "/x")
+  expect(1, { "'CartPol-v1'", "known", "CartPole-v1" }, TRAIN, "--env=CartPol-v1", "--out=" .. TMP .. "/x")
 end)
 
 test("a misspelled algo names it", function()
-  expect(2, { "unknown algo 'reinforc'", "reinforce" }, TRAIN, "--algo=reinforc", "--out=" .. TMP .. "/x")
+  expect(1, { "unknown algo 'reinforc'", "reinforce" }, TRAIN, "--algo=reinforc", "--out=" .. TMP .. "/x")
 end)
 
 test("a misspelled loss names it", function()
-  expect(2, { "unknown loss 'guidd'", "guided" }, TRAIN, "--loss=guidd", "--out=" .. TMP .. "/x")
+  expect(1, { "unknown loss 'guidd'", "guided" }, TRAIN, "--loss=guidd", "--out=" .. TMP .. "/x")
 end)
 
 test("a misspelled distance names it", function()
-  expect(2, { "unknown distance 'euclid'", "euclidean" }, TRAIN, "--distance=euclid", "--out=" .. TMP .. "/x")
+  expect(1, { "unknown distance 'euclid'", "euclidean" }, TRAIN, "--distance=euclid", "--out=" .. TMP .. "/x")
 end)
 
 test("a misspelled activation names the layer and the value", function()
-  expect(2, { "layer 1", "dense", "'sigmoidd'" }, TRAIN, "--act=sigmoidd", STEPS, "--out=" .. TMP .. "/x")
+  expect(1, { "layer 1", "dense", "'sigmoidd'" }, TRAIN, "--act=sigmoidd", STEPS, "--out=" .. TMP .. "/x")
 end)
 
 -- ---------------------------------------------------------------- 5. values
@@ -193,7 +193,7 @@ for _, c in ipairs(BAD) do
   test("bad value " .. c[1] .. " is refused by name", function()
     local args = { TRAIN, c[1], "--out=" .. TMP .. "/bad" }
     if not c[1]:match("^%-%-steps=") then args[#args + 1] = STEPS end
-    expect(2, c[2], table.unpack(args))
+    expect(1, c[2], table.unpack(args))
     check(not exists(TMP .. "/bad/progress.csv"), "a refused run wrote progress.csv")
   end)
 end
@@ -224,14 +224,14 @@ end)
 
 -- ---------------------------------------------------------------- 7. --out
 
-test("an unwritable --out exits 2 naming the path", function()
-  expect(2, { "/proc/forbidden/x" }, TRAIN, "--out=/proc/forbidden/x", STEPS)
+test("an unwritable --out exits 1 naming the path", function()
+  expect(1, { "/proc/forbidden/x" }, TRAIN, "--out=/proc/forbidden/x", STEPS)
 end)
 
-test("an --out that is a file exits 2 naming the path", function()
+test("an --out that is a file exits 1 naming the path", function()
   local file = TMP .. "/a file"
   write(file, "x")
-  expect(2, { file }, TRAIN, "--out=" .. file, STEPS)
+  expect(1, { file }, TRAIN, "--out=" .. file, STEPS)
 end)
 
 -- ---------------------------------------------------------------- 8. scripts
@@ -270,12 +270,12 @@ end)
 
 -- ---------------------------------------------------------------- 9. executable
 
-test("lpdm with no arguments exits 2 with the usage", function()
-  expect(2, { "usage:" })
+test("lpdm with no arguments exits 1 with the usage", function()
+  expect(1, { "usage:" })
 end)
 
-test("lpdm with an unknown option exits 2 naming it", function()
-  expect(2, { "'-x'", "usage:" }, "-x")
+test("lpdm with an unknown option exits 1 naming it", function()
+  expect(1, { "'-x'", "usage:" }, "-x")
 end)
 
 test("lpdm -v prints the version", function()
@@ -350,14 +350,14 @@ test("ppo takes CleanRL's flag names and reports the resolved defaults", functio
 end)
 
 test("ppo refuses inconsistent sizes by name, before any env step", function()
-  expect(2, { "num_minibatches (3) must divide", "512" }, TRAIN, "--algo=ppo", "--num-minibatches=3", STEPS)
-  expect(2, { "num_envs must be >= 1" }, TRAIN, "--algo=ppo", "--num-envs=0", STEPS)
-  expect(2, { "num_steps must be >= 1" }, TRAIN, "--algo=ppo", "--num-steps=-5", STEPS)
-  expect(2, { "clip_coef must be > 0" }, TRAIN, "--algo=ppo", "--clip-coef=0", STEPS)
-  expect(2, { "steps (100) must cover at least one batch", "512" }, TRAIN, "--algo=ppo", "--steps=100")
-  expect(2, { "norm_obs must be true, false or auto", "maybe" }, TRAIN, "--algo=ppo", "--norm-obs=maybe", STEPS)
-  expect(2, { "actor_local_lrs", "2 rates" }, TRAIN, "--algo=ppo", "--actor-local-lrs=1e-3", STEPS)
-  expect(2, { "--steps and --total-timesteps" }, TRAIN, "--algo=ppo", "--steps=600", "--total-timesteps=600")
+  expect(1, { "num_minibatches (3) must divide", "512" }, TRAIN, "--algo=ppo", "--num-minibatches=3", STEPS)
+  expect(1, { "num_envs must be >= 1" }, TRAIN, "--algo=ppo", "--num-envs=0", STEPS)
+  expect(1, { "num_steps must be >= 1" }, TRAIN, "--algo=ppo", "--num-steps=-5", STEPS)
+  expect(1, { "clip_coef must be > 0" }, TRAIN, "--algo=ppo", "--clip-coef=0", STEPS)
+  expect(1, { "steps (100) must cover at least one batch", "512" }, TRAIN, "--algo=ppo", "--steps=100")
+  expect(1, { "norm_obs must be true, false or auto", "maybe" }, TRAIN, "--algo=ppo", "--norm-obs=maybe", STEPS)
+  expect(1, { "actor_local_lrs", "2 rates" }, TRAIN, "--algo=ppo", "--actor-local-lrs=1e-3", STEPS)
+  expect(1, { "--steps and --total-timesteps" }, TRAIN, "--algo=ppo", "--steps=600", "--total-timesteps=600")
 end)
 
 -- ---------------------------------------------------------------- determinism
@@ -412,7 +412,7 @@ end
 test("a run killed with SIGKILL and resumed from its checkpoint writes the same progress.csv", function()
   local flags = { "--algo=reinforce", "--mode=local", "--steps=20000", "--seed=2", "--quiet" }
   local b = kill_and_resume("reinforce", flags)
-  expect(2, { "--resume=" .. b, "other flags" }, TRAIN, flags[1], flags[2], flags[3], "--seed=9", flags[5],
+  expect(1, { "--resume=" .. b, "other flags" }, TRAIN, flags[1], flags[2], flags[3], "--seed=9", flags[5],
     "--resume=" .. b)
 end)
 
@@ -446,7 +446,7 @@ test("plugins are never loaded from the working directory, nor from an empty LPD
     local p = assert(io.popen(table.concat(parts, " "), "r"))
     local out = p:read("a")
     p:close()
-    check(out:find("unknown algo", 1, true) and out:find("rc=2", 1, true),
+    check(out:find("unknown algo", 1, true) and out:find("rc=1", 1, true),
       "old_algo.so in the working directory was loaded (env " .. table.concat(env, " ") .. "): " .. out)
   end
 end)
