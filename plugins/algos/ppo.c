@@ -56,6 +56,8 @@
 **   ent_coef        = -1       0.01 / 0
 **   vf_coef         = 0.5
 **   max_grad_norm   = 0.5      global gradient-norm clip (0: none)
+**   clip_grad       = "joint"  one norm over actor and critic (CleanRL's single
+**                              optimizer), or "separate": each side clipped alone
 **   target_kl       = 0        early stop of the update's epochs (0: none)
 **   adam_eps        = 1e-5     every Adam optimizer's epsilon
 **   bootstrap_truncated = false
@@ -132,6 +134,7 @@ static const lpdm_key keys[] = {
     {"ent_coef", LPDM_T_NUMBER, "-1", "entropy bonus (-1: 0.01 Discrete, 0 Box)"},
     {"vf_coef", LPDM_T_NUMBER, "0.5", "value loss coefficient"},
     {"max_grad_norm", LPDM_T_NUMBER, "0.5", "global gradient-norm clip (0: none)"},
+    {"clip_grad", LPDM_T_STRING, "joint", "joint: one norm over actor and critic (CleanRL); separate: each alone"},
     {"target_kl", LPDM_T_NUMBER, "0", "stop the update's epochs when approx_kl exceeds it (0: never)"},
     {"adam_eps", LPDM_T_NUMBER, "1e-5", "epsilon of every Adam optimizer"},
     {"bootstrap_truncated", LPDM_T_BOOL, "false", "bootstrap V(final obs) on truncation (CleanRL: off)"},
@@ -171,6 +174,7 @@ typedef struct ppo {
   int local, discrete;
   /* hyperparameters */
   double gamma, lam, clip, ent_coef, vf_coef, max_grad_norm, target_kl, lr, head_lr;
+  int clip_separate;
   int norm_adv, clip_vloss, anneal, bootstrap_trunc, norm_obs, norm_rew;
   double clip_obs, clip_rew;
   /* progress */
@@ -421,6 +425,14 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   s->ent_coef = lpdm_cfg_num(cfg, "ent_coef");
   s->vf_coef = lpdm_cfg_num(cfg, "vf_coef");
   s->max_grad_norm = lpdm_cfg_num(cfg, "max_grad_norm");
+  {
+    const char *cgm = lpdm_cfg_str(cfg, "clip_grad");
+    if (strcmp(cgm, "joint") && strcmp(cgm, "separate")) {
+      rc = lpdm_error(ctx, LPDM_ERR_ARG, "clip_grad must be joint or separate, got '%s'", cgm);
+      goto fail;
+    }
+    s->clip_separate = !strcmp(cgm, "separate");
+  }
   s->target_kl = lpdm_cfg_num(cfg, "target_kl");
   s->lr = lpdm_cfg_num(cfg, "learning_rate");
   s->head_lr = local ? lpdm_cfg_num(cfg, "head_lr") : s->lr;
@@ -1064,15 +1076,21 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
       vloss = s->job_vloss;
       const double sq = sq_a + s->job_sq;
       gnorm = sqrt(sq);
-      float scale = 1.0f;
-      if (s->max_grad_norm > 0) { /* torch.nn.utils.clip_grad_norm_ */
+      /* torch.nn.utils.clip_grad_norm_: over both sides (CleanRL's one
+         optimizer), or over each side alone (clip_grad = separate) */
+      float scale = 1.0f, scale_c = 1.0f;
+      if (s->max_grad_norm > 0 && !s->clip_separate) {
         double c = s->max_grad_norm / (gnorm + 1e-6);
-        if (c < 1) scale = (float)c;
+        if (c < 1) scale = scale_c = (float)c;
+      } else if (s->max_grad_norm > 0) {
+        double ca = s->max_grad_norm / (sqrt(sq_a) + 1e-6), cc = s->max_grad_norm / (sqrt(s->job_sq) + 1e-6);
+        if (ca < 1) scale = (float)ca;
+        if (cc < 1) scale_c = (float)cc;
       }
-      if ((rc = lpdm_net_step(s->head, ctx, scale)) || (rc = lpdm_net_step(s->vhead, ctx, scale)) ||
+      if ((rc = lpdm_net_step(s->head, ctx, scale)) || (rc = lpdm_net_step(s->vhead, ctx, scale_c)) ||
           (s->ls_opt && (rc = lpdm_optim_step(s->ls_opt, ctx, scale))))
         return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
-      if (!s->local && ((rc = lpdm_net_step(s->trunk, ctx, scale)) || (rc = lpdm_net_step(s->vtrunk, ctx, scale))))
+      if (!s->local && ((rc = lpdm_net_step(s->trunk, ctx, scale)) || (rc = lpdm_net_step(s->vtrunk, ctx, scale_c))))
         return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
       clipfrac += ps.clipfrac;
       if (s->local && !s->frozen) {
