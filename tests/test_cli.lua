@@ -435,6 +435,15 @@ test("an algorithm without checkpoints is named when asked for one", function()
     "--checkpoint-every=1", "--quiet", "--out=" .. TMP .. "/old-ckpt")
 end)
 
+test("a plugin directory with broken files stops lpdm, naming the directory and the first broken file", function()
+  local fx = os.getenv("LPDM_FIXTURE_DIR")
+  check(fx, "LPDM_FIXTURE_DIR is not set (ctest sets it)")
+  expect(1, { "LPDM_PLUGIN_PATH directory '" .. fx .. "'", "bad_default.so" }, { "LPDM_PLUGIN_PATH=" .. fx }, TRAIN,
+    "--steps=100", "--quiet", "--out=" .. TMP .. "/broken-dir")
+  expect(1, { "LPDM_PLUGIN_PATH lists '" .. TMP .. "/no-such-dir'" }, { "LPDM_PLUGIN_PATH=" .. TMP .. "/no-such-dir" },
+    TRAIN, "--steps=100", "--quiet", "--out=" .. TMP .. "/broken-dir")
+end)
+
 test("plugins are never loaded from the working directory, nor from an empty LPDM_PLUGIN_PATH entry", function()
   local dir = TMP .. "/old-algo" -- holds old_algo.so (the test above)
   local abs = TRAIN:sub(1, 1) == "/" and TRAIN or (os.getenv("PWD") .. "/" .. TRAIN)
