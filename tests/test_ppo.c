@@ -390,6 +390,24 @@ static void test_plugin(void) {
   if (!good) diag("%s", lpdm_ctx_message(ctx));
   prun_free(&a);
   prun_free(&b);
+  /* local_batch = rollout: one local step per epoch on the whole batch,
+     deterministic with 1 and 2 threads, the layers' losses reported */
+  good = prun_new(&a, "CartPole-v1", "kernel", "mode=local steps=1024 local_batch=rollout guide=rank actor_guide=signed") == 0 &&
+         prun_new(&b, "CartPole-v1", "kernel", "mode=local steps=1024 local_batch=rollout guide=rank actor_guide=signed threads=2") == 0;
+  float w1[64];
+  if (good) memcpy(w1, lpdm_net_layer(a.net, 0)->params[0].w, sizeof w1);
+  while (good) {
+    int ra = prun_iter(&a), rb = prun_iter(&b);
+    good = ra >= 0 && ra == rb && stat(&a, "value_loss") == stat(&b, "value_loss") &&
+           isfinite(stat(&a, "actor_local_loss_2")) && isfinite(stat(&a, "critic_local_loss_1"));
+    if (ra == LPDM_DONE) break;
+  }
+  ok(good && a.r.n == b.r.n && a.r.sum == b.r.sum && memcmp(w1, lpdm_net_layer(a.net, 0)->params[0].w, sizeof w1) != 0,
+     "local_batch=rollout trains the hidden layers, reports their losses, and is deterministic on 1 and 2 threads");
+  if (!good) diag("%s", lpdm_ctx_message(ctx));
+  prun_free(&a);
+  prun_free(&b);
+
   /* clip_grad: without a clip (max_grad_norm = 0) joint and separate are
      the same run; with CleanRL's 0.5 they differ (the value gradient,
      several times the policy's, no longer scales the policy's steps) */
@@ -417,7 +435,8 @@ static void test_plugin(void) {
              {"CartPole-v1", "guided", "critic_alpha=2", "critic_alpha"},
              {"CartPole-v1", "guided", "critic_guide=adv", "critic_guide"},
              {"Pendulum-v1", "guided", "actor_guide=signed", "actor_guide"},
-             {"CartPole-v1", "guided", "clip_grad=both", "clip_grad"}};
+             {"CartPole-v1", "guided", "clip_grad=both", "clip_grad"},
+             {"CartPole-v1", "guided", "local_batch=all", "local_batch"}};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     char set[256];
     snprintf(set, sizeof set, "mode=local steps=4096 %s", bad[i].settings);

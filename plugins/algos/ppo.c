@@ -93,6 +93,9 @@
 **   critic_guide    = "ret"    local: "val" guides the critic by the rollout's values
 **   head_epochs     = 0        local: extra epochs per update training only the heads
 **   head_anneal     = true     local: false keeps the heads' rates unannealed
+**   local_batch     = "minibatch"  local: the hidden layers learn on every
+**                              minibatch, or once per epoch on the whole
+**                              "rollout" batch (the heads still on minibatches)
 **   threads         = 1        2: each minibatch's actor and critic halves run on
 **                              two threads (results identical to 1 thread)
 **
@@ -160,6 +163,7 @@ static const lpdm_key keys[] = {
     {"critic_guide", LPDM_T_STRING, "ret", "local: the critic's guidance, ret (returns) or val (the rollout's values)"},
     {"head_epochs", LPDM_T_INT, "0", "local: extra epochs per update that train only the heads (features fixed)"},
     {"head_anneal", LPDM_T_BOOL, "true", "local: anneal the heads' rates (with anneal_lr)"},
+    {"local_batch", LPDM_T_STRING, "minibatch", "local: hidden layers learn per minibatch, or once per epoch on the whole rollout"},
     {NULL, 0, NULL, NULL}};
 
 #define MAX_LAYER_STATS 8
@@ -217,6 +221,7 @@ typedef struct ppo {
   int guide;                /* 0 raw, 1 clip, 2 rank */
   double guide_clip;
   int head_epochs, head_anneal, frozen, signed_guide, val_guide;
+  int rollout_local; /* local_batch = rollout */
   fbuf ga, gc, gs;
   void *rk_a, *rk_c; /* rank scratch */
   worker *worker; /* threads = 2 */
@@ -595,6 +600,12 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
       goto fail;
     }
     s->head_anneal = lpdm_cfg_bool(cfg, "head_anneal");
+    const char *lb = lpdm_cfg_str(cfg, "local_batch");
+    if (strcmp(lb, "minibatch") && strcmp(lb, "rollout")) {
+      rc = lpdm_error(ctx, LPDM_ERR_ARG, "local_batch must be minibatch or rollout, got '%s'", lb);
+      goto fail;
+    }
+    s->rollout_local = !strcmp(lb, "rollout");
     const char *ag = lpdm_cfg_str(cfg, "actor_guide");
     if (strcmp(ag, "adv") && strcmp(ag, "signed")) {
       rc = lpdm_error(ctx, LPDM_ERR_ARG, "actor_guide must be adv or signed, got '%s'", ag);
@@ -611,11 +622,15 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
       rc = lpdm_error(ctx, LPDM_ERR_ARG, "actor_guide=signed needs Discrete actions (at least 2)");
       goto fail;
     }
-    if (s->signed_guide && (rc = fgrow(ctx, &s->gs, s->M))) goto fail;
+    const int GM = s->rollout_local ? B : s->M; /* the largest batch a local step sees */
+    if (s->signed_guide && (rc = fgrow(ctx, &s->gs, GM))) goto fail;
+    if (s->rollout_local && ((rc = fgrow(ctx, &s->tfeat, (size_t)B * lpdm_net_out_dim(s->trunk))) ||
+                             (rc = fgrow(ctx, &s->vtfeat, (size_t)B * lpdm_net_out_dim(s->vtrunk)))))
+      goto fail;
     if (s->guide) {
-      if ((rc = fgrow(ctx, &s->ga, s->M)) || (rc = fgrow(ctx, &s->gc, s->M))) goto fail;
-      s->rk_a = malloc((size_t)s->M * 2 * sizeof(float));
-      s->rk_c = malloc((size_t)s->M * 2 * sizeof(float));
+      if ((rc = fgrow(ctx, &s->ga, GM)) || (rc = fgrow(ctx, &s->gc, GM))) goto fail;
+      s->rk_a = malloc((size_t)GM * 2 * sizeof(float));
+      s->rk_c = malloc((size_t)GM * 2 * sizeof(float));
       if (!s->rk_a || !s->rk_c) goto oom;
     }
   }
@@ -909,6 +924,29 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
   return LPDM_OK;
 }
 
+/* local_batch = rollout: both trunks take one local step on the whole
+   rollout batch (the actor guided by the advantages, the critic by the
+   returns, as per minibatch); the epoch's minibatches then only forward
+   them. Losses per layer into la / lc (may be NULL). */
+static int rollout_local_step(ppo *s, lpdm_ctx *ctx, double *la, double *lc) {
+  const int B = s->B;
+  const float *feat, *ga = s->adv.p;
+  int rc;
+  if (s->signed_guide) {
+    const float h = 0.5f * (float)(s->nact - 1);
+    for (int i = 0; i < B; i++) s->gs.p[i] = s->adv.p[i] * (s->act.p[i] - h) / h;
+    ga = s->gs.p;
+  }
+  ga = guide_signal(s, ga, B, s->ga.p, s->rk_a);
+  if ((rc = trunk_forward(s, ctx, s->trunk, s->aloss, s->obs.p, B, ga, &feat, la, s->tfeat.p)))
+    return lpdm_ctx_prefix(ctx, rc, "update %d, actor", s->update);
+  const float *gr = s->val_guide ? s->val.p : s->ret.p;
+  const float *gc = guide_signal(s, gr, B, s->gc.p, s->rk_c);
+  if ((rc = trunk_forward(s, ctx, s->vtrunk, s->closs, s->obs.p, B, gc, &feat, lc, s->vtfeat.p)))
+    return lpdm_ctx_prefix(ctx, rc, "update %d, critic", s->update);
+  return LPDM_OK;
+}
+
 /* ------------------------------------------------------------ worker thread
 
    With threads = 2, a second thread runs critic_part while the calling
@@ -1047,6 +1085,14 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
       int j = (int)lpdm_rng_below(&s->rng, (uint64_t)i + 1), t = s->perm[i];
       s->perm[i] = s->perm[j];
       s->perm[j] = t;
+    }
+    if (s->local && s->rollout_local && !s->frozen) {
+      double *lla = da <= MAX_LAYER_STATS ? lbuf_a : NULL, *llc = dc <= MAX_LAYER_STATS ? lbuf_c : NULL;
+      if ((rc = rollout_local_step(s, ctx, lla, llc))) return rc;
+      nmb_local++;
+      for (int i = 0; lla && i < da; i++) al[i] += lla[i];
+      for (int i = 0; llc && i < dc; i++) cl[i] += llc[i];
+      s->frozen = 1; /* the minibatches: heads only */
     }
     for (int start = 0; start < B; start += M) {
       const int *idx = s->perm + start;
