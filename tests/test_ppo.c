@@ -408,6 +408,27 @@ static void test_plugin(void) {
   prun_free(&a);
   prun_free(&b);
 
+  /* guide_anneal: alpha * (1 - (update - 1) / updates): the first update is
+     the plain run's, the later ones are not */
+  good = prun_new(&a, "CartPole-v1", "kernel", "mode=local steps=2048") == 0 &&
+         prun_new(&b, "CartPole-v1", "kernel", "mode=local steps=2048 guide_anneal=true") == 0;
+  int first_same = 0, later_differ = 0;
+  for (int it = 0; good; it++) {
+    int ra = prun_iter(&a), rb = prun_iter(&b);
+    good = ra >= 0 && ra == rb;
+    const int same = stat(&a, "actor_local_loss_1") == stat(&b, "actor_local_loss_1");
+    if (it == 0) first_same = same;
+    else if (!same) later_differ = 1;
+    if (ra == LPDM_DONE) break;
+  }
+  ok(good && first_same && later_differ, "guide_anneal: the first update as without it, later ones lower the guidance");
+  prun_free(&a);
+  prun_free(&b);
+  rc = prun_new(&a, "CartPole-v1", "stress", "mode=local steps=2048 guide_anneal=true");
+  ok(rc != 0 && strstr(lpdm_ctx_message(ctx), "guide_anneal") && strstr(lpdm_ctx_message(ctx), "no alpha"),
+     "guide_anneal with a loss without alpha is refused: %s", lpdm_ctx_message(ctx));
+  prun_free(&a);
+
   /* clip_grad: without a clip (max_grad_norm = 0) joint and separate are
      the same run; with CleanRL's 0.5 they differ (the value gradient,
      several times the policy's, no longer scales the policy's steps) */

@@ -93,6 +93,8 @@
 **   critic_guide    = "ret"    local: "val" guides the critic by the rollout's values
 **   head_epochs     = 0        local: extra epochs per update training only the heads
 **   head_anneal     = true     local: false keeps the heads' rates unannealed
+**   guide_anneal    = false    local: the losses' guidance weight alpha decays
+**                              linearly to 0 over the run (a guidance schedule)
 **   local_batch     = "minibatch"  local: the hidden layers learn on every
 **                              minibatch, or once per epoch on the whole
 **                              "rollout" batch (the heads still on minibatches)
@@ -163,6 +165,7 @@ static const lpdm_key keys[] = {
     {"critic_guide", LPDM_T_STRING, "ret", "local: the critic's guidance, ret (returns) or val (the rollout's values)"},
     {"head_epochs", LPDM_T_INT, "0", "local: extra epochs per update that train only the heads (features fixed)"},
     {"head_anneal", LPDM_T_BOOL, "true", "local: anneal the heads' rates (with anneal_lr)"},
+    {"guide_anneal", LPDM_T_BOOL, "false", "local: the losses' alpha decays linearly to 0 over the run"},
     {"local_batch", LPDM_T_STRING, "minibatch", "local: hidden layers learn per minibatch, or once per epoch on the whole rollout"},
     {NULL, 0, NULL, NULL}};
 
@@ -222,6 +225,8 @@ typedef struct ppo {
   double guide_clip;
   int head_epochs, head_anneal, frozen, signed_guide, val_guide;
   int rollout_local; /* local_batch = rollout */
+  int guide_anneal;
+  double alpha0[2]; /* guide_anneal: the actor's and the critic's starting alpha */
   fbuf ga, gc, gs;
   void *rk_a, *rk_c; /* rank scratch */
   worker *worker; /* threads = 2 */
@@ -582,6 +587,17 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
       if ((rc = lpdm_config_set_num(ctx, &lc, setup->loss->kind->head.name, "alpha", a)) ||
           (rc = lpdm_loss_new(ctx, setup->loss->kind, &lc, dst[k])))
         goto fail;
+    }
+    s->guide_anneal = local && lpdm_cfg_bool(cfg, "guide_anneal");
+    if (s->guide_anneal) { /* own instances for both nets, whose alpha the updates lower */
+      if (lpdm_config_index(&setup->loss->cfg, "alpha") < 0) {
+        rc = lpdm_error(ctx, LPDM_ERR_ARG, "guide_anneal: the loss %s has no alpha", setup->loss->kind->head.name);
+        goto fail;
+      }
+      for (int k = 0; k < 2; k++) {
+        if (!*dst[k] && (rc = lpdm_loss_new(ctx, setup->loss->kind, &setup->loss->cfg, dst[k]))) goto fail;
+        s->alpha0[k] = lpdm_cfg_num(&(*dst[k])->cfg, "alpha");
+      }
     }
     const char *gd = lpdm_cfg_str(cfg, "guide");
     s->guide = !strcmp(gd, "raw") ? 0 : !strcmp(gd, "clip") ? 1 : !strcmp(gd, "rank") ? 2 : -1;
@@ -1058,7 +1074,14 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   s->update++;
   const double frac = s->anneal ? 1.0 - (s->update - 1.0) / s->num_updates : 1.0;
   set_all_rates(s, frac);
-  int rc = rollout(s, ctx);
+  int rc;
+  if (s->guide_anneal) { /* the losses read alpha from their config at every eval */
+    const double gf = 1.0 - (s->update - 1.0) / s->num_updates;
+    lpdm_loss *ls[2] = {s->aloss, s->closs};
+    for (int k = 0; k < 2; k++)
+      if ((rc = lpdm_config_set_num(ctx, &ls[k]->cfg, ls[k]->kind->head.name, "alpha", s->alpha0[k] * gf))) return rc;
+  }
+  rc = rollout(s, ctx);
   if (rc) return lpdm_ctx_prefix(ctx, rc, "rollout of update %d (env step %lld)", s->update, (long long)s->global_step);
 
   if (s->fnorm && s->update == 1 && (rc = fn_refresh(s, ctx, 1.0))) return rc;
