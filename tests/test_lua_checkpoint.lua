@@ -123,4 +123,4 @@ refused(function() lpdm.load(p4, { policy = nc }) end, "'policy.2.matrix' must b
 lpdm.save(dir .. "/c1.safetensors", { policy = nc })
 ok(read(before) == read(dir .. "/c1.safetensors"), "and the refused load changed nothing (noise generator included)")
 os.execute("rm -rf " .. dir)
-os.exit(failures == 0 and 0 or 1)
+os.exit(failures == 0 and 0 or 1, true)
