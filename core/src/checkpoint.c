@@ -21,7 +21,7 @@ static int lname(lpdm_ctx *ctx, char *buf, const char *prefix, int layer) {
 }
 
 static int has_state(const lpdm_layer *l) {
-  return l->kind->head.abi_minor >= 1 && l->kind->save && l->kind->load;
+  return l->kind->head.abi_minor >= 2 && l->kind->save && l->kind->load; /* layer state: ABI 1.2 */
 }
 
 /* Loads the layers' own state (after every parameter has been checked);
@@ -104,6 +104,8 @@ int lpdm_net_save(lpdm_net *net, lpdm_ctx *ctx, lpdm_st *st, const char *prefix,
       if ((rc = l->kind->save(l, st, name, ctx))) return lpdm_ctx_prefix(ctx, rc, "layer %d (%s)", i + 1, l->kind->head.name);
     }
   }
+  /* sampled local pairs: their generator is the net's state */
+  if (lpdm_net_local(net).partners > 0) return lpdm_state_put_rng(st, ctx, prefix, "partner_rng", lpdm__net_partner_rng(net));
   return LPDM_OK;
 }
 
@@ -154,6 +156,9 @@ int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *p
   char name[LPDM_ST_NAMELEN];
   int rc = LPDM_OK;
   /* check everything first, change nothing until it all fits */
+  lpdm_rng prng;
+  const int partners = lpdm_net_local(net).partners > 0;
+  if (partners && (rc = lpdm_state_get_rng(st, ctx, prefix, "partner_rng", &prng))) return rc;
   for (int pass = 0; pass < 2; pass++) {
     if (pass == 1 && (rc = load_layer_states(net, ctx, st, prefix))) return rc;
     for (int i = 0; i < lpdm_net_depth(net); i++) {
@@ -199,6 +204,7 @@ int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *p
       }
     }
   }
+  if (partners) *lpdm__net_partner_rng(net) = prng;
   return LPDM_OK;
 }
 

@@ -32,4 +32,7 @@ int lpdm__grow(lpdm_ctx *ctx, float **buf, size_t *cap, size_t n);
    the step count. */
 void lpdm__optim_state(lpdm_optim *o, int i, float **m, float **v, long long **t);
 
+/* The generator of a net's sampled local pairs (lpdm_local_cfg.partners), for checkpoints. */
+lpdm_rng *lpdm__net_partner_rng(lpdm_net *net);
+
 #endif

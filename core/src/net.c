@@ -17,8 +17,22 @@
    buffers of B x max width and the B x B matrices are all the working
    memory, whatever the depth. A black-box layer (no backward) is applied
    and not trained. Buffers grow to the largest batch seen and are reused:
-   after the first update of a given size, nothing is allocated. */
+   after the first update of a given size, nothing is allocated.
+
+   Large batches (lpdm_local_cfg): when the whole matrices would exceed the
+   net's budget, or the net asks for it, and the distance and the loss both
+   have the ABI 1.2 row callbacks, local_blocked() replaces the middle
+   three steps by passes over blocks of rows:
+       acc = 0
+       for each of the loss's statistics passes, for each block [i0, i1):
+           DXb = dist rows(X_l), DYb = dist rows(Y), loss rows -> acc
+       dY = 0; for each block:
+           DXb, DYb again, loss rows -> L, dDYb;  dY += vjp rows(DYb, dDYb)
+   so that only blocks of rows exist (3 x block x B floats and the
+   distance's work), and the order of every sum is fixed. With partners
+   = k the blocks are block x k: each row's k random partners. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +56,11 @@ struct lpdm_net {
   buf gA, gB;
   /* inference and local */
   buf yA, yB, DX, DY, dD, dY, work;
+  /* large batches: options, the partners' generator, partners and marks */
+  lpdm_local_cfg local;
+  lpdm_rng prng;
+  int *ib;
+  size_t icap;
 };
 
 static int grow(lpdm_ctx *ctx, buf *b, size_t n) { return lpdm__grow(ctx, &b->p, &b->cap, n); }
@@ -58,9 +77,31 @@ int lpdm_net_new(lpdm_ctx *ctx, int in_dim, lpdm_net **out) {
   if (!n) return lpdm_error(ctx, LPDM_ERR_MEM, "net: out of memory");
   n->in_dim = in_dim;
   n->post = 1;
+  n->local = lpdm_local_default();
+  lpdm_rng_seed(&n->prng, n->local.seed);
   *out = n;
   return LPDM_OK;
 }
+
+lpdm_local_cfg lpdm_local_default(void) {
+  lpdm_local_cfg c = {0, 256, (size_t)1 << 30, 0, 0};
+  return c;
+}
+
+int lpdm_net_set_local(lpdm_net *n, lpdm_ctx *ctx, const lpdm_local_cfg *cfg) {
+  if (cfg->block < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: local block must be >= 1 rows, got %d", cfg->block);
+  if (cfg->budget < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: local budget must be >= 1 byte, got 0");
+  if (cfg->partners < 0)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "net: local partners must be >= 0 (0: every pair), got %d", cfg->partners);
+  n->local = *cfg;
+  n->local.blocked = cfg->blocked != 0;
+  lpdm_rng_seed(&n->prng, cfg->seed);
+  return LPDM_OK;
+}
+
+lpdm_local_cfg lpdm_net_local(const lpdm_net *n) { return n->local; }
+
+lpdm_rng *lpdm__net_partner_rng(lpdm_net *n) { return &n->prng; }
 
 void lpdm_net_free(lpdm_net *n) {
   if (!n) return;
@@ -73,6 +114,7 @@ void lpdm_net_free(lpdm_net *n) {
   free(n->opt);
   free(n->lr_kept);
   free(n->act);
+  free(n->ib);
   buf *bs[] = {&n->in_copy, &n->gA, &n->gB, &n->yA, &n->yB, &n->DX, &n->DY, &n->dD, &n->dY, &n->work};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) buf_free(bs[i]);
   free(n);
@@ -168,6 +210,8 @@ int lpdm_net_clone(lpdm_net *src, lpdm_ctx *ctx, lpdm_rng *rng, lpdm_net **out) 
   int rc = lpdm_net_new(ctx, src->in_dim, &n);
   if (rc) return rc;
   n->post = src->post;
+  n->local = src->local;
+  lpdm_rng_seed(&n->prng, n->local.seed);
   for (int i = 0; i < src->depth; i++) {
     lpdm_layer *l = src->layers[i];
     if ((rc = lpdm_net_add(n, ctx, l->kind, &l->cfg, rng, lpdm_optim_config(src->opt[i])))) {
@@ -191,7 +235,7 @@ size_t lpdm_net_work_bytes(const lpdm_net *n) {
   size_t s = n->in_copy.cap + n->gA.cap + n->gB.cap + n->yA.cap + n->yB.cap + n->DX.cap + n->DY.cap +
              n->dD.cap + n->dY.cap + n->work.cap;
   for (int i = 0; i < n->depth; i++) s += n->act[i].cap;
-  return s * sizeof(float);
+  return s * sizeof(float) + n->icap * sizeof(int);
 }
 
 /* A step that overflowed leaves Inf or NaN in the weights: stop there. */
@@ -306,6 +350,189 @@ double lpdm_net_grad_sq(const lpdm_net *n) {
 
 /* ------------------------------------------------------------ local */
 
+/* After a layer's dY: its gradients, one optimizer step, the weights
+   checked and, with post, its output again. */
+static int local_step(lpdm_net *n, lpdm_ctx *ctx, int i, const float *cur, float *out, int B) {
+  lpdm_layer *l = n->layers[i];
+  lpdm_optim_zero(n->opt[i]);
+  int rc = l->kind->backward(l, cur, out, B, n->dY.p, NULL, ctx);
+  if (rc) return layer_fail(ctx, rc, i, l, "backward");
+  rc = lpdm_optim_step(n->opt[i], ctx, 1.0f);
+  if (rc) return layer_fail(ctx, rc, i, l, "step");
+  if ((rc = check_params(ctx, l))) return layer_fail(ctx, rc, i, l, "weights after its local step");
+  if (n->post) {
+    rc = l->kind->forward(l, cur, B, out, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "forward");
+    rc = lpdm_check_finite(ctx, out, (size_t)B * l->out_dim, "output");
+    if (rc) return layer_fail(ctx, rc, i, l, "after its local step");
+  }
+  return LPDM_OK;
+}
+
+/* The ABI minor from which distance and loss descriptors carry the row
+   callbacks: the host reads those trailing fields only from plugins built
+   for it or later (a shorter descriptor ends before them). */
+#define ROWS_ABI_MINOR 2
+
+static int dist_has_rows(const lpdm_distance *d) {
+  const lpdm_distance_kind *k = d->kind;
+  return k->head.abi_minor >= ROWS_ABI_MINOR && k->pairwise_rows && k->vjp_rows;
+}
+
+static int loss_has_rows(const lpdm_loss *l) {
+  const lpdm_loss_kind *k = l->kind;
+  return k->head.abi_minor >= ROWS_ABI_MINOR && k->eval_rows && k->row_passes >= 1 &&
+         k->row_passes <= LPDM_LOSS_MAX_PASSES;
+}
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+/* J (B x k): for each row i, k distinct partners j != i, uniform among the
+   B - 1 others (Floyd's sampling; mark: B zeros, left zero), sorted.
+   k >= B - 1 lists every other row. */
+static void draw_partners(lpdm_rng *rng, int B, int k, int *J, int *mark) {
+  for (int i = 0; i < B; i++) {
+    int *Ji = J + (size_t)i * k;
+    if (k >= B - 1) {
+      for (int j = 0, t = 0; j < B; j++)
+        if (j != i) Ji[t++] = j;
+      continue;
+    }
+    int m = 0;
+    for (int v = B - 1 - k; v < B - 1; v++) { /* a k-subset of 0..B-2 */
+      int t = (int)lpdm_rng_below(rng, (uint64_t)v + 1);
+      if (mark[t]) t = v;
+      mark[t] = 1;
+      Ji[m++] = t;
+    }
+    for (int t = 0; t < k; t++) {
+      mark[Ji[t]] = 0;
+      if (Ji[t] >= i) Ji[t]++; /* 0..B-2 onto the rows other than i */
+    }
+    qsort(Ji, (size_t)k, sizeof *Ji, cmp_int);
+  }
+}
+
+/* The row-blocked local update (see the top of this file). */
+static int local_blocked(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss,
+                         const float *X, int B, const float *g, const float **Y, double *losses) {
+  const int W = max_width(n);
+  const int k = n->local.partners <= 0 ? 0 : n->local.partners < B - 1 ? n->local.partners : B - 1;
+  const int w = k ? k : B;
+  const int nb = n->local.block < B ? n->local.block : B;
+  const size_t blk = (size_t)nb * (size_t)w;
+  int rc;
+  if ((rc = grow(ctx, &n->yA, (size_t)B * W)) || (rc = grow(ctx, &n->yB, (size_t)B * W)) ||
+      (rc = grow(ctx, &n->DX, blk)) || (rc = grow(ctx, &n->DY, blk)) || (rc = grow(ctx, &n->dD, blk)) ||
+      (rc = grow(ctx, &n->dY, (size_t)B * W)) || (rc = grow(ctx, &n->work, LPDM_DIST_ROWS_WORK(B, W, nb))))
+    return rc;
+  if (k) {
+    const size_t need = (size_t)B * k + (size_t)B;
+    if (need > n->icap) {
+      int *p = realloc(n->ib, need * sizeof *p);
+      if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "local update: out of memory (%zu partner indices)", need);
+      n->ib = p;
+      n->icap = need;
+    }
+    memset(n->ib + (size_t)B * k, 0, (size_t)B * sizeof *n->ib);
+  }
+  const lpdm_distance_kind *dk = dist->kind;
+  const lpdm_loss_kind *lk = loss->kind;
+  const int P = lk->row_passes;
+  const float *cur = X;
+  int cur_dim = n->in_dim;
+  for (int i = 0; i < n->depth; i++) {
+    lpdm_layer *l = n->layers[i];
+    float *out = cur == n->yA.p ? n->yB.p : n->yA.p;
+    rc = l->kind->forward(l, cur, B, out, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "forward");
+    if (!l->kind->backward) { /* black box: apply, do not train */
+      if (losses) losses[i] = 0;
+      cur = out;
+      cur_dim = l->out_dim;
+      continue;
+    }
+    if (k) draw_partners(&n->prng, B, k, n->ib, n->ib + (size_t)B * k);
+    double acc[LPDM_LOSS_ACC], L = 0;
+    memset(acc, 0, sizeof acc);
+    lpdm_rows r = {0, 0, w, NULL, k ? (double)B * k : (double)B * (B - 1)};
+    for (int pass = 0; pass <= P; pass++) {
+      if (pass == P) memset(n->dY.p, 0, (size_t)B * l->out_dim * sizeof(float));
+      for (int i0 = 0; i0 < B; i0 += nb) {
+        r.i0 = i0;
+        r.i1 = i0 + nb < B ? i0 + nb : B;
+        r.J = k ? n->ib + (size_t)i0 * k : NULL;
+        rc = dk->pairwise_rows(dist, cur, B, cur_dim, &r, n->DX.p, n->work.p, ctx);
+        if (rc) return layer_fail(ctx, rc, i, l, "input distances");
+        rc = dk->pairwise_rows(dist, out, B, l->out_dim, &r, n->DY.p, n->work.p, ctx);
+        if (rc) return layer_fail(ctx, rc, i, l, "output distances");
+        if (pass < P) {
+          rc = lk->eval_rows(loss, pass, n->DX.p, n->DY.p, g, B, &r, acc, NULL, NULL, ctx);
+          if (rc) return layer_fail(ctx, rc, i, l, "local loss");
+          continue;
+        }
+        rc = lk->eval_rows(loss, pass, n->DX.p, n->DY.p, g, B, &r, acc, &L, n->dD.p, ctx);
+        if (rc) return layer_fail(ctx, rc, i, l, "local loss");
+        if (!isfinite(L))
+          return lpdm_error(ctx, LPDM_ERR_NUM, "layer %d (%s): local loss is %g", i + 1, l->kind->head.name, L);
+        rc = dk->vjp_rows(dist, out, B, l->out_dim, &r, n->DY.p, n->dD.p, n->dY.p, n->work.p, ctx);
+        if (rc) return layer_fail(ctx, rc, i, l, "distance gradient");
+      }
+    }
+    if (losses) losses[i] = L;
+    if ((rc = local_step(n, ctx, i, cur, out, B))) return rc;
+    cur = out;
+    cur_dim = l->out_dim;
+  }
+  *Y = cur;
+  return LPDM_OK;
+}
+
+static void fmt_bytes(char *out, size_t len, double b) {
+  static const char *unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    u++;
+  }
+  snprintf(out, len, u ? "%.3g %s" : "%.0f %s", b, unit[u]);
+}
+
+/* Which path an update takes: the row-blocked one when asked for (blocked,
+   partners) or when the whole matrices exceed the budget, and the distance
+   and the loss both have it; else the whole-matrix one, unless the batch
+   is over budget or partners were asked for (an error naming the plugin). */
+static int choose_blocked(const lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, int B,
+                          int W, int *blocked) {
+  const double full = (3.0 * B * (double)B + (double)LPDM_DIST_WORK(B, W)) * sizeof(float);
+  const int over = full > (double)n->local.budget, rows_d = dist_has_rows(dist), rows_l = loss_has_rows(loss);
+  *blocked = 0;
+  if (!n->local.blocked && !n->local.partners && !over) return LPDM_OK;
+  if (rows_d && rows_l) {
+    *blocked = 1;
+    return LPDM_OK;
+  }
+  if (!n->local.partners && !over) return LPDM_OK; /* asked for, not offered: the whole matrices fit */
+  char who[200];
+  snprintf(who, sizeof who, "%s%s%s %s no row-blocked path (%s%s%s, ABI 1.2)", rows_d ? "" : dist->kind->head.name,
+           !rows_d && !rows_l ? " and " : "", rows_l ? "" : loss->kind->head.name, !rows_d && !rows_l ? "have" : "has",
+           rows_d ? "" : "pairwise_rows/vjp_rows", !rows_d && !rows_l ? ", " : "", rows_l ? "" : "eval_rows");
+  if (n->local.partners)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "local update: partners = %d needs the row callbacks, and %s", n->local.partners,
+                      who);
+  char need[32], have[32];
+  fmt_bytes(need, sizeof need, full);
+  fmt_bytes(have, sizeof have, (double)n->local.budget);
+  return lpdm_error(ctx, LPDM_ERR_ARG,
+                    "local update: a batch of %d needs %s of B x B matrices, over the net's budget of %s, and %s; "
+                    "use smaller batches, raise the budget (lpdm_net_set_local), or a distance and a loss that have "
+                    "one (distance.euclidean, distance.sqeuclidean, loss.stress, loss.guided)",
+                    B, need, have, who);
+}
+
 int lpdm_net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
                           const lpdm_loss *loss, const float *X, int B, const float *g,
                           const float **Y, double *losses) {
@@ -319,7 +546,9 @@ int lpdm_net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
   }
   int W = max_width(n);
   size_t BB = (size_t)B * B;
-  int rc;
+  int rc, blocked;
+  if ((rc = choose_blocked(n, ctx, dist, loss, B, W, &blocked))) return rc;
+  if (blocked) return local_blocked(n, ctx, dist, loss, X, B, g, Y, losses);
   if ((rc = grow(ctx, &n->yA, (size_t)B * W)) || (rc = grow(ctx, &n->yB, (size_t)B * W)) ||
       (rc = grow(ctx, &n->DX, BB)) || (rc = grow(ctx, &n->DY, BB)) || (rc = grow(ctx, &n->dD, BB)) ||
       (rc = grow(ctx, &n->dY, (size_t)B * W)) || (rc = grow(ctx, &n->work, LPDM_DIST_WORK(B, W))))
@@ -355,17 +584,8 @@ int lpdm_net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
     if (losses) losses[i] = L;
     rc = dk->vjp(dist, out, B, l->out_dim, DY, n->dD.p, n->dY.p, n->work.p, ctx);
     if (rc) return layer_fail(ctx, rc, i, l, "distance gradient");
-    lpdm_optim_zero(n->opt[i]);
-    rc = l->kind->backward(l, cur, out, B, n->dY.p, NULL, ctx);
-    if (rc) return layer_fail(ctx, rc, i, l, "backward");
-    rc = lpdm_optim_step(n->opt[i], ctx, 1.0f);
-    if (rc) return layer_fail(ctx, rc, i, l, "step");
-    if ((rc = check_params(ctx, l))) return layer_fail(ctx, rc, i, l, "weights after its local step");
+    if ((rc = local_step(n, ctx, i, cur, out, B))) return rc;
     if (n->post) {
-      rc = l->kind->forward(l, cur, B, out, ctx);
-      if (rc) return layer_fail(ctx, rc, i, l, "forward");
-      rc = lpdm_check_finite(ctx, out, (size_t)B * l->out_dim, "output");
-      if (rc) return layer_fail(ctx, rc, i, l, "after its local step");
       have_dx = 0;
     } else { /* the output distances computed before the step serve as the next input's */
       float *t = DX;

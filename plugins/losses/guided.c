@@ -12,6 +12,10 @@
 ** alpha = 0 is the unsupervised stress. Samples with similar returns are
 ** pulled together in feature space, dissimilar ones pushed apart.
 **
+** Large batches (ABI 1.2 eval_rows, match.h's lpdm_match_rows): one pass
+** over row blocks gathers the sums that give the means, L and c; a second
+** writes dL/dDY block by block. Never a B x B matrix.
+**
 ** Config keys (defaults):
 **   alpha     = 0.5      weight of the reward term in the target
 **   normalize = true     divide each matrix by its off-diagonal mean
@@ -41,8 +45,14 @@ static int eval(const lpdm_loss *self, const float *DX, const float *DY, const f
                          dDY, ctx);
 }
 
+static int eval_rows(const lpdm_loss *self, int pass, const float *DX, const float *DY, const float *g, int B,
+                     const lpdm_rows *r, double *acc, double *L, float *dDY, lpdm_ctx *ctx) {
+  return lpdm_match_rows(pass, DX, DY, g, B, r, lpdm_cfg_num(&self->cfg, "alpha"),
+                         lpdm_cfg_bool(&self->cfg, "normalize"), lpdm_cfg_num(&self->cfg, "eps"), acc, L, dDY, ctx);
+}
+
 static const lpdm_loss_kind guided_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.guided", "reward-guided distance matching", keys),
-    1, eval, create, NULL};
+    1, eval, create, NULL, 1, eval_rows};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_guided(void) { return &guided_kind.head; }

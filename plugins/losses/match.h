@@ -11,6 +11,10 @@
 **     T = (1 - alpha) DX + alpha G,   R = DY - T,   dL/dDY = 2 R / N.
 ** alpha = 0 (or g == NULL) is the unsupervised stress.
 **
+** lpdm_match_rows is the same loss over blocks of rows (the ABI 1.2
+** eval_rows of stress.c and guided.c), for batches whose B x B matrices do
+** not fit; kruskal.c, sammon.c, rank.c and kernel.c do not see it.
+**
 ** Below it, the same target and the same path through mY as separate
 ** pieces (lpdm_match_target_*, lpdm_match_through_mean) for the losses that
 ** compare DY with the target in other ways: kruskal.c, sammon.c, rank.c.
@@ -89,6 +93,133 @@ LPDM_VECTORIZE static int lpdm_match_eval(const float *DX, const float *DY, cons
     d[i] = 0;
   }
   if (!isfinite(*L)) return lpdm_error(ctx, LPDM_ERR_NUM, "loss is %g (non-finite distances?)", *L);
+  return LPDM_OK;
+}
+
+/* ---- the same loss over row blocks (loss.h's eval_rows, row_passes = 1):
+   one statistics pass, then the gradient pass.
+
+   The statistics pass adds, over the block's pairs and in double, nine
+   sums (G_ij = |g_i - g_j|; the G ones only when alpha != 0):
+       sX, sY, sG, sXX, sYY, sGG, sXY, sXG, sYG
+   each row summed in double, rows added into acc in row order (so the
+   result does not depend on the block size). They give the means and,
+   since R_ij = iY DY_ij - a DX_ij - b G_ij is linear in the three, also L
+   and c, without a second pass over the matrices:
+       N L = iY^2 sYY + a^2 sXX + b^2 sGG - 2 iY a sXY - 2 iY b sYG + 2 a b sXG
+       N c = iY^2 sYY - iY a sXY - iY b sYG
+   A product of two floats is exact in double and the sums keep ~1e-16 of
+   their size, so the cancellation in N L is harmless: a loss 1e-6 of its
+   terms still has ~10 digits, more than lpdm_match_eval's float sums.
+   a, b, iY are rounded to float as lpdm_match_eval rounds them, and the
+   gradient pass writes, as it does, dDY_ij = fs (R_ij - fc) with R_ij in
+   float: the two agree up to summation order. A rounding below zero of a
+   vanishing L is reported as 0.
+
+   With r->J (listed partners) the sums run over the listed pairs and N is
+   r->npairs = B w: the same formula over a sample of pairs. */
+enum { MR_SX, MR_SY, MR_SG, MR_XX, MR_YY, MR_GG, MR_XY, MR_XG, MR_YG, MR_COUNT };
+
+LPDM_VECTORIZE static int lpdm_match_rows(int pass, const float *DX, const float *DY, const float *g, int B,
+                                          const lpdm_rows *r, double alpha, int normalize, double eps, double *acc,
+                                          double *L, float *dDY, lpdm_ctx *ctx) {
+  if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "batch size must be >= 2, got %d", B);
+  if (!g) alpha = 0;
+  const int w = r->w;
+  if (pass == 0) {
+    for (int i = r->i0; i < r->i1; i++) {
+      const size_t o = (size_t)(i - r->i0) * (size_t)w;
+      const float *x = DX + o, *y = DY + o;
+      double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
+#pragma omp simd reduction(+ : sx, sy, sxx, syy, sxy)
+      for (int t = 0; t < w; t++) {
+        const double xv = x[t], yv = y[t];
+        sx += xv;
+        sy += yv;
+        sxx += xv * xv;
+        syy += yv * yv;
+        sxy += xv * yv;
+      }
+      acc[MR_SX] += sx;
+      acc[MR_SY] += sy;
+      acc[MR_XX] += sxx;
+      acc[MR_YY] += syy;
+      acc[MR_XY] += sxy;
+      if (alpha != 0) {
+        const float gi = g[i];
+        double sg = 0, sgg = 0, sxg = 0, syg = 0;
+        if (r->J) {
+          const int *J = r->J + o;
+#pragma omp simd reduction(+ : sg, sgg, sxg, syg)
+          for (int t = 0; t < w; t++) {
+            const double gv = fabsf(gi - g[J[t]]);
+            sg += gv;
+            sgg += gv * gv;
+            sxg += (double)x[t] * gv;
+            syg += (double)y[t] * gv;
+          }
+        } else {
+#pragma omp simd reduction(+ : sg, sgg, sxg, syg)
+          for (int t = 0; t < w; t++) {
+            const double gv = fabsf(gi - g[t]);
+            sg += gv;
+            sgg += gv * gv;
+            sxg += (double)x[t] * gv;
+            syg += (double)y[t] * gv;
+          }
+        }
+        acc[MR_SG] += sg;
+        acc[MR_GG] += sgg;
+        acc[MR_XG] += sxg;
+        acc[MR_YG] += syg;
+      }
+    }
+    return LPDM_OK;
+  }
+  /* the gradient pass: the means, L and c from acc (the same in every block) */
+  const double N = r->npairs;
+  const double mX = normalize ? acc[MR_SX] / N + eps : 1.0;
+  const double mY = normalize ? acc[MR_SY] / N + eps : 1.0;
+  const double mG = normalize ? acc[MR_SG] / N + eps : 1.0;
+  const float a = (float)((1 - alpha) / mX), c2 = (float)(alpha / mG), iY = (float)(1.0 / mY);
+  const double da = a, db = c2, di = iY;
+  double loss = di * di * acc[MR_YY] + da * da * acc[MR_XX] + db * db * acc[MR_GG] - 2 * di * da * acc[MR_XY] -
+                2 * di * db * acc[MR_YG] + 2 * da * db * acc[MR_XG];
+  loss /= N;
+  if (loss < 0) loss = 0; /* rounding of a vanishing loss; NaN stays NaN */
+  const double c = (di * di * acc[MR_YY] - di * da * acc[MR_XY] - di * db * acc[MR_YG]) / N;
+  const float fc = normalize ? (float)c : 0.0f, fs = (float)(2.0 / (N * mY));
+  for (int i = r->i0; i < r->i1; i++) {
+    const size_t o = (size_t)(i - r->i0) * (size_t)w;
+    const float *x = DX + o, *y = DY + o;
+    float *d = dDY + o;
+    if (alpha != 0) {
+      const float gi = g[i];
+      if (r->J) {
+        const int *J = r->J + o;
+#pragma omp simd
+        for (int t = 0; t < w; t++) {
+          float rr = y[t] * iY - (a * x[t] + c2 * fabsf(gi - g[J[t]]));
+          d[t] = fs * (rr - fc);
+        }
+      } else {
+#pragma omp simd
+        for (int t = 0; t < w; t++) {
+          float rr = y[t] * iY - (a * x[t] + c2 * fabsf(gi - g[t]));
+          d[t] = fs * (rr - fc);
+        }
+      }
+    } else {
+#pragma omp simd
+      for (int t = 0; t < w; t++) {
+        float rr = y[t] * iY - a * x[t];
+        d[t] = fs * (rr - fc);
+      }
+    }
+    if (!r->J) d[i] = 0; /* the diagonal is no pair */
+  }
+  *L = loss;
+  if (!isfinite(loss)) return lpdm_error(ctx, LPDM_ERR_NUM, "loss is %g (non-finite distances?)", loss);
   return LPDM_OK;
 }
 #endif

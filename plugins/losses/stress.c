@@ -10,6 +10,10 @@
 ** mY (see match.h). The layer learns a (usually wider) map that preserves
 ** its input's pairwise geometry, as in multi-dimensional scaling.
 **
+** Large batches (ABI 1.2 eval_rows, match.h's lpdm_match_rows): one pass
+** over row blocks gathers the sums that give the means, L and c; a second
+** writes dL/dDY block by block. Never a B x B matrix.
+**
 ** Config keys (defaults):
 **   normalize = true     divide each matrix by its mean off-diagonal entry
 **   eps       = 1e-8     added to each mean
@@ -31,8 +35,14 @@ static int eval(const lpdm_loss *self, const float *DX, const float *DY, const f
                          lpdm_cfg_num(&self->cfg, "eps"), L, dDY, ctx);
 }
 
+static int eval_rows(const lpdm_loss *self, int pass, const float *DX, const float *DY, const float *g, int B,
+                     const lpdm_rows *r, double *acc, double *L, float *dDY, lpdm_ctx *ctx) {
+  return lpdm_match_rows(pass, DX, DY, NULL, B, r, 0.0, lpdm_cfg_bool(&self->cfg, "normalize"),
+                         lpdm_cfg_num(&self->cfg, "eps"), acc, L, dDY, ctx);
+}
+
 static const lpdm_loss_kind stress_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.stress", "unsupervised MDS stress between input and output distances", keys),
-    0, eval, NULL, NULL};
+    0, eval, NULL, NULL, 1, eval_rows};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_stress(void) { return &stress_kind.head; }

@@ -6,6 +6,7 @@
 #ifndef LPDM_LOSS_H
 #define LPDM_LOSS_H
 #include "plugin.h"
+#include "distance.h" /* lpdm_rows */
 
 typedef struct lpdm_loss_kind lpdm_loss_kind;
 
@@ -25,6 +26,33 @@ struct lpdm_loss_kind {
               const float *g, int B, double *L, float *dDY, lpdm_ctx *ctx);
   int (*create)(lpdm_loss *self, lpdm_ctx *ctx); /* (optional) */
   void (*destroy)(lpdm_loss *self);              /* (optional) */
+  /* ---- ABI 1.2 (read by the host only from plugins built for >= 1.2) */
+  /* (optional) Row-blocked evaluation, for batches whose B x B matrices do
+     not fit (docs/performance.md, "Large batches"). row_passes (1 to
+     LPDM_LOSS_MAX_PASSES; 0 with eval_rows NULL) statistics passes come
+     before one gradient pass. In every pass the host calls eval_rows once
+     per block of rows, blocks in increasing order, covering rows 0..B-1;
+     DX and DY are the block's rows of the two matrices and dDY its rows of
+     the gradient, all (r->i1 - r->i0) x r->w laid out as lpdm_rows says
+     (whole rows: entry i of row i is the zero diagonal); g is all B values
+     (NULL when uses_guidance is 0 and the caller gave none).
+       pass <  row_passes: ADDS the block's share of the statistics into acc
+                (LPDM_LOSS_ACC doubles, zeroed by the host before pass 0;
+                the layout is the loss's); L and dDY are NULL.
+       pass == row_passes: reads acc (and does not change it), writes the
+                block's dL/dDY (a zero diagonal) and sets *L to the loss.
+     The loss is the plugin's eval over the pairs the rows hold: every
+     off-diagonal pair (r->npairs = B (B - 1)) gives eval's loss up to float
+     summation order; listed partners (r->npairs = B w) give the same
+     formula over those pairs, an estimate (the host's option "partners").
+     Sums must be formed in a fixed order (e.g. each row in float, rows
+     added to acc in row order): blocked runs then repeat bit for bit. */
+  int row_passes;
+  int (*eval_rows)(const lpdm_loss *self, int pass, const float *DX, const float *DY, const float *g, int B,
+                   const lpdm_rows *r, double *acc, double *L, float *dDY, lpdm_ctx *ctx);
 };
+
+#define LPDM_LOSS_ACC 32        /* doubles of eval_rows' accumulator */
+#define LPDM_LOSS_MAX_PASSES 8  /* most statistics passes eval_rows may ask for */
 
 #endif

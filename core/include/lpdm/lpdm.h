@@ -204,6 +204,33 @@ int lpdm_net_local_update(lpdm_net *net, lpdm_ctx *ctx, const lpdm_distance *dis
 /* Bytes of working memory the net holds now (activations, buffers). */
 size_t lpdm_net_work_bytes(const lpdm_net *net);
 
+/* How local mode holds a layer's pairwise matrices (docs/performance.md,
+   "Large batches"). The whole-matrix path keeps three B x B float matrices
+   and the distance's B x B work; the row-blocked path keeps `block` rows
+   of them at a time (about 16 block B bytes, besides the B x width
+   activations), computing them again in each of its passes (about three
+   times the flops), and needs a distance and a loss with the ABI 1.2 row
+   callbacks (distance.euclidean, distance.sqeuclidean, loss.stress,
+   loss.guided). Its result is the whole-matrix path's up to float
+   summation order, and repeats bit for bit for a given block size. */
+typedef struct lpdm_local_cfg {
+  int blocked;   /* 1: row blocks whenever the distance and loss have them; 0 (default): only beyond budget */
+  int block;     /* rows per block (default 256)                                                          */
+  size_t budget; /* bytes the whole-matrix path may take (default 1 GiB, i.e. B up to ~8190); a larger
+                    batch goes by row blocks, and is refused, naming the plugin, if one has none        */
+  int partners;  /* 0 (default): every pair, exact. k > 0: each row's loss over k random partners (all
+                    distinct, never itself; k >= B - 1 is every pair), drawn afresh per layer and
+                    update: an estimate, see docs/performance.md. Needs the row callbacks.            */
+  uint64_t seed; /* the partners' generator (default 0)                                               */
+} lpdm_local_cfg;
+lpdm_local_cfg lpdm_local_default(void);
+/* Sets net's local-mode options (block >= 1, budget >= 1, partners >= 0,
+   else an error and nothing changes) and reseeds its partner generator from
+   cfg->seed. lpdm_net_clone copies the options (its generator starts from
+   the seed). The generator is not part of a checkpoint. */
+int lpdm_net_set_local(lpdm_net *net, lpdm_ctx *ctx, const lpdm_local_cfg *cfg);
+lpdm_local_cfg lpdm_net_local(const lpdm_net *net);
+
 /* ------------------------------------------------------------ envs */
 
 /* An env instance with action checking. Caller frees with lpdm_env_free. */
