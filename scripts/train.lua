@@ -64,7 +64,7 @@ local FIXED = {
   { "env", "CartPole-v1", "environment id (--list shows them)" },
   { "algo", "reinforce", "algorithm" },
   { "mode", "local", "bp (backpropagation) or local (local pairwise distance matching)" },
-  { "loss", "guided", "local loss of the hidden layers" },
+  { "loss", nil, "local loss of the hidden layers (default: the algorithm's, e.g. guided for reinforce, kernel with anchor=1 for ppo)" },
   { "distance", "euclidean", "distance between the samples of a batch" },
   { "seed", "1", "seed of the network, the algorithm and the env" },
   { "steps", "500000", "env-step budget" },
@@ -293,12 +293,27 @@ local cfg = {
   env = str_flag("env", "CartPole-v1"),
   algo = str_flag("algo", "reinforce"),
   mode = str_flag("mode", "local"),
-  loss = str_flag("loss", "guided"),
   distance = str_flag("distance", "euclidean"),
   act = str_flag("act", "tanh"),
 }
 
 local algo_p = plugin_info("algo", cfg.algo)
+-- Without --loss, the algorithm's own default local loss ("guided", or e.g.
+-- ppo's "kernel anchor=1": a name and settings, the settings applied
+-- below unless a flag gives them).
+local loss_defaults = {}
+if flags.loss == nil then
+  local spec = algo_p and algo_p.local_loss or "guided"
+  local words = {}
+  for w in spec:gmatch("%S+") do words[#words + 1] = w end
+  cfg.loss = words[1]
+  for i = 2, #words do
+    local k, v = words[i]:match("^([%w_]+)=(.+)$")
+    if k then loss_defaults[k] = v end
+  end
+else
+  cfg.loss = str_flag("loss", "guided")
+end
 local loss_p = plugin_info("loss", cfg.loss)
 
 if flags.help ~= nil and flags.help ~= "false" then
@@ -407,6 +422,9 @@ for _, key in ipairs(order) do
     end
     extra[key] = v
   end
+end
+for k, v in pairs(loss_defaults) do
+  if loss_cfg[k] == nil then loss_cfg[k] = v end
 end
 if not algo_keys.mode or not algo_keys.seed or not algo_keys.steps then
   -- an algorithm without these keys still runs; say what is not passed

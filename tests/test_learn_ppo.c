@@ -8,8 +8,13 @@
    least -100 on Acrobot-v1 (same seeds and budget). And (issue 5) with
    ppo_continuous_action.py's defaults, at least 900 on InvertedPendulum-v5
    within 300,000 steps for at least 2 of seeds 1..3 (skipped when the
-   MuJoCo envs are not built). About a minute on one core; labelled
-   "learning". Local mode is measured, not asserted: docs/ppo.md. */
+   MuJoCo envs are not built). Local mode with its defaults (issue 7: the
+   algorithm's own local loss, "kernel anchor=1", heads not annealed):
+   -100 on Acrobot-v1 within 500,000 steps for at least 4 of seeds 1..5.
+   Issue 7's CartPole bar for local mode (4 of 5) is not met (3 of seeds
+   1..5, 13 of 1..15; docs/local-learning.md) and is not asserted. A run
+   stops once it reaches its bar. About a minute on one core; labelled
+   "learning". */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,33 +25,42 @@
 static lpdm_ctx *ctx;
 
 /* The step at which the bar was reached, -1 if never, -2 on error. */
-static long long run(const char *env, int seed, double threshold, double steps, double *best) {
+static long long run(const char *env, const char *mode, int seed, double threshold, double steps, double *best) {
   const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, env);
   const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
   const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "ppo");
   if (!ek || !dk || !ak) return -2;
   lpdm_net *net = NULL;
   lpdm_algo *algo = NULL;
+  lpdm_distance *dist = NULL;
+  lpdm_loss *loss = NULL;
+  const lpdm_loss_kind *lk = NULL;
+  lpdm_config lossc;
   long long result = -2;
   lpdm_config ac, lc;
   lpdm_rng rng;
   lpdm_rng_seed(&rng, (uint64_t)seed);
   if (lpdm_config_init(ctx, &dk->head, &lc) || lpdm_config_set_str(ctx, &lc, "dense", "init", "orthogonal") ||
       lpdm_config_set_num(ctx, &lc, "dense", "gain", sqrt(2.0)) || lpdm_config_init(ctx, &ak->head, &ac) ||
-      lpdm_config_set_str(ctx, &ac, "ppo", "mode", "bp") || lpdm_config_set_num(ctx, &ac, "ppo", "seed", seed) ||
+      lpdm_config_set_str(ctx, &ac, "ppo", "mode", mode) || lpdm_config_set_num(ctx, &ac, "ppo", "seed", seed) ||
       lpdm_config_set_num(ctx, &ac, "ppo", "steps", steps) || lpdm_net_new(ctx, env_obs_dim(ctx, ek), &net) ||
       lpdm_net_add(net, ctx, dk, &lc, &rng, NULL) || lpdm_net_add(net, ctx, dk, &lc, &rng, NULL))
     goto out;
+  if (!strcmp(mode, "local") &&
+      (lpdm_distance_new(ctx, (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean"), NULL,
+                         &dist) ||
+       lpdm_algo_local_loss(ctx, ak, &lk, &lossc, NULL) || lpdm_loss_new(ctx, lk, &lossc, &loss)))
+    goto out;
   track t;
   track_init(&t, threshold);
-  lpdm_algo_setup su = {ek, NULL, net, NULL, NULL, NULL, track_episode, &t};
+  lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, track_episode, &t};
   if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) goto out;
   lpdm_stats st;
   int rc;
   do {
     memset(&st, 0, sizeof st);
     rc = ak->iterate(algo, &st, ctx);
-  } while (rc == LPDM_OK);
+  } while (rc == LPDM_OK && t.reached < 0);
   if (rc < 0) goto out;
   *best = t.best;
   result = t.reached;
@@ -54,6 +68,8 @@ out:
   if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
   lpdm_algo_free(algo);
   lpdm_net_free(net);
+  if (loss) lpdm_loss_free(loss);
+  if (dist) lpdm_distance_free(dist);
   return result;
 }
 
@@ -64,13 +80,16 @@ int main(void) {
     return 1;
   }
   const struct {
-    const char *env;
+    const char *env, *mode;
     double threshold, steps;
     int seeds, need;
-  } v[] = {{"CartPole-v1", 475, 500000, 5, 4}, {"Acrobot-v1", -100, 500000, 5, 4},
-           {"InvertedPendulum-v5", 900, 300000, 3, 2}};
-  plan(3);
-  for (int i = 0; i < 3; i++) {
+  } v[] = {{"CartPole-v1", "bp", 475, 500000, 5, 4},
+           {"Acrobot-v1", "bp", -100, 500000, 5, 4},
+           {"InvertedPendulum-v5", "bp", 900, 300000, 3, 2},
+           {"Acrobot-v1", "local", -100, 500000, 5, 4}};
+  const int nv = (int)(sizeof v / sizeof *v);
+  plan(nv);
+  for (int i = 0; i < nv; i++) {
     if (!lpdm_plugin_find(ctx, LPDM_KIND_ENV, v[i].env)) {
       skip("%s is not built (no MuJoCo)", v[i].env);
       continue;
@@ -78,14 +97,16 @@ int main(void) {
     int hits = 0;
     for (int seed = 1; seed <= v[i].seeds; seed++) {
       double best = NAN;
-      long long at = run(v[i].env, seed, v[i].threshold, v[i].steps, &best);
+      long long at = run(v[i].env, v[i].mode, seed, v[i].threshold, v[i].steps, &best);
       hits += at >= 0;
-      diag("%s bp seed %d: %s %g%s %lld (best 20-episode average %.1f)", v[i].env, seed,
+      diag("%s %s seed %d: %s %g%s %lld (best 20-episode average %.1f)", v[i].env, v[i].mode, seed,
            at >= 0 ? "reached" : "did not reach", v[i].threshold, at >= 0 ? " at step" : "", at, best);
     }
     ok(hits >= v[i].need,
-       "PPO bp (CleanRL defaults) on %s reaches a 20-episode average of %g within %.0f steps in %d of %d seeds (need %d)",
-       v[i].env, v[i].threshold, v[i].steps, hits, v[i].seeds, v[i].need);
+       "PPO %s (CleanRL defaults%s) on %s reaches a 20-episode average of %g within %.0f steps in %d of %d seeds "
+       "(need %d)",
+       v[i].mode, strcmp(v[i].mode, "local") ? "" : ", local defaults", v[i].env, v[i].threshold, v[i].steps, hits,
+       v[i].seeds, v[i].need);
   }
   lpdm_ctx_free(ctx);
   return done_testing();

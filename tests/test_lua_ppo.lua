@@ -13,7 +13,7 @@ local function refused(fn, pattern, name)
   ok(not good and tostring(err):find(pattern, 1, true) ~= nil, name .. " (" .. tostring(err) .. ")")
 end
 
-print("1..8")
+print("1..11")
 local env = lpdm.env("Pendulum-v1")
 local pol = lpdm.net{ inputs = 3, lpdm.dense{ 32, init = "orthogonal", gain = math.sqrt(2) }, seed = 2 }
 local val = lpdm.net{ inputs = 3, lpdm.dense{ 16 }, lpdm.dense{ 16 }, seed = 3 }
@@ -44,4 +44,14 @@ refused(function() lpdm.algo("ppo", { env = cp, policy = net, value = lpdm.net{ 
   "'value' takes 5 inputs", "a value net of the wrong input width")
 refused(function() lpdm.algo("ppo", { env = cp, policy = net, mode = "local", critic_local_lrs = "1e-3,1e-3" }) end,
   "expected 1 rates", "a per-layer rate list of the wrong length")
+
+-- the algorithm's default local loss: ppo names "kernel anchor=1", reinforce none (guided)
+local infos = {}
+for _, p in ipairs(lpdm.plugins("algo")) do infos[p.name] = p end
+ok(infos.ppo.local_loss == "kernel anchor=1" and infos.reinforce.local_loss == "guided",
+  "lpdm.plugins lists each algorithm's default local loss")
+local dflt = lpdm.algo("ppo", { env = cp, policy = lpdm.net{ inputs = 4, lpdm.dense{ 8 } }, mode = "local", steps = 1024 })
+ok(dflt.loss == "kernel" and dflt.config.head_anneal == false, "ppo without a loss: kernel, heads not annealed")
+local rf = lpdm.algo("reinforce", { env = cp, policy = lpdm.net{ inputs = 4, lpdm.dense{ 8 } }, mode = "local", steps = 1024 })
+ok(rf.loss == "guided", "reinforce without a loss: guided")
 os.exit(failures == 0 and 0 or 1)

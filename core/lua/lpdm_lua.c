@@ -445,6 +445,11 @@ static void push_plugin(lua_State *L, lpdm_ctx *ctx, const lpdm_plugin *p) {
   }
   lua_setfield(L, -3, "keys");
   lua_pop(L, 1); /* cfg */
+  if (p->kind == LPDM_KIND_ALGO) { /* its default local loss, "guided" unless it names one */
+    const lpdm_algo_kind *ak = (const lpdm_algo_kind *)p;
+    lua_pushstring(L, ak->head.abi_minor >= 2 && ak->local_loss ? ak->local_loss : "guided");
+    lua_setfield(L, -2, "local_loss");
+  }
 }
 
 /* lpdm.plugins([kind]) -> array of plugin tables, in load order. */
@@ -1833,8 +1838,16 @@ static int l_algo(lua_State *L) {
   void *out = NULL;
   make_component(L, ctx, 2, "distance", LPDM_KIND_DISTANCE, "euclidean", DIST_T, &out);
   r->dist = (lpdm_distance *)out;
-  make_component(L, ctx, 2, "loss", LPDM_KIND_LOSS, "guided", LOSS_T, &out);
-  r->loss = (lpdm_loss *)out;
+  if (lua_getfield(L, 2, "loss") == LUA_TNIL) { /* the algorithm's own default */
+    const lpdm_loss_kind *lk;
+    lpdm_config *lc = tmpbuf(L, sizeof *lc);
+    if (lpdm_algo_local_loss(ctx, kind, &lk, lc, NULL) || lpdm_loss_new(ctx, lk, lc, &r->loss)) return fail(L, ctx);
+    lua_pop(L, 2); /* lc, nil */
+  } else {
+    lua_pop(L, 1);
+    make_component(L, ctx, 2, "loss", LPDM_KIND_LOSS, "guided", LOSS_T, &out);
+    r->loss = (lpdm_loss *)out;
+  }
 
   r->obs = malloc((size_t)r->obs_dim * sizeof(float) + 8 + (size_t)r->act_dim * sizeof(double));
   if (!r->obs) return luaL_error(L, "lpdm.algo: out of memory");

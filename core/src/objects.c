@@ -2,6 +2,7 @@
    losses (config + optional private state), envs (with action checking),
    algorithms. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,6 +161,32 @@ int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg
   a->kind = k;
   if (a->cfg.n == 0) a->cfg = c; /* unless create filled in its resolved config */
   *out = a;
+  return LPDM_OK;
+}
+
+int lpdm_algo_local_loss(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_loss_kind **loss, lpdm_config *cfg,
+                         const char **spec) {
+  const char *s = k->head.abi_minor >= 2 && k->local_loss ? k->local_loss : "guided";
+  if (spec) *spec = s;
+  char buf[256], name[64];
+  if (strlen(s) >= sizeof buf)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: local_loss spec too long", k->head.name);
+  strcpy(buf, s);
+  char *save = NULL, *tok = strtok_r(buf, " ", &save);
+  if (!tok || strlen(tok) + 6 >= sizeof name)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: local_loss '%s' names no loss", k->head.name, s);
+  snprintf(name, sizeof name, "loss.%s", tok);
+  const lpdm_plugin *p = lpdm_plugin_find(ctx, LPDM_KIND_LOSS, name);
+  if (!p) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: its default local loss '%s' is not loaded", k->head.name, tok);
+  int rc = lpdm_config_init(ctx, p, cfg);
+  while (!rc && (tok = strtok_r(NULL, " ", &save))) {
+    char *eq = strchr(tok, '=');
+    if (!eq) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: local_loss '%s': '%s' is not key=value", k->head.name, s, tok);
+    *eq = 0;
+    rc = lpdm_config_set_text(ctx, cfg, p->name, tok, eq + 1);
+  }
+  if (rc) return lpdm_ctx_prefix(ctx, rc, "%s: local_loss '%s'", k->head.name, s);
+  *loss = (const lpdm_loss_kind *)p;
   return LPDM_OK;
 }
 

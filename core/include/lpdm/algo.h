@@ -72,6 +72,11 @@ struct lpdm_algo_kind {
      between iterations only. */
   int (*save)(lpdm_algo *self, lpdm_st *st, lpdm_ctx *ctx);
   int (*load)(lpdm_algo *self, const lpdm_st *st, lpdm_ctx *ctx);
+  /* ---- ABI 1.2 */
+  /* (optional) The local loss this algorithm's local mode uses when the
+     user names none: a loss name and settings, "kernel anchor=1" (NULL:
+     "guided"). Hosts resolve it with lpdm_algo_local_loss. */
+  const char *local_loss;
 };
 
 #endif

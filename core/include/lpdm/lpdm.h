@@ -301,6 +301,11 @@ int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *p
 int lpdm_env_save(const lpdm_env *env, lpdm_ctx *ctx, lpdm_st *st, const char *prefix);
 int lpdm_env_load(lpdm_env *env, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix);
 int lpdm_algo_save(lpdm_algo *a, lpdm_ctx *ctx, lpdm_st *st);
+/* The algorithm's default local loss (lpdm_algo_kind.local_loss, "guided"
+   when it names none): its loss plugin and a config with the settings
+   applied, and the spec text in *spec (may be NULL). */
+int lpdm_algo_local_loss(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_loss_kind **loss, lpdm_config *cfg,
+                         const char **spec);
 int lpdm_algo_load(lpdm_algo *a, lpdm_ctx *ctx, const lpdm_st *st);
 
 /* Helpers for plugins' save/load: a tensor "<prefix>.<what>" of n values
