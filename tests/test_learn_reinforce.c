@@ -2,8 +2,8 @@
 
    The bars: a 20-episode moving average of at least 475 on CartPole-v1
    within 500,000 env steps for at least 4 of seeds 1..5 in bp mode and in
-   local mode with the guided loss, and for at least 3 of seeds 1..5 in
-   local mode with the stress loss (issue 2), each with the algorithm's own
+   local mode with the guided loss and with the stress loss (issue 7; issue
+   2 asked 3 of 5 for stress), each with the algorithm's own
    defaults (two hidden tanh layers of 64); and at least -100 on Acrobot-v1
    in bp mode for at least 4 of seeds 1..5 (issue 3), with a learned
    baseline (without one, REINFORCE's Acrobot policies collapse: see
@@ -84,7 +84,7 @@ int main(void) {
   }
   const variant v[] = {{"CartPole-v1", "bp", "guided", NULL, 475, 4},
                        {"CartPole-v1", "local", "guided", NULL, 475, 4},
-                       {"CartPole-v1", "local", "stress", NULL, 475, 3},
+                       {"CartPole-v1", "local", "stress", NULL, 475, 4},
                        {"Acrobot-v1", "bp", "guided", "baseline=true", -100, 4}};
   const int nv = (int)(sizeof v / sizeof *v);
   plan(nv);
