@@ -25,56 +25,15 @@
 #include <unistd.h>
 
 #include "lpdm/lpdm.h"
+#include "bench.h"
 
 enum { WIDTH = 256 };
 
 static lpdm_ctx *ctx;
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static void die(const char *what) {
   fprintf(stderr, "bench_blocked: %s: %s\n", what, lpdm_ctx_message(ctx));
   exit(1);
-}
-
-/* kB of a "Name:   123 kB" line of /proc/self/status, or -1. */
-static long status_kb(const char *name) {
-  char line[256];
-  long v = -1;
-  size_t n = strlen(name);
-  FILE *f = fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (!strncmp(line, name, n) && line[n] == ':') {
-      v = strtol(line + n + 1, NULL, 10);
-      break;
-    }
-  fclose(f);
-  return v;
-}
-
-static void machine(void) {
-  char line[256], model[256] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10)) {
-        char *c = strchr(line, ':');
-        if (c) {
-          snprintf(model, sizeof model, "%s", c + 2);
-          model[strcspn(model, "\n")] = 0;
-        }
-        break;
-      }
-    fclose(f);
-  }
-  const char *th = getenv("OPENBLAS_NUM_THREADS");
-  printf("machine: %s, %ld cores; OPENBLAS_NUM_THREADS=%s; lpdm %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
-         th ? th : "(unset)", LPDM_VERSION);
 }
 
 typedef struct setup {
@@ -124,9 +83,9 @@ static lpdm_net *make_net(int blocked, int block) {
 
 static double update(lpdm_net *net, const setup *s, int B, double *L) {
   const float *Y;
-  double t = now();
+  double t = bench_now();
   if (lpdm_net_local_update(net, ctx, s->dist, s->loss, s->X, B, s->g, &Y, L)) die("local update");
-  return now() - t;
+  return bench_now() - t;
 }
 
 static void small_case(int B, int block, int reps) {
@@ -157,7 +116,7 @@ static void small_case(int B, int block, int reps) {
   printf("    after the first update: max |w_blocked - w_whole| %.3g (weights up to %.3g; Adam's first step is\n"
          "    about lr = 1e-3 per weight); gradients: max diff %.3g of their largest entry %.3g\n",
          dw, wmax, dg / gmax, gmax);
-  printf("    peak resident (both nets) %.1f MiB\n", status_kb("VmHWM") / 1024.0);
+  printf("    peak resident (both nets) %.1f MiB\n", bench_status_kb("VmHWM") / 1024.0);
 }
 
 static void big_case(int B, int block) {
@@ -165,11 +124,11 @@ static void big_case(int B, int block) {
   make_setup(&s, B);
   lpdm_net *net = make_net(1, block);
   double L;
-  const long before = status_kb("VmHWM");
+  const long before = bench_status_kb("VmHWM");
   double t = update(net, &s, B, &L);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  const long hwm = status_kb("VmHWM");
+  const long hwm = bench_status_kb("VmHWM");
   const double BB = (double)B * B;
   printf("[2] B = %d, dense %d -> %d, guided, euclidean, row blocks of %d: one local update\n", B, WIDTH, WIDTH, block);
   printf("    wall time %.1f s, loss %.9g\n", t, L);
@@ -197,7 +156,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_blocked: sizes must be >= 2, block and reps >= 1\n");
     return 2;
   }
-  machine();
+  bench_machine();
   fflush(stdout);
   for (int c = 0; c < 2; c++) {
     if (only && strcmp(only, c ? "big" : "small")) continue;

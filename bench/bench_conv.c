@@ -27,37 +27,14 @@
 #include <unistd.h>
 
 #include "lpdm/lpdm.h"
+#include "bench.h"
 
 static lpdm_ctx *ctx;
 static double min_time = 0.25; /* seconds per round */
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static void die(const char *what) {
   fprintf(stderr, "bench_conv: %s: %s\n", what, lpdm_ctx_message(ctx));
   exit(1);
-}
-
-static void machine(void) {
-  char line[256], model[256] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10)) {
-        char *c = strchr(line, ':');
-        if (c) {
-          snprintf(model, sizeof model, "%s", c + 2);
-          model[strcspn(model, "\n")] = 0;
-        }
-        break;
-      }
-    fclose(f);
-  }
-  printf("machine: %s, %ld cores; one BLAS thread; lpdm %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), LPDM_VERSION);
 }
 
 typedef struct shape {
@@ -73,11 +50,11 @@ static double timeit(op_fn f, void *u) {
   double best = 1e30;
   for (int round = 0; round < 3; round++) {
     long n = 0;
-    double t0 = now(), t;
+    double t0 = bench_now(), t;
     do {
       f(u);
       n++;
-    } while ((t = now() - t0) < min_time);
+    } while ((t = bench_now() - t0) < min_time);
     if (t / n < best) best = t / n;
   }
   return best;
@@ -188,7 +165,7 @@ int main(int argc, char **argv) {
   if (conv_path ? lpdm_plugin_load(ctx, conv_path) : lpdm_plugin_load_default(ctx)) die("plugins");
   const lpdm_layer_kind *k = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "conv2d");
   if (!k) die("layer.conv2d");
-  machine();
+  bench_machine();
   if (conv_path) printf("conv2d from %s\n", conv_path);
   printf("\nconv2d (relu) beside cblas_sgemm on the same GEMM shapes (flop: forward 2OKN, backward 4OKN with dX)\n");
   const shape shapes[] = {{"MinAtar", 32, 4, 10, 10, 16, 3, 1, 1},  {"MinAtar", 64, 4, 10, 10, 16, 3, 1, 1},

@@ -26,38 +26,13 @@
 #include <unistd.h>
 
 #include "lpdm/lpdm.h"
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
+#include "bench.h"
 
 static lpdm_ctx *ctx;
 
 static void die(const char *what) {
   fprintf(stderr, "bench_lpdm: %s: %s\n", what, lpdm_ctx_message(ctx));
   exit(1);
-}
-
-static void machine(void) {
-  char line[256], model[256] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10)) {
-        char *c = strchr(line, ':');
-        if (c) {
-          snprintf(model, sizeof model, "%s", c + 2);
-          model[strcspn(model, "\n")] = 0;
-        }
-        break;
-      }
-    fclose(f);
-  }
-  const char *th = getenv("OPENBLAS_NUM_THREADS");
-  printf("machine: %s, %ld cores; OPENBLAS_NUM_THREADS=%s; lpdm %s\n", model, sysconf(_SC_NPROCESSORS_ONLN), th ? th : "(unset)",
-         LPDM_VERSION);
 }
 
 /* Gymnasium's own step rates on this kind of machine, with its default
@@ -80,7 +55,7 @@ static double env_rate(const char *id, long n) {
   lpdm_rng_seed(&rng, 1);
   const lpdm_space *as = &env->act_space;
   lpdm_env_reset(env, ctx, 1, 1, obs);
-  double t0 = now();
+  double t0 = bench_now();
   for (long i = 0; i < n; i++) {
     if (as->type == LPDM_SPACE_DISCRETE) a[0] = (double)lpdm_rng_below(&rng, (uint64_t)as->n);
     else
@@ -88,7 +63,7 @@ static double env_rate(const char *id, long n) {
     lpdm_env_step(env, ctx, a, obs, &r, &term, &trunc);
     if (term || trunc) lpdm_env_reset(env, ctx, 0, 0, obs);
   }
-  double dt = now() - t0;
+  double dt = bench_now() - t0;
   lpdm_env_free(env);
   return n / dt;
 }
@@ -104,7 +79,7 @@ static void bench_env(long n) {
   lpdm_rng rng;
   lpdm_rng_seed(&rng, 1);
   double s[4] = {0.01, 0, 0.01, 0}, acc = 0;
-  double t0 = now();
+  double t0 = bench_now();
   for (long i = 0; i < n; i++) {
     double f = (lpdm_rng_u64(&rng) & 1) ? 10.0 : -10.0, ct = cos(s[2]), st = sin(s[2]);
     double tmp = (f + 0.05 * s[3] * s[3] * st) / 1.1;
@@ -120,7 +95,7 @@ static void bench_env(long n) {
       s[2] = 0.01;
     }
   }
-  double t_raw = now() - t0;
+  double t_raw = bench_now() - t0;
   volatile double sink = acc; /* keeps the loop */
   (void)sink;
   printf("    CartPole physics inlined in a bare loop (the floor): %.0f steps/s\n", n / t_raw);
@@ -156,13 +131,13 @@ static double bench_train(const char *algon, const char *mode, const char *lossn
   if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) die(algon);
   lpdm_stats st;
   int rc, iters = 0;
-  double t0 = now();
+  double t0 = bench_now();
   do {
     st.n = 0;
     rc = ak->iterate(algo, &st, ctx);
     iters++;
   } while (rc == LPDM_OK);
-  double dt = now() - t0;
+  double dt = bench_now() - t0;
   if (per_update) *per_update = 1e3 * dt / iters;
   if (rc < 0) die("iterate");
   lpdm_algo_free(algo);
@@ -195,18 +170,18 @@ static void bench_local(int B, int reps) {
   const float *Y;
   double L;
   lpdm_net_local_update(net, ctx, dist, loss, X, B, g, &Y, &L); /* warm-up: buffers */
-  double t0 = now();
+  double t0 = bench_now();
   for (int r = 0; r < reps; r++)
     if (lpdm_net_local_update(net, ctx, dist, loss, X, B, g, &Y, &L)) die("local update");
-  double t_loc = (now() - t0) / reps;
+  double t_loc = (bench_now() - t0) / reps;
   /* level-3 work of one update: forward x2 (2Bpq each), pairwise of X and
      of Y x2 (B^2 d each, a syrk), vjp (2 B^2 q), dW (2Bpq) */
   double fl = 3 * 2.0 * B * p * q + (double)B * B * p * 2 + (double)B * B * q + 2.0 * B * B * q;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, q, B, 1.0f, C, B, A, q, 0.0f, X, q);
-  t0 = now();
+  t0 = bench_now();
   for (int r = 0; r < reps; r++)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, q, B, 1.0f, C, B, A, q, 0.0f, X, q);
-  double t_gemm = (now() - t0) / reps;
+  double t_gemm = (bench_now() - t0) / reps;
   double gf_loc = fl / t_loc * 1e-9, gf_gemm = 2.0 * B * B * q / t_gemm * 1e-9;
   printf("    B=%5d  local update %8.3f ms  %6.2f GFLOP/s   sgemm(BxBx64) %6.2f GFLOP/s   ratio %.2f\n", B, t_loc * 1e3,
          gf_loc, gf_gemm, gf_loc / gf_gemm);
@@ -234,7 +209,7 @@ int main(int argc, char **argv) {
   if (quick) steps = 50000;
   ctx = lpdm_ctx_new();
   if (lpdm_plugin_load_default(ctx)) die("plugins");
-  machine();
+  bench_machine();
   bench_env(quick ? 1000000 : 10000000);
   printf("\n[2] REINFORCE on CartPole-v1, training env steps/s (%ld steps, seed 1, 2 x 64 tanh)\n", steps);
   const char *modes[][2] = {{"bp", "guided"}, {"local", "guided"}, {"local", "stress"}};

@@ -39,18 +39,13 @@
 #include <unistd.h>
 
 #include "lpdm/lpdm.h"
+#include "bench.h"
 
 enum { WIDTH = 256, MAX_DEPTHS = 8, MAX_MODES = 3 };
 
 static const char *const mode_names[MAX_MODES] = {"bp", "local", "blocked"};
 
 static lpdm_ctx *ctx;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static void die(const char *what) {
   fprintf(stderr, "bench_memory: %s: %s\n", what, ctx ? lpdm_ctx_message(ctx) : "");
@@ -66,46 +61,10 @@ static void *xmalloc(size_t n) {
   return p;
 }
 
-/* kB of a "Name:   123 kB" line of /proc/self/status, or -1. */
-static long status_kb(const char *name) {
-  char line[256];
-  long v = -1;
-  size_t n = strlen(name);
-  FILE *f = fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f))
-    if (!strncmp(line, name, n) && line[n] == ':') {
-      v = strtol(line + n + 1, NULL, 10);
-      break;
-    }
-  fclose(f);
-  return v;
-}
-
 static long maxrss_kb(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_maxrss;
-}
-
-static void machine(void) {
-  char line[256], model[256] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10)) {
-        char *c = strchr(line, ':');
-        if (c) {
-          snprintf(model, sizeof model, "%s", c + 2);
-          model[strcspn(model, "\n")] = 0;
-        }
-        break;
-      }
-    fclose(f);
-  }
-  const char *th = getenv("OPENBLAS_NUM_THREADS");
-  printf("machine: %s, %ld cores; OPENBLAS_NUM_THREADS=%s; lpdm %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
-         th ? th : "(unset)", LPDM_VERSION);
 }
 
 /* ------------------------------------------------------------ one configuration (the child) */
@@ -162,11 +121,11 @@ static int run_one(int mode, int depth, int B, int block) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 64, 64, 64, 1.0f, a, 64, a, 64, 0.0f, c, 64);
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, 64, 64, 1.0f, a, 64, 0.0f, c, 64);
   }
-  const long base_hwm = status_kb("VmHWM"), base_rss = maxrss_kb();
+  const long base_hwm = bench_status_kb("VmHWM"), base_rss = maxrss_kb();
 
   lpdm_net *net = make_net(depth, mode == 2, block);
   const float *Y = NULL;
-  double L = 0, t = now();
+  double L = 0, t = bench_now();
   if (mode == 0) {
     if (lpdm_net_train_forward(net, ctx, X, B, &Y)) die("train_forward");
     float *dY = xmalloc(n * sizeof *dY);
@@ -180,17 +139,17 @@ static int run_one(int mode, int depth, int B, int block) {
     lpdm_net_zero_grad(net);
     if (lpdm_net_backward(net, ctx, dY, NULL)) die("backward");
     if (lpdm_net_step(net, ctx, 1.0f)) die("step");
-    t = now() - t;
-    const long hwm = status_kb("VmHWM"), rss = maxrss_kb(); /* dY still held: part of the update */
+    t = bench_now() - t;
+    const long hwm = bench_status_kb("VmHWM"), rss = maxrss_kb(); /* dY still held: part of the update */
     printf("RESULT %d %d %zu %ld %ld %ld %ld %zu %.3f %.9g\n", mode, depth, lpdm_net_param_count(net), base_hwm, hwm,
            base_rss, rss, lpdm_net_work_bytes(net), t, L);
     free(dY);
   } else {
     double *losses = xmalloc((size_t)depth * sizeof *losses);
     if (lpdm_net_local_update(net, ctx, dist, loss, X, B, g, &Y, losses)) die("local update");
-    t = now() - t;
+    t = bench_now() - t;
     L = losses[depth - 1];
-    const long hwm = status_kb("VmHWM"), rss = maxrss_kb();
+    const long hwm = bench_status_kb("VmHWM"), rss = maxrss_kb();
     printf("RESULT %d %d %zu %ld %ld %ld %ld %zu %.3f %.9g\n", mode, depth, lpdm_net_param_count(net), base_hwm, hwm,
            base_rss, rss, lpdm_net_work_bytes(net), t, L);
     free(losses);
@@ -311,7 +270,7 @@ int main(int argc, char **argv) {
     return run_one(mode, depth, B, block);
   }
 
-  machine();
+  bench_machine();
   printf("one update, B = %d, inputs %d, dense %d tanh x depth, Adam; distance.euclidean, loss.guided;\n"
          "blocked: row blocks of %d. Memory in MiB: peak = VmHWM after the update minus before the net was built;\n"
          "params+opt = weights, gradients, Adam m and v (16 bytes a parameter); beyond = peak - params+opt.\n"

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "lpdm/lpdm.h"
+#include "bench.h"
 
 #if defined(__has_include)
 #if __has_include(<mujoco/mujoco.h>)
@@ -58,12 +59,6 @@ int main(void) {
   return 0;
 }
 #else
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + 1e-9 * t.tv_nsec;
-}
 
 static lpdm_ctx *ctx;
 
@@ -167,7 +162,7 @@ static double run_env(lpdm_env *env, long n, float *obs, double *a, schedule *re
     rec->n = 0;
     sched_add(rec, 0, env);
   }
-  double t0 = now();
+  double t0 = bench_now();
   for (long i = 0; i < n; i++) {
     draw(&rng, &env->act_space, a);
     if (lpdm_env_step(env, ctx, a, obs, &r, &term, &trunc)) die("step");
@@ -176,7 +171,7 @@ static double run_env(lpdm_env *env, long n, float *obs, double *a, schedule *re
       if (rec && i + 1 < n) sched_add(rec, i + 1, env);
     }
   }
-  return now() - t0;
+  return bench_now() - t0;
 }
 
 static void raw_put(const mjModel *m, mjData *d, const double *st) {
@@ -194,7 +189,7 @@ static double run_raw(const mjModel *m, mjData *d, int frame_skip, const lpdm_sp
   raw_put(m, d, s->st);
   int next = 1;
   const size_t nu = (size_t)m->nu * sizeof(double);
-  double t0 = now();
+  double t0 = bench_now();
   for (long i = 0; i < n; i++) {
     if (next < s->n && s->at[next] == i) raw_put(m, d, s->st + (size_t)s->ns * next++);
     draw(&rng, as, a);
@@ -202,7 +197,7 @@ static double run_raw(const mjModel *m, mjData *d, int frame_skip, const lpdm_sp
     for (int k = 0; k < frame_skip; k++) mj.step(m, d);
     mj.rnePostConstraint(m, d);
   }
-  return now() - t0;
+  return bench_now() - t0;
 }
 
 static int cmp_double(const void *x, const void *y) {
@@ -293,25 +288,6 @@ static int bench_case(int c, double seconds, int rounds, result *res) {
   return 0;
 }
 
-static void machine(void) {
-  char line[256], model[256] = "unknown";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (f) {
-    while (fgets(line, sizeof line, f))
-      if (!strncmp(line, "model name", 10)) {
-        char *c = strchr(line, ':');
-        if (c) {
-          snprintf(model, sizeof model, "%s", c + 2);
-          model[strcspn(model, "\n")] = 0;
-        }
-        break;
-      }
-    fclose(f);
-  }
-  printf("machine: %s, %ld cores; MuJoCo %s; lpdm %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
-         mj.versionString(), LPDM_VERSION);
-}
-
 int main(int argc, char **argv) {
   double seconds = 0.35;
   int rounds = 4;
@@ -343,7 +319,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_mujoco: %s\n", err);
     return 1;
   }
-  machine();
+  bench_machine();
   printf("\nenv steps/s through lpdm_env_step (random actions in the bounds, resets included) beside raw\n"
          "MuJoCo on the same model and the same actions and resets (ctrl, mj_step x frame_skip,\n"
          "mj_rnePostConstraint); %d rounds of ~%.2f s per side, alternating order; overhead = raw/env - 1\n\n",
