@@ -101,15 +101,27 @@ static void bench_env(long n) {
   printf("    CartPole physics inlined in a bare loop (the floor): %.0f steps/s\n", n / t_raw);
 }
 
-/* Training env steps/s of algo on CartPole-v1 (2 x 64 tanh; orthogonal,
-   gain sqrt(2) for ppo as CleanRL); *per_update gets ms per iteration. */
-static double bench_train(const char *algon, const char *mode, const char *lossn, long steps, int threads,
-                          double *per_update) {
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, "CartPole-v1");
+/* The observation width of an env kind (one throwaway instance). */
+static int env_obs_dim(const lpdm_env_kind *ek) {
+  lpdm_env *e = NULL;
+  if (!ek || lpdm_env_new(ctx, ek, NULL, &e)) die("env");
+  int d = e->obs_space.dim;
+  lpdm_env_free(e);
+  return d;
+}
+
+/* Training env steps/s of algo on env_id (2 x 64 tanh; orthogonal, gain
+   sqrt(2) for ppo as CleanRL); lossn NULL: the algorithm's own default
+   local loss; *per_update gets ms per iteration. */
+static double bench_train_on(const char *env_id, const char *algon, const char *mode, const char *lossn, long steps,
+                             int threads, double *per_update) {
+  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, env_id);
   const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
   const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, algon);
   const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
-  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, lossn);
+  const lpdm_loss_kind *lk = lossn ? (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, lossn) : NULL;
+  lpdm_config lossc;
+  if (!lossn && ak && lpdm_algo_local_loss(ctx, ak, &lk, &lossc, NULL)) die("default loss");
   lpdm_distance *dist = NULL;
   lpdm_loss *loss = NULL;
   lpdm_net *net = NULL;
@@ -118,9 +130,10 @@ static double bench_train(const char *algon, const char *mode, const char *lossn
   lpdm_rng rng;
   lpdm_rng_seed(&rng, 1);
   const int ppo = !strcmp(algon, "ppo");
-  if (!ek || !dk || !ak || !eu || !lk || lpdm_distance_new(ctx, eu, NULL, &dist) || lpdm_loss_new(ctx, lk, NULL, &loss) ||
-      lpdm_config_init(ctx, &ak->head, &ac) || lpdm_config_set_str(ctx, &ac, "r", "mode", mode) ||
-      lpdm_config_set_num(ctx, &ac, "r", "steps", (double)steps) || lpdm_net_new(ctx, 4, &net) ||
+  if (!ek || !dk || !ak || !eu || !lk || lpdm_distance_new(ctx, eu, NULL, &dist) ||
+      lpdm_loss_new(ctx, lk, lossn ? NULL : &lossc, &loss) || lpdm_config_init(ctx, &ak->head, &ac) ||
+      lpdm_config_set_str(ctx, &ac, "r", "mode", mode) || lpdm_config_set_num(ctx, &ac, "r", "steps", (double)steps) ||
+      lpdm_net_new(ctx, env_obs_dim(ek), &net) ||
       lpdm_config_init(ctx, &dk->head, &lc) ||
       (ppo && (lpdm_config_set_str(ctx, &lc, "d", "init", "orthogonal") ||
                lpdm_config_set_num(ctx, &lc, "d", "gain", sqrt(2.0)) ||
@@ -145,6 +158,11 @@ static double bench_train(const char *algon, const char *mode, const char *lossn
   lpdm_loss_free(loss);
   lpdm_distance_free(dist);
   return steps / dt;
+}
+
+static double bench_train(const char *algon, const char *mode, const char *lossn, long steps, int threads,
+                          double *per_update) {
+  return bench_train_on("CartPole-v1", algon, mode, lossn, steps, threads, per_update);
 }
 
 static void bench_local(int B, int reps) {
@@ -224,15 +242,30 @@ int main(int argc, char **argv) {
          "    2 x 64 tanh), training env steps/s beside CleanRL ppo.py's ~12,600 env steps/s with\n"
          "    PyTorch on CPU on the same kind of machine (%ld steps, seed 1)\n", psteps);
   double bp_ms[2] = {0, 0};
-  for (int i = 0; i < 3; i++)
+  const char *pmodes[][2] = {{"bp", "guided"}, {"local", NULL}, {"local", "guided"}, {"local", "stress"}};
+  for (int i = 0; i < 4; i++)
     for (int th = 1; th <= 2; th++) {
-      double ms, r = bench_train("ppo", modes[i][0], modes[i][1], psteps, th, &ms);
+      double ms, r = bench_train("ppo", pmodes[i][0], pmodes[i][1], psteps, th, &ms);
       if (i == 0) bp_ms[th - 1] = ms;
-      printf("    %-5s %-7s threads=%d %10.0f steps/s  %5.1fx CleanRL  %6.2f ms/update", modes[i][0],
-             strcmp(modes[i][0], "bp") ? modes[i][1] : "", th, r, r / 12600.0, ms);
+      printf("    %-5s %-8s threads=%d %10.0f steps/s  %5.1fx CleanRL  %6.2f ms/update", pmodes[i][0],
+             i == 0 ? "" : pmodes[i][1] ? pmodes[i][1] : "default", th, r, r / 12600.0, ms);
       if (i > 0) printf("  (%.2fx bp's time)", ms / bp_ms[th - 1]);
       printf("\n");
     }
+  if (lpdm_plugin_find(ctx, LPDM_KIND_ENV, "HalfCheetah-v5")) {
+    long hsteps = quick ? 20480 : 102400;
+    printf("\n[5] PPO on HalfCheetah-v5 with ppo_continuous_action.py's defaults (1 x 2048 steps, 32 x 10\n"
+           "    minibatches, 2 x 64 tanh), training env steps/s beside the env's own rate (random actions\n"
+           "    through lpdm_env_step, the physics floor of training), measured in turn (%ld steps, seed 1)\n",
+           hsteps);
+    const double raw = env_rate("HalfCheetah-v5", hsteps);
+    printf("    env alone (random actions)   %10.0f steps/s\n", raw);
+    for (int i = 0; i < 2; i++) {
+      double ms, r = bench_train_on("HalfCheetah-v5", "ppo", pmodes[i][0], pmodes[i][1], hsteps, 1, &ms);
+      printf("    %-5s %-8s threads=1 %10.0f steps/s  %5.2f of the env's rate  %7.2f ms/update\n", pmodes[i][0],
+             i ? "default" : "", r, r / raw, ms);
+    }
+  }
   lpdm_ctx_free(ctx);
   return 0;
 }
