@@ -196,14 +196,18 @@ static int dense_init(const lpdm_layer_kind *kind, const lpdm_config *cfg, int i
 }
 
 /* Z = X W + b into Y (B x q). */
+/* Y = X W + b. The bias rows go in first and the GEMM adds onto them
+   (beta = 1): the same sums as X W then + b (one addition of b to the
+   finished dot product, which commutes), without OpenBLAS's pass that
+   zeroes Y for beta = 0 and without a second pass for the bias. */
 static void affine(const dense *d, const float *X, int B, float *Y) {
   const int p = d->base.in_dim, q = d->base.out_dim;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, q, p, 1.0f, X, p, d->W, q, 0.0f, Y, q);
-  if (d->has_bias)
-    for (int i = 0; i < B; i++) {
-      float *y = Y + (size_t)i * q;
-      for (int j = 0; j < q; j++) y[j] += d->b[j];
-    }
+  float beta = 0.0f;
+  if (d->has_bias) {
+    for (int i = 0; i < B; i++) memcpy(Y + (size_t)i * q, d->b, (size_t)q * sizeof(float));
+    beta = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, q, p, 1.0f, X, p, d->W, q, beta, Y, q);
 }
 
 /* Normalises each row of Z (B x q) in place to Zh, storing 1/sigma per row
