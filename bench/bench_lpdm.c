@@ -260,11 +260,12 @@ int main(int argc, char **argv) {
            hsteps);
     const double raw = env_rate("HalfCheetah-v5", hsteps);
     printf("    env alone (random actions)   %10.0f steps/s\n", raw);
-    for (int i = 0; i < 2; i++) {
-      double ms, r = bench_train_on("HalfCheetah-v5", "ppo", pmodes[i][0], pmodes[i][1], hsteps, 1, &ms);
-      printf("    %-5s %-8s threads=1 %10.0f steps/s  %5.2f of the env's rate  %7.2f ms/update\n", pmodes[i][0],
-             i ? "default" : "", r, r / raw, ms);
-    }
+    for (int i = 0; i < 2; i++)
+      for (int th = 1; th <= 2; th++) {
+        double ms, r = bench_train_on("HalfCheetah-v5", "ppo", pmodes[i][0], pmodes[i][1], hsteps, th, &ms);
+        printf("    %-5s %-8s threads=%d %10.0f steps/s  %5.2f of the env's rate  %7.2f ms/update\n", pmodes[i][0],
+               i ? "default" : "", th, r, r / raw, ms);
+      }
   }
   lpdm_ctx_free(ctx);
   return 0;
