@@ -268,6 +268,31 @@ test("algo: a short run, iterate/iterations/act", function()
   policy:close()
 end)
 
+test("net: large_batches sets the row-blocked path, checked and refused by name", function()
+  fails(function() lpdm.net { inputs = 4, lpdm.dense { 8 }, large_batches = 3 } end, "'large_batches' must be a table")
+  fails(function() lpdm.net { inputs = 4, lpdm.dense { 8 }, large_batches = { rows = 3 } } end,
+    "large_batches: unknown key 'rows'")
+  fails(function() lpdm.net { inputs = 4, lpdm.dense { 8 }, large_batches = { block = 0 } } end,
+    "large_batches.block must be an integer >= 1")
+  fails(function() lpdm.net { inputs = 4, lpdm.dense { 8 }, large_batches = { blocked = 1 } } end,
+    "large_batches.blocked must be a boolean")
+  if not has["algo.reinforce"] then return "SKIP algo.reinforce not loaded" end
+  -- blocked rows of 16 through a whole run: it trains and ends like any run
+  local env = lpdm.env(ENV)
+  local net = lpdm.net { inputs = env.obs_dim, lpdm.dense { 16 }, seed = 1,
+    large_batches = { blocked = true, block = 16 } }
+  local run = lpdm.algo("reinforce", { env = env, policy = net, mode = "local", steps = 2000 })
+  local n = 0
+  for _ in run:iterations() do n = n + 1 end
+  check(n >= 1, "a blocked run iterates")
+  run:close()
+  -- a budget of 1 MiB and a loss without row callbacks: refused, naming the loss
+  local small = lpdm.net { inputs = env.obs_dim, lpdm.dense { 16 }, seed = 1, large_batches = { budget_mib = 1 } }
+  local r2 = lpdm.algo("reinforce", { env = lpdm.env(ENV), policy = small, mode = "local", steps = 200000,
+    loss = "kruskal", episodes_per_update = 40 })
+  fails(function() for _ in r2:iterations() do end end, "loss.kruskal", "budget")
+end)
+
 -- ---------------------------------------------------------------- run
 print("1.." .. #tests)
 local failed = 0

@@ -1253,7 +1253,7 @@ typedef struct lnet {
 } lnet;
 
 static const char *const net_keys[] = {"inputs", "seed", "lr", "optimizer", "weight_decay",
-                                       "propagate", NULL};
+                                       "propagate", "large_batches", NULL};
 
 static int net_gc(lua_State *L) {
   lnet *n = (lnet *)luaL_checkudata(L, 1, NET_T);
@@ -1280,7 +1280,7 @@ static int l_net(lua_State *L) {
     if (lua_type(L, -1) == LUA_TSTRING) {
       if (!in_list(lua_tostring(L, -1), net_keys))
         return luaL_argerror(L, 1, lua_pushfstring(L, "unknown key '%s' (known: inputs, seed, lr, "
-                                                      "optimizer, weight_decay, propagate, and "
+                                                      "optimizer, weight_decay, propagate, large_batches, and "
                                                       "layer specs at [1], [2], ...)",
                                                    lua_tostring(L, -1)));
     } else if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 || lua_tointeger(L, -1) > nspec) {
@@ -1326,9 +1326,46 @@ static int l_net(lua_State *L) {
   }
   lua_pop(L, 1);
 
+  /* large_batches = { blocked = bool, block = rows, budget_mib = n, partners = k, seed = s }
+     (lpdm_local_cfg, docs/performance.md "Large batches") */
+  lpdm_local_cfg lcfg = lpdm_local_default();
+  if (lua_getfield(L, 1, "large_batches") != LUA_TNIL) {
+    if (!lua_istable(L, -1)) return luaL_argerror(L, 1, "field 'large_batches' must be a table");
+    static const char *const lb_keys[] = {"blocked", "block", "budget_mib", "partners", "seed", NULL};
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+      lua_pop(L, 1);
+      if (lua_type(L, -1) != LUA_TSTRING || !in_list(lua_tostring(L, -1), lb_keys))
+        return luaL_argerror(L, 1, lua_pushfstring(L, "large_batches: unknown key '%s' (known: blocked, block, "
+                                                      "budget_mib, partners, seed)",
+                                                   luaL_tolstring(L, -1, NULL)));
+    }
+    if (lua_getfield(L, -1, "blocked") != LUA_TNIL) {
+      if (!lua_isboolean(L, -1)) return luaL_argerror(L, 1, "large_batches.blocked must be a boolean");
+      lcfg.blocked = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    const char *ints[] = {"block", "budget_mib", "partners", "seed"};
+    for (int k = 0; k < 4; k++) {
+      if (lua_getfield(L, -1, ints[k]) != LUA_TNIL) {
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        if (lua_type(L, -1) != LUA_TNUMBER || !isint || v < (k == 2 || k == 3 ? 0 : 1) || v > ((lua_Integer)1 << 40))
+          return luaL_argerror(L, 1, lua_pushfstring(L, "large_batches.%s must be an integer >= %d", ints[k],
+                                                     k == 2 || k == 3 ? 0 : 1));
+        if (k == 0) lcfg.block = (int)(v > (1 << 30) ? (1 << 30) : v);
+        else if (k == 1) lcfg.budget = (size_t)v << 20;
+        else if (k == 2) lcfg.partners = (int)(v > (1 << 30) ? (1 << 30) : v);
+        else lcfg.seed = (uint64_t)v;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+
   lnet *n = newobj(L, sizeof *n, NET_T, 1);
   if (lpdm_net_new(ctx, (int)inputs, &n->net)) return fail(L, ctx);
   lpdm_net_set_propagate_post(n->net, post);
+  if (lpdm_net_set_local(n->net, ctx, &lcfg)) return fail(L, ctx);
   lpdm_rng rng;
   lpdm_rng_seed(&rng, (uint64_t)seed);
   for (lua_Integer i = 1; i <= nspec; i++) {
