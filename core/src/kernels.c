@@ -11,7 +11,10 @@
    Measured against double tanh over [-12, 12]: at most 3.5 float32 ulp.
 
    lpdm_k_mirror_upper: copies the upper triangle of an n x n row-major
-   matrix onto the lower one, in cache-sized tiles. */
+   matrix onto the lower one; lpdm_k_transpose: At = A^T. Both go by 32 x 32
+   tiles through a local buffer, so that memory is only ever read and
+   written along rows: walking a column of a power-of-two-wide matrix puts
+   every element in one L1 set (at n = 1024, 30x slower than a copy). */
 #include <stdint.h>
 #include <string.h>
 
@@ -58,20 +61,29 @@ LPDM_VECTORIZE void lpdm_k_tanh(float *x, size_t n) {
 
 void lpdm_k_mirror_upper(float *A, int n) {
   enum { T = 32 };
+  float buf[T][T];
   for (int ib = 0; ib < n; ib += T)
     for (int jb = 0; jb <= ib; jb += T) {
-      int ie = ib + T < n ? ib + T : n, je = jb + T < n ? jb + T : n;
-      for (int i = ib; i < ie; i++)
-        for (int j = jb; j < je && j < i; j++) A[(size_t)i * n + j] = A[(size_t)j * n + i];
+      const int ie = ib + T < n ? ib + T : n, je = jb + T < n ? jb + T : n;
+      /* the upper tile's rows j (contiguous), then the lower tile's rows i */
+      for (int j = jb; j < je; j++) memcpy(buf[j - jb], A + (size_t)j * n + ib, (size_t)(ie - ib) * sizeof(float));
+      for (int i = ib; i < ie; i++) {
+        float *row = A + (size_t)i * n;
+        for (int j = jb; j < je && j < i; j++) row[j] = buf[j - jb][i - ib];
+      }
     }
 }
 
 void lpdm_k_transpose(const float *A, float *At, int n) {
   enum { T = 32 };
+  float buf[T][T];
   for (int ib = 0; ib < n; ib += T)
     for (int jb = 0; jb < n; jb += T) {
-      int ie = ib + T < n ? ib + T : n, je = jb + T < n ? jb + T : n;
-      for (int i = ib; i < ie; i++)
-        for (int j = jb; j < je; j++) At[(size_t)j * n + i] = A[(size_t)i * n + j];
+      const int ie = ib + T < n ? ib + T : n, je = jb + T < n ? jb + T : n;
+      for (int i = ib; i < ie; i++) memcpy(buf[i - ib], A + (size_t)i * n + jb, (size_t)(je - jb) * sizeof(float));
+      for (int j = jb; j < je; j++) {
+        float *row = At + (size_t)j * n;
+        for (int i = ib; i < ie; i++) row[i] = buf[i - ib][j - jb];
+      }
     }
 }
