@@ -98,12 +98,20 @@ static int eval(const lpdm_loss *self, const float *DX, const float *DY, const f
   const double mXr = sX / N + eps, mYr = sY / N + eps;
   const double s = lpdm_cfg_num(cf, "sigma") * (mXr > 0 ? mXr : 1.0);
   const float inv2s2 = (float)(1.0 / (2 * s * s));
-  double sK = 0;
+  /* K into dDY (scratch until the last pass): one kernel value per pair,
+     mirrored, since DX is symmetric (the distance ABI's contract); then
+     summed row by row in the order the values would have come anyway */
   for (int i = 0; i < B; i++) {
     const float *x = DX + (size_t)i * B;
+    float *k = dDY + (size_t)i * B;
+    for (int j = i + 1; j < B; j++) k[j] = dDY[(size_t)j * B + i] = kern(gauss, x[j], inv2s2);
+  }
+  double sK = 0;
+  for (int i = 0; i < B; i++) {
+    const float *k = dDY + (size_t)i * B;
     double rk = 0;
     for (int j = 0; j < B; j++)
-      if (j != i) rk += kern(gauss, x[j], inv2s2);
+      if (j != i) rk += k[j];
     sK += rk;
   }
   double mK = normalize ? sK / N + eps : 1.0, mG = normalize ? sG / N + eps : 1.0;
@@ -113,15 +121,15 @@ static int eval(const lpdm_loss *self, const float *DX, const float *DY, const f
   const float ta = (float)((1 - alpha) / mK), tg = (float)(alpha / mG), iY = (float)(1.0 / mY);
   double loss = 0, c = 0;
   for (int i = 0; i < B; i++) {
-    const float *x = DX + (size_t)i * B, *y = DY + (size_t)i * B;
-    float *d = dDY + (size_t)i * B;
+    const float *y = DY + (size_t)i * B;
+    float *d = dDY + (size_t)i * B; /* holds K_ij until r overwrites it */
     double rl = 0, rc = 0;
     for (int j = 0; j < B; j++) {
       if (j == i) {
         d[j] = 0;
         continue;
       }
-      float t = ta * kern(gauss, x[j], inv2s2);
+      float t = ta * d[j];
       if (alpha != 0) t += tg * fabsf(g[i] - g[j]);
       float yn = y[j] * iY, r = yn - t;
       rl += (double)r * r;
