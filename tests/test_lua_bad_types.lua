@@ -43,6 +43,9 @@ local ACCEPTS = {
   ["run:iterate"] = "*", ["run:iterations"] = "*", ["run.iterate"] = { ["run"] = 1 }, ["run.iterations"] = { ["run"] = 1 },
   ["run:save"] = { ["42"] = 1, ["-1"] = 1, ["nan"] = 1, ["1e300"] = 1, ["'nope'"] = 1 }, -- numbers are file names
   ["run:load"] = { ["'nope'"] = 1 },
+  -- an array of numbers is what these take
+  ["lpdm.stats.across"] = { ["{1,2,3}"] = 1 }, ["lpdm.stats.iqm"] = { ["{1,2,3}"] = 1 },
+  ["lpdm.stats.iqm_ci"] = { ["{1,2,3}"] = 1 },
 }
 -- run:save(42) writes the file "42": let it write into dir
 local function accepted(name, what)
@@ -71,6 +74,14 @@ table.sort(funcs)
 ok(#funcs >= 14, "the module has its " .. #funcs .. " functions: " .. table.concat(funcs, " "))
 for _, k in ipairs(funcs) do
   for _, b in ipairs(BAD) do try("lpdm." .. k, b[1], lpdm[k], b[2]) end
+end
+-- lpdm.stats's functions (a table of functions inside the module)
+local sfuncs = {}
+for k, v in pairs(lpdm.stats or {}) do if type(v) == "function" then sfuncs[#sfuncs + 1] = k end end
+table.sort(sfuncs)
+ok(#sfuncs >= 5, "lpdm.stats has its " .. #sfuncs .. " functions: " .. table.concat(sfuncs, " "))
+for _, k in ipairs(sfuncs) do
+  for _, b in ipairs(BAD) do try("lpdm.stats." .. k, b[1], lpdm.stats[k], b[2]) end
 end
 local METHODS = { env = { "reset", "step", "state", "set_state", "render" }, net = { "forward", "params", "set_lr", "layer" },
   distance = { "pairwise" }, loss = { "eval" }, run = { "iterate", "iterations", "act", "save", "load" } }

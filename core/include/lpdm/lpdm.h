@@ -17,6 +17,7 @@
 #include "layer.h"
 #include "env.h"
 #include "algo.h"
+#include "stats.h"
 
 #ifdef __cplusplus
 extern "C" {
