@@ -1,0 +1,759 @@
+-- sweep.lua -- the module behind scripts/sweep.lua: a sweep of train.lua runs
+-- (envs x algos x variants x seeds) as separate processes, N at a time,
+-- resumable, summarised in DIR/sweep.json and DIR/report.md.
+--
+-- How it works: check(config) validates a config table and returns it
+-- normalised; plan(cfg, out) lists the runs, each with its folder
+-- DIR/runs/<env>/<algo>/<variant>/s<seed> and its train.lua arguments;
+-- execute(...) starts the runs that are not done, through the shell, in the
+-- background, and polls for their exit-code files; collect(run) reads a
+-- finished run's folder back; report(...) writes report.md with the
+-- statistics of lpdm.stats (docs/statistics.md). docs/sweeps.md is the
+-- user's guide.
+--
+-- Use:
+--   local sweep = require("sweep")            -- scripts/lib on package.path
+--   local cfg = sweep.load("my_sweep.lua")     -- errors name the fault
+--   local runs = sweep.plan(cfg, "out/dir")
+local lpdm = require("lpdm")
+
+local M = {}
+
+local LOG_TAIL_LINES = 10
+local LOG_TAIL_CHARS = 2000
+local RESAMPLES = 2000
+local BOOT_SEED = 0
+local POLL = "sleep 0.2"
+
+-- ---------------------------------------------------------------- helpers
+
+local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
+M.quote = q
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+M.read = read
+
+-- Writes text to path via path.tmp and os.rename.
+local function write_atomic(path, text)
+  local tmp = path .. ".tmp"
+  local f, err = io.open(tmp, "wb")
+  if not f then error(string.format("cannot write %s: %s", tmp, err), 0) end
+  local ok, werr = f:write(text)
+  local cok, cerr = f:close()
+  if not ok or not cok then
+    os.remove(tmp)
+    error(string.format("cannot write %s: %s", tmp, tostring(werr or cerr)), 0)
+  end
+  local rok, rerr = os.rename(tmp, path)
+  if not rok then error(string.format("cannot rename %s to %s: %s", tmp, path, tostring(rerr)), 0) end
+end
+M.write_atomic = write_atomic
+
+local function sh(cmd)
+  local ok, how, code = os.execute(cmd)
+  if how == "signal" then error("interrupted!", 0) end
+  return ok, code
+end
+
+local function mkdir_p(dir)
+  if not sh("mkdir -p " .. q(dir)) then error("cannot create the directory '" .. dir .. "'", 0) end
+end
+
+-- A number for a flag or a table cell: integers as integers, others short
+-- but exact.
+local function numstr(x)
+  if math.type(x) == "integer" then return string.format("%d", x) end
+  if x ~= x then return "nan" end
+  if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return string.format("%d", math.tointeger(x)) end
+  local s = string.format("%.15g", x)
+  if tonumber(s) ~= x then s = string.format("%.17g", x) end
+  return s
+end
+
+-- ---------------------------------------------------------------- JSON
+-- Encoder: objects with sorted keys, arrays (tables with keys exactly 1..n,
+-- or M.array{}), NaN and +-Inf as null. Decoder: enough JSON for
+-- summary.json (null -> M.null).
+local json = { null = setmetatable({}, { __tostring = function() return "null" end }) }
+M.json = json
+local ARRAY = {}
+function json.array(t) return setmetatable(t or {}, ARRAY) end
+
+local ESC = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n",
+  ["\r"] = "\\r", ["\t"] = "\\t" }
+local function jstr(s)
+  return '"' .. s:gsub('[%c"\\]', function(c) return ESC[c] or string.format("\\u%04x", c:byte()) end) .. '"'
+end
+
+local function is_array(t)
+  if getmetatable(t) == ARRAY then return true end
+  local n = #t
+  if n == 0 then return false end
+  local k = 0
+  for _ in pairs(t) do k = k + 1 end
+  return k == n
+end
+
+local function encode(v, ind)
+  local t = type(v)
+  if v == json.null or v == nil then return "null" end
+  if t == "boolean" then return tostring(v) end
+  if t == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then return "null" end
+    if math.type(v) == "integer" then return string.format("%d", v) end
+    return numstr(v)
+  end
+  if t == "string" then return jstr(v) end
+  if t ~= "table" then return jstr(tostring(v)) end
+  local pad, pad2 = string.rep("  ", ind), string.rep("  ", ind + 1)
+  local parts = {}
+  if is_array(v) then
+    if #v == 0 then return "[]" end
+    for i = 1, #v do parts[i] = pad2 .. encode(v[i], ind + 1) end
+    return "[\n" .. table.concat(parts, ",\n") .. "\n" .. pad .. "]"
+  end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+  if #keys == 0 then return "{}" end
+  table.sort(keys)
+  for i, k in ipairs(keys) do
+    local val = v[k]
+    if val == nil then val = v[tonumber(k)] end
+    parts[i] = pad2 .. jstr(k) .. ": " .. encode(val, ind + 1)
+  end
+  return "{\n" .. table.concat(parts, ",\n") .. "\n" .. pad .. "}"
+end
+function json.encode(v) return encode(v, 0) end
+
+-- Returns the decoded value, or nil and a message.
+function json.decode(s)
+  local pos = 1
+  local function fail(msg) error({ msg = msg .. " at byte " .. pos }, 0) end
+  local function ws() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end
+  local value
+  local function str()
+    local out = {}
+    pos = pos + 1
+    while true do
+      local c = s:sub(pos, pos)
+      if c == "" then fail("unterminated string") end
+      if c == '"' then pos = pos + 1; break end
+      if c == "\\" then
+        local e = s:sub(pos + 1, pos + 1)
+        local map = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t", ['"'] = '"', ["\\"] = "\\", ["/"] = "/" }
+        if e == "u" then
+          local h = tonumber(s:sub(pos + 2, pos + 5), 16) or fail("bad \\u escape")
+          out[#out + 1] = utf8.char(h)
+          pos = pos + 6
+        else
+          out[#out + 1] = map[e] or fail("bad escape")
+          pos = pos + 2
+        end
+      else
+        out[#out + 1] = c
+        pos = pos + 1
+      end
+    end
+    return table.concat(out)
+  end
+  function value()
+    ws()
+    local c = s:sub(pos, pos)
+    if c == "{" then
+      local t = {}
+      pos = pos + 1
+      ws()
+      if s:sub(pos, pos) == "}" then pos = pos + 1; return t end
+      while true do
+        ws()
+        if s:sub(pos, pos) ~= '"' then fail("expected a key") end
+        local k = str()
+        ws()
+        if s:sub(pos, pos) ~= ":" then fail("expected ':'") end
+        pos = pos + 1
+        t[k] = value()
+        ws()
+        local d = s:sub(pos, pos)
+        pos = pos + 1
+        if d == "}" then return t end
+        if d ~= "," then fail("expected ',' or '}'") end
+      end
+    elseif c == "[" then
+      local t = json.array()
+      pos = pos + 1
+      ws()
+      if s:sub(pos, pos) == "]" then pos = pos + 1; return t end
+      while true do
+        t[#t + 1] = value()
+        ws()
+        local d = s:sub(pos, pos)
+        pos = pos + 1
+        if d == "]" then return t end
+        if d ~= "," then fail("expected ',' or ']'") end
+      end
+    elseif c == '"' then
+      return str()
+    elseif s:sub(pos, pos + 3) == "true" then pos = pos + 4; return true
+    elseif s:sub(pos, pos + 4) == "false" then pos = pos + 5; return false
+    elseif s:sub(pos, pos + 3) == "null" then pos = pos + 4; return json.null
+    else
+      local n = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
+      local v = n and tonumber(n)
+      if not v then fail("unexpected character") end
+      pos = pos + #n
+      return v
+    end
+  end
+  local ok, res = pcall(function()
+    local v = value()
+    ws()
+    if pos <= #s then fail("trailing characters") end
+    return v
+  end)
+  if ok then return res end
+  if type(res) == "table" then return nil, res.msg end
+  error(res, 0)
+end
+
+-- ---------------------------------------------------------------- config
+
+-- Flags a variant (or env, or the common flags) may not set: the sweep
+-- sets them per run.
+local RESERVED = { env = true, algo = true, seed = true, steps = true, total_timesteps = true, out = true,
+  quiet = true, resume = true, list = true, help = true }
+
+local TOP_KEYS = { name = true, steps = true, envs = true, algos = true, variants = true, seeds = true, flags = true }
+local ENV_KEYS = { name = true, steps = true, threshold = true, flags = true }
+local VARIANT_KEYS = { name = true, flags = true }
+
+local function keylist(set)
+  local t = {}
+  for k in pairs(set) do t[#t + 1] = k end
+  table.sort(t)
+  return table.concat(t, ", ")
+end
+
+local function check_keys(t, known, where)
+  for k in pairs(t) do
+    if type(k) ~= "string" or not known[k] then
+      error(string.format("%s: unknown key '%s' (known: %s)", where, tostring(k), keylist(known)), 0)
+    end
+  end
+end
+
+local function check_list(t, where)
+  if type(t) ~= "table" then error(string.format("%s must be a list, got %s", where, type(t)), 0) end
+  local n = #t
+  if n == 0 then error(string.format("%s is empty (need at least one entry)", where), 0) end
+  for k in pairs(t) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      error(string.format("%s must be a list (1, 2, ...), has key '%s'", where, tostring(k)), 0)
+    end
+  end
+end
+
+local function check_name(s, where)
+  if type(s) ~= "string" or s == "" then
+    error(string.format("%s needs a name (a non-empty string), got %s", where, type(s) == "string" and "''" or type(s)), 0)
+  end
+  if not s:match("^[%w_.%-]+$") or s == "." or s == ".." then
+    error(string.format("%s: name '%s' must be letters, digits, '_', '-' or '.' (it names a folder)", where, s), 0)
+  end
+end
+
+local function check_steps(v, where)
+  if math.type(v) ~= "integer" and not (type(v) == "number" and v == math.floor(v)) or v < 1 then
+    error(string.format("%s must be an integer >= 1, got %s", where, tostring(v)), 0)
+  end
+  return math.tointeger(v)
+end
+
+-- Returns the flags table normalised: keys with '_' (dashes accepted),
+-- values strings (booleans: true -> a switch, false -> 'false').
+local function check_flags(t, where)
+  if t == nil then return {} end
+  if type(t) ~= "table" then error(string.format("%s must be a table of train.lua flags, got %s", where, type(t)), 0) end
+  local out = {}
+  for k, v in pairs(t) do
+    if type(k) ~= "string" or not k:match("^[%a][%w_%-]*$") then
+      error(string.format("%s: bad flag name '%s'", where, tostring(k)), 0)
+    end
+    local key = k:gsub("%-", "_")
+    if RESERVED[key] then
+      error(string.format("%s: flag '%s' is set by the sweep (use the config's envs, algos, seeds, steps)", where, k), 0)
+    end
+    local tv = type(v)
+    if tv == "number" then v = numstr(v)
+    elseif tv == "boolean" then v = v and true or "false"
+    elseif tv ~= "string" then
+      error(string.format("%s.%s must be a string, number or boolean, got %s", where, k, tv), 0)
+    end
+    out[key] = v
+  end
+  return out
+end
+
+-- Validates a config table; returns a normalised copy:
+-- {name, envs = {{name, steps, threshold, flags}}, algos = {...},
+--  variants = {{name, flags}}, seeds = {...}, flags = {...}}.
+function M.check(c)
+  if type(c) ~= "table" then error(string.format("the config must be a table, got %s", type(c)), 0) end
+  check_keys(c, TOP_KEYS, "config")
+  local cfg = { name = c.name, flags = check_flags(c.flags, "flags") }
+  if c.name ~= nil and type(c.name) ~= "string" then error("config.name must be a string, got " .. type(c.name), 0) end
+  local steps = c.steps ~= nil and check_steps(c.steps, "steps") or nil
+
+  if c.envs == nil then error("config: envs is missing (a list of env ids or {name=, steps=, threshold=})", 0) end
+  check_list(c.envs, "envs")
+  cfg.envs = {}
+  local seen = {}
+  for i, e in ipairs(c.envs) do
+    local where = string.format("envs[%d]", i)
+    if type(e) == "string" then e = { name = e } end
+    if type(e) ~= "table" then error(string.format("%s must be an env id or a table, got %s", where, type(e)), 0) end
+    check_keys(e, ENV_KEYS, where)
+    check_name(e.name, where)
+    where = string.format("envs[%d] (%s)", i, e.name)
+    if seen[e.name] then error(string.format("%s: env '%s' listed twice", where, e.name), 0) end
+    seen[e.name] = true
+    local es = e.steps ~= nil and check_steps(e.steps, where .. ".steps") or steps
+    if not es then error(string.format("%s: no steps budget (give steps in the env or at the top)", where), 0) end
+    if e.threshold ~= nil and (type(e.threshold) ~= "number" or e.threshold ~= e.threshold
+        or math.abs(e.threshold) == math.huge) then
+      error(string.format("%s.threshold must be a finite number, got %s", where, tostring(e.threshold)), 0)
+    end
+    cfg.envs[i] = { name = e.name, steps = es, threshold = e.threshold, flags = check_flags(e.flags, where .. ".flags") }
+  end
+
+  if c.algos == nil then error("config: algos is missing (a list of algorithm names)", 0) end
+  check_list(c.algos, "algos")
+  cfg.algos = {}
+  seen = {}
+  for i, a in ipairs(c.algos) do
+    check_name(a, string.format("algos[%d]", i))
+    if seen[a] then error(string.format("algos[%d]: algo '%s' listed twice", i, a), 0) end
+    seen[a] = true
+    cfg.algos[i] = a
+  end
+
+  if c.variants == nil then error("config: variants is missing (a list of {name=, flags={...}})", 0) end
+  check_list(c.variants, "variants")
+  cfg.variants = {}
+  seen = {}
+  for i, v in ipairs(c.variants) do
+    local where = string.format("variants[%d]", i)
+    if type(v) ~= "table" then error(string.format("%s must be a table {name=, flags=}, got %s", where, type(v)), 0) end
+    check_keys(v, VARIANT_KEYS, where)
+    if v.name == nil then error(string.format("%s has no name (variants are {name = '...', flags = {...}})", where), 0) end
+    check_name(v.name, where)
+    where = string.format("variants[%d] (%s)", i, v.name)
+    if seen[v.name] then error(string.format("%s: variant '%s' listed twice", where, v.name), 0) end
+    seen[v.name] = true
+    cfg.variants[i] = { name = v.name, flags = check_flags(v.flags, where .. ".flags") }
+  end
+
+  if c.seeds == nil then error("config: seeds is missing (a list of integers >= 0)", 0) end
+  check_list(c.seeds, "seeds")
+  cfg.seeds = {}
+  seen = {}
+  for i, s in ipairs(c.seeds) do
+    local si = math.tointeger(s)
+    if type(s) ~= "number" or not si or si < 0 then
+      error(string.format("seeds[%d] must be an integer >= 0, got %s", i, tostring(s)), 0)
+    end
+    if seen[si] then error(string.format("seeds[%d]: seed %d listed twice", i, si), 0) end
+    seen[si] = true
+    cfg.seeds[i] = si
+  end
+  return cfg
+end
+
+-- Loads a config file (a Lua chunk returning the table) and checks it.
+-- Returns the config and the file's text.
+function M.load(path)
+  local text = read(path)
+  if not text then error(string.format("cannot read the config '%s'", path), 0) end
+  local chunk, err = load(text, "@" .. path, "t", setmetatable({}, { __index = _G }))
+  if not chunk then error(string.format("config %s: %s", path, err), 0) end
+  local ok, res = pcall(chunk)
+  if not ok then error(string.format("config %s: %s", path, tostring(res)), 0) end
+  local okc, cfg = pcall(M.check, res)
+  if not okc then error(string.format("config %s: %s", path, tostring(cfg)), 0) end
+  return cfg, text
+end
+
+-- ---------------------------------------------------------------- plan
+
+local function flag_args(flags)
+  local keys = {}
+  for k in pairs(flags) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local out = {}
+  for _, k in ipairs(keys) do
+    local v = flags[k]
+    local name = "--" .. k:gsub("_", "-")
+    out[#out + 1] = v == true and name or name .. "=" .. v
+  end
+  return out
+end
+
+-- Lists the runs in order env, algo, variant, seed. Each run:
+-- {env, algo, variant, seed, steps, threshold, rel (folder under out),
+--  dir, args (train.lua arguments after the script)}. steps_override, if
+-- given, replaces every env's budget.
+function M.plan(cfg, out, steps_override)
+  local runs = {}
+  for _, e in ipairs(cfg.envs) do
+    for _, a in ipairs(cfg.algos) do
+      for _, v in ipairs(cfg.variants) do
+        for _, s in ipairs(cfg.seeds) do
+          local rel = string.format("runs/%s/%s/%s/s%d", e.name, a, v.name, s)
+          local steps = steps_override or e.steps
+          local args = { "--env=" .. e.name, "--algo=" .. a, "--seed=" .. s, "--steps=" .. steps }
+          local flags = {}
+          for k, x in pairs(cfg.flags) do flags[k] = x end
+          for k, x in pairs(e.flags) do flags[k] = x end
+          for k, x in pairs(v.flags) do flags[k] = x end
+          if e.threshold ~= nil then flags.threshold = numstr(e.threshold) end
+          for _, f in ipairs(flag_args(flags)) do args[#args + 1] = f end
+          args[#args + 1] = "--out=" .. out .. "/" .. rel
+          args[#args + 1] = "--quiet"
+          runs[#runs + 1] = { env = e.name, algo = a, variant = v.name, seed = s, steps = steps,
+            threshold = e.threshold, rel = rel, dir = out .. "/" .. rel, args = args }
+        end
+      end
+    end
+  end
+  return runs
+end
+
+-- ---------------------------------------------------------------- one run
+
+-- The run's summary.json decoded, or nil and why.
+local function summary(dir)
+  local text = read(dir .. "/summary.json")
+  if not text then return nil, "no summary.json" end
+  local s, err = json.decode(text)
+  if type(s) ~= "table" then return nil, "summary.json is not valid JSON: " .. tostring(err) end
+  return s
+end
+
+-- True when the run's folder holds summary.json with status "done": it is
+-- not run again.
+function M.is_done(run)
+  local s = summary(run.dir)
+  return s ~= nil and s.status == "done"
+end
+
+local function log_tail(dir)
+  local text = read(dir .. "/run.log")
+  if not text then return "" end
+  local lines = {}
+  for l in text:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  local t = table.concat(lines, "\n", math.max(1, #lines - LOG_TAIL_LINES + 1))
+  if #t > LOG_TAIL_CHARS then t = "..." .. t:sub(-LOG_TAIL_CHARS) end
+  return t
+end
+
+local function read_progress(dir)
+  local text = read(dir .. "/progress.csv")
+  if not text then return nil, "no progress.csv" end
+  local steps, rets = {}, {}
+  local header = true
+  for line in text:gmatch("[^\n]+") do
+    if header then
+      header = false
+      if line ~= "global_step,episode,episode_return,episode_length,avg20" then
+        return nil, "progress.csv has an unexpected header"
+      end
+    else
+      local gs, _, ret = line:match("^([^,]*),([^,]*),([^,]*),")
+      local g, r = tonumber(gs), tonumber(ret)
+      if not g or not r then return nil, "progress.csv has a bad row: " .. line end
+      steps[#steps + 1], rets[#rets + 1] = g, r
+    end
+  end
+  if #rets == 0 then return nil, "progress.csv has no episode" end
+  return steps, rets
+end
+
+-- Reads a finished (or previously done) run's folder into run:
+-- status ("done" or "failed"), reason, exit_code, log_tail, and for done
+-- runs the per-run statistics (lpdm.stats.run on progress.csv): final,
+-- auc, steps_to_threshold, mean_drop, collapses, episodes, threshold.
+function M.collect(run)
+  local code = read(run.dir .. "/exit_code")
+  run.exit_code = code and math.tointeger(tonumber(code:match("%-?%d+"))) or nil
+  run.log_tail = log_tail(run.dir)
+  local function failed(reason)
+    run.status, run.reason = "failed", reason
+    return run
+  end
+  if run.exit_code ~= nil and run.exit_code ~= 0 then
+    local last = run.log_tail:match("([^\n]+)$")
+    return failed("exit code " .. run.exit_code .. (last and (": " .. last) or ""))
+  end
+  local s, err = summary(run.dir)
+  if not s then return failed(err) end
+  if s.status ~= "done" then return failed("summary.json status is " .. tostring(s.status)) end
+  if type(s.final_avg20) ~= "number" or s.final_avg20 ~= s.final_avg20 then
+    return failed("final_avg20 is not a number (NaN or missing)")
+  end
+  local steps, rets = read_progress(run.dir)
+  if not steps then return failed(rets) end
+  local thr = run.threshold
+  if thr == nil and type(s.threshold) == "number" then thr = s.threshold end
+  local ok, r = pcall(lpdm.stats.run, { steps = steps, returns = rets, threshold = thr })
+  if not ok then return failed("progress.csv: " .. tostring(r)) end
+  run.status, run.reason = "done", nil
+  run.threshold_used = thr
+  run.final, run.auc, run.steps_to_threshold = r.final, r.auc, r.steps_to_threshold
+  run.mean_drop, run.collapses, run.episodes = r.mean_drop, r.collapses, r.n
+  run.final_avg20 = s.final_avg20
+  return run
+end
+
+-- ---------------------------------------------------------------- execute
+
+local function fmt_time(sec)
+  sec = math.floor(sec + 0.5)
+  if sec >= 3600 then return string.format("%d:%02d:%02d", sec // 3600, sec // 60 % 60, sec % 60) end
+  return string.format("%d:%02d", sec // 60, sec % 60)
+end
+
+-- Starts one run in the background: train.lua's output goes to run.log,
+-- its pid to pid, its exit status to exit_code (written last, atomically).
+local function start(run, lpdm_bin, train)
+  sh("rm -rf " .. q(run.dir))
+  mkdir_p(run.dir)
+  local parts = { q(lpdm_bin), q(train) }
+  for _, a in ipairs(run.args) do parts[#parts + 1] = q(a) end
+  local d = q(run.dir)
+  local cmd = "OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} " .. table.concat(parts, " ")
+  local script = string.format(
+    "%s > %s/run.log 2>&1 </dev/null & echo $! > %s/pid; wait $!; echo $? > %s/exit_code.tmp; mv %s/exit_code.tmp %s/exit_code",
+    cmd, d, d, d, d, d)
+  if not sh("sh -c " .. q(script) .. " >/dev/null 2>&1 </dev/null &") then
+    error("cannot start the run in " .. run.dir, 0)
+  end
+end
+
+local function finished(run) return read(run.dir .. "/exit_code") ~= nil end
+
+-- Runs every run of `todo` (N at a time), calling on_finish(run) as each
+-- ends (after collect). progress(state) is called after every poll and
+-- every finished run with {done, failed, running, total, rate, eta}.
+-- On an interruption the running runs are stopped (by pid) and the error
+-- is raised again after on_abort(running).
+function M.execute(todo, opts)
+  local jobs, lpdm_bin, train = opts.jobs, opts.lpdm, opts.train
+  local running, next_i = {}, 1
+  local done, failed = 0, 0
+  local t0 = os.time()
+  local function state(event_run)
+    local finished_n = done + failed
+    local el = os.difftime(os.time(), t0)
+    local rate = el >= 1 and finished_n / (el / 60) or nil
+    local left = #todo - finished_n
+    local eta = (rate and rate > 0) and left / rate * 60 or nil
+    return { done = done, failed = failed, running = #running, total = #todo, rate = rate, eta = eta,
+      run = event_run, elapsed = el }
+  end
+  local ok, err = pcall(function()
+    while next_i <= #todo or #running > 0 do
+      while #running < jobs and next_i <= #todo do
+        local r = todo[next_i]
+        next_i = next_i + 1
+        start(r, lpdm_bin, train)
+        running[#running + 1] = r
+      end
+      local any = false
+      for i = #running, 1, -1 do
+        local r = running[i]
+        if finished(r) then
+          table.remove(running, i)
+          M.collect(r)
+          if r.status == "done" then done = done + 1 else failed = failed + 1 end
+          any = true
+          if opts.on_finish then opts.on_finish(r, state(r)) end
+        end
+      end
+      if not any then
+        if opts.progress then opts.progress(state()) end
+        sh(POLL)
+      end
+    end
+  end)
+  if not ok then
+    for _, r in ipairs(running) do
+      local pid = read(r.dir .. "/pid")
+      pid = pid and pid:match("%d+")
+      if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+      r.status, r.reason = "failed", "interrupted (stopped by the sweep)"
+    end
+    if opts.on_abort then opts.on_abort(running) end
+    error(err, 0)
+  end
+  return done, failed
+end
+
+M.fmt_time = fmt_time
+
+-- The progress line: "done/total, failed, running, rate, ETA".
+function M.progress_line(st, skipped)
+  return string.format("%d/%d done, %d failed, %d running, %s runs/min, ETA %s%s",
+    st.done, st.total, st.failed, st.running,
+    st.rate and string.format("%.1f", st.rate) or "-",
+    st.eta and fmt_time(st.eta) or "-",
+    skipped > 0 and string.format(" (%d already done)", skipped) or "")
+end
+
+-- ---------------------------------------------------------------- sweep.json
+
+-- The record of a run in sweep.json.
+function M.run_record(r)
+  return {
+    env = r.env, algo = r.algo, variant = r.variant, seed = r.seed, dir = r.rel, steps = r.steps,
+    status = r.status or "pending", reason = r.reason, exit_code = r.exit_code, log_tail = r.log_tail,
+    ran = r.ran or false, final = r.final, final_avg20 = r.final_avg20,
+    steps_to_threshold = r.steps_to_threshold, mean_drop = r.mean_drop, collapses = r.collapses,
+    episodes = r.episodes,
+  }
+end
+
+-- ---------------------------------------------------------------- report
+
+local function fmt(x, d)
+  if x == nil or x ~= x then return "-" end
+  return string.format("%." .. (d or 1) .. "f", x)
+end
+
+-- Median by the linear-interpolation quantile of docs/statistics.md
+-- (lpdm.stats has no median; q(0.5) of that definition).
+local function median(x)
+  local s = {}
+  for i, v in ipairs(x) do s[i] = v end
+  table.sort(s)
+  local h = (#s - 1) * 0.5
+  local lo = math.floor(h)
+  local a, b = s[lo + 1], s[math.min(lo + 2, #s)]
+  return a + (h - lo) * (b - a)
+end
+
+-- Writes report.md. runs: every planned run, collected; cfg: the checked
+-- config; command: the exact command line; config_text: the config file.
+function M.report(path, runs, cfg, command, config_text)
+  local L = {}
+  local function w(s) L[#L + 1] = s or "" end
+  w("# Sweep report" .. (cfg.name and (": " .. cfg.name) or ""))
+  w()
+  w("Command:")
+  w()
+  w("```sh")
+  w(command)
+  w("```")
+  w()
+  w("Config:")
+  w()
+  w("```lua")
+  w((config_text:gsub("\n+$", "")))
+  w("```")
+  w()
+  local n_done, n_failed = 0, 0
+  for _, r in ipairs(runs) do
+    if r.status == "done" then n_done = n_done + 1 else n_failed = n_failed + 1 end
+  end
+  w(string.format("Runs: %d, done %d, failed %d.", #runs, n_done, n_failed))
+  w()
+  w("Per run, the final return is the mean of the last 10% of its episodes' returns, and steps to")
+  w("threshold the first step where the 20-episode average reaches the threshold (lpdm.stats.run on")
+  w("progress.csv; docs/statistics.md). Across the done runs of a variant: mean, sd, IQR and IQM of")
+  w(string.format("the final returns; the IQM's 95%% CI is a stratified bootstrap (%d resamples, seed %d);",
+    RESAMPLES, BOOT_SEED))
+  w("stuck: fraction of runs whose final return is below the threshold; drop: mean over runs of the")
+  w("mean drop below the running best of the smoothed curve; collapses: total over runs;")
+  w("P(> base): probability that the variant's final return beats the first variant's (same env and")
+  w("algo), with its 95% bootstrap CI.")
+  w()
+  local boot = { resamples = RESAMPLES, seed = BOOT_SEED, level = 0.95 }
+  for _, e in ipairs(cfg.envs) do
+    w("## " .. e.name)
+    w()
+    for _, a in ipairs(cfg.algos) do
+      local thr = e.threshold
+      for _, r in ipairs(runs) do
+        if r.env == e.name and r.algo == a and r.status == "done" and thr == nil then thr = r.threshold_used end
+      end
+      w(string.format("### %s (threshold %s)", a, thr and numstr(thr) or "none"))
+      w()
+      w("| variant | runs (done/failed) | mean | sd | IQR | IQM [95% CI] | stuck | steps to threshold (median, reached) | drop | collapses | P(> base) [95% CI] |")
+      w("|---|---|---|---|---|---|---|---|---|---|---|")
+      local base_finals
+      for vi, v in ipairs(cfg.variants) do
+        local finals, reach, drops, coll, nd, nf = {}, {}, {}, 0, 0, 0
+        for _, r in ipairs(runs) do
+          if r.env == e.name and r.algo == a and r.variant == v.name then
+            if r.status == "done" then
+              nd = nd + 1
+              finals[#finals + 1] = r.final
+              drops[#drops + 1] = r.mean_drop
+              coll = coll + r.collapses
+              if r.steps_to_threshold then reach[#reach + 1] = r.steps_to_threshold end
+            else
+              nf = nf + 1
+            end
+          end
+        end
+        local row
+        if nd == 0 then
+          row = { v.name, string.format("%d/%d", nd, nf), "-", "-", "-", "-", "-", "-", "-", "-", "-" }
+        else
+          local ac = lpdm.stats.across(finals, { stuck_below = thr })
+          local iqm, lo, hi = lpdm.stats.iqm_ci(finals, boot)
+          local drop = lpdm.stats.across(drops).mean
+          local p = "-"
+          if vi == 1 then
+            p = "(base)"
+          elseif base_finals then
+            local pv, plo, phi = lpdm.stats.prob_improvement(finals, base_finals, boot)
+            p = string.format("%.2f [%.2f, %.2f]", pv, plo, phi)
+          end
+          row = { v.name, string.format("%d/%d", nd, nf), fmt(ac.mean), fmt(ac.sd), fmt(ac.iqr),
+            string.format("%s [%s, %s]", fmt(iqm), fmt(lo), fmt(hi)),
+            ac.stuck and fmt(ac.stuck, 2) or "-",
+            string.format("%s (%d/%d)", #reach > 0 and numstr(median(reach)) or "-", #reach, nd),
+            fmt(drop), tostring(coll), p }
+        end
+        if vi == 1 then base_finals = #finals > 0 and finals or nil end
+        w("| " .. table.concat(row, " | ") .. " |")
+      end
+      w()
+    end
+  end
+  w("## Failed runs")
+  w()
+  if n_failed == 0 then
+    w("None.")
+  else
+    w("| folder | exit code | reason |")
+    w("|---|---|---|")
+    for _, r in ipairs(runs) do
+      if r.status ~= "done" then
+        w(string.format("| %s | %s | %s |", r.rel, r.exit_code and tostring(r.exit_code) or "-",
+          (tostring(r.reason or "not run"):gsub("|", "\\|"):gsub("\n", " "))))
+      end
+    end
+    w()
+    w("A failed run is run again by the next invocation of the sweep (its log: <folder>/run.log).")
+  end
+  w()
+  write_atomic(path, table.concat(L, "\n"))
+end
+
+return M

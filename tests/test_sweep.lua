@@ -1,0 +1,222 @@
+-- test_sweep.lua -- scripts/sweep.lua as a user meets it: a small sweep run
+-- as a subprocess (CartPole-v1 x reinforce x 2 variants x 2 seeds, 3000
+-- steps, 2 at a time), resumed, extended by a failing variant, and fed bad
+-- configs; checked by exit status, output and the files written, as TAP.
+-- Run by ctest as build/lpdm tests/test_sweep.lua (arg[-1] is the executable).
+
+local LPDM = arg and arg[-1]
+local HERE = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local SWEEP = HERE .. "/../scripts/sweep.lua"
+
+local tests = {}
+local function test(name, fn) tests[#tests + 1] = { name = name, fn = fn } end
+
+-- ---------------------------------------------------------------- helpers
+
+local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
+
+local function check(cond, msg)
+  if not cond then error(msg or "check failed", 2) end
+end
+
+-- Runs LPDM with the arguments; returns stdout+stderr, the exit status and
+-- the command.
+local function run(...)
+  local parts = { "OPENBLAS_NUM_THREADS=1", q(LPDM) }
+  for _, a in ipairs({ ... }) do parts[#parts + 1] = q(a) end
+  local cmd = table.concat(parts, " ") .. " </dev/null 2>&1; echo \"rc=$?\""
+  local p = assert(io.popen(cmd, "r"))
+  local text = p:read("a")
+  p:close()
+  local out, rc = text:match("^(.-)rc=(%d+)%s*$")
+  assert(out, "cannot parse the exit status of: " .. cmd)
+  return out, tonumber(rc), cmd
+end
+
+local function expect(want, wants, ...)
+  local out, rc, cmd = run(...)
+  local function show()
+    return string.format("command: %s\nexit status: %d\noutput:\n%s", cmd, rc, out:sub(1, 2000))
+  end
+  if rc ~= want then error(string.format("expected exit status %d\n%s", want, show()), 2) end
+  for _, s in ipairs(wants) do
+    if not out:find(s, 1, true) then error(string.format("output lacks %q\n%s", s, show()), 2) end
+  end
+  return out
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(text))
+  assert(f:close())
+end
+
+-- The modification time of path with nanoseconds (GNU stat), or nil.
+local function mtime(path)
+  local p = io.popen("stat -c %y " .. q(path) .. " 2>/dev/null")
+  local s = p:read("a")
+  p:close()
+  return s ~= "" and s or nil
+end
+
+-- The status of each run in sweep.json's text, keyed by dir; and a field.
+local function runs_of(json)
+  local t = {}
+  for obj in json:gmatch("%b{}", (json:find('"runs"', 1, true))) do
+    local dir = obj:match('"dir": "([^"]*)"')
+    if dir then
+      t[dir] = { status = obj:match('"status": "([^"]*)"'), exit_code = tonumber(obj:match('"exit_code": (%-?%d+)')),
+        ran = obj:match('"ran": (%a+)'), log_tail = obj:match('"log_tail": "(.-)",\n') }
+    end
+  end
+  return t
+end
+
+local TMP = os.tmpname()
+os.remove(TMP)
+assert(os.execute("mkdir -m 700 " .. q(TMP)), "cannot create " .. TMP)
+local OUT = TMP .. "/my sweep" -- a space: paths are quoted
+
+local BASE = [[
+return {
+  name = "test",
+  envs = { { name = "CartPole-v1", steps = 3000 } },
+  algos = { "reinforce" },
+  variants = {
+    { name = "bp", flags = { mode = "bp" } },
+    { name = "local-guided", flags = { mode = "local", loss = "guided" } },
+%s  },
+  seeds = { 1, 2 },
+}
+]]
+local CONFIG = TMP .. "/sweep.lua"
+write(CONFIG, BASE:format(""))
+local GOOD = {}
+for _, v in ipairs({ "bp", "local-guided" }) do
+  for _, s in ipairs({ 1, 2 }) do GOOD[#GOOD + 1] = string.format("runs/CartPole-v1/reinforce/%s/s%d", v, s) end
+end
+
+-- ---------------------------------------------------------------- tests
+
+test("a sweep of 2 variants x 2 seeds runs all 4 and writes report.md", function()
+  expect(0, { "4 runs", "4 to run", "4/4 runs done, 0 failed" }, SWEEP, CONFIG, "--out=" .. OUT, "--jobs=2")
+  for _, rel in ipairs(GOOD) do
+    local d = OUT .. "/" .. rel
+    check(read(d .. "/progress.csv"), "no progress.csv in " .. d)
+    local s = read(d .. "/summary.json")
+    check(s and s:find('"status": "done"', 1, true), "summary.json not done in " .. d)
+  end
+  local rep = read(OUT .. "/report.md")
+  check(rep, "no report.md")
+  for _, s in ipairs({ "## CartPole-v1", "| bp | 2/0 |", "| local-guided | 2/0 |", "(base)", "IQM [95% CI]",
+    "--jobs=2", 'name = "test"', "## Failed runs", "None." }) do
+    check(rep:find(s, 1, true), "report.md lacks " .. s .. "\n" .. rep)
+  end
+  local runs = runs_of(read(OUT .. "/sweep.json"))
+  for _, rel in ipairs(GOOD) do
+    check(runs[rel] and runs[rel].status == "done" and runs[rel].exit_code == 0, "sweep.json: " .. rel .. " not done")
+  end
+end)
+
+test("a second invocation runs nothing and leaves the runs untouched", function()
+  local before = {}
+  for _, rel in ipairs(GOOD) do
+    local p = OUT .. "/" .. rel .. "/summary.json"
+    before[rel] = { read(p), mtime(p) }
+  end
+  expect(0, { "4 already done, 0 to run", "4/4 runs done" }, SWEEP, CONFIG, "--out=" .. OUT, "--jobs=2")
+  local json = read(OUT .. "/sweep.json")
+  check(json:find('"to_run": 0', 1, true), "sweep.json: to_run is not 0")
+  for rel, r in pairs(runs_of(json)) do check(r.ran == "false", "sweep.json: " .. rel .. " ran again") end
+  for _, rel in ipairs(GOOD) do
+    local p = OUT .. "/" .. rel .. "/summary.json"
+    check(read(p) == before[rel][1], rel .. "/summary.json changed")
+    check(mtime(p) == before[rel][2], rel .. "/summary.json was rewritten")
+  end
+end)
+
+test("--dry-run lists the runs and runs nothing", function()
+  local out = expect(0, { "0 already done, 4 to run", "todo  runs/CartPole-v1/reinforce/bp/s1", "--mode=bp" },
+    SWEEP, CONFIG, "--out=" .. TMP .. "/dry", "--dry-run")
+  check(not read(TMP .. "/dry/sweep.json"), "--dry-run wrote sweep.json")
+  check(select(2, out:gsub("\ntodo  runs/", "")) == 4, "4 runs to do:\n" .. out)
+end)
+
+test("an unfinished run (no summary.json) is run again", function()
+  local rel = GOOD[1]
+  os.remove(OUT .. "/" .. rel .. "/summary.json")
+  expect(0, { "3 already done, 1 to run", "done " .. rel }, SWEEP, CONFIG, "--out=" .. OUT)
+  check(read(OUT .. "/" .. rel .. "/summary.json"), "summary.json not rewritten")
+end)
+
+test("a failing variant is recorded as failed; the others complete", function()
+  local cfg = TMP .. "/sweep_bad.lua"
+  write(cfg, BASE:format('    { name = "bad", flags = { mode = "local", loss = "guided", alpha = 7 } },\n'))
+  expect(1, { "6 runs", "4 already done, 2 to run", "4/6 runs done, 2 failed" },
+    SWEEP, cfg, "--out=" .. OUT, "--jobs=2")
+  local runs = runs_of(read(OUT .. "/sweep.json"))
+  for _, s in ipairs({ 1, 2 }) do
+    local rel = "runs/CartPole-v1/reinforce/bad/s" .. s
+    local r = runs[rel]
+    check(r and r.status == "failed", "sweep.json: " .. rel .. " not failed")
+    check(r.exit_code == 1, "sweep.json: " .. rel .. " exit code " .. tostring(r.exit_code))
+    check(r.log_tail and r.log_tail:find("alpha", 1, true), "sweep.json: the log tail names alpha")
+  end
+  for _, rel in ipairs(GOOD) do check(runs[rel].status == "done", rel .. " not done") end
+  local rep = read(OUT .. "/report.md")
+  for _, s in ipairs({ "| bad | 0/2 |", "| runs/CartPole-v1/reinforce/bad/s1 | 1 |",
+    "| runs/CartPole-v1/reinforce/bad/s2 | 1 |", "| local-guided | 2/0 |" }) do
+    check(rep:find(s, 1, true), "report.md lacks " .. s .. "\n" .. rep)
+  end
+end)
+
+local BAD = {
+  { "not a table", "return 5", { "config must be a table", "number" } },
+  { "an unknown key", BASE:format(""):gsub("seeds =", "seedz = {1}, seeds ="), { "unknown key 'seedz'" } },
+  { "an empty list", BASE:format(""):gsub("seeds = { 1, 2 }", "seeds = {}"), { "seeds is empty" } },
+  { "a variant without a name", BASE:format('    { flags = { mode = "bp" } },\n'), { "variants[3] has no name" } },
+  { "a non-integer seed", BASE:format(""):gsub("seeds = { 1, 2 }", "seeds = { 1, 2.5 }"),
+    { "seeds[2] must be an integer", "2.5" } },
+  { "a flag the sweep sets", BASE:format('    { name = "x", flags = { seed = 3 } },\n'), { "variants[3] (x)", "'seed'" } },
+  { "a syntax error", "return {", { "sweep_bad_input.lua" } },
+}
+for _, c in ipairs(BAD) do
+  test("a config with " .. c[1] .. " is refused with exit 1", function()
+    local path = TMP .. "/sweep_bad_input.lua"
+    write(path, c[2])
+    expect(1, c[3], SWEEP, path, "--out=" .. TMP .. "/bad")
+    check(not read(TMP .. "/bad/sweep.json"), "a refused config started a sweep")
+  end)
+end
+
+test("--jobs=0, a missing --out and a missing config file are refused with exit 1", function()
+  expect(1, { "--jobs", "'0'" }, SWEEP, CONFIG, "--out=" .. TMP .. "/bad", "--jobs=0")
+  expect(1, { "--out" }, SWEEP, CONFIG)
+  expect(1, { "cannot read the config", "nope.lua" }, SWEEP, TMP .. "/nope.lua", "--out=" .. TMP .. "/bad")
+  expect(1, { "unknown flag --job" }, SWEEP, CONFIG, "--out=" .. TMP .. "/bad", "--job=2")
+end)
+
+-- ---------------------------------------------------------------- run
+
+print("1.." .. #tests)
+local failed = 0
+for i, t in ipairs(tests) do
+  local ok, err = pcall(t.fn)
+  if ok then
+    print(string.format("ok %d - %s", i, t.name))
+  else
+    failed = failed + 1
+    print(string.format("not ok %d - %s", i, t.name))
+    for line in tostring(err):gmatch("[^\n]+") do print("# " .. line) end
+  end
+end
+os.execute("rm -rf " .. q(TMP))
+os.exit(failed == 0 and 0 or 1)
