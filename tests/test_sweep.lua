@@ -1,7 +1,9 @@
 -- test_sweep.lua -- scripts/sweep.lua as a user meets it: a small sweep run
 -- as a subprocess (CartPole-v1 x reinforce x 2 variants x 2 seeds, 3000
 -- steps, 2 at a time), resumed, extended by a failing variant, and fed bad
--- configs; checked by exit status, output and the files written, as TAP.
+-- configs; checked by exit status, output and the files written (report.md,
+-- sweep.json, the plots' PNG and SVG), as TAP. Without gnuplot on the
+-- machine the plot checks are skipped (TAP "# SKIP").
 -- Run by ctest as build/lpdm tests/test_sweep.lua (arg[-1] is the executable).
 
 local LPDM = arg and arg[-1]
@@ -21,8 +23,9 @@ end
 
 -- Runs LPDM with the arguments; returns stdout+stderr, the exit status and
 -- the command.
+local ENV = "" -- extra environment for run(), e.g. "LPDM_GNUPLOT=/nonexistent/gnuplot"
 local function run(...)
-  local parts = { "OPENBLAS_NUM_THREADS=1", q(LPDM) }
+  local parts = { ENV .. "OPENBLAS_NUM_THREADS=1", q(LPDM) }
   for _, a in ipairs({ ... }) do parts[#parts + 1] = q(a) end
   local cmd = table.concat(parts, " ") .. " </dev/null 2>&1; echo \"rc=$?\""
   local p = assert(io.popen(cmd, "r"))
@@ -126,6 +129,29 @@ test("a sweep of 2 variants x 2 seeds runs all 4 and writes report.md", function
   end
 end)
 
+local HAVE_GNUPLOT = os.execute("command -v gnuplot >/dev/null 2>&1") == true
+local PLOTS = { "CartPole-v1_reinforce_curves", "CartPole-v1_reinforce_final" }
+
+test("the report embeds the plots: PNG and SVG files gnuplot wrote, with their data and scripts", function()
+  if not HAVE_GNUPLOT then return "skip", "gnuplot not found" end
+  local rep = read(OUT .. "/report.md")
+  for _, name in ipairs(PLOTS) do
+    local base = OUT .. "/plots/" .. name
+    local png = read(base .. ".png")
+    check(png, "no " .. name .. ".png")
+    check(png:sub(1, 8) == "\137PNG\r\n\26\n", name .. ".png lacks the PNG signature")
+    check(#png >= 24 and png:sub(13, 16) == "IHDR", name .. ".png has no IHDR chunk first")
+    local w, h = string.unpack(">I4I4", png, 17)
+    check(w > 0 and h > 0, string.format("%s.png is %d x %d", name, w, h))
+    local svg = read(base .. ".svg")
+    check(svg and svg:find("<svg", 1, true), name .. ".svg lacks <svg")
+    check(read(base .. ".dat") and read(base .. ".gp"), name .. ": no .dat or .gp")
+    check(rep:find("](plots/" .. name .. ".png)", 1, true), "report.md does not embed " .. name .. ".png\n" .. rep)
+  end
+  local curves = read(OUT .. "/plots/" .. PLOTS[1] .. ".gp")
+  check(curves:find("filledcurves", 1, true) and curves:find("2 of 2 seeds", 1, true), "curves.gp:\n" .. curves)
+end)
+
 test("a second invocation runs nothing and leaves the runs untouched", function()
   local before = {}
   for _, rel in ipairs(GOOD) do
@@ -141,6 +167,30 @@ test("a second invocation runs nothing and leaves the runs untouched", function(
     check(read(p) == before[rel][1], rel .. "/summary.json changed")
     check(mtime(p) == before[rel][2], rel .. "/summary.json was rewritten")
   end
+end)
+
+test("without gnuplot (LPDM_GNUPLOT=/nonexistent/gnuplot) the sweep exits 0 and the report says so", function()
+  ENV = "LPDM_GNUPLOT=/nonexistent/gnuplot "
+  local ok, err = pcall(expect, 0, { "4/4 runs done" }, SWEEP, CONFIG, "--out=" .. OUT)
+  ENV = ""
+  if not ok then error(err, 0) end
+  local rep = read(OUT .. "/report.md")
+  check(rep:find("Plots skipped: gnuplot not found", 1, true), "report.md does not say plots were skipped\n" .. rep)
+  check(not rep:find("](plots/", 1, true), "report.md embeds a plot without gnuplot")
+  check(not read(OUT .. "/plots/" .. PLOTS[1] .. ".png"), "a stale PNG is left in plots/")
+  check(read(OUT .. "/plots/" .. PLOTS[1] .. ".dat"), "no curves data written without gnuplot")
+end)
+
+test("a gnuplot that fails (LPDM_GNUPLOT=false) is reported by plot name; the sweep exits 0", function()
+  ENV = "LPDM_GNUPLOT=false "
+  local ok, err = pcall(expect, 0, { "4/4 runs done" }, SWEEP, CONFIG, "--out=" .. OUT)
+  ENV = ""
+  if not ok then error(err, 0) end
+  local rep = read(OUT .. "/report.md")
+  for _, name in ipairs(PLOTS) do
+    check(rep:find("Plot " .. name .. " failed: gnuplot said:", 1, true), "report.md lacks the failure of " .. name .. "\n" .. rep)
+  end
+  check(rep:find("## Failed runs", 1, true), "report.md stops at the plot failure")
 end)
 
 test("--dry-run lists the runs and runs nothing", function()
@@ -209,8 +259,10 @@ end)
 print("1.." .. #tests)
 local failed = 0
 for i, t in ipairs(tests) do
-  local ok, err = pcall(t.fn)
-  if ok then
+  local ok, err, why = pcall(t.fn)
+  if ok and err == "skip" then
+    print(string.format("ok %d - %s # SKIP %s", i, t.name, why))
+  elseif ok then
     print(string.format("ok %d - %s", i, t.name))
   else
     failed = failed + 1

@@ -8,14 +8,15 @@
 -- execute(...) starts the runs that are not done, through the shell, in the
 -- background, and polls for their exit-code files; collect(run) reads a
 -- finished run's folder back; report(...) writes report.md with the
--- statistics of lpdm.stats (docs/statistics.md). docs/sweeps.md is the
--- user's guide.
+-- statistics of lpdm.stats (docs/statistics.md) and the plots of plot.lua
+-- (gnuplot; DIR/plots). docs/sweeps.md is the user's guide.
 --
 -- Use:
 --   local sweep = require("sweep")            -- scripts/lib on package.path
 --   local cfg = sweep.load("my_sweep.lua")     -- errors name the fault
 --   local runs = sweep.plan(cfg, "out/dir")
 local lpdm = require("lpdm")
+local plot = require("plot")
 
 local M = {}
 
@@ -486,7 +487,9 @@ end
 -- Reads a finished (or previously done) run's folder into run:
 -- status ("done" or "failed"), reason, exit_code, log_tail, and for done
 -- runs the per-run statistics (lpdm.stats.run on progress.csv): final,
--- auc, steps_to_threshold, mean_drop, collapses, episodes, threshold.
+-- auc, steps_to_threshold, mean_drop, collapses, episodes, threshold, and
+-- for the plots curve_steps (each episode's end step) and smoothed (the
+-- 20-episode moving average).
 function M.collect(run)
   local code = read(run.dir .. "/exit_code")
   run.exit_code = code and math.tointeger(tonumber(code:match("%-?%d+"))) or nil
@@ -516,6 +519,7 @@ function M.collect(run)
   run.final, run.auc, run.steps_to_threshold = r.final, r.auc, r.steps_to_threshold
   run.mean_drop, run.collapses, run.episodes = r.mean_drop, r.collapses, r.n
   run.final_avg20 = s.final_avg20
+  run.curve_steps, run.smoothed = steps, r.smoothed
   return run
 end
 
@@ -646,9 +650,14 @@ local function median(x)
   return a + (h - lo) * (b - a)
 end
 
--- Writes report.md. runs: every planned run, collected; cfg: the checked
--- config; command: the exact command line; config_text: the config file.
+-- Writes report.md and the plots (plot.make, in the folder of path). runs:
+-- every planned run, collected; cfg: the checked config; command: the exact
+-- command line; config_text: the config file. A failure to plot is reported
+-- in report.md, never raised.
 function M.report(path, runs, cfg, command, config_text)
+  local dir = path:match("^(.*)/[^/]*$") or "."
+  local pok, plots = pcall(plot.make, dir, runs, cfg)
+  if not pok and tostring(plots):find("interrupted!", 1, true) then error(plots, 0) end
   local L = {}
   local function w(s) L[#L + 1] = s or "" end
   w("# Sweep report" .. (cfg.name and (": " .. cfg.name) or ""))
@@ -680,6 +689,18 @@ function M.report(path, runs, cfg, command, config_text)
   w("mean drop below the running best of the smoothed curve; collapses: total over runs;")
   w("P(> base): probability that the variant's final return beats the first variant's (same env and")
   w("algo), with its 95% bootstrap CI.")
+  w()
+  if not pok then
+    w("Plots failed: " .. (tostring(plots):gsub("\n", " ")))
+  elseif plots.skipped then
+    w("Plots skipped: " .. plots.skipped .. "; the data and gnuplot scripts are in plots/.")
+  else
+    w(string.format("Plots (gnuplot, PNG and SVG in plots/): learning curves, the mean over the done seeds of the"))
+    w(string.format("20-episode moving average on a grid of %d points from 0 to the budget (a run counts from its", plot.GRID + 1))
+    w("first episode's end, its last value carried forward), band mean +- 1.96 standard errors; final")
+    w("returns, a box plot per variant with one point per seed. Failed runs are left out, counted in")
+    w("the legends.")
+  end
   w()
   local boot = { resamples = RESAMPLES, seed = BOOT_SEED, level = 0.95 }
   for _, e in ipairs(cfg.envs) do
@@ -734,6 +755,21 @@ function M.report(path, runs, cfg, command, config_text)
         w("| " .. table.concat(row, " | ") .. " |")
       end
       w()
+      local p = pok and plots.plots[e.name] and plots.plots[e.name][a]
+      if p then
+        if p.note and not plots.skipped then
+          w("(" .. p.note .. ")")
+          w()
+        end
+        for _, img in ipairs(p.images) do
+          w(string.format("![%s](%s)", img.name, img.png))
+          w()
+        end
+        for _, er in ipairs(p.errors) do
+          w(string.format("Plot %s failed: gnuplot said: %s", er.name, (er.message:gsub("\n", " / "))))
+          w()
+        end
+      end
     end
   end
   w("## Failed runs")
