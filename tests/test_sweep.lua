@@ -254,6 +254,39 @@ test("--jobs=0, a missing --out and a missing config file are refused with exit 
   expect(1, { "unknown flag --job" }, SWEEP, CONFIG, "--out=" .. TMP .. "/bad", "--job=2")
 end)
 
+-- ---------------------------------------------------------------- paper.lua
+
+local PAPER = HERE .. "/../scripts/paper.lua"
+test("paper.lua: each profile is the sweep the docs describe (dry run), and bad flags are refused", function()
+  local have = {}
+  for _, id in ipairs(require("lpdm").envs()) do have[id] = true end
+  local mujoco = 0
+  for _, id in ipairs({ "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Reacher-v5", "Swimmer-v5", "Hopper-v5",
+    "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5" }) do
+    if have[id] then mujoco = mujoco + 1 end
+  end
+  expect(0, { "36 runs (2 envs x 2 algos x 3 variants x 3 seeds)", "--steps=100000", "--mode=local", "--loss=stress" },
+    PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-q", "--dry-run")
+  local full_envs = 3 + mujoco
+  expect(0, { string.format("%d runs (%d envs x 2 algos x 3 variants x 10 seeds)", full_envs * 60, full_envs) },
+    PAPER, "--profile=full", "--out=" .. TMP .. "/paper-f", "--dry-run")
+  local depth_envs = have["HalfCheetah-v5"] and 2 or 1
+  expect(0, { string.format("%d runs (%d envs x 1 algos x 8 variants x 3 seeds)", depth_envs * 24, depth_envs),
+    "--hidden=64,64,64,64,64,64,64,64,64,64,64,64,64,64,64,64" },
+    PAPER, "--profile=depth", "--out=" .. TMP .. "/paper-d", "--dry-run")
+  check(read(TMP .. "/paper-q/paper_quick.lua"), "the profile's config is written beside the runs")
+  expect(1, { "unknown profile 'big'" }, PAPER, "--profile=big", "--out=" .. TMP .. "/paper-x")
+  expect(1, { "--out=DIR is required" }, PAPER, "--profile=quick")
+  expect(1, { "unknown flag --seeds" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-x", "--seeds=3")
+end)
+
+test("paper.lua --profile=quick with --steps=6000 runs its 36 runs and writes the report", function()
+  local out = expect(0, { "36/36 runs done, 0 failed" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-run",
+    "--steps=6000", "--jobs=2")
+  local rep = read(TMP .. "/paper-run/report.md") or ""
+  check(rep:find("## Acrobot-v1", 1, true) and rep:find("local-guided", 1, true), "the report covers both envs: " .. out)
+end)
+
 -- ---------------------------------------------------------------- run
 
 print("1.." .. #tests)
