@@ -28,14 +28,9 @@ end
 
 local SCRIPT = arg and arg[0] or "scripts/paper.lua"
 local HERE = SCRIPT:match("^(.*)/[^/]*$") or "."
-local LPDM
-do
-  local i = -1
-  while arg and arg[i] ~= nil do
-    LPDM = arg[i]
-    i = i - 1
-  end
-end
+package.path = HERE .. "/lib/?.lua;" .. package.path
+local util = require("util")
+local LPDM = util.interpreter(arg)
 if not LPDM then die("cannot find the lpdm executable (arg[-1] is not set)") end
 
 local KNOWN = { profile = true, out = true, jobs = true, steps = true, dry_run = true, help = true }
@@ -131,20 +126,16 @@ end
 
 local cfg = PROFILES[profile]()
 local cfg_path = out .. "/paper_" .. profile .. ".lua"
-if not os.execute("mkdir -p '" .. out:gsub("'", "'\\''") .. "'") then die("cannot create " .. out) end
+if not os.execute("mkdir -p " .. util.quote(out)) then die("cannot create " .. out) end
 do
   local text = "-- written by scripts/paper.lua --profile=" .. profile .. "\nreturn " .. lua_value(cfg, 0) .. "\n"
-  local f, err = io.open(cfg_path .. ".tmp", "wb")
-  if not f then die("cannot write " .. cfg_path .. ".tmp: " .. tostring(err)) end
-  f:write(text)
-  f:close()
-  local ok, rerr = os.rename(cfg_path .. ".tmp", cfg_path)
-  if not ok then die("cannot rename to " .. cfg_path .. ": " .. tostring(rerr)) end
+  local ok, err = pcall(util.write_atomic, cfg_path, text)
+  if not ok then die(err) end
 end
 
 -- ---------------------------------------------------------------- the sweep
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = util.quote
 local cmd = { q(LPDM), q(HERE .. "/sweep.lua"), q(cfg_path), q("--out=" .. out) }
 if flags.jobs then cmd[#cmd + 1] = q("--jobs=" .. tostring(flags.jobs)) end
 if flags.steps then cmd[#cmd + 1] = q("--steps=" .. tostring(flags.steps)) end

@@ -35,16 +35,7 @@ package.path = HERE .. "/lib/?.lua;" .. package.path
 local sweep = require("sweep")
 local q = sweep.quote
 
--- The interpreter: the lowest negative index of arg (arg[-1] unless the
--- interpreter was given options).
-local LPDM = nil
-do
-  local i = -1
-  while arg and arg[i] ~= nil do
-    LPDM = arg[i]
-    i = i - 1
-  end
-end
+local LPDM = require("util").interpreter(arg)
 local TRAIN = HERE .. "/train.lua"
 
 local USAGE = "usage: lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--steps=N] [--dry-run]"

@@ -38,23 +38,8 @@ M.PALETTE = { "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", 
 local SIZE_PNG = "900,540"
 local SIZE_SVG = "900,540"
 
-local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f, err = io.open(path, "wb")
-  if not f then error(string.format("cannot write %s: %s", path, err), 0) end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then error(string.format("cannot write %s: %s", path, tostring(werr or cerr)), 0) end
-end
+local util = require("util")
+local q, read, write = util.quote, util.read, util.write_atomic
 
 -- A gnuplot string literal (double quotes: \n is a new line).
 local function gs(s)

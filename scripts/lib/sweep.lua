@@ -28,33 +28,9 @@ local POLL = "sleep 0.2"
 
 -- ---------------------------------------------------------------- helpers
 
-local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
-M.quote = q
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-M.read = read
-
--- Writes text to path via path.tmp and os.rename.
-local function write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then error(string.format("cannot write %s: %s", tmp, err), 0) end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    error(string.format("cannot write %s: %s", tmp, tostring(werr or cerr)), 0)
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then error(string.format("cannot rename %s to %s: %s", tmp, path, tostring(rerr)), 0) end
-end
-M.write_atomic = write_atomic
+local util = require("util")
+local q, read, write_atomic = util.quote, util.read, util.write_atomic
+M.quote, M.read, M.write_atomic = q, read, write_atomic
 
 local function sh(cmd)
   local ok, how, code = os.execute(cmd)
