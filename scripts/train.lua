@@ -612,12 +612,25 @@ local function flush(status, err)
   if status then write_atomic(out .. "/summary.json", json.encode(summary(status, err)) .. "\n") end
 end
 
+-- On a terminal one progress line, rewritten in place; otherwise (a pipe,
+-- a file) one line every 2 s or 10% of the budget. The rate counts this
+-- process's steps only (a resumed run starts from its checkpoint's).
+local TTY = not cfg.quiet and os.execute("test -t 1") == true
+local step0 = 0 -- set where the loop starts
 local function progress_line(now)
   local wall = now - t0
   local avg = avg_last()
-  print(string.format("step %9d/%d %3d%%  episodes %6d  avg20 %8s  %8.0f steps/s", global_step,
+  local rate = wall > 0 and (global_step - step0) / wall or 0
+  local eta = "-"
+  if rate > 0 then
+    local left = math.max(0, math.floor((cfg.steps - global_step) / rate + 0.5))
+    eta = left >= 3600 and string.format("%d:%02d:%02d", left // 3600, left % 3600 // 60, left % 60)
+      or string.format("%d:%02d", left // 60, left % 60)
+  end
+  local line = string.format("step %9d/%d %3d%%  episodes %6d  avg20 %8s  %8.0f steps/s  ETA %s", global_step,
     cfg.steps, math.floor(100 * global_step / cfg.steps), #returns, avg and string.format("%.2f", avg) or "-",
-    wall > 0 and global_step / wall or 0))
+    rate, eta)
+  if TTY then io.stdout:write("\r", line, "\27[K") else io.stdout:write(line, "\n") end
   io.stdout:flush()
 end
 
@@ -627,6 +640,7 @@ if not cfg.quiet then
     #cfg.hidden > 0 and table.concat(cfg.hidden, ",") or "none", out))
 end
 
+step0 = global_step
 local ok, err = pcall(function()
   for it in run:iterations() do
     local now = lpdm.clock()
@@ -644,7 +658,7 @@ local ok, err = pcall(function()
       os.execute("kill -KILL $PPID")
     end
     local pct = 100 * global_step / cfg.steps
-    if now - last_print >= 2 or pct >= next_pct then
+    if now - last_print >= (TTY and 0.25 or 2) or pct >= next_pct then
       if not cfg.quiet then progress_line(now) end
       flush(nil)
       last_print = now
@@ -660,6 +674,7 @@ if not ok then
 end
 
 flush("done")
+if TTY then io.stdout:write("\n") end
 local s = summary("done")
 print(string.format("done: %s %s %s/%s seed %d: %d steps, %d episodes, %d iterations in %.1f s (%.0f steps/s)",
   cfg.env, cfg.algo, cfg.mode, cfg.loss, cfg.seed, global_step, #returns, iterations, s.wall_time_s,
