@@ -98,6 +98,16 @@ test("iqm: n = 4, 5, 8", function()
   near(S.iqm({ 50, 0, 1, 100, 2, 3, 5, 0 }), 2.75, nil, "n=8: (1+2+3+5)/4")
 end)
 
+test("quantile: numpy's linear rule, and p outside [0, 1] refused", function()
+  -- [1,2,3,4]: h = 3p, so p = .25 -> 1 + .75 = 1.75, p = .5 -> 2.5, p = 1 -> 4
+  near(S.quantile({ 4, 1, 3, 2 }, 0.25), 1.75, 1e-12, "q25")
+  near(S.quantile({ 4, 1, 3, 2 }, 0.5), 2.5, 1e-12, "median")
+  eq(S.quantile({ 4, 1, 3, 2 }, 1), 4, "max")
+  eq(S.quantile({ 7 }, 0.3), 7, "one value")
+  fails(function() S.quantile({ 1, 2 }, 1.5) end, "p must be in [0, 1]")
+  fails(function() S.quantile({}, 0.5) end, "empty")
+end)
+
 test("iqm_ci: hand cases and determinism", function()
   -- stratified: tasks [0,0] and [10,10] -> every resample's IQM is 5
   local e, lo, hi = S.iqm_ci({ a = { 0, 0 }, b = { 10, 10 } }, { seed = 1 })

@@ -38,7 +38,7 @@
 **   lpdm.load_plugin(path)             that plugin's table
 **   lpdm.clock()                       monotonic wall-clock seconds
 **   lpdm.stats.run{steps=, returns=, threshold=}, .across(values, {stuck_below=}),
-**   .iqm(values), .iqm_ci(by_task, opts), .prob_improvement(x, y, opts)
+**   .iqm(values), .quantile(values, p), .iqm_ci(by_task, opts), .prob_improvement(x, y, opts)
 **                                      statistics over runs: docs/statistics.md
 **   lpdm.env(id [, cfg])               Env: reset([{seed=n} | n]) -> obs;
 **                                      step(a) -> obs, reward, terminated, truncated
@@ -2523,6 +2523,20 @@ static int l_stats_iqm(lua_State *L) {
   return 1;
 }
 
+/* lpdm.stats.quantile(values, p) -> the p-quantile, numpy's "linear"
+   (docs/statistics.md); p in [0, 1]. */
+static int l_stats_quantile(lua_State *L) {
+  lpdm_ctx *ctx = getctx(L);
+  int n;
+  const double *x = st_nums(L, 1, 1, "values", &n);
+  const double p = luaL_checknumber(L, 2);
+  if (!(p >= 0 && p <= 1)) return luaL_argerror(L, 2, lua_pushfstring(L, "p must be in [0, 1], got %f", p));
+  double v;
+  if (lpdm_stats_quantile(ctx, x, n, p, &v)) return fail(L, ctx);
+  lua_pushnumber(L, v);
+  return 1;
+}
+
 /* Tasks of a by-task table: keys sorted (integers, then strings). */
 typedef struct st_key {
   int str;
@@ -2652,6 +2666,7 @@ static int l_stats_prob_improvement(lua_State *L) {
 static const luaL_Reg stats_funcs[] = {{"run", l_stats_run},
                                        {"across", l_stats_across},
                                        {"iqm", l_stats_iqm},
+                                       {"quantile", l_stats_quantile},
                                        {"iqm_ci", l_stats_iqm_ci},
                                        {"prob_improvement", l_stats_prob_improvement},
                                        {NULL, NULL}};
