@@ -76,6 +76,8 @@ local FIXED = {
   { "total_timesteps", nil, "CleanRL's name for --steps" },
   { "threshold", nil, "20-episode average that counts as solved (default: the env's)" },
   { "quiet", nil, "no progress lines" },
+  { "blocked", "false", "local mode: the local losses over blocks of rows, never a whole B x B matrix (docs/performance.md)" },
+  { "local_budget_mib", "1024", "local mode: whole B x B matrices up to this many MiB, row blocks beyond (refused for losses without them)" },
   { "checkpoint_every", "0", "save DIR/checkpoint.safetensors every N updates (0: never)" },
   { "resume", nil, "DIR: continue the run checkpointed in DIR (give the same flags)" },
   { "list", nil, "list envs, algos, distances, losses and layers, then exit" },
@@ -332,7 +334,7 @@ end
 local function int_flag(name, default, min)
   local s = str_flag(name, default)
   local v = math.tointeger(tonumber(s))
-  if not v or v < min then die(string.format("--%s expects an integer >= %d, got '%s'", name, min, s)) end
+  if not v or v < min then die(string.format("--%s expects an integer >= %d, got '%s'", dashed(name), min, s)) end
   return v
 end
 cfg.seed = int_flag("seed", "1", 0)
@@ -455,6 +457,13 @@ for i, w in ipairs(cfg.hidden) do
 end
 layers.inputs = env.obs_dim
 layers.seed = cfg.seed
+do -- large batches (lpdm.net's large_batches; the value net is a clone and keeps them)
+  local b = str_flag("blocked", "false")
+  if b ~= "true" and b ~= "false" then die(string.format("--blocked must be true or false, got '%s'", b)) end
+  cfg.blocked = b == "true"
+  cfg.local_budget_mib = int_flag("local_budget_mib", "1024", 1)
+  layers.large_batches = { blocked = cfg.blocked, budget_mib = cfg.local_budget_mib }
+end
 local policy = try(lpdm.net, layers)
 
 local loss_spec = { cfg.loss }

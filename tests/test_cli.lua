@@ -187,6 +187,8 @@ local BAD = {
   { "--quiet=maybe", { "--quiet", "'maybe'" } },
   { "--threshold=high", { "--threshold", "'high'" } },
   { "--env", { "--env needs a value" } },
+  { "--blocked=maybe", { "--blocked", "'maybe'" } },
+  { "--local-budget-mib=0", { "--local-budget-mib", "'0'" } },
   { "stray", { "'stray'" } },
 }
 for _, c in ipairs(BAD) do
@@ -379,6 +381,14 @@ test("the same command and seed give a byte-identical progress.csv (reinforce an
   local other = TMP .. "/det-other"
   expect(0, { "done:" }, TRAIN, "--algo=ppo", "--mode=bp", "--steps=6000", "--seed=4", "--quiet", "--out=" .. other)
   check(read(other .. "/progress.csv") ~= read(TMP .. "/det-ppo-bp-1/progress.csv"), "another seed gives another run")
+end)
+
+test("--blocked=true trains through the row-blocked path and says so in summary.json", function()
+  local dir = TMP .. "/blocked"
+  expect(0, { "done:" }, TRAIN, "--blocked=true", "--local-budget-mib=64", STEPS, "--quiet", "--out=" .. dir)
+  local sj = read(dir .. "/summary.json") or ""
+  check(sj:find('"blocked": true', 1, true) and sj:find('"local_budget_mib": 64', 1, true),
+    "summary.json records the large-batch settings")
 end)
 
 -- ---------------------------------------------------------------- resume
