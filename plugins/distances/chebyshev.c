@@ -68,26 +68,7 @@ LPDM_VECTORIZE static int pairwise(const lpdm_distance *self, const float *X, in
                                    lpdm_ctx *ctx) {
   int rc = lpdm_pairs_check(ctx, NAME, B, d);
   if (rc) return rc;
-  const int T = LPDM_PAIRS_TILE;
-  for (int ib = 0; ib < B; ib += T) {
-    const int ie = ib + T < B ? ib + T : B;
-    for (int jb = ib; jb < B; jb += T) {
-      const int je = jb + T < B ? jb + T : B;
-      for (int i = ib; i < ie; i++) {
-        const float *xi = X + (size_t)i * d;
-        float *Di = D + (size_t)i * B;
-        int j = jb > i + 1 ? jb : i + 1;
-        for (; j + 4 <= je; j += 4) {
-          const float *xj = X + (size_t)j * d;
-          linf_4(xi, xj, xj + d, xj + 2 * (size_t)d, xj + 3 * (size_t)d, d, Di + j);
-        }
-        for (; j < je; j++) Di[j] = linf_1(xi, X + (size_t)j * d, d);
-        /* the mirror image, while the tile's lines are in cache */
-        for (j = jb > i + 1 ? jb : i + 1; j < je; j++) D[(size_t)j * B + i] = Di[j];
-      }
-    }
-  }
-  for (int i = 0; i < B; i++) D[(size_t)i * B + i] = 0.0f;
+  LPDM_PAIRS_TILED(X, B, d, D, linf_4, linf_1);
   return LPDM_OK;
 }
 

@@ -3,6 +3,7 @@
 ** (an internal header, not part of the ABI; euclidean.c predates it).
 **
 **   lpdm_pairs_check     refuses B < 1 or d < 1, naming the plugin
+**   LPDM_PAIRS_TILED     the tiled pair loop of manhattan and chebyshev
 **   lpdm_pairs_sqdist    squared distances of the rows of Z from their Gram
 **                        matrix (one cblas_ssyrk): the upper triangle of D,
 **                        D_ii = 0, the lower triangle left for the caller
@@ -28,6 +29,35 @@
 /* Rows per tile of the blocked B x B loops (manhattan, chebyshev): two
    tiles of 32 rows of 256 floats fit in 64 KiB. */
 #define LPDM_PAIRS_TILE 32
+
+/* The body of a direct-loop distance's pairwise(): the upper triangle of
+   D (B x B) by tiles of LPDM_PAIRS_TILE rows, four pairs at a time through
+   K4(xi, xj, xj+d, xj+2d, xj+3d, d, out) and the rest through
+   K1(xi, xj, d), each tile's values mirrored into the lower triangle while
+   its lines are in cache; D_ii = 0. A statement rather than a function, so
+   that each plugin's kernels inline into its own vectorised pairwise(). */
+#define LPDM_PAIRS_TILED(X, B, d, D, K4, K1)                                                \
+  do {                                                                                    \
+    const int T_ = LPDM_PAIRS_TILE;                                                       \
+    for (int ib = 0; ib < (B); ib += T_) {                                                \
+      const int ie = ib + T_ < (B) ? ib + T_ : (B);                                       \
+      for (int jb = ib; jb < (B); jb += T_) {                                             \
+        const int je = jb + T_ < (B) ? jb + T_ : (B);                                     \
+        for (int i = ib; i < ie; i++) {                                                   \
+          const float *xi = (X) + (size_t)i * (d);                                        \
+          float *Di = (D) + (size_t)i * (B);                                              \
+          int j = jb > i + 1 ? jb : i + 1;                                                \
+          for (; j + 4 <= je; j += 4) {                                                   \
+            const float *xj = (X) + (size_t)j * (d);                                      \
+            K4(xi, xj, xj + (d), xj + 2 * (size_t)(d), xj + 3 * (size_t)(d), (d), Di + j); \
+          }                                                                               \
+          for (; j < je; j++) Di[j] = K1(xi, (X) + (size_t)j * (d), (d));                 \
+          for (j = jb > i + 1 ? jb : i + 1; j < je; j++) (D)[(size_t)j * (B) + i] = Di[j]; \
+        }                                                                                 \
+      }                                                                                   \
+    }                                                                                     \
+    for (int i = 0; i < (B); i++) (D)[(size_t)i * (B) + i] = 0.0f;                        \
+  } while (0)
 
 static inline int lpdm_pairs_check(lpdm_ctx *ctx, const char *name, int B, int d) {
   if (B < 1 || d < 1)
