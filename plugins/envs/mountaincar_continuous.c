@@ -232,24 +232,18 @@ static int mc_render(const lpdm_env *self, char *buf, size_t len) {
    of the episode exactly. */
 static int mc_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
   const mcc *e = (const mcc *)self;
-  const double x[2] = {e->s[0], e->s[1]};
   const int64_t n[3] = {e->seeded, e->ready, e->steps};
-  return lpdm_state_put_env(st, ctx, prefix, x, 2, n, 3, &e->rng);
+  return lpdm_state_put_env(st, ctx, prefix, e->s, 2, n, 3, &e->rng);
 }
 
 static int mc_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
   mcc *e = (mcc *)self;
-  double x[2];
   int64_t n[3];
-  lpdm_nprng r;
-  int rc = lpdm_state_get_env(st, ctx, prefix, x, 2, n, 3, &r);
+  int rc = lpdm_state_get_env(st, ctx, prefix, e->s, 2, n, 3, &e->rng); /* changes nothing unless all fit */
   if (rc) return rc;
-  e->s[0] = x[0];
-  e->s[1] = x[1];
   e->seeded = n[0] != 0;
   e->ready = n[1] != 0;
   e->steps = (int)n[2];
-  e->rng = r;
   return LPDM_OK;
 }
 

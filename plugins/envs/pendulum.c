@@ -233,15 +233,13 @@ static int pd_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_c
   pendulum *e = (pendulum *)self;
   double x[2];
   int64_t n[3];
-  lpdm_nprng r;
-  int rc = lpdm_state_get_env(st, ctx, prefix, x, 2, n, 3, &r);
+  int rc = lpdm_state_get_env(st, ctx, prefix, x, 2, n, 3, &e->rng); /* changes nothing unless all fit */
   if (rc) return rc;
   e->th = x[0];
   e->thdot = x[1];
   e->seeded = n[0] != 0;
   e->ready = n[1] != 0;
   e->steps = (int)n[2];
-  e->rng = r;
   return LPDM_OK;
 }
 
