@@ -886,18 +886,30 @@ static void fn_backward(const float *v, float *d, int B, int F) {
    local: each hidden layer trained by its local loss, guided by the
    advantages), the policy loss, and every gradient of the actor; *sq gets
    their squared norm. */
+/* The guidance of the actor's local loss for n samples: the advantages
+   (times the action index mapped to [-1, 1] with actor_guide = signed),
+   then guide_signal's transform. */
+static const float *actor_guidance(ppo *s, const float *adv, const float *act, int n) {
+  const float *ga = adv;
+  if (s->signed_guide) {
+    const float h = 0.5f * (float)(s->nact - 1);
+    for (int i = 0; i < n; i++) s->gs.p[i] = adv[i] * (act[i] - h) / h;
+    ga = s->gs.p;
+  }
+  return guide_signal(s, ga, n, s->ga.p, s->rk_a);
+}
+
+/* The critic's: the returns (or the rollout's values, critic_guide = val). */
+static const float *critic_guidance(ppo *s, const float *ret, const float *val, int n) {
+  return guide_signal(s, s->val_guide ? val : ret, n, s->gc.p, s->rk_c);
+}
+
 static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double *sq) {
   const int M = s->M;
   const float *feat, *out;
   int rc;
   const int F = lpdm_net_out_dim(s->trunk);
-  const float *ga = s->m_adv.p;
-  if (s->local && s->signed_guide) { /* A times the action index mapped to [-1, 1] */
-    const float h = 0.5f * (float)(s->nact - 1);
-    for (int i = 0; i < M; i++) s->gs.p[i] = s->m_adv.p[i] * (s->m_act.p[i] - h) / h;
-    ga = s->gs.p;
-  }
-  if (s->local) ga = guide_signal(s, ga, M, s->ga.p, s->rk_a);
+  const float *ga = s->local ? actor_guidance(s, s->m_adv.p, s->m_act.p, M) : s->m_adv.p;
   if ((rc = trunk_forward(s, ctx, s->trunk, s->aloss, s->m_obs.p, M, ga, &feat, ll, s->tfeat.p))) return rc;
   if (s->fnorm) {
     fn_apply(s->fm_a, s->fv_a, feat, M, F, s->nfeat.p);
@@ -926,8 +938,7 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
   const float *vfeat, *vout;
   int rc;
   const int VF = lpdm_net_out_dim(s->vtrunk);
-  const float *gr = s->val_guide ? s->m_val.p : s->m_ret.p;
-  const float *gc = s->local ? guide_signal(s, gr, M, s->gc.p, s->rk_c) : gr;
+  const float *gc = s->local ? critic_guidance(s, s->m_ret.p, s->m_val.p, M) : s->m_ret.p;
   if ((rc = trunk_forward(s, ctx, s->vtrunk, s->closs, s->m_obs.p, M, gc, &vfeat, s->job_ll, s->vtfeat.p)))
     return rc;
   if (s->fnorm) {
@@ -954,18 +965,12 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
    them. Losses per layer into la / lc (may be NULL). */
 static int rollout_local_step(ppo *s, lpdm_ctx *ctx, double *la, double *lc) {
   const int B = s->B;
-  const float *feat, *ga = s->adv.p;
+  const float *feat;
   int rc;
-  if (s->signed_guide) {
-    const float h = 0.5f * (float)(s->nact - 1);
-    for (int i = 0; i < B; i++) s->gs.p[i] = s->adv.p[i] * (s->act.p[i] - h) / h;
-    ga = s->gs.p;
-  }
-  ga = guide_signal(s, ga, B, s->ga.p, s->rk_a);
+  const float *ga = actor_guidance(s, s->adv.p, s->act.p, B);
   if ((rc = trunk_forward(s, ctx, s->trunk, s->aloss, s->obs.p, B, ga, &feat, la, s->tfeat.p)))
     return lpdm_ctx_prefix(ctx, rc, "update %d, actor", s->update);
-  const float *gr = s->val_guide ? s->val.p : s->ret.p;
-  const float *gc = guide_signal(s, gr, B, s->gc.p, s->rk_c);
+  const float *gc = critic_guidance(s, s->ret.p, s->val.p, B);
   if ((rc = trunk_forward(s, ctx, s->vtrunk, s->closs, s->obs.p, B, gc, &feat, lc, s->vtfeat.p)))
     return lpdm_ctx_prefix(ctx, rc, "update %d, critic", s->update);
   return LPDM_OK;
