@@ -1262,19 +1262,65 @@ static int ppo_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx
    episode tallies and normalisation moments, the observation and done flag
    the next rollout starts from, the shuffle order (shuffled in place from
    update to update, as CleanRL's) and the feature moments. */
+/* The nets, by their names in the file. */
+#define CKPT_NETS 4
+static void ckpt_nets(ppo *s, lpdm_net **net, const char **name) {
+  net[0] = s->trunk, name[0] = "policy";
+  net[1] = s->head, name[1] = "policy_head";
+  net[2] = s->vtrunk, name[2] = "value";
+  net[3] = s->vhead, name[3] = "value_head";
+}
+
+/* The arrays stored as they are ("algo.<what>", F64 or F32); returns how
+   many (at most CKPT_ARRAYS). */
+#define CKPT_ARRAYS 16
+typedef struct ckpt_array {
+  const char *what;
+  void *p;
+  size_t n;
+  int f32;
+} ckpt_array;
+static int ckpt_arrays(ppo *s, ckpt_array *a) {
+  const size_t N = (size_t)s->N, od = (size_t)s->od;
+  int k = 0;
+  a[k++] = (ckpt_array){"episode_return", s->ep_ret, N, 0};
+  a[k++] = (ckpt_array){"obs_mean", s->om, N * od, 0};
+  a[k++] = (ckpt_array){"obs_var", s->ov, N * od, 0};
+  a[k++] = (ckpt_array){"obs_count", s->oc, N, 0};
+  a[k++] = (ckpt_array){"ret_mean", s->rm, N, 0};
+  a[k++] = (ckpt_array){"ret_var", s->rv, N, 0};
+  a[k++] = (ckpt_array){"ret_count", s->rc, N, 0};
+  a[k++] = (ckpt_array){"discounted_return", s->disc, N, 0};
+  a[k++] = (ckpt_array){"next_obs", s->next_obs.p, N * od, 1};
+  a[k++] = (ckpt_array){"next_done", s->next_done.p, N, 1};
+  if (s->ls_opt) a[k++] = (ckpt_array){"log_std", s->log_std, (size_t)s->nact, 1};
+  if (s->fnorm) {
+    const size_t F = (size_t)lpdm_net_out_dim(s->trunk), VF = (size_t)lpdm_net_out_dim(s->vtrunk);
+    a[k++] = (ckpt_array){"feature_mean.policy", s->fm_a, F, 1};
+    a[k++] = (ckpt_array){"feature_var.policy", s->fv_a, F, 1};
+    a[k++] = (ckpt_array){"feature_mean.value", s->fm_c, VF, 1};
+    a[k++] = (ckpt_array){"feature_var.value", s->fv_c, VF, 1};
+  }
+  return k;
+}
+
 static int ppo_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
   ppo *s = (ppo *)a;
-  const int N = s->N, od = s->od, B = s->B;
+  const int N = s->N, B = s->B;
   int64_t n[4] = {s->global_step, s->update, s->fn_seen_a, s->fn_seen_c};
-  int rc = lpdm_net_save(s->trunk, ctx, st, "policy", 1);
-  if (!rc) rc = lpdm_net_save(s->head, ctx, st, "policy_head", 1);
-  if (!rc) rc = lpdm_net_save(s->vtrunk, ctx, st, "value", 1);
-  if (!rc) rc = lpdm_net_save(s->vhead, ctx, st, "value_head", 1);
-  if (!rc && s->ls_opt) rc = lpdm_state_put_f32(st, ctx, "algo", "log_std", s->log_std, (size_t)s->nact);
+  lpdm_net *net[CKPT_NETS];
+  const char *nname[CKPT_NETS];
+  ckpt_array arr[CKPT_ARRAYS];
+  ckpt_nets(s, net, nname);
+  const int na = ckpt_arrays(s, arr);
+  int rc = LPDM_OK;
+  for (int i = 0; !rc && i < CKPT_NETS; i++) rc = lpdm_net_save(net[i], ctx, st, nname[i], 1);
+  for (int i = 0; !rc && i < na; i++)
+    rc = arr[i].f32 ? lpdm_state_put_f32(st, ctx, "algo", arr[i].what, arr[i].p, arr[i].n)
+                    : lpdm_state_put_f64(st, ctx, "algo", arr[i].what, arr[i].p, (int)arr[i].n);
   if (!rc && s->ls_opt) rc = lpdm_optim_save(s->ls_opt, ctx, st, "algo.log_std_optim");
   if (!rc) rc = lpdm_state_put_rng(st, ctx, "algo", "rng", &s->rng);
   if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "counters", n, 4);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "episode_return", s->ep_ret, N);
   int64_t *tmp = malloc((size_t)(B > N ? B : N) * sizeof *tmp);
   if (!tmp) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
   for (int e = 0; e < N; e++) tmp[e] = s->ep_len[e];
@@ -1282,22 +1328,6 @@ static int ppo_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
   for (int i = 0; i < B; i++) tmp[i] = s->perm[i];
   if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "shuffle", tmp, B);
   free(tmp);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "obs_mean", s->om, N * od);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "obs_var", s->ov, N * od);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "obs_count", s->oc, N);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "ret_mean", s->rm, N);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "ret_var", s->rv, N);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "ret_count", s->rc, N);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "discounted_return", s->disc, N);
-  if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "next_obs", s->next_obs.p, (size_t)N * od);
-  if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "next_done", s->next_done.p, (size_t)N);
-  if (!rc && s->fnorm) {
-    const size_t F = (size_t)lpdm_net_out_dim(s->trunk), VF = (size_t)lpdm_net_out_dim(s->vtrunk);
-    rc = lpdm_state_put_f32(st, ctx, "algo", "feature_mean.policy", s->fm_a, F);
-    if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "feature_var.policy", s->fv_a, F);
-    if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "feature_mean.value", s->fm_c, VF);
-    if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "feature_var.value", s->fv_c, VF);
-  }
   for (int e = 0; !rc && e < N; e++) {
     char pre[32];
     snprintf(pre, sizeof pre, "env.%d", e);
@@ -1353,30 +1383,17 @@ static int ppo_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   }
   free(tmp);
   free(seen);
-  if (!rc) rc = lpdm_net_load(s->trunk, ctx, st, "policy", 1);
-  if (!rc) rc = lpdm_net_load(s->head, ctx, st, "policy_head", 1);
-  if (!rc) rc = lpdm_net_load(s->vtrunk, ctx, st, "value", 1);
-  if (!rc) rc = lpdm_net_load(s->vhead, ctx, st, "value_head", 1);
-  if (!rc && s->ls_opt) rc = lpdm_state_get_f32(st, ctx, "algo", "log_std", s->log_std, (size_t)s->nact);
+  lpdm_net *net[CKPT_NETS];
+  const char *nname[CKPT_NETS];
+  ckpt_array arr[CKPT_ARRAYS];
+  ckpt_nets(s, net, nname);
+  const int na = ckpt_arrays(s, arr);
+  for (int i = 0; !rc && i < CKPT_NETS; i++) rc = lpdm_net_load(net[i], ctx, st, nname[i], 1);
+  for (int i = 0; !rc && i < na; i++)
+    rc = arr[i].f32 ? lpdm_state_get_f32(st, ctx, "algo", arr[i].what, arr[i].p, arr[i].n)
+                    : lpdm_state_get_f64(st, ctx, "algo", arr[i].what, arr[i].p, (int)arr[i].n);
   if (!rc && s->ls_opt) rc = lpdm_optim_load(s->ls_opt, ctx, st, "algo.log_std_optim");
   if (!rc) rc = lpdm_state_get_rng(st, ctx, "algo", "rng", &s->rng);
-  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "episode_return", s->ep_ret, N);
-  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "obs_mean", s->om, N * od);
-  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "obs_var", s->ov, N * od);
-  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "obs_count", s->oc, N);
-  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "ret_mean", s->rm, N);
-  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "ret_var", s->rv, N);
-  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "ret_count", s->rc, N);
-  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "discounted_return", s->disc, N);
-  if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "next_obs", s->next_obs.p, (size_t)N * od);
-  if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "next_done", s->next_done.p, (size_t)N);
-  if (!rc && s->fnorm) {
-    const size_t F = (size_t)lpdm_net_out_dim(s->trunk), VF = (size_t)lpdm_net_out_dim(s->vtrunk);
-    rc = lpdm_state_get_f32(st, ctx, "algo", "feature_mean.policy", s->fm_a, F);
-    if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "feature_var.policy", s->fv_a, F);
-    if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "feature_mean.value", s->fm_c, VF);
-    if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "feature_var.value", s->fv_c, VF);
-  }
   if (!rc && (!moments_ok(s->ov, N * od) || !moments_ok(s->oc, N) || !moments_ok(s->rv, N) || !moments_ok(s->rc, N)))
     rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: a normalisation variance or count is negative or not finite");
   for (int e = 0; !rc && e < N; e++) {
