@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "lpdm/lpdm.h"
+#include "pairs.h"
 
 /* Panels of PR rows (a panel of D or S, PR x B floats, fits a 1 MiB L2 up
    to B = 4096) and transpose tiles of PR x TC floats (16 KiB, in L1). The
@@ -154,108 +155,15 @@ LPDM_VECTORIZE static int vjp(const lpdm_distance *self, const float *X, int B, 
   return LPDM_OK;
 }
 
-/* nrm[j] = |x_j|^2 for every row. */
-LPDM_VECTORIZE static void row_norms(const float *X, int B, int d, float *nrm) {
-  for (int j = 0; j < B; j++) {
-    const float *x = X + (size_t)j * d;
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int k = 0; k < d; k++) s += x[k] * x[k];
-    nrm[j] = s;
-  }
-}
-
 LPDM_VECTORIZE static int pairwise_rows(const lpdm_distance *self, const float *X, int B, int d, const lpdm_rows *r,
                                         float *D, float *work, lpdm_ctx *ctx) {
-  const int nb = r->i1 - r->i0, w = r->w;
-  if (r->J) { /* listed partners, pair by pair */
-    for (int i = r->i0; i < r->i1; i++) {
-      const float *xi = X + (size_t)i * d;
-      const int *J = r->J + (size_t)(i - r->i0) * w;
-      float *Di = D + (size_t)(i - r->i0) * w;
-      for (int t = 0; t < w; t++) {
-        const float *xj = X + (size_t)J[t] * d;
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int k = 0; k < d; k++) s += (xi[k] - xj[k]) * (xi[k] - xj[k]);
-        Di[t] = sqrtf(s);
-      }
-    }
-    return LPDM_OK;
-  }
-  float *nrm = work; /* B */
-  row_norms(X, B, d, nrm);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, B, d, 1.0f, X + (size_t)r->i0 * d, d, X, d, 0.0f, D, B);
-  for (int i = r->i0; i < r->i1; i++) {
-    float *Di = D + (size_t)(i - r->i0) * B;
-    const float ni = nrm[i];
-#pragma omp simd
-    for (int j = 0; j < B; j++) {
-      float s = ni + nrm[j] - 2.0f * Di[j];
-      Di[j] = sqrtf(s > 0.0f ? s : 0.0f);
-    }
-    Di[i] = 0.0f;
-  }
+  lpdm_pairs_l2_rows(X, B, d, r, D, work, 1);
   return LPDM_OK;
 }
 
 LPDM_VECTORIZE static int vjp_rows(const lpdm_distance *self, const float *X, int B, int d, const lpdm_rows *r,
                                    const float *D, const float *dD, float *dX, float *work, lpdm_ctx *ctx) {
-  const int nb = r->i1 - r->i0, w = r->w;
-  if (r->J) { /* d|x_i - x_j| = s (x_i - x_j) into x_i, minus that into x_j */
-    for (int i = r->i0; i < r->i1; i++) {
-      const size_t o = (size_t)(i - r->i0) * w;
-      const float *xi = X + (size_t)i * d;
-      float *gi = dX + (size_t)i * d;
-      for (int t = 0; t < w; t++) {
-        const float s = D[o + t] > 0.0f ? dD[o + t] / D[o + t] : 0.0f;
-        if (s == 0.0f) continue;
-        const int j = r->J[o + t];
-        const float *xj = X + (size_t)j * d;
-        float *gj = dX + (size_t)j * d;
-#pragma omp simd
-        for (int k = 0; k < d; k++) {
-          const float v = s * (xi[k] - xj[k]);
-          gi[k] += v;
-          gj[k] -= v;
-        }
-      }
-    }
-    return LPDM_OK;
-  }
-  float *S = work, *cs = work + (size_t)nb * B, *rs = cs + B; /* nb x B, B, nb */
-  memset(cs, 0, (size_t)B * sizeof *cs);
-  for (int i = 0; i < nb; i++) {
-    float *Si = S + (size_t)i * B;
-    const float *Di = D + (size_t)i * B, *gi = dD + (size_t)i * B;
-    float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-    for (int j = 0; j < B; j++) {
-      float s = Di[j] > 0.0f ? gi[j] / Di[j] : 0.0f;
-      Si[j] = s;
-      acc += s;
-    }
-    rs[i] = acc;
-#pragma omp simd
-    for (int j = 0; j < B; j++) cs[j] += Si[j];
-  }
-  const float *Xb = X + (size_t)r->i0 * d;
-  float *dXb = dX + (size_t)r->i0 * d;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, d, B, -1.0f, S, B, X, d, 1.0f, dXb, d);
-  for (int i = 0; i < nb; i++) {
-    float *o = dXb + (size_t)i * d;
-    const float *x = Xb + (size_t)i * d, ri = rs[i];
-#pragma omp simd
-    for (int k = 0; k < d; k++) o[k] += ri * x[k];
-  }
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, d, nb, -1.0f, S, B, Xb, d, 1.0f, dX, d);
-  for (int j = 0; j < B; j++) {
-    float *o = dX + (size_t)j * d;
-    const float *x = X + (size_t)j * d, cj = cs[j];
-    if (cj == 0.0f) continue;
-#pragma omp simd
-    for (int k = 0; k < d; k++) o[k] += cj * x[k];
-  }
+  lpdm_pairs_l2_rows_vjp(X, B, d, r, D, dD, dX, work, 1);
   return LPDM_OK;
 }
 

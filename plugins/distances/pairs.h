@@ -1,9 +1,12 @@
 /*
 ** pairs.h -- kernels shared by the distance plugins of plugins/distances/
-** (an internal header, not part of the ABI; euclidean.c predates it).
+** (an internal header, not part of the ABI).
 **
 **   lpdm_pairs_check     refuses B < 1 or d < 1, naming the plugin
 **   LPDM_PAIRS_TILED     the tiled pair loop of manhattan and chebyshev
+**   lpdm_pairs_l2_rows   a block of rows of the (squared) euclidean distance
+**   lpdm_pairs_l2_rows_vjp  and its vector-Jacobian product (ABI 1.2 row
+**                        callbacks of euclidean and sqeuclidean)
 **   lpdm_pairs_sqdist    squared distances of the rows of Z from their Gram
 **                        matrix (one cblas_ssyrk): the upper triangle of D,
 **                        D_ii = 0, the lower triangle left for the caller
@@ -20,6 +23,8 @@
 #ifndef LPDM_DISTANCES_PAIRS_H
 #define LPDM_DISTANCES_PAIRS_H
 #include <cblas.h>
+#include <math.h>
+#include <string.h>
 
 #include "lpdm/lpdm.h"
 
@@ -116,4 +121,115 @@ static inline void lpdm_pairs_colstats(const float *X, int B, int d, int k0, int
   }
   for (int t = 0; t < n; t++) var[t] /= B;
 }
+
+/* Rows [r->i0, r->i1) of the euclidean distance matrix, squared
+   (root = 0) or not (root = 1), for a distance's pairwise_rows: each
+   row's listed partners pair by pair (r->J), or whole rows from one GEMM
+   against X and the squared row norms (nrm: B floats of the work). */
+static inline void lpdm_pairs_l2_rows(const float *X, int B, int d, const lpdm_rows *r, float *D, float *nrm,
+                                      int root) {
+  const int nb = r->i1 - r->i0, w = r->w;
+  if (r->J) {
+    for (int i = r->i0; i < r->i1; i++) {
+      const float *xi = X + (size_t)i * d;
+      const int *J = r->J + (size_t)(i - r->i0) * w;
+      float *Di = D + (size_t)(i - r->i0) * w;
+      for (int t = 0; t < w; t++) {
+        const float *xj = X + (size_t)J[t] * d;
+        float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+        for (int k = 0; k < d; k++) s += (xi[k] - xj[k]) * (xi[k] - xj[k]);
+        Di[t] = root ? sqrtf(s) : s;
+      }
+    }
+    return;
+  }
+  for (int j = 0; j < B; j++) {
+    const float *x = X + (size_t)j * d;
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int k = 0; k < d; k++) s += x[k] * x[k];
+    nrm[j] = s;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, B, d, 1.0f, X + (size_t)r->i0 * d, d, X, d, 0.0f, D, B);
+  for (int i = r->i0; i < r->i1; i++) {
+    float *Di = D + (size_t)(i - r->i0) * B;
+    const float ni = nrm[i];
+#pragma omp simd
+    for (int j = 0; j < B; j++) {
+      const float s = ni + nrm[j] - 2.0f * Di[j], c = s > 0.0f ? s : 0.0f;
+      Di[j] = root ? sqrtf(c) : c;
+    }
+    Di[i] = 0.0f;
+  }
+}
+
+/* dX += the vector-Jacobian product of lpdm_pairs_l2_rows' block D (the
+   host zeroes dX and calls the blocks in order): with S_ij = dD_ij / D_ij
+   (root; 0 where D_ij = 0) or dD_ij (squared), and c = 1 or 2,
+   dx_i += c S_ij (x_i - x_j) and dx_j -= the same. Whole rows go through
+   two GEMMs and the row and column sums of S (work: nb x B + B + nb). */
+static inline void lpdm_pairs_l2_rows_vjp(const float *X, int B, int d, const lpdm_rows *r, const float *D,
+                                          const float *dD, float *dX, float *work, int root) {
+  const int nb = r->i1 - r->i0, w = r->w;
+  const float c = root ? 1.0f : 2.0f;
+  if (r->J) {
+    for (int i = r->i0; i < r->i1; i++) {
+      const size_t o = (size_t)(i - r->i0) * w;
+      const float *xi = X + (size_t)i * d;
+      float *gi = dX + (size_t)i * d;
+      for (int t = 0; t < w; t++) {
+        const float s = root ? (D[o + t] > 0.0f ? dD[o + t] / D[o + t] : 0.0f) : c * dD[o + t];
+        if (s == 0.0f) continue;
+        const int j = r->J[o + t];
+        const float *xj = X + (size_t)j * d;
+        float *gj = dX + (size_t)j * d;
+#pragma omp simd
+        for (int k = 0; k < d; k++) {
+          const float v = s * (xi[k] - xj[k]);
+          gi[k] += v;
+          gj[k] -= v;
+        }
+      }
+    }
+    return;
+  }
+  float *S = work, *cs = work + (size_t)nb * B, *rs = cs + B; /* nb x B, B, nb */
+  memset(cs, 0, (size_t)B * sizeof *cs);
+  for (int i = 0; i < nb; i++) {
+    float *Si = S + (size_t)i * B;
+    const float *Di = D + (size_t)i * B, *gi = dD + (size_t)i * B;
+    if (root) {
+#pragma omp simd
+      for (int j = 0; j < B; j++) Si[j] = Di[j] > 0.0f ? gi[j] / Di[j] : 0.0f;
+    } else {
+      memcpy(Si, gi, (size_t)B * sizeof *Si);
+    }
+    Si[r->i0 + i] = 0.0f; /* D_ii is constant (and 0: S_ii is 0 already with root) */
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int j = 0; j < B; j++) acc += Si[j];
+    rs[i] = c * acc;
+#pragma omp simd
+    for (int j = 0; j < B; j++) cs[j] += Si[j];
+  }
+  const float *Xb = X + (size_t)r->i0 * d;
+  float *dXb = dX + (size_t)r->i0 * d;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, d, B, -c, S, B, X, d, 1.0f, dXb, d);
+  for (int i = 0; i < nb; i++) {
+    float *o = dXb + (size_t)i * d;
+    const float *x = Xb + (size_t)i * d, ri = rs[i];
+#pragma omp simd
+    for (int k = 0; k < d; k++) o[k] += ri * x[k];
+  }
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, d, nb, -c, S, B, Xb, d, 1.0f, dX, d);
+  for (int j = 0; j < B; j++) {
+    float *o = dX + (size_t)j * d;
+    const float *x = X + (size_t)j * d, cj = c * cs[j];
+    if (cj == 0.0f) continue;
+#pragma omp simd
+    for (int k = 0; k < d; k++) o[k] += cj * x[k];
+  }
+}
+
 #endif
