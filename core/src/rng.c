@@ -2,6 +2,7 @@
    through splitmix64. The whole state is four words plus a cached normal,
    so it can be saved and restored exactly. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "internal.h"
 
@@ -67,4 +68,37 @@ uint64_t lpdm_rng_below(lpdm_rng *r, uint64_t n) {
     }
   }
   return (uint64_t)(m >> 64);
+}
+
+/* Modified Gram-Schmidt of normal draws, in double precision: the rows
+   (rows <= cols) or the columns of A orthonormal. */
+int lpdm_rng_orthogonal(lpdm_rng *rng, float *A, int rows, int cols) {
+  int by_rows = rows <= cols;
+  int nv = by_rows ? rows : cols, len = by_rows ? cols : rows;
+  double *V = malloc((size_t)nv * len * sizeof *V);
+  if (!V) return LPDM_ERR_MEM;
+  for (int k = 0; k < nv; k++) {
+    for (;;) {
+      double *v = V + (size_t)k * len;
+      for (int t = 0; t < len; t++) v[t] = lpdm_rng_normal(rng);
+      for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j < k; j++) {
+          const double *u = V + (size_t)j * len;
+          double dot = 0;
+          for (int t = 0; t < len; t++) dot += u[t] * v[t];
+          for (int t = 0; t < len; t++) v[t] -= dot * u[t];
+        }
+      double nrm = 0;
+      for (int t = 0; t < len; t++) nrm += v[t] * v[t];
+      nrm = sqrt(nrm);
+      if (nrm < 1e-6) continue; /* a degenerate draw: try again */
+      for (int t = 0; t < len; t++) v[t] /= nrm;
+      break;
+    }
+  }
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++)
+      A[(size_t)r * cols + c] = (float)(by_rows ? V[(size_t)r * len + c] : V[(size_t)c * len + r]);
+  free(V);
+  return LPDM_OK;
 }

@@ -90,38 +90,6 @@ static void dense_free(lpdm_layer *l) {
   free(d);
 }
 
-/* Orthonormalises the rows (if rows <= cols) or the columns of the
-   rows x cols matrix A by modified Gram-Schmidt in double precision. */
-static void orthogonalise(float *A, int rows, int cols, lpdm_rng *rng) {
-  int by_rows = rows <= cols;
-  int nv = by_rows ? rows : cols, len = by_rows ? cols : rows;
-  double *V = malloc((size_t)nv * len * sizeof *V);
-  if (!V) return;
-  for (int k = 0; k < nv; k++) {
-    for (;;) {
-      double *v = V + (size_t)k * len;
-      for (int t = 0; t < len; t++) v[t] = lpdm_rng_normal(rng);
-      for (int pass = 0; pass < 2; pass++)
-        for (int j = 0; j < k; j++) {
-          const double *u = V + (size_t)j * len;
-          double dot = 0;
-          for (int t = 0; t < len; t++) dot += u[t] * v[t];
-          for (int t = 0; t < len; t++) v[t] -= dot * u[t];
-        }
-      double nrm = 0;
-      for (int t = 0; t < len; t++) nrm += v[t] * v[t];
-      nrm = sqrt(nrm);
-      if (nrm < 1e-6) continue; /* a degenerate draw: try again */
-      for (int t = 0; t < len; t++) v[t] /= nrm;
-      break;
-    }
-  }
-  for (int r = 0; r < rows; r++)
-    for (int c = 0; c < cols; c++)
-      A[(size_t)r * cols + c] = (float)(by_rows ? V[(size_t)r * len + c] : V[(size_t)c * len + r]);
-  free(V);
-}
-
 static int dense_init(const lpdm_layer_kind *kind, const lpdm_config *cfg, int in, lpdm_rng *rng,
                       lpdm_layer **out, lpdm_ctx *ctx) {
   int q = lpdm_cfg_int(cfg, "out");
@@ -174,7 +142,10 @@ static int dense_init(const lpdm_layer_kind *kind, const lpdm_config *cfg, int i
     if (d->has_bias)
       for (int i = 0; i < q; i++) d->b[i] = (float)(gain * bound * (2 * lpdm_rng_uniform(rng) - 1));
   } else if (!strcmp(init, "orthogonal")) {
-    orthogonalise(d->W, in, q, rng);
+    if (lpdm_rng_orthogonal(rng, d->W, in, q)) {
+      dense_free(&d->base);
+      return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+    }
     for (size_t i = 0; i < nw; i++) d->W[i] *= (float)gain;
   }
   lpdm_layer *l = &d->base;

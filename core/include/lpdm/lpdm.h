@@ -93,6 +93,10 @@ uint64_t lpdm_rng_u64(lpdm_rng *r);
 double lpdm_rng_uniform(lpdm_rng *r);     /* [0, 1), 53 bits */
 double lpdm_rng_normal(lpdm_rng *r);      /* N(0, 1)         */
 uint64_t lpdm_rng_below(lpdm_rng *r, uint64_t n); /* [0, n), unbiased */
+/* A random rows x cols matrix with orthonormal rows (rows <= cols) or
+   columns, by modified Gram-Schmidt of normal draws in double precision
+   (the layers' init = "orthogonal"); LPDM_ERR_MEM when out of memory. */
+int lpdm_rng_orthogonal(lpdm_rng *r, float *A, int rows, int cols);
 
 /* NumPy-compatible generator: np.random.Generator(PCG64(SeedSequence(seed))),
    as Gymnasium's env.np_random after reset(seed=seed). */
