@@ -102,25 +102,15 @@ local function try(fn, ...)
   return table.unpack(res, 2, res.n)
 end
 
-local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
--- Writes text to path via path.tmp and os.rename.
-local function write_atomic(path, text)
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then error(string.format("cannot write %s: %s", tmp, err), 0) end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    error(string.format("cannot write %s: %s", tmp, tostring(werr or cerr)), 0)
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    error(string.format("cannot rename %s to %s: %s", tmp, path, tostring(rerr)), 0)
-  end
+-- Quoting and atomic writes (path.tmp, then os.rename): scripts/lib/util.lua,
+-- found beside this script.
+local util
+do
+  local here = (arg and arg[0] or "scripts/train.lua"):match("^(.*)/[^/]*$") or "."
+  package.path = here .. "/lib/?.lua;" .. package.path
+  util = require("util")
 end
+local shell_quote, write_atomic = util.quote, util.write_atomic
 
 -- Numbers for CSV: integers as integers, others with 10 significant digits.
 local function num(x)
