@@ -640,6 +640,7 @@ if not cfg.quiet then
 end
 
 step0 = global_step
+local KILL_AT = math.tointeger(tonumber(os.getenv("LPDM_TEST_KILL_AFTER") or "")) -- tests: die after this iteration
 local ok, err = pcall(function()
   for it in run:iterations() do
     local now = lpdm.clock()
@@ -651,8 +652,7 @@ local ok, err = pcall(function()
       flush(nil) -- the rows first: a checkpoint never runs ahead of the files
       checkpoint()
     end
-    local kill_at = math.tointeger(tonumber(os.getenv("LPDM_TEST_KILL_AFTER") or ""))
-    if kill_at and iterations == kill_at then -- tests: die like a SIGKILL'd run
+    if KILL_AT and iterations == KILL_AT then -- tests: die like a SIGKILL'd run
       flush(nil)
       os.execute("kill -KILL $PPID")
     end
