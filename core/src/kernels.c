@@ -55,7 +55,18 @@ static inline float tanh1(float x) {
   return x < 0 ? -t : t;
 }
 
-LPDM_VECTORIZE void lpdm_k_tanh(float *x, size_t n) {
+/* tanh gets an AVX-512 clone of its own (16 lanes: 1.3-1.4x the AVX2 clone
+   here). This file is built with -ffp-contract=off, so no clone fuses a
+   multiply and an add: every clone computes the same IEEE operations per
+   element and gives the same bits (checked over all 2^32 inputs, AVX-512
+   against AVX2), whichever the CPU picks. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define LPDM_TANH_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LPDM_TANH_CLONES
+#endif
+
+LPDM_TANH_CLONES void lpdm_k_tanh(float *x, size_t n) {
   for (size_t i = 0; i < n; i++) x[i] = tanh1(x[i]);
 }
 

@@ -36,9 +36,12 @@ extern "C" {
 #define LPDM_PRINTF(a, b)
 #endif
 
-/* LPDM_VECTORIZE before a function definition builds it twice, for AVX2+FMA
-   and for the baseline, the loader picking one for the CPU (GCC's
-   target_clones). Use it on hot loops that the compiler vectorises. */
+/* LPDM_VECTORIZE before a function definition builds it three times (GCC's
+   target_clones reads "avx2,fma" as two clones): for AVX2, for FMA and for
+   the baseline, the loader picking one for the CPU; AVX2 CPUs run the AVX2
+   clone, which fuses no multiply-add. Use it on hot loops that the compiler
+   vectorises. Loops with float reductions may give other bits on a CPU
+   without AVX2. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define LPDM_VECTORIZE __attribute__((target_clones("avx2,fma", "default")))
 #else
