@@ -12,10 +12,18 @@
 ** `require("lpdm")` finds the built-in binding (package.preload), and
 ** package.path starts with the script's directory and the scripts/ folder
 ** (LPDM_SCRIPT_DIR), so a script can require its helpers. An error prints
-** "lpdm: <message>" and a traceback to stderr and exits 1; bad usage exits
-** 2. Ctrl-C raises "interrupted!" inside the script (as the lua
+** "lpdm: <message>" and a traceback to stderr and exits 1, as does bad
+** usage. Ctrl-C raises "interrupted!" inside the script (as the lua
 ** interpreter does), so <close> variables and finalizers still run.
+**
+** OpenBLAS runs on one thread unless OPENBLAS_NUM_THREADS (or
+** GOTO_NUM_THREADS / OMP_NUM_THREADS, which OpenBLAS also reads) is set:
+** lpdm's matrices are small and it threads over env copies itself. With
+** OpenBLAS's default (one thread per core) its idle threads spin in
+** sched_yield against lpdm's: PPO on CartPole ran 4x slower on this 2-core
+** machine with its other core busy. Results do not depend on it.
 */
+#include <cblas.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -237,6 +245,8 @@ int main(int argc, char **argv) {
     const char *base = strrchr(argv[0], '/');
     progname = base ? base + 1 : argv[0];
   }
+  if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("GOTO_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+    openblas_set_num_threads(1);
   lua_State *L = luaL_newstate();
   if (!L) {
     report("cannot create the Lua state: not enough memory");

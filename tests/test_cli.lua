@@ -285,6 +285,16 @@ test("lpdm -v prints the version", function()
   check(out:match("^lpdm %d+%.%d+%.%d+"), "version line: " .. out)
 end)
 
+test("lpdm runs OpenBLAS on one thread unless the environment says otherwise", function()
+  local code = "print('blas=' .. require('lpdm').blas_threads())"
+  local p = assert(io.popen("env -u OPENBLAS_NUM_THREADS -u GOTO_NUM_THREADS -u OMP_NUM_THREADS " .. q(LPDM) ..
+    " -e " .. q(code) .. " 2>&1", "r"))
+  local out = p:read("a")
+  p:close()
+  check(out:find("blas=1", 1, true), "no thread variable set: " .. out)
+  out = expect(0, { "blas=2" }, { "OPENBLAS_NUM_THREADS=2" }, "-e", code)
+end)
+
 test("train.lua --list lists the plugins", function()
   local out = expect(0, { "envs:", "algos:", "distances:", "losses:", "layers:" }, TRAIN, "--list")
   for _, name in ipairs({ "CartPole-v1", "reinforce", "euclidean", "stress", "guided", "dense" }) do

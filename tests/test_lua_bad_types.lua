@@ -34,7 +34,7 @@ local BAD = { { "nil", nil }, { "true", true }, { "42", 42 }, { "-1", -1 }, { "n
 
 -- Calls that succeed by design: "*" for every value.
 local ACCEPTS = {
-  ["lpdm.clock"] = "*", ["lpdm.envs"] = "*", ["lpdm.plugins"] = { ["nil"] = 1 },
+  ["lpdm.clock"] = "*", ["lpdm.blas_threads"] = "*", ["lpdm.envs"] = "*", ["lpdm.plugins"] = { ["nil"] = 1 },
   ["lpdm.dense"] = { ["nil"] = 1, ["42"] = 1, ["-1"] = 1, ["{}"] = 1 }, -- a spec; the width is checked by lpdm.net
   ["lpdm.lua_layer"] = { ["function"] = 1 },
   ["env:reset"] = { ["nil"] = 1, ["42"] = 1, ["{}"] = 1 }, -- no seed, a seed, no options

@@ -88,6 +88,7 @@
 **   line text can be passed as is). An unknown key is an error naming the
 **   plugin and the key and listing the known keys.
 */
+#include <cblas.h>
 #include <float.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -508,6 +509,14 @@ static int l_clock(lua_State *L) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
+/* lpdm.blas_threads() -> the number of threads OpenBLAS uses (the `lpdm`
+   executable sets 1 unless OPENBLAS_NUM_THREADS or OMP_NUM_THREADS is set;
+   results do not depend on it). */
+static int l_blas_threads(lua_State *L) {
+  lua_pushinteger(L, openblas_get_num_threads());
   return 1;
 }
 
@@ -2683,6 +2692,7 @@ static const luaL_Reg funcs[] = {{"envs", l_envs},
                                  {"loss", l_loss},
                                  {"algo", l_algo},
                                  {"clock", l_clock},
+                                 {"blas_threads", l_blas_threads},
                                  {"save", l_save},
                                  {"load", l_load},
                                  {NULL, NULL}};
