@@ -101,6 +101,48 @@ static void bench_env(long n) {
   printf("    CartPole physics inlined in a bare loop (the floor): %.0f steps/s\n", n / t_raw);
 }
 
+/* The GEMMs of one PPO CartPole update alone, as the nets run them (rows
+   x 4 -> 64 -> 64 -> outputs, tanh between; beta = 1 as dense does): the
+   rollout's 128 forwards of 4 rows for actor and critic, then 16
+   minibatches of 128 rows each with forward, dW and dX per layer (no dX
+   for the first). Single thread, ms per update (best of 5). Everything
+   else an update does (tanh, softmax, Adam, the env) adds to this. */
+static double ppo_gemm_floor_ms(void) {
+  static float A[128 * 64], W[64 * 64], C[128 * 64];
+  for (int i = 0; i < 128 * 64; i++) A[i] = (float)(i % 7) * 0.01f, C[i] = 0;
+  for (int i = 0; i < 64 * 64; i++) W[i] = (float)(i % 5) * 0.01f;
+  const CBLAS_ORDER R = CblasRowMajor;
+  const CBLAS_TRANSPOSE N = CblasNoTrans, T = CblasTrans;
+  double best = 1e30;
+  for (int rep = 0; rep < 5; rep++) {
+    const int U = 50;
+    double t0 = bench_now();
+    for (int u = 0; u < U; u++) {
+      for (int step = 0; step < 128; step++)
+        for (int out = 1; out <= 2; out++) { /* critic (1 output), actor (2) */
+          cblas_sgemm(R, N, N, 4, 64, 4, 1, A, 4, W, 64, 1, C, 64);
+          cblas_sgemm(R, N, N, 4, 64, 64, 1, A, 64, W, 64, 1, C, 64);
+          cblas_sgemm(R, N, N, 4, out, 64, 1, A, 64, W, out, 1, C, out);
+        }
+      for (int mb = 0; mb < 16; mb++)
+        for (int out = 1; out <= 2; out++) {
+          const int M = 128;
+          cblas_sgemm(R, N, N, M, 64, 4, 1, A, 4, W, 64, 1, C, 64); /* forward */
+          cblas_sgemm(R, N, N, M, 64, 64, 1, A, 64, W, 64, 1, C, 64);
+          cblas_sgemm(R, N, N, M, out, 64, 1, A, 64, W, out, 1, C, out);
+          cblas_sgemm(R, T, N, 64, out, M, 1, A, 64, W, out, 1, C, out); /* dW3, dH2 */
+          cblas_sgemm(R, N, T, M, 64, out, 1, A, out, W, out, 1, C, 64);
+          cblas_sgemm(R, T, N, 64, 64, M, 1, A, 64, W, 64, 1, C, 64); /* dW2, dH1 */
+          cblas_sgemm(R, N, T, M, 64, 64, 1, A, 64, W, 64, 1, C, 64);
+          cblas_sgemm(R, T, N, 4, 64, M, 1, A, 4, W, 64, 1, C, 64); /* dW1 */
+        }
+    }
+    const double ms = (bench_now() - t0) / U * 1e3;
+    if (ms < best) best = ms;
+  }
+  return best;
+}
+
 /* The observation width of an env kind (one throwaway instance). */
 static int env_obs_dim(const lpdm_env_kind *ek) {
   lpdm_env *e = NULL;
@@ -279,6 +321,12 @@ int main(int argc, char **argv) {
       if (i > 0) printf("  (%.2fx bp's time)", ms / bp_ms[th - 1]);
       printf("\n");
     }
+  {
+    const double floor_ms = ppo_gemm_floor_ms(), cap = 512.0 / (floor_ms * 1e-3);
+    printf("    the update's GEMMs alone, one thread: %.2f ms/update (%.0f%% of bp's threads=1 time); even\n"
+           "    split perfectly over 2 cores with nothing else to do they cap bp at %.0fx CleanRL\n",
+           floor_ms, 100.0 * floor_ms / bp_ms[0], 2 * cap / 12600.0);
+  }
   if (lpdm_plugin_find(ctx, LPDM_KIND_ENV, "HalfCheetah-v5")) {
     long hsteps = quick ? 20480 : 102400;
     printf("\n[5] PPO on HalfCheetah-v5 with ppo_continuous_action.py's defaults (1 x 2048 steps, 32 x 10\n"
