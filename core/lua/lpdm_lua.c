@@ -101,6 +101,7 @@
 #include <time.h>
 
 #include "lpdm/lpdm.h"
+#include "lpdm_mpi.h"
 
 int luaopen_lpdm(lua_State *L);
 
@@ -1706,7 +1707,7 @@ typedef struct lrun {
 } lrun;
 
 static const char *const run_keys[] = {"env", "env_config", "policy", "value", "distance", "loss",
-                                       NULL};
+                                       "distributed", NULL};
 
 /* setup.on_episode: appends to the run's buffer (never raises). */
 static void on_episode(void *user, const lpdm_episode *ep) {
@@ -1836,7 +1837,7 @@ static int l_algo(lua_State *L) {
   lpdm_config *acfg = tmpbuf(L, sizeof *acfg);
   if (lpdm_config_init(ctx, p, acfg)) return fail(L, ctx);
   fill_config(L, ctx, acfg, p->name, 2, run_keys, 0,
-              "env, env_config, policy, value, distance, loss (taken by lpdm.algo)");
+              "env, env_config, policy, value, distance, loss, distributed (taken by lpdm.algo)");
 
   lrun *r = newobj(L, sizeof *r, RUN_T, NUV);
   int ri = lua_gettop(L);
@@ -1908,6 +1909,13 @@ static int l_algo(lua_State *L) {
   r->setup.loss = r->loss;
   r->setup.on_episode = on_episode;
   r->setup.user = r;
+  r->setup.comm = NULL;
+  if (lua_getfield(L, 2, "distributed") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      return luaL_error(L, "lpdm.algo: 'distributed' must be true or false, got a %s", tname(L, -1));
+    if (lua_toboolean(L, -1)) r->setup.comm = lpdm_lua_mpi_comm(L, "lpdm.algo: distributed = true");
+  }
+  lua_pop(L, 1);
   lpdm_ctx_clear(ctx);
   if (lpdm_algo_new(ctx, kind, acfg, &r->setup, &r->algo)) return fail(L, ctx);
   if (!r->algo) return luaL_error(L, "%s: create returned no instance", p->name);
@@ -2729,5 +2737,7 @@ int luaopen_lpdm(lua_State *L) {
   lua_pushvalue(L, c);
   luaL_setfuncs(L, stats_funcs, 1);
   lua_setfield(L, -2, "stats");
+  lpdm_lua_open_mpi(L);
+  lua_setfield(L, -2, "mpi");
   return 1;
 }

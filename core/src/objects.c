@@ -155,6 +155,15 @@ int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg
   if (rc) return rc;
   if (!setup->env_kind || !setup->policy)
     return lpdm_error(ctx, LPDM_ERR_ARG, "%s: an env and a policy network are required", k->head.name);
+  if (setup->comm && setup->comm->size > 1 && !(k->head.abi_minor >= 3 && k->distributed))
+    return lpdm_error(ctx, LPDM_ERR_ARG,
+                      "%s does not run data-parallel (asked for %d processes); run it without --distributed",
+                      k->head.name, setup->comm->size);
+  if (setup->comm && (setup->comm->size < 1 || setup->comm->rank < 0 || setup->comm->rank >= setup->comm->size ||
+                      !setup->comm->allreduce_f32 || !setup->comm->allreduce_f64 || !setup->comm->allgather ||
+                      !setup->comm->allgatherv))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: the setup's comm is incomplete (rank %d of %d, or a NULL function)",
+                      k->head.name, setup->comm->rank, setup->comm->size);
   lpdm_algo *a = NULL;
   rc = k->create(k, &c, setup, &a, ctx);
   if (rc) return lpdm_ctx_prefix(ctx, rc, "%s", k->head.name);

@@ -10,6 +10,7 @@
 #include "env.h"
 #include "distance.h"
 #include "loss.h"
+#include "comm.h"
 
 typedef struct lpdm_algo_kind lpdm_algo_kind;
 typedef struct lpdm_net lpdm_net;
@@ -41,6 +42,11 @@ typedef struct lpdm_algo_setup {
   lpdm_loss *loss;         /* local mode: the hidden layers' local loss     */
   void (*on_episode)(void *user, const lpdm_episode *ep); /* may be NULL */
   void *user;
+  /* ---- ABI 1.3 (a host fills it; only plugins built for >= 1.3 read it) */
+  /* Data-parallel run over comm->size processes (lpdm/comm.h), each with
+     the same config and seed; NULL or size 1: one process. Every rank's
+     on_episode sees every rank's episodes, in the single-process order. */
+  const lpdm_comm *comm;
 } lpdm_algo_setup;
 
 /* The public part of an instance, first member of the plugin's own struct
@@ -77,6 +83,10 @@ struct lpdm_algo_kind {
      user names none: a loss name and settings, "kernel anchor=1" (NULL:
      "guided"). Hosts resolve it with lpdm_algo_local_loss. */
   const char *local_loss;
+  /* ---- ABI 1.3 */
+  /* 1: create() honours setup->comm (a data-parallel run); 0: the host
+     refuses a comm of more than one process. */
+  int distributed;
 };
 
 #endif

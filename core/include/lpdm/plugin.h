@@ -26,7 +26,8 @@ extern "C" {
 #endif
 
 #define LPDM_ABI_MAJOR 1
-#define LPDM_ABI_MINOR 2 /* 1.1: env and algo state for checkpoints; 1.2: layer state, row-blocked distances and losses */
+#define LPDM_ABI_MINOR 3 /* 1.1: env and algo state for checkpoints; 1.2: layer state, row-blocked distances and losses;
+                            1.3: algo setup.comm (data-parallel runs) */
 
 #if defined(__GNUC__)
 #define LPDM_EXPORT __attribute__((visibility("default")))
