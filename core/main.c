@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "lpdm/lpdm.h"
+#include "lua/lpdm_mpi.h"
 
 #ifndef LPDM_SCRIPT_DIR
 #define LPDM_SCRIPT_DIR "scripts"
@@ -263,6 +264,7 @@ int main(int argc, char **argv) {
   } else {
     code = (int)lua_tointeger(L, -1);
   }
+  lpdm_lua_mpi_fail(code); /* a failed rank ends its MPI job, never leaves it waiting */
   lua_close(L); /* runs the finalizers: runs, nets, envs, then the context */
   return code;
 }

@@ -18,6 +18,9 @@
 --   --checkpoint-every=N  save DIR/checkpoint.safetensors every N updates
 --   --resume=DIR       continue the run checkpointed in DIR: the same flags
 --                      give the same progress.csv as a run never stopped
+--   --distributed      data-parallel over MPI ranks: mpirun -np N build/lpdm
+--                      scripts/train.lua --algo=ppo --distributed ...; rank 0
+--                      writes DIR, the others write nothing (docs/distributed.md)
 --   --quiet  --list  --help
 -- Any other --foo-bar=value sets config key foo_bar of the algorithm, or
 -- else of the loss, the distance or the env, whichever declares it first
@@ -80,6 +83,7 @@ local FIXED = {
   { "local_budget_mib", "1024", "local mode: whole B x B matrices up to this many MiB, row blocks beyond (refused for losses without them)" },
   { "checkpoint_every", "0", "save DIR/checkpoint.safetensors every N updates (0: never)" },
   { "resume", nil, "DIR: continue the run checkpointed in DIR (give the same flags)" },
+  { "distributed", nil, "data-parallel over MPI ranks (mpirun -np N ...; ppo; docs/distributed.md)" },
   { "list", nil, "list envs, algos, distances, losses and layers, then exit" },
   { "help", nil, "this help" },
 }
@@ -363,6 +367,22 @@ cfg.out = str_flag("out", string.format("runs/%s_%s_%s_%s_s%d", cfg.env, cfg.alg
 if cfg.out == "" then die("--out must not be empty") end
 cfg.checkpoint_every = int_flag("checkpoint_every", "0", 0)
 local resume = flags.resume ~= nil and str_flag("resume") or nil
+-- Data-parallel: every rank runs this script with the same flags; rank 0
+-- alone prints and writes DIR.
+cfg.distributed = bool_flag("distributed")
+local rank, nproc = 0, 1
+if cfg.distributed then
+  if not lpdm.mpi.available then
+    die("--distributed needs MPI: this lpdm was built without it (install libopenmpi-dev and openmpi-bin, rebuild)")
+  end
+  if cfg.checkpoint_every > 0 or resume then
+    die("--distributed runs cannot be checkpointed or resumed yet (leave --checkpoint-every and --resume out)")
+  end
+  rank, nproc = try(lpdm.mpi.init)
+  cfg.processes = nproc
+  if rank ~= 0 then cfg.quiet = true end
+end
+local PRIMARY = rank == 0
 if resume then
   if flags.out ~= nil and flags.out ~= resume then die("--resume=DIR continues the run in DIR: leave --out out") end
   cfg.out = resume
@@ -464,16 +484,17 @@ algo_cfg.env = env
 algo_cfg.policy = policy
 algo_cfg.loss = loss_spec
 algo_cfg.distance = dist_spec
+if cfg.distributed then algo_cfg.distributed = true end
 local run = try(lpdm.algo, cfg.algo, algo_cfg)
 
 -- Output directory (and a first write, so a bad --out fails before training).
 local out = cfg.out
-if not os.execute("mkdir -p -- " .. shell_quote(out) .. " 2>/dev/null") then
+if PRIMARY and not os.execute("mkdir -p -- " .. shell_quote(out) .. " 2>/dev/null") then
   die(string.format("cannot create the output directory '%s'", out))
 end
 local PROGRESS_HEADER = "global_step,episode,episode_return,episode_length,avg20\n"
 local CKPT = out .. "/checkpoint.safetensors"
-if not resume then try(write_atomic, out .. "/progress.csv", PROGRESS_HEADER) end
+if PRIMARY and not resume then try(write_atomic, out .. "/progress.csv", PROGRESS_HEADER) end
 
 -- ---------------------------------------------------------------- training
 
@@ -606,6 +627,7 @@ local function summary(status, err)
 end
 
 local function flush(status, err)
+  if not PRIMARY then return end
   write_atomic(out .. "/progress.csv", table.concat(progress_rows))
   write_atomic(out .. "/updates.csv", table.concat(update_rows))
   if status then write_atomic(out .. "/summary.json", json.encode(summary(status, err)) .. "\n") end
@@ -674,6 +696,10 @@ end
 
 flush("done")
 if TTY then io.stdout:write("\n") end
+if not PRIMARY then
+  run:close()
+  return
+end
 local s = summary("done")
 print(string.format("done: %s %s %s/%s seed %d: %d steps, %d episodes, %d iterations in %.1f s (%.0f steps/s)",
   cfg.env, cfg.algo, cfg.mode, cfg.loss, cfg.seed, global_step, #returns, iterations, s.wall_time_s,

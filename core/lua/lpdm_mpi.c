@@ -15,12 +15,20 @@
 **   lpdm.mpi.barrier()
 **   lpdm.mpi.abort(code)    ends every rank (MPI_Abort)
 **
+** A rank that fails must not leave the others waiting in a collective (or
+** in MPI_Finalize, which waits for every rank): once MPI is initialised,
+** os.exit with a failure status, and the `lpdm` executable's exit after an
+** uncaught error (lpdm_lua_mpi_fail), end the job with MPI_Abort instead.
+** A sweep, whose ranks share no collective after the start, runs with
+** mpirun --enable-recovery and so survives a rank that dies.
+**
 ** MPI errors return (MPI_ERRORS_RETURN) and become Lua errors naming the
 ** call. Nothing here runs a collective on its own: a script that uses
 ** lpdm.mpi decides which ranks call what.
 */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -131,10 +139,49 @@ static const char *world_init(char *buf) {
   return NULL;
 }
 
+void lpdm_lua_mpi_fail(int code) {
+  int i = 0, f = 0;
+  MPI_Initialized(&i);
+  MPI_Finalized(&f);
+  if (i && !f && code != 0) {
+    fflush(stdout);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, code);
+  }
+}
+
+/* os.exit while MPI runs: a failure status aborts the job (see above). */
+static int l_os_exit(lua_State *L) {
+  int code;
+  if (lua_isboolean(L, 1)) code = lua_toboolean(L, 1) ? 0 : 1;
+  else code = (int)luaL_optinteger(L, 1, 0);
+  lpdm_lua_mpi_fail(code);
+  lua_pushvalue(L, lua_upvalueindex(1)); /* the original os.exit */
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 0);
+  return 0;
+}
+
+static void wrap_os_exit(lua_State *L) {
+  if (lua_getglobal(L, "os") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_getfield(L, -1, "exit");
+  if (lua_tocfunction(L, -1) == l_os_exit || !lua_isfunction(L, -1)) {
+    lua_pop(L, 2);
+    return;
+  }
+  lua_pushcclosure(L, l_os_exit, 1);
+  lua_setfield(L, -2, "exit");
+  lua_pop(L, 1);
+}
+
 static void need(lua_State *L, const char *who) {
   char buf[MPI_MAX_ERROR_STRING + 1];
   const char *e = world_init(buf);
   if (e) luaL_error(L, "%s: cannot initialise MPI: %s", who, e);
+  wrap_os_exit(L);
 }
 
 const lpdm_comm *lpdm_lua_mpi_comm(lua_State *L, const char *who) {
@@ -198,6 +245,7 @@ static int l_abort(lua_State *L) {
 }
 #define HAVE_MPI 1
 #else
+void lpdm_lua_mpi_fail(int code) { (void)code; }
 #define NO_MPI_MSG "this lpdm was built without MPI (install libopenmpi-dev and openmpi-bin, then rebuild)"
 const lpdm_comm *lpdm_lua_mpi_comm(lua_State *L, const char *who) {
   luaL_error(L, "%s: " NO_MPI_MSG, who);

@@ -11,4 +11,8 @@ void lpdm_lua_open_mpi(lua_State *L);
    error (naming `who`) when this lpdm has no MPI. */
 const lpdm_comm *lpdm_lua_mpi_comm(lua_State *L, const char *who);
 
+/* Ends an MPI job with MPI_Abort(code) when MPI is initialised and code is
+   a failure (the other ranks may be waiting in a collective); else nothing. */
+void lpdm_lua_mpi_fail(int code);
+
 #endif

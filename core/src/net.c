@@ -342,6 +342,22 @@ int lpdm_net_step(lpdm_net *n, lpdm_ctx *ctx, float scale) {
   return LPDM_OK;
 }
 
+size_t lpdm_net_grad_count(const lpdm_net *n) {
+  size_t c = 0;
+  for (int i = 0; i < n->depth; i++) c += lpdm_optim_grad_count(n->opt[i]);
+  return c;
+}
+
+float *lpdm_net_grad_get(const lpdm_net *n, float *dst) {
+  for (int i = 0; i < n->depth; i++) dst = lpdm_optim_grad_get(n->opt[i], dst);
+  return dst;
+}
+
+const float *lpdm_net_grad_set(lpdm_net *n, const float *src) {
+  for (int i = 0; i < n->depth; i++) src = lpdm_optim_grad_set(n->opt[i], src);
+  return src;
+}
+
 double lpdm_net_grad_sq(const lpdm_net *n) {
   double s = 0;
   for (int i = 0; i < n->depth; i++) s += lpdm_optim_grad_sq(n->opt[i]);

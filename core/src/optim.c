@@ -108,6 +108,28 @@ LPDM_VECTORIZE static double sum_sq(const float *g, size_t n) {
   return s;
 }
 
+size_t lpdm_optim_grad_count(const lpdm_optim *o) {
+  size_t n = 0;
+  for (int i = 0; o && i < o->nparams; i++) n += o->params[i].n;
+  return n;
+}
+
+float *lpdm_optim_grad_get(const lpdm_optim *o, float *dst) {
+  for (int i = 0; o && i < o->nparams; i++) {
+    memcpy(dst, o->params[i].g, o->params[i].n * sizeof(float));
+    dst += o->params[i].n;
+  }
+  return dst;
+}
+
+const float *lpdm_optim_grad_set(lpdm_optim *o, const float *src) {
+  for (int i = 0; o && i < o->nparams; i++) {
+    memcpy(o->params[i].g, src, o->params[i].n * sizeof(float));
+    src += o->params[i].n;
+  }
+  return src;
+}
+
 double lpdm_optim_grad_sq(const lpdm_optim *o) {
   double s = 0;
   for (int i = 0; i < o->nparams; i++) s += sum_sq(o->params[i].g, o->params[i].n);

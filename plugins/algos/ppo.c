@@ -238,6 +238,18 @@ typedef struct ppo {
   fbuf ga, gc, gs;
   void *rk_a, *rk_c; /* rank scratch */
   worker *worker; /* threads = 2 */
+  /* data-parallel run (setup.comm of size P > 1): this rank steps env
+     copies [e0, e1) and computes rows [r0, r0 + Ml) of every minibatch;
+     one process: P = 1, all copies, all rows */
+  const lpdm_comm *comm;
+  int P, rank, e0, e1, r0, Ml;
+  float *dp_send, *dp_recv; /* the rollout exchange */
+  size_t dp_per;            /* floats per rank in it */
+  float *dp_grad;           /* every summed gradient, flat */
+  size_t dp_ngrad;
+  lpdm_episode *dp_eps, *dp_all; /* this rank's episodes of a rollout; everyone's */
+  int dp_neps, dp_cap;
+  size_t dp_allcap;
 } ppo;
 
 static void worker_free(worker *w);
@@ -269,7 +281,8 @@ static void ppo_free(lpdm_algo *a) {
   free(s->rk_c);
   void *ps[] = {s->ep_ret, s->ep_len, s->om,       s->ov,        s->oc,      s->rm,      s->rv,    s->rc,
                 s->disc,   s->act_env, s->xbuf,   s->raw,       s->trunk_lr, s->vtrunk_lr, s->log_std,
-                s->glog_std, s->perm, s->fm_a, s->fv_a, s->fm_c, s->fv_c};
+                s->glog_std, s->perm, s->fm_a, s->fv_a, s->fm_c, s->fv_c, s->dp_send, s->dp_recv, s->dp_grad,
+                s->dp_eps, s->dp_all};
   for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
   fbuf *bs[] = {&s->obs,  &s->act,   &s->logp,  &s->val,   &s->rew,   &s->done,  &s->adv,   &s->ret,
                 &s->next_obs, &s->next_done, &s->next_val, &s->feat, &s->out, &s->vfeat, &s->vout,
@@ -422,9 +435,30 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
     return lpdm_error(ctx, LPDM_ERR_ARG, "the value net takes %d inputs but %s observations have %d",
                       lpdm_net_in_dim(setup->value), lpdm_plugin_short(&setup->env_kind->head), od);
 
+  const lpdm_comm *comm = setup->comm && setup->comm->size > 1 ? setup->comm : NULL;
+  if (comm) {
+    if (N % comm->size)
+      return lpdm_error(ctx, LPDM_ERR_ARG,
+                        "num_envs (%d) must be a multiple of the number of processes (%d): each process steps "
+                        "num_envs / processes env copies",
+                        N, comm->size);
+    if (B / nmb < comm->size)
+      return lpdm_error(ctx, LPDM_ERR_ARG, "a minibatch of %d rows cannot be split over %d processes", B / nmb,
+                        comm->size);
+    if (lpdm_cfg_bool(cfg, "feature_norm"))
+      return lpdm_error(ctx, LPDM_ERR_ARG, "feature_norm is not supported in a data-parallel run (yet)");
+  }
+
   ppo *s = calloc(1, sizeof *s);
   if (!s) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
   s->base.cfg = rcfg;
+  s->comm = comm;
+  s->P = comm ? comm->size : 1;
+  s->rank = comm ? comm->rank : 0;
+  s->e0 = (int)((long long)s->rank * N / s->P);
+  s->e1 = (int)((long long)(s->rank + 1) * N / s->P);
+  s->r0 = (int)((long long)s->rank * (B / nmb) / s->P);
+  s->Ml = (int)((long long)(s->rank + 1) * (B / nmb) / s->P) - s->r0;
   s->setup = *setup;
   s->N = N;
   s->T = T;
@@ -658,6 +692,22 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
       if (!s->rk_a || !s->rk_c) goto oom;
     }
   }
+  if (comm) {
+    const int Nl = s->e1 - s->e0;
+    /* floats per rank: the rollout's rows, next_obs and next_done, then
+       (norm_obs) the observation moments as doubles, 2 floats each, at an
+       even offset (dp_per floats per rank keep every block 8-aligned) */
+    s->dp_per = (size_t)T * Nl * (od + na + 3) + (size_t)Nl * (od + 1);
+    s->dp_per += s->dp_per & 1;
+    if (s->norm_obs) s->dp_per += 2 * ((size_t)Nl * (2 * od + 1));
+    s->dp_per += s->dp_per & 1;
+    s->dp_ngrad = lpdm_net_grad_count(s->head) + lpdm_net_grad_count(s->vhead) + lpdm_optim_grad_count(s->ls_opt);
+    if (!local) s->dp_ngrad += lpdm_net_grad_count(s->trunk) + lpdm_net_grad_count(s->vtrunk);
+    s->dp_send = malloc(s->dp_per * sizeof(float));
+    s->dp_recv = malloc(s->dp_per * (size_t)s->P * sizeof(float));
+    s->dp_grad = malloc((s->dp_ngrad ? s->dp_ngrad : 1) * sizeof(float));
+    if (!s->dp_send || !s->dp_recv || !s->dp_grad) goto oom;
+  }
   if (threads == 2 && (rc = worker_new(s, ctx, &s->worker))) goto fail;
   s->t_start = now_s();
   *out = &s->base;
@@ -742,7 +792,122 @@ static int forward2(lpdm_net *trunk, lpdm_net *head, lpdm_ctx *ctx, const float 
   return lpdm_net_forward(head, ctx, feat, B, out);
 }
 
-/* num_steps steps of every copy into the rollout buffers. */
+/* A copy another rank steps: its sampling's draws are made and dropped, so
+   that every rank's generator stays where one process's would be. */
+static void skip_draws(ppo *s) {
+  if (s->discrete) (void)lpdm_rng_uniform(&s->rng);
+  else
+    for (int i = 0; i < s->nact; i++) (void)lpdm_rng_normal(&s->rng);
+}
+
+/* An episode that ended: reported at once by one process; kept for the
+   exchange after the rollout by a rank of a data-parallel run. */
+static int note_episode(ppo *s, lpdm_ctx *ctx, const lpdm_episode *ep) {
+  if (!s->comm) {
+    if (s->setup.on_episode) s->setup.on_episode(s->setup.user, ep);
+    return LPDM_OK;
+  }
+  if (s->dp_neps == s->dp_cap) {
+    int nc = s->dp_cap ? 2 * s->dp_cap : 64;
+    lpdm_episode *n = realloc(s->dp_eps, (size_t)nc * sizeof *n);
+    if (!n) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+    s->dp_eps = n;
+    s->dp_cap = nc;
+  }
+  s->dp_eps[s->dp_neps++] = *ep;
+  return LPDM_OK;
+}
+
+static int episode_cmp(const void *a, const void *b) {
+  const lpdm_episode *x = a, *y = b;
+  if (x->global_step != y->global_step) return x->global_step < y->global_step ? -1 : 1;
+  return x->env_index - y->env_index;
+}
+
+/* A data-parallel rollout's end: every rank gets every copy's steps (its
+   own copies' rows were stepped here, the rest arrive from their ranks)
+   and every episode, reported in one process's order (step, then copy). */
+static int dp_exchange(ppo *s, lpdm_ctx *ctx) {
+  const lpdm_comm *c = s->comm;
+  const int N = s->N, T = s->T, od = s->od, na = s->na, Nl = s->e1 - s->e0;
+  struct {
+    float *a;
+    int w;
+  } rows[] = {{s->obs.p, od}, {s->act.p, na}, {s->logp.p, 1}, {s->rew.p, 1}, {s->done.p, 1}};
+  float *p = s->dp_send;
+  for (int t = 0; t < T; t++)
+    for (size_t k = 0; k < sizeof rows / sizeof *rows; k++) {
+      size_t w = (size_t)rows[k].w;
+      memcpy(p, rows[k].a + ((size_t)t * N + s->e0) * w, (size_t)Nl * w * sizeof(float));
+      p += (size_t)Nl * w;
+    }
+  memcpy(p, s->next_obs.p + (size_t)s->e0 * od, (size_t)Nl * od * sizeof(float));
+  p += (size_t)Nl * od;
+  memcpy(p, s->next_done.p + s->e0, (size_t)Nl * sizeof(float));
+  p += Nl;
+  p += (size_t)(p - s->dp_send) & 1; /* doubles at an even offset */
+  if (s->norm_obs) { /* the copies' observation moments, so that run:act is the same on every rank */
+    double *d = (double *)(void *)p;
+    memcpy(d, s->om + (size_t)s->e0 * od, (size_t)Nl * od * sizeof(double));
+    memcpy(d + (size_t)Nl * od, s->ov + (size_t)s->e0 * od, (size_t)Nl * od * sizeof(double));
+    memcpy(d + (size_t)2 * Nl * od, s->oc + s->e0, (size_t)Nl * sizeof(double));
+  }
+  if (c->allgather(c->user, s->dp_send, s->dp_per * sizeof(float), s->dp_recv))
+    return lpdm_error(ctx, LPDM_ERR, "data-parallel rollout exchange failed (allgather of %zu bytes)",
+                      s->dp_per * sizeof(float));
+  for (int r = 0; r < s->P; r++) {
+    const float *q = s->dp_recv + (size_t)r * s->dp_per;
+    const int f0 = (int)((long long)r * N / s->P);
+    for (int t = 0; t < T; t++)
+      for (size_t k = 0; k < sizeof rows / sizeof *rows; k++) {
+        size_t w = (size_t)rows[k].w;
+        memcpy(rows[k].a + ((size_t)t * N + f0) * w, q, (size_t)Nl * w * sizeof(float));
+        q += (size_t)Nl * w;
+      }
+    memcpy(s->next_obs.p + (size_t)f0 * od, q, (size_t)Nl * od * sizeof(float));
+    q += (size_t)Nl * od;
+    memcpy(s->next_done.p + f0, q, (size_t)Nl * sizeof(float));
+    q += Nl;
+    q += (size_t)(q - (s->dp_recv + (size_t)r * s->dp_per)) & 1;
+    if (s->norm_obs) {
+      const double *d = (const double *)(const void *)q;
+      memcpy(s->om + (size_t)f0 * od, d, (size_t)Nl * od * sizeof(double));
+      memcpy(s->ov + (size_t)f0 * od, d + (size_t)Nl * od, (size_t)Nl * od * sizeof(double));
+      memcpy(s->oc + f0, d + (size_t)2 * Nl * od, (size_t)Nl * sizeof(double));
+    }
+  }
+  /* episodes: the counts, then the records */
+  double *cnt = (double *)s->dp_recv; /* P counts fit: dp_per >= 2 floats per rank */
+  double mine = s->dp_neps;
+  if (c->allgather(c->user, &mine, sizeof mine, cnt))
+    return lpdm_error(ctx, LPDM_ERR, "data-parallel episode exchange failed (counts)");
+  size_t total = 0, bytes_of[64], *bo = s->P <= 64 ? bytes_of : malloc((size_t)s->P * sizeof *bo);
+  if (!bo) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  for (int r = 0; r < s->P; r++) {
+    bo[r] = (size_t)cnt[r] * sizeof(lpdm_episode);
+    total += (size_t)cnt[r];
+  }
+  int rc = LPDM_OK;
+  if (total > s->dp_allcap) {
+    lpdm_episode *n = realloc(s->dp_all, (total + 64) * sizeof *n);
+    if (!n) rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+    else {
+      s->dp_all = n;
+      s->dp_allcap = total + 64;
+    }
+  }
+  if (!rc && total && c->allgatherv(c->user, s->dp_eps, s->dp_all, bo))
+    rc = lpdm_error(ctx, LPDM_ERR, "data-parallel episode exchange failed (%zu episodes)", total);
+  if (bo != bytes_of) free(bo);
+  if (rc) return rc;
+  s->dp_neps = 0;
+  qsort(s->dp_all, total, sizeof *s->dp_all, episode_cmp);
+  for (size_t i = 0; i < total && s->setup.on_episode; i++) s->setup.on_episode(s->setup.user, &s->dp_all[i]);
+  return LPDM_OK;
+}
+
+/* num_steps steps of every copy into the rollout buffers (in a
+   data-parallel run: this rank's copies, then the exchange). */
 static int rollout(ppo *s, lpdm_ctx *ctx) {
   const int N = s->N, od = s->od, na = s->na, nact = s->nact;
   for (int t = 0; t < s->T; t++) {
@@ -751,8 +916,16 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
     memcpy(s->obs.p + base * od, s->next_obs.p, (size_t)N * od * sizeof(float));
     memcpy(s->done.p + base, s->next_done.p, (size_t)N * sizeof(float));
     int rc;
+    /* every copy's row, also in a data-parallel run (where the other
+       ranks' rows are from the last exchange and their outputs unused):
+       OpenBLAS may round a row differently in a GEMM of fewer rows (one
+       row goes through gemv), and a rank's actions must be one process's */
     if ((rc = forward2(s->trunk, s->head, ctx, s->next_obs.p, N, s->feat.p, s->out.p, s->fm_a, s->fv_a))) return rc;
     for (int e = 0; e < N; e++) {
+      if (e < s->e0 || e >= s->e1) {
+        skip_draws(s);
+        continue;
+      }
       const float *z = s->out.p + (size_t)e * nact;
       float *a = s->act.p + (base + e) * na;
       double H;
@@ -786,7 +959,7 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
           rs += s->gamma * v;
         }
         lpdm_episode ep = {s->global_step, s->ep_ret[e], s->ep_len[e], e};
-        if (s->setup.on_episode) s->setup.on_episode(s->setup.user, &ep);
+        if ((rc = note_episode(s, ctx, &ep))) return rc;
         s->ep_ret[e] = 0;
         s->ep_len[e] = 0;
         if ((rc = lpdm_env_reset(s->env[e], ctx, 0, 0, s->raw))) return rc;
@@ -796,7 +969,7 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
       s->next_done.p[e] = (float)(term || trunc);
     }
   }
-  return LPDM_OK;
+  return s->comm ? dp_exchange(s, ctx) : LPDM_OK;
 }
 
 static void gather(const float *src, int width, const int *idx, int M, float *dst) {
@@ -904,26 +1077,39 @@ static const float *critic_guidance(ppo *s, const float *ret, const float *val, 
   return guide_signal(s, s->val_guide ? val : ret, n, s->gc.p, s->rk_c);
 }
 
+/* The hidden features of this process's rows [r0, r0 + Ml) of the
+   minibatch: bp runs the trunk on those rows only; local mode trains each
+   hidden layer on the whole minibatch (its pairs span every row, and every
+   process computes the same step) and hands on the rows' features. */
+static int trunk_rows(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, const lpdm_loss *loss, const float *g,
+                      const float **feat, double *ll, float *scratch) {
+  if (!s->local)
+    return trunk_forward(s, ctx, trunk, loss, s->m_obs.p + (size_t)s->r0 * s->od, s->Ml, g, feat, ll, scratch);
+  int rc = trunk_forward(s, ctx, trunk, loss, s->m_obs.p, s->M, g, feat, ll, scratch);
+  if (!rc) *feat += (size_t)s->r0 * lpdm_net_out_dim(trunk);
+  return rc;
+}
+
 static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double *sq) {
-  const int M = s->M;
+  const int M = s->M, r0 = s->r0, Ml = s->Ml;
   const float *feat, *out;
   int rc;
   const int F = lpdm_net_out_dim(s->trunk);
   const float *ga = s->local ? actor_guidance(s, s->m_adv.p, s->m_act.p, M) : s->m_adv.p;
-  if ((rc = trunk_forward(s, ctx, s->trunk, s->aloss, s->m_obs.p, M, ga, &feat, ll, s->tfeat.p))) return rc;
+  if ((rc = trunk_rows(s, ctx, s->trunk, s->aloss, ga, &feat, ll, s->tfeat.p))) return rc;
   if (s->fnorm) {
-    fn_apply(s->fm_a, s->fv_a, feat, M, F, s->nfeat.p);
+    fn_apply(s->fm_a, s->fv_a, feat, Ml, F, s->nfeat.p);
     feat = s->nfeat.p;
   }
-  if ((rc = lpdm_net_train_forward(s->head, ctx, feat, M, &out))) return rc;
+  if ((rc = lpdm_net_train_forward(s->head, ctx, feat, Ml, &out))) return rc;
   if (s->ls_opt) lpdm_optim_zero(s->ls_opt);
-  ppo_policy_loss(M, s->discrete, s->nact, out, s->log_std, s->m_act.p, s->m_logp.p, s->m_adv.p, s->clip,
-                  s->ent_coef, s->dout.p, s->glog_std, ps);
+  ppo_policy_loss_part(Ml, 1.0 / M, s->discrete, s->nact, out, s->log_std, s->m_act.p + (size_t)r0 * s->na,
+                       s->m_logp.p + r0, s->m_adv.p + r0, s->clip, s->ent_coef, s->dout.p, s->glog_std, ps);
   lpdm_net_zero_grad(s->head);
   if ((rc = lpdm_net_backward(s->head, ctx, s->dout.p, s->local ? NULL : s->dfeat.p))) return rc;
   *sq = lpdm_net_grad_sq(s->head) + (s->ls_opt ? lpdm_optim_grad_sq(s->ls_opt) : 0);
   if (!s->local) {
-    if (s->fnorm) fn_backward(s->fv_a, s->dfeat.p, M, F);
+    if (s->fnorm) fn_backward(s->fv_a, s->dfeat.p, Ml, F);
     lpdm_net_zero_grad(s->trunk);
     if ((rc = lpdm_net_backward(s->trunk, ctx, s->dfeat.p, NULL))) return rc;
     *sq += lpdm_net_grad_sq(s->trunk);
@@ -934,28 +1120,62 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
 /* The critic's half (guided by the returns); results in s->job_*. Touches
    only the critic's nets and buffers, so it can run beside actor_part. */
 static int critic_part(ppo *s, lpdm_ctx *ctx) {
-  const int M = s->M;
+  const int M = s->M, r0 = s->r0, Ml = s->Ml;
   const float *vfeat, *vout;
   int rc;
   const int VF = lpdm_net_out_dim(s->vtrunk);
   const float *gc = s->local ? critic_guidance(s, s->m_ret.p, s->m_val.p, M) : s->m_ret.p;
-  if ((rc = trunk_forward(s, ctx, s->vtrunk, s->closs, s->m_obs.p, M, gc, &vfeat, s->job_ll, s->vtfeat.p)))
-    return rc;
+  if ((rc = trunk_rows(s, ctx, s->vtrunk, s->closs, gc, &vfeat, s->job_ll, s->vtfeat.p))) return rc;
   if (s->fnorm) {
-    fn_apply(s->fm_c, s->fv_c, vfeat, M, VF, s->nvfeat.p);
+    fn_apply(s->fm_c, s->fv_c, vfeat, Ml, VF, s->nvfeat.p);
     vfeat = s->nvfeat.p;
   }
-  if ((rc = lpdm_net_train_forward(s->vhead, ctx, vfeat, M, &vout))) return rc;
-  s->job_vloss = ppo_value_loss(M, vout, s->m_val.p, s->m_ret.p, s->clip_vloss ? s->clip : 0, s->vf_coef, s->dv.p);
+  if ((rc = lpdm_net_train_forward(s->vhead, ctx, vfeat, Ml, &vout))) return rc;
+  s->job_vloss = ppo_value_loss_part(Ml, 1.0 / M, vout, s->m_val.p + r0, s->m_ret.p + r0, s->clip_vloss ? s->clip : 0,
+                                     s->vf_coef, s->dv.p);
   lpdm_net_zero_grad(s->vhead);
   if ((rc = lpdm_net_backward(s->vhead, ctx, s->dv.p, s->local ? NULL : s->dvfeat.p))) return rc;
   s->job_sq = lpdm_net_grad_sq(s->vhead);
   if (!s->local) {
-    if (s->fnorm) fn_backward(s->fv_c, s->dvfeat.p, M, VF);
+    if (s->fnorm) fn_backward(s->fv_c, s->dvfeat.p, Ml, VF);
     lpdm_net_zero_grad(s->vtrunk);
     if ((rc = lpdm_net_backward(s->vtrunk, ctx, s->dvfeat.p, NULL))) return rc;
     s->job_sq += lpdm_net_grad_sq(s->vtrunk);
   }
+  return LPDM_OK;
+}
+
+/* A data-parallel minibatch's end: the gradients of every net that learns
+   by PPO's loss (the heads and log-std; in bp the trunks too) and the loss
+   figures are summed over the processes, so each holds the whole
+   minibatch's, the same bits on every rank; then the clipping norms. */
+static int dp_reduce(ppo *s, lpdm_ctx *ctx, ppo_pstats *ps, double *sq_a) {
+  const lpdm_comm *c = s->comm;
+  float *p = s->dp_grad;
+  p = lpdm_net_grad_get(s->head, p);
+  p = lpdm_net_grad_get(s->vhead, p);
+  p = lpdm_optim_grad_get(s->ls_opt, p);
+  if (!s->local) {
+    p = lpdm_net_grad_get(s->trunk, p);
+    p = lpdm_net_grad_get(s->vtrunk, p);
+  }
+  if (c->allreduce_f32(c->user, s->dp_grad, s->dp_ngrad))
+    return lpdm_error(ctx, LPDM_ERR, "data-parallel gradient sum failed (%zu floats)", s->dp_ngrad);
+  const float *q = s->dp_grad;
+  q = lpdm_net_grad_set(s->head, q);
+  q = lpdm_net_grad_set(s->vhead, q);
+  q = lpdm_optim_grad_set(s->ls_opt, q);
+  if (!s->local) {
+    q = lpdm_net_grad_set(s->trunk, q);
+    lpdm_net_grad_set(s->vtrunk, q);
+  }
+  double v[6] = {ps->pg_loss, ps->entropy, ps->approx_kl, ps->old_approx_kl, ps->clipfrac, s->job_vloss};
+  if (c->allreduce_f64(c->user, v, 6)) return lpdm_error(ctx, LPDM_ERR, "data-parallel loss sum failed");
+  ps->pg_loss = v[0], ps->entropy = v[1], ps->approx_kl = v[2], ps->old_approx_kl = v[3], ps->clipfrac = v[4];
+  s->job_vloss = v[5];
+  *sq_a = lpdm_net_grad_sq(s->head) + (s->ls_opt ? lpdm_optim_grad_sq(s->ls_opt) : 0) +
+          (s->local ? 0 : lpdm_net_grad_sq(s->trunk));
+  s->job_sq = lpdm_net_grad_sq(s->vhead) + (s->local ? 0 : lpdm_net_grad_sq(s->vtrunk));
   return LPDM_OK;
 }
 
@@ -1162,6 +1382,7 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
       int rcc = s->worker ? worker_wait(s->worker, ctx) : critic_part(s, ctx);
       if (rca) return lpdm_ctx_prefix(ctx, rca, "update %d, actor", s->update);
       if (rcc) return lpdm_ctx_prefix(ctx, rcc, "update %d, critic", s->update);
+      if (s->comm && (rc = dp_reduce(s, ctx, &ps, &sq_a))) return lpdm_ctx_prefix(ctx, rc, "update %d", s->update);
       vloss = s->job_vloss;
       const double sq = sq_a + s->job_sq;
       gnorm = sqrt(sq);
@@ -1306,6 +1527,8 @@ static int ckpt_arrays(ppo *s, ckpt_array *a) {
 
 static int ppo_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
   ppo *s = (ppo *)a;
+  if (s->comm) /* each rank holds only its env copies' state */
+    return lpdm_error(ctx, LPDM_ERR_ARG, "checkpoints of a data-parallel run are not supported (yet)");
   const int N = s->N, B = s->B;
   int64_t n[4] = {s->global_step, s->update, s->fn_seen_a, s->fn_seen_c};
   lpdm_net *net[CKPT_NETS];
@@ -1347,6 +1570,7 @@ static int moments_ok(const double *x, int n) {
    --resume, run:load) stop on the error and never continue such a run. */
 static int ppo_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   ppo *s = (ppo *)a;
+  if (s->comm) return lpdm_error(ctx, LPDM_ERR_ARG, "checkpoints of a data-parallel run are not supported (yet)");
   const int N = s->N, od = s->od, B = s->B;
   int64_t n[4];
   int rc = lpdm_state_get_i64(st, ctx, "algo", "counters", n, 4);
@@ -1412,6 +1636,7 @@ static int ppo_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
 static const lpdm_algo_kind ppo_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.ppo", "PPO (clipped surrogate, GAE) as CleanRL's, bp or local", keys),
     ppo_create, ppo_iterate, ppo_free, ppo_act, ppo_save, ppo_load,
-    "kernel anchor=1" /* local mode's default loss: docs/local-learning.md */};
+    "kernel anchor=1", /* local mode's default loss: docs/local-learning.md */
+    1 /* data-parallel over setup.comm */};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_ppo(void) { return &ppo_kind.head; }

@@ -90,11 +90,15 @@ typedef struct ppo_pstats {
    their log-probabilities at rollout time, adv the (normalised) advantages.
    Writes dout = dL/dout (M x na); adds dL/dlog_std into dlogstd (Gaussian).
    Returns L = pg_loss - ent_coef * entropy. */
-static inline double ppo_policy_loss(int M, int discrete, int na, const float *out, const float *log_std,
-                                     const float *act, const float *oldlogp, const float *adv, double clip,
-                                     double ent_coef, float *dout, float *dlogstd, ppo_pstats *st) {
+/* ppo_policy_loss_part: the same over M of a minibatch's rows with inv = 1
+   / (the whole minibatch's size): gradients and st are this part's share,
+   which summed over the parts (a data-parallel run's processes) give the
+   whole minibatch's. */
+static inline double ppo_policy_loss_part(int M, double inv, int discrete, int na, const float *out,
+                                          const float *log_std, const float *act, const float *oldlogp,
+                                          const float *adv, double clip, double ent_coef, float *dout, float *dlogstd,
+                                          ppo_pstats *st) {
   double pg = 0, ent = 0, kl = 0, okl = 0, cf = 0;
-  const double inv = 1.0 / M;
   for (int t = 0; t < M; t++) {
     const float *z = out + (size_t)t * na;
     float *dz = dout + (size_t)t * na;
@@ -145,12 +149,20 @@ static inline double ppo_policy_loss(int M, int discrete, int na, const float *o
   return st->pg_loss - ent_coef * st->entropy;
 }
 
+static inline double ppo_policy_loss(int M, int discrete, int na, const float *out, const float *log_std,
+                                     const float *act, const float *oldlogp, const float *adv, double clip,
+                                     double ent_coef, float *dout, float *dlogstd, ppo_pstats *st) {
+  return ppo_policy_loss_part(M, 1.0 / M, discrete, na, out, log_std, act, oldlogp, adv, clip, ent_coef, dout,
+                              dlogstd, st);
+}
+
 /* vf_coef times the value loss over M samples (clip <= 0: unclipped), and
    its gradient with respect to v. Returns the value loss itself. */
-static inline double ppo_value_loss(int M, const float *v, const float *vold, const float *ret, double clip,
-                                    double vf_coef, float *dv) {
+/* ppo_value_loss_part: over M rows of a minibatch, inv = 1 / its size (as
+   ppo_policy_loss_part). */
+static inline double ppo_value_loss_part(int M, double inv, const float *v, const float *vold, const float *ret,
+                                         double clip, double vf_coef, float *dv) {
   double L = 0;
-  const double inv = 1.0 / M;
   for (int t = 0; t < M; t++) {
     const double e = (double)v[t] - ret[t];
     const double lu = e * e;
@@ -171,6 +183,11 @@ static inline double ppo_value_loss(int M, const float *v, const float *vold, co
     }
   }
   return 0.5 * L * inv;
+}
+
+static inline double ppo_value_loss(int M, const float *v, const float *vold, const float *ret, double clip,
+                                    double vf_coef, float *dv) {
+  return ppo_value_loss_part(M, 1.0 / M, v, vold, ret, clip, vf_coef, dv);
 }
 
 /* Gymnasium's RunningMeanStd for one sample x of dim values. */

@@ -137,6 +137,12 @@ double lpdm_optim_lr(const lpdm_optim *o);
 const lpdm_optim_cfg *lpdm_optim_config(const lpdm_optim *o);
 /* Sum of squared gradients of the params. */
 double lpdm_optim_grad_sq(const lpdm_optim *o);
+/* The gradients as one flat array, in parameter order (data-parallel runs
+   sum them across processes): their count, a copy into dst (returns the
+   end of what it wrote), and back from src (returns the end it read). */
+size_t lpdm_optim_grad_count(const lpdm_optim *o);
+float *lpdm_optim_grad_get(const lpdm_optim *o, float *dst);
+const float *lpdm_optim_grad_set(lpdm_optim *o, const float *src);
 
 /* ------------------------------------------------------------ distance, loss */
 
@@ -197,6 +203,10 @@ void lpdm_net_zero_grad(lpdm_net *net);
 /* One optimizer step on every trainable layer (scale as lpdm_optim_step). */
 int lpdm_net_step(lpdm_net *net, lpdm_ctx *ctx, float scale);
 double lpdm_net_grad_sq(const lpdm_net *net);
+/* Every layer's gradients as one flat array (lpdm_optim_grad_get's). */
+size_t lpdm_net_grad_count(const lpdm_net *net);
+float *lpdm_net_grad_get(const lpdm_net *net, float *dst);
+const float *lpdm_net_grad_set(lpdm_net *net, const float *src);
 
 /* local mode: one pass of X through the network, each trainable layer
    taking one optimizer step on loss(dist(X_l), dist(Y_l), g). g is the
