@@ -2,6 +2,8 @@
 -- seeds), N at a time, resumable, and write a report.
 --
 --   build/lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--steps=N] [--dry-run]
+--   mpirun --enable-recovery -np R build/lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--mpi-timeout=S] ...
+--   build/lpdm scripts/sweep.lua CONFIG.lua --out=DIR --slurm=FILE [--slurm-time=HH:MM:SS] ...
 --
 -- CONFIG.lua returns a table (docs/sweeps.md):
 --   return {
@@ -17,6 +19,11 @@
 --   --jobs=N     runs at a time (default 1)
 --   --steps=N    replaces every env's steps budget (e.g. for a smoke test)
 --   --dry-run    list the runs (and which are already done), run nothing
+--   --mpi-timeout=S  under mpirun: rank 0 gives up on a rank whose heartbeat
+--                stopped S seconds ago (default 60; docs/distributed.md)
+--   --slurm=FILE writes a Slurm job-array script for the runs not done,
+--                runs nothing; --slurm-time, --slurm-partition,
+--                --slurm-cpus, --slurm-mem set its #SBATCH lines
 --   --help
 -- Exit status: 0 every run done; 1 the sweep finished but some runs failed (the rule of every lpdm command: 1 for any error)
 -- (listed in DIR/report.md and DIR/sweep.json); 1 bad input or an error;
@@ -35,14 +42,17 @@ package.path = HERE .. "/lib/?.lua;" .. package.path
 local sweep = require("sweep")
 local q = sweep.quote
 
+local mpi_sweep = require("mpi_sweep")
 local LPDM = require("util").interpreter(arg)
 local TRAIN = HERE .. "/train.lua"
 
-local USAGE = "usage: lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--steps=N] [--dry-run]"
+local USAGE = "usage: lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--steps=N] [--dry-run] [--mpi-timeout=S]\n"
+  .. "       [--slurm=FILE [--slurm-time=HH:MM:SS] [--slurm-partition=P] [--slurm-cpus=N] [--slurm-mem=M]]"
 
 -- ---------------------------------------------------------------- flags
 
-local KNOWN = { out = true, jobs = true, steps = true, dry_run = true, help = true }
+local KNOWN = { out = true, jobs = true, steps = true, dry_run = true, help = true, mpi_timeout = true,
+  slurm = true, slurm_time = true, slurm_partition = true, slurm_cpus = true, slurm_mem = true }
 local flags, config_path = {}, nil
 for i = 1, #arg do
   local a = arg[i]
@@ -53,7 +63,8 @@ for i = 1, #arg do
   end
   if name then
     local key = name:gsub("%-", "_")
-    if not KNOWN[key] then die(string.format("unknown flag --%s (known: --out, --jobs, --steps, --dry-run, --help)", name)) end
+    if not KNOWN[key] then die(string.format("unknown flag --%s (known: --out, --jobs, --steps, --dry-run, --mpi-timeout, "
+      .. "--slurm, --slurm-time, --slurm-partition, --slurm-cpus, --slurm-mem, --help)", name)) end
     if flags[key] ~= nil then die(string.format("flag --%s given twice", name)) end
     flags[key] = value
   elseif config_path == nil then
@@ -66,7 +77,7 @@ end
 if flags.help then
   print(USAGE)
   print("Runs build/lpdm scripts/train.lua for every env x algo x variant x seed of CONFIG.lua;")
-  print("see docs/sweeps.md.")
+  print("see docs/sweeps.md; over MPI ranks or as a Slurm job array: docs/distributed.md.")
   os.exit(0)
 end
 if not config_path then die("no config file given\n" .. USAGE) end
@@ -85,6 +96,38 @@ local jobs = int_flag("jobs", 1) or 1
 local steps_override = int_flag("steps", 1)
 if flags.out == true or flags.out == "" then die("--out needs a folder (--out=DIR)") end
 if flags.dry_run ~= nil and flags.dry_run ~= true then die("--dry-run is a switch, got '" .. tostring(flags.dry_run) .. "'") end
+local mpi_timeout = int_flag("mpi_timeout", 1) or 60
+local slurm = flags.slurm
+if slurm == true or slurm == "" then die("--slurm needs a file name (--slurm=FILE)") end
+for _, k in ipairs({ "slurm_time", "slurm_partition", "slurm_cpus", "slurm_mem" }) do
+  if flags[k] ~= nil and not slurm then die("--" .. k:gsub("_", "-") .. " only goes with --slurm=FILE") end
+end
+local slurm_cpus = int_flag("slurm_cpus", 1) or 1
+local function str_flag(name, pattern, what, default)
+  local v = flags[name]
+  if v == nil then return default end
+  if v == true or not v:match(pattern) then
+    die(string.format("--%s expects %s, got '%s'", name:gsub("_", "-"), what, tostring(v)))
+  end
+  return v
+end
+local slurm_time = flags.slurm_time or "01:00:00"
+if slurm_time == true or not (slurm_time:match("^%d+:[0-5]%d:[0-5]%d$") or slurm_time:match("^%d+%-%d+:[0-5]%d:[0-5]%d$")) then
+  die("--slurm-time expects a time limit HH:MM:SS or D-HH:MM:SS (e.g. 02:00:00), got '" .. tostring(slurm_time) .. "'")
+end
+local slurm_mem = str_flag("slurm_mem", "^%d+[KMGT]?$", "a memory size like 2G or 500M", "2G")
+local slurm_partition = str_flag("slurm_partition", "^[%w_%.%-]+$", "a partition name (letters, digits, _ . -)", nil)
+if slurm and flags.dry_run then die("--slurm and --dry-run do not go together (--slurm runs nothing anyway)") end
+if slurm and not flags.out then die("--slurm needs --out=DIR (the folder the array tasks write the runs to)") end
+
+-- MPI: only when this lpdm has it and mpirun / srun started us; otherwise
+-- the sweep is the local one.
+local mpi = require("lpdm").mpi
+if slurm and mpi.launched() then
+  die("--slurm writes a Slurm script and runs nothing: run it without mpirun / srun")
+end
+local use_mpi = mpi.available and mpi.launched()
+
 local out = flags.out
 if not out and not flags.dry_run then die("--out=DIR is required (where the runs and the report go)") end
 out = out or "."
@@ -116,8 +159,74 @@ for _, r in ipairs(runs) do
   end
 end
 
-print(string.format("%s: %d runs (%d envs x %d algos x %d variants x %d seeds): %d already done, %d to run, %d at a time",
-  PROG, #runs, #cfg.envs, #cfg.algos, #cfg.variants, #cfg.seeds, skipped, #todo, jobs))
+-- Under MPI every rank plans (the same runs, in the same order); only rank
+-- 0 speaks for the sweep, the others prefix their lines with their rank.
+local rank = 0
+if use_mpi and flags.dry_run then
+  rank = mpi.init()
+  if rank ~= 0 then os.exit(0) end
+end
+
+-- ---------------------------------------------------------------- --slurm
+
+if slurm then
+  local okw, werr = pcall(function()
+    local cwd = mpi_sweep.cwd()
+    local abs_out = out:sub(1, 1) == "/" and out or (cwd .. "/" .. out:gsub("^%./", ""))
+    local abs_config = config_path:sub(1, 1) == "/" and config_path or (cwd .. "/" .. config_path:gsub("^%./", ""))
+    local report_command = table.concat({ q(mpi_sweep.which(LPDM, cwd)), q(mpi_sweep.which(SCRIPT, cwd)),
+      q(abs_config), q("--out=" .. abs_out) }, " ")
+    print(string.format("%s: %d runs (%d envs x %d algos x %d variants x %d seeds): %d already done, %d to submit",
+      PROG, #runs, #cfg.envs, #cfg.algos, #cfg.variants, #cfg.seeds, skipped, #todo))
+    if #todo == 0 then
+      print(string.format("%s: nothing to submit: every run is done; %s not written. The report: %s", PROG, slurm,
+        report_command))
+      return
+    end
+    os.execute("mkdir -p " .. q(out .. "/slurm"))
+    if os.execute("test -d " .. q(out .. "/slurm")) ~= true then
+      error("cannot create the directory '" .. out .. "/slurm' (Slurm writes the tasks' output there)", 0)
+    end
+    local name = (config_path:match("([^/]*)$"):gsub("%.lua$", ""):gsub("[^%w_%.%-]", "_"))
+    local text = mpi_sweep.slurm_script(todo, {
+      lpdm = mpi_sweep.which(LPDM, cwd), train = mpi_sweep.which(TRAIN, cwd), cwd = cwd, out = abs_out,
+      job_name = "lpdm-" .. name, time = slurm_time, cpus = slurm_cpus, mem = slurm_mem,
+      partition = slurm_partition, throttle = flags.jobs and jobs or nil, file = slurm,
+      report_command = report_command,
+    })
+    sweep.write_atomic(slurm, text)
+    os.execute("chmod +x " .. q(slurm) .. " 2>/dev/null")
+    print(string.format("%s: wrote %s: a Slurm job array of %d tasks, one per run not done%s", PROG, slurm, #todo,
+      flags.jobs and string.format(", at most %d at a time", jobs) or ""))
+    print("Submit it with:  sbatch " .. q(slurm))
+    print("When the tasks have ended, write the report with:  " .. report_command)
+    print("(runs that failed or did not finish are run again by that command; or write a new script with --slurm)")
+  end)
+  if not okw then die(werr) end
+  os.exit(0)
+end
+
+-- ---------------------------------------------------------------- MPI session
+
+local ctx
+if use_mpi and not flags.dry_run then
+  local oks, res = pcall(mpi_sweep.setup, mpi, out, runs, mpi_timeout)
+  if not oks then
+    if type(res) == "table" and res.quiet then os.exit(1) end
+    die(res)
+  end
+  ctx, rank = res, res.rank
+end
+local prefix = rank ~= 0 and string.format("[rank %d] ", rank) or ""
+
+if rank == 0 then
+  print(string.format("%s: %d runs (%d envs x %d algos x %d variants x %d seeds): %d already done, %d to run, %d at a time%s",
+    PROG, #runs, #cfg.envs, #cfg.algos, #cfg.variants, #cfg.seeds, skipped, #todo, jobs,
+    ctx and string.format(" on each of %d MPI ranks (session %s)", ctx.size, ctx.session) or ""))
+else
+  print(string.format("%son host %s, session %s", prefix, ctx.host, ctx.session))
+end
+io.stdout:flush()
 
 if flags.dry_run then
   for _, r in ipairs(runs) do
@@ -139,8 +248,11 @@ if not ok then die(err) end
 
 -- ---------------------------------------------------------------- sweep.json
 
+-- Only rank 0 writes sweep.json and report.md (the other ranks' write_state
+-- does nothing).
 local started = os.date("!%Y-%m-%dT%H:%M:%SZ")
 local function write_state(final)
+  if rank ~= 0 then return end
   local recs = sweep.json.array()
   local nd, nf = 0, 0
   for _, r in ipairs(runs) do
@@ -152,12 +264,15 @@ local function write_state(final)
     started = started, finished = final and os.date("!%Y-%m-%dT%H:%M:%SZ") or sweep.json.null,
     total = #runs, already_done = skipped, to_run = #todo, done = nd, failed = nf,
     pending = #runs - nd - nf, runs = recs,
+    mpi = ctx and { ranks = ctx.size, session = ctx.session } or nil,
   }) .. "\n")
 end
 
 -- Runs already done are read back (their statistics go into the report).
-for _, r in ipairs(runs) do
-  if sweep.is_done(r) then sweep.collect(r) end
+if rank == 0 then
+  for _, r in ipairs(runs) do
+    if sweep.is_done(r) then sweep.collect(r) end
+  end
 end
 for _, r in ipairs(todo) do r.ran = true end
 local wok, werr = pcall(write_state, false)
@@ -165,41 +280,89 @@ if not wok then die(werr) end
 
 -- ---------------------------------------------------------------- progress
 
-local tty = os.execute("test -t 1") == true
+-- Under mpirun stdout is a pseudo-terminal shared by the ranks: lines
+-- rewritten with \r would mix, so each rank prints one line per run.
+local tty = not ctx and os.execute("test -t 1") == true
 local last_len = 0
 local function show(st)
   local line = sweep.progress_line(st, skipped)
   if tty then
     local pad = last_len > #line and string.rep(" ", last_len - #line) or ""
-    io.stdout:write("\r", line, pad)
+    io.stdout:write("\r", prefix, line, pad)
     io.stdout:flush()
-    last_len = #line
+    last_len = #prefix + #line
   end
 end
 
-local eok, eerr = pcall(sweep.execute, todo, {
-  jobs = jobs, lpdm = LPDM, train = TRAIN,
-  progress = show,
-  on_finish = function(r, st)
-    if tty then
-      if r.status ~= "done" then
-        io.stdout:write("\r", string.rep(" ", last_len), "\r", "failed: ", r.rel, " (", r.reason, ")\n")
+local own_done, own_failed = 0, 0
+local function run_all(list)
+  return pcall(sweep.execute, list, {
+    jobs = jobs, lpdm = LPDM, train = TRAIN,
+    claim = ctx and ctx:claim_hook() or nil,
+    heartbeat = ctx and ctx:heartbeat_hook() or nil,
+    progress = show,
+    on_finish = function(r, st)
+      if r.status == "done" then own_done = own_done + 1 else own_failed = own_failed + 1 end
+      if tty then
+        if r.status ~= "done" then
+          io.stdout:write("\r", string.rep(" ", last_len), "\r", prefix, "failed: ", r.rel, " (", r.reason, ")\n")
+        end
+        show(st)
+      else
+        print(string.format("%s[%d/%d] %s %s%s | %s", prefix, st.done + st.failed, st.total,
+          r.status, r.rel, r.status == "done" and string.format(" final %.2f", r.final) or (" (" .. r.reason .. ")"),
+          sweep.progress_line(st, skipped)))
+        io.stdout:flush()
       end
-      show(st)
-    else
-      print(string.format("[%d/%d] %s %s%s | %s", st.done + st.failed, st.total,
-        r.status, r.rel, r.status == "done" and string.format(" final %.2f", r.final) or (" (" .. r.reason .. ")"),
-        sweep.progress_line(st, skipped)))
-      io.stdout:flush()
-    end
-    pcall(write_state, false)
-  end,
-  on_abort = function() pcall(write_state, false) end,
-})
+      pcall(write_state, false)
+    end,
+    on_abort = function() pcall(write_state, false) end,
+  })
+end
+
+local function run_failed(eerr)
+  if ctx then ctx:finish() end -- its runs were stopped: rank 0 need not wait for a heartbeat timeout
+  if tostring(eerr):find("interrupted!", 1, true) then die(prefix .. "interrupted: the running runs were stopped; run the sweep again to resume", 130) end
+  die(prefix .. tostring(eerr))
+end
+
+local eok, eerr = run_all(todo)
 if tty then io.stdout:write("\n") end
-if not eok then
-  if tostring(eerr):find("interrupted!", 1, true) then die("interrupted: the running runs were stopped; run the sweep again to resume", 130) end
-  die(eerr)
+if not eok then run_failed(eerr) end
+
+-- ---------------------------------------------------------------- MPI: the other ranks
+
+if ctx then
+  ctx:finish()
+  if rank ~= 0 then
+    print(string.format("%sfinished: ran %d runs here, %d done, %d failed (rank 0 writes the report)",
+      prefix, own_done + own_failed, own_done, own_failed))
+    os.exit(0)
+  end
+  -- Rank 0 waits for the runs the other ranks hold; the runs nobody holds
+  -- (their claims vanished) it runs itself.
+  local wait_ok, wait_err = pcall(function()
+    local list = todo
+    while true do
+      local left = ctx:wait(list, function(r)
+        sweep.collect(r)
+        pcall(write_state, false)
+      end)
+      if #left == 0 then break end
+      print(string.format("%s: %d runs were claimed by no rank; running them here", PROG, #left))
+      local ok2, err2 = run_all(left)
+      if not ok2 then error(err2, 0) end
+      list = left
+    end
+  end)
+  if not wait_ok then run_failed(wait_err) end
+  for _, r in ipairs(todo) do
+    sweep.collect(r)
+    if ctx.lost[r] then
+      r.status, r.reason = "failed", ctx.lost[r]
+      print(string.format("failed: %s (%s)", r.rel, r.reason))
+    end
+  end
 end
 
 -- ---------------------------------------------------------------- report
@@ -216,4 +379,7 @@ for _, r in ipairs(runs) do
 end
 print(string.format("%s: %d/%d runs done, %d failed; wrote %s/sweep.json and %s/report.md",
   PROG, nd, #runs, nf, out, out))
+-- failed runs are a result, not a failed rank: end MPI first, so that exit
+-- status 1 does not abort the job (lpdm.mpi's os.exit)
+if ctx then mpi.finalize() end
 os.exit(nf > 0 and 1 or 0)

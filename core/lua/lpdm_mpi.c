@@ -14,6 +14,8 @@
 **   lpdm.mpi.bcast(s)       -> rank 0's string s on every rank
 **   lpdm.mpi.barrier()
 **   lpdm.mpi.abort(code)    ends every rank (MPI_Abort)
+**   lpdm.mpi.finalize()     MPI_Finalize now: a later os.exit(1) is then an
+**                           ordinary exit status, not a failed rank
 **
 ** A rank that fails must not leave the others waiting in a collective (or
 ** in MPI_Finalize, which waits for every rank): once MPI is initialised,
@@ -122,6 +124,11 @@ static const char *world_init(char *buf) {
   MPI_Finalized(&fin);
   if (fin) return "MPI was finalized already";
   if (!inited) {
+    /* OpenMPI's MPI_Finalize waits for every rank (a fence): forever once
+       one has died, even under mpirun --enable-recovery, which a sweep
+       relies on. lpdm's ranks finish their collectives before exit, so the
+       fence is never needed; the user's own setting wins. */
+    setenv("OMPI_MCA_async_mpi_finalize", "1", 0);
     int provided = 0;
     int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
     if (rc != MPI_SUCCESS) return mpi_msg(rc, buf);
@@ -237,6 +244,14 @@ static int l_barrier(lua_State *L) {
   if (rc != MPI_SUCCESS) return luaL_error(L, "lpdm.mpi.barrier: %s", mpi_msg(rc, buf));
   return 0;
 }
+static int l_finalize(lua_State *L) {
+  (void)L;
+  int i = 0, f = 0;
+  MPI_Initialized(&i);
+  MPI_Finalized(&f);
+  if (i && !f) MPI_Finalize();
+  return 0;
+}
 static int l_abort(lua_State *L) {
   int code = (int)luaL_optinteger(L, 1, 1);
   need(L, "lpdm.mpi.abort");
@@ -259,13 +274,15 @@ static int no_mpi(lua_State *L) { return luaL_error(L, "lpdm.mpi: " NO_MPI_MSG);
 #define l_bcast no_mpi
 #define l_barrier no_mpi
 #define l_abort no_mpi
+#define l_finalize no_mpi
 #define HAVE_MPI 0
 #endif
 
 void lpdm_lua_open_mpi(lua_State *L) {
   static const luaL_Reg f[] = {{"launched", l_launched}, {"init", l_init},       {"rank", l_rank},
                                {"size", l_size},         {"hostname", l_hostname}, {"bcast", l_bcast},
-                               {"barrier", l_barrier},   {"abort", l_abort},     {NULL, NULL}};
+                               {"barrier", l_barrier},   {"abort", l_abort},     {"finalize", l_finalize},
+                               {NULL, NULL}};
   luaL_newlib(L, f);
   lua_pushboolean(L, HAVE_MPI);
   lua_setfield(L, -2, "available");

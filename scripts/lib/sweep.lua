@@ -531,18 +531,21 @@ local function finished(run) return read(run.dir .. "/exit_code") ~= nil end
 -- every finished run with {done, failed, running, total, rate, eta}.
 -- On an interruption the running runs are stopped (by pid) and the error
 -- is raised again after on_abort(running).
+-- Under MPI (scripts/lib/mpi_sweep.lua) two optional hooks: claim(run)
+-- before a run starts, false when another rank took it (it is skipped and
+-- leaves the total); heartbeat(running) on every pass of the poll loop.
 function M.execute(todo, opts)
   local jobs, lpdm_bin, train = opts.jobs, opts.lpdm, opts.train
   local running, next_i = {}, 1
-  local done, failed = 0, 0
+  local done, failed, elsewhere = 0, 0, 0
   local t0 = os.time()
   local function state(event_run)
     local finished_n = done + failed
     local el = os.difftime(os.time(), t0)
     local rate = el >= 1 and finished_n / (el / 60) or nil
-    local left = #todo - finished_n
+    local left = #todo - elsewhere - finished_n
     local eta = (rate and rate > 0) and left / rate * 60 or nil
-    return { done = done, failed = failed, running = #running, total = #todo, rate = rate, eta = eta,
+    return { done = done, failed = failed, running = #running, total = #todo - elsewhere, rate = rate, eta = eta,
       run = event_run, elapsed = el }
   end
   local ok, err = pcall(function()
@@ -550,9 +553,14 @@ function M.execute(todo, opts)
       while #running < jobs and next_i <= #todo do
         local r = todo[next_i]
         next_i = next_i + 1
-        start(r, lpdm_bin, train)
-        running[#running + 1] = r
+        if opts.claim and not opts.claim(r) then
+          elsewhere = elsewhere + 1
+        else
+          start(r, lpdm_bin, train)
+          running[#running + 1] = r
+        end
       end
+      if opts.heartbeat then opts.heartbeat(running) end
       local any = false
       for i = #running, 1, -1 do
         local r = running[i]
