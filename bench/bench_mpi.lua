@@ -19,7 +19,9 @@ local TRAIN = HERE .. "/../scripts/train.lua"
 local SWEEP = HERE .. "/../scripts/sweep.lua"
 local quick = arg[1] == "--quick"
 
-local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
+package.path = HERE .. "/../scripts/lib/?.lua;" .. package.path
+local util = require("util")
+local q, read = util.quote, util.read
 local function sh(c)
   local h = assert(io.popen(c .. " 2>&1; echo \"rc=$?\"", "r"))
   local o = h:read("a")
@@ -40,14 +42,6 @@ local MPI = ENV .. q(MPIEXEC) .. " -np 2 "
 local tmp = os.tmpname()
 os.remove(tmp)
 assert(os.execute("mkdir -p " .. q(tmp)))
-
-local function read(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local t = f:read("a")
-  f:close()
-  return t
-end
 
 local cpu = (read("/proc/cpuinfo") or ""):match("model name%s*:%s*([^\n]+)") or "?"
 local ncpu = select(2, (read("/proc/cpuinfo") or ""):gsub("\nprocessor", "")) + 1

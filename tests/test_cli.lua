@@ -12,6 +12,8 @@
 local LPDM = arg and arg[-1]
 local HERE = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local TRAIN = HERE .. "/../scripts/train.lua"
+package.path = HERE .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
 local STEPS = "--steps=3000"
 
 local tests = {}
@@ -20,33 +22,21 @@ local function test(name, fn, todo) tests[#tests + 1] = { name = name, fn = fn, 
 
 -- ---------------------------------------------------------------- helpers
 
-local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
-
-local function check(cond, msg)
-  if not cond then error(msg or "check failed", 2) end
-end
+local q, check, read, write, exists = T.q, T.check, T.read, T.write, T.exists
 
 -- Runs LPDM with the given arguments; returns the combined stdout+stderr
 -- and the exit status (128+n when killed by signal n). A table as the first
 -- argument holds environment assignments ("NAME=value") for the command.
 local function run(...)
   local args = { ... }
-  local parts = { "OPENBLAS_NUM_THREADS=1" }
+  local prefix = "OPENBLAS_NUM_THREADS=1 "
   if type(args[1]) == "table" then
     for _, kv in ipairs(table.remove(args, 1)) do
       local k, v = kv:match("^([%w_]+)=(.*)$")
-      parts[#parts + 1] = k .. "=" .. q(v)
+      prefix = prefix .. k .. "=" .. q(v) .. " "
     end
   end
-  parts[#parts + 1] = q(LPDM)
-  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-  local cmd = table.concat(parts, " ") .. " </dev/null 2>&1; echo \"rc=$?\""
-  local p = assert(io.popen(cmd, "r"))
-  local text = p:read("a")
-  p:close()
-  local out, rc = text:match("^(.-)rc=(%d+)%s*$")
-  assert(out, "cannot parse the exit status of: " .. cmd)
-  return out, tonumber(rc), cmd
+  return T.sh(T.command(prefix, LPDM, args))
 end
 
 local function show(out, rc, cmd)
@@ -70,25 +60,6 @@ local function expect(want, wants, ...)
   return out
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(text))
-  assert(f:close())
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
 
 -- The temp dir for every output (removed at the end).
 local TMP = os.tmpname()

@@ -18,8 +18,9 @@
 local lpdm = require("lpdm")
 local LPDM = arg and arg[-1]
 local SELF = arg and arg[0]
-
-local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
+package.path = (SELF:match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
+local q = T.q
 
 -- ---------------------------------------------------------------- worker
 
@@ -145,11 +146,7 @@ end
 -- detection is off in the ranks (ASan's other checks stay on)
 local ENV = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none " ..
   "OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1 "
-local cmd = ENV .. q(MPIEXEC) .. " -np 2 " .. q(LPDM) .. " " .. q(SELF) .. " 2>&1; echo \"rc=$?\""
-local p = assert(io.popen(cmd, "r"))
-local out = p:read("a")
-p:close()
-local rc = tonumber(out:match("rc=(%d+)%s*$"))
+local out, rc = T.sh(ENV .. q(MPIEXEC) .. " -np 2 " .. q(LPDM) .. " " .. q(SELF))
 
 print("1..25")
 ok(rc == 0 and out:find("worker done", 1, true), "2 ranks ran every case and exited 0 (rc " .. tostring(rc) .. ")")
@@ -194,19 +191,7 @@ local TRAIN = (SELF:match("^(.*)/[^/]*$") or ".") .. "/../scripts/train.lua"
 local dir = os.tmpname()
 os.remove(dir)
 os.execute("mkdir -p " .. q(dir))
-local function sh(c)
-  local h = assert(io.popen(c .. " 2>&1; echo \"rc=$?\"", "r"))
-  local o = h:read("a")
-  h:close()
-  return o, tonumber(o:match("rc=(%d+)%s*$"))
-end
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local t = f:read("a")
-  f:close()
-  return t
-end
+local sh, slurp = T.sh, T.read
 local FLAGS = " --algo=ppo --mode=bp --steps=5120 --seed=2 --quiet"
 local o1, r1 = sh("OPENBLAS_NUM_THREADS=1 " .. q(LPDM) .. " " .. q(TRAIN) .. FLAGS .. " --out=" .. q(dir .. "/one"))
 local o2, r2 = sh(ENV .. q(MPIEXEC) .. " -np 2 " .. q(LPDM) .. " " .. q(TRAIN) .. FLAGS .. " --distributed --out=" ..

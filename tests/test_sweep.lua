@@ -9,31 +9,21 @@
 local LPDM = arg and arg[-1]
 local HERE = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local SWEEP = HERE .. "/../scripts/sweep.lua"
+package.path = HERE .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
 
 local tests = {}
 local function test(name, fn) tests[#tests + 1] = { name = name, fn = fn } end
 
 -- ---------------------------------------------------------------- helpers
 
-local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
-
-local function check(cond, msg)
-  if not cond then error(msg or "check failed", 2) end
-end
+local q, check, read, write, mtime = T.q, T.check, T.read, T.write, T.mtime
 
 -- Runs LPDM with the arguments; returns stdout+stderr, the exit status and
 -- the command.
 local ENV = "" -- extra environment for run(), e.g. "LPDM_GNUPLOT=/nonexistent/gnuplot"
 local function run(...)
-  local parts = { ENV .. "OPENBLAS_NUM_THREADS=1", q(LPDM) }
-  for _, a in ipairs({ ... }) do parts[#parts + 1] = q(a) end
-  local cmd = table.concat(parts, " ") .. " </dev/null 2>&1; echo \"rc=$?\""
-  local p = assert(io.popen(cmd, "r"))
-  local text = p:read("a")
-  p:close()
-  local out, rc = text:match("^(.-)rc=(%d+)%s*$")
-  assert(out, "cannot parse the exit status of: " .. cmd)
-  return out, tonumber(rc), cmd
+  return T.sh(T.command(ENV .. "OPENBLAS_NUM_THREADS=1 ", LPDM, { ... }))
 end
 
 local function expect(want, wants, ...)
@@ -48,27 +38,6 @@ local function expect(want, wants, ...)
   return out
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(text))
-  assert(f:close())
-end
-
--- The modification time of path with nanoseconds (GNU stat), or nil.
-local function mtime(path)
-  local p = io.popen("stat -c %y " .. q(path) .. " 2>/dev/null")
-  local s = p:read("a")
-  p:close()
-  return s ~= "" and s or nil
-end
 
 -- The status of each run in sweep.json's text, keyed by dir; and a field.
 local function runs_of(json)

@@ -12,6 +12,8 @@ local LPDM = arg and arg[-1]
 local HERE = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local SWEEP = HERE .. "/../scripts/sweep.lua"
 local MPIEXEC = os.getenv("LPDM_MPIEXEC")
+package.path = HERE .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
 
 if not MPIEXEC or MPIEXEC == "" or not require("lpdm").mpi.available then
   print("1..0 # SKIP lpdm built without MPI")
@@ -23,11 +25,7 @@ local function test(name, fn) tests[#tests + 1] = { name = name, fn = fn } end
 
 -- ---------------------------------------------------------------- helpers
 
-local function q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
-
-local function check(cond, msg)
-  if not cond then error(msg or "check failed", 2) end
-end
+local q, check, read, write, mtime, lines = T.q, T.check, T.read, T.write, T.mtime, T.lines
 
 -- The launcher of 2 ranks: root allowed (containers), more ranks than cores
 -- allowed, no shared-memory single-copy (containers lack ptrace rights);
@@ -44,15 +42,7 @@ local MPIRUN = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 OMPI_
 -- environment `env`); returns stdout+stderr, the exit status and the command.
 local function run(mpi, env, ...)
   local launcher = mpi == "strict" and (MPIRUN .. " -np 2 ") or mpi and (MPIRUN .. " --enable-recovery -np 2 ") or ""
-  local parts = { (env or "") .. "OPENBLAS_NUM_THREADS=1 " .. launcher .. q(LPDM) }
-  for _, a in ipairs({ ... }) do parts[#parts + 1] = q(a) end
-  local cmd = table.concat(parts, " ") .. " </dev/null 2>&1; echo \"rc=$?\""
-  local p = assert(io.popen(cmd, "r"))
-  local text = p:read("a")
-  p:close()
-  local out, rc = text:match("^(.-)rc=(%d+)%s*$")
-  assert(out, "cannot parse the exit status of: " .. cmd)
-  return out, tonumber(rc), cmd
+  return T.sh(T.command((env or "") .. "OPENBLAS_NUM_THREADS=1 " .. launcher, LPDM, { ... }))
 end
 
 -- want: the exit status, or nil for any (mpirun's own status does not
@@ -69,34 +59,6 @@ local function expect(mpi, env, want, wants, ...)
   return out
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(text))
-  assert(f:close())
-end
-
-local function mtime(path)
-  local p = io.popen("stat -c %y " .. q(path) .. " 2>/dev/null")
-  local s = p:read("a")
-  p:close()
-  return s ~= "" and s or nil
-end
-
-local function lines(cmd)
-  local p = io.popen(cmd)
-  local t = {}
-  for l in p:lines() do t[#t + 1] = l end
-  p:close()
-  return t
-end
 
 -- The runs of sweep.json's text, keyed by dir: status, reason, ran.
 local function runs_of(json)

@@ -1,0 +1,73 @@
+-- testlib.lua -- what the Lua tests that drive lpdm as a subprocess share
+-- (test_cli, test_sweep, test_sweep_mpi, test_ppo_mpi): shell quoting, a
+-- command's output and exit status, small file helpers. A test loads it
+-- with  package.path = HERE .. "/lib/?.lua;" .. package.path.
+local M = {}
+
+-- s quoted for sh.
+function M.q(s) return "'" .. (tostring(s):gsub("'", "'\\''")) .. "'" end
+
+-- Raises msg (at the caller's line) unless cond.
+function M.check(cond, msg)
+  if not cond then error(msg or "check failed", 2) end
+end
+
+-- Runs the sh command line cmd (stdin from /dev/null, stderr into the
+-- output); returns the output, the exit status (128+n when killed by
+-- signal n) and cmd.
+function M.sh(cmd)
+  local full = cmd .. " </dev/null 2>&1; echo \"rc=$?\""
+  local p = assert(io.popen(full, "r"))
+  local text = p:read("a")
+  p:close()
+  local out, rc = text:match("^(.-)rc=(%d+)%s*$")
+  assert(out, "cannot parse the exit status of: " .. cmd)
+  return out, tonumber(rc), cmd
+end
+
+-- "prefix 'exe' 'arg1' 'arg2' ...": a command line with every word quoted.
+function M.command(prefix, exe, args)
+  local parts = { prefix .. M.q(exe) }
+  for _, a in ipairs(args) do parts[#parts + 1] = M.q(a) end
+  return table.concat(parts, " ")
+end
+
+-- The whole file, or nil when it cannot be read.
+function M.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.write(path, text)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(text))
+  assert(f:close())
+end
+
+function M.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The modification time of path with nanoseconds (GNU stat), or nil.
+function M.mtime(path)
+  local p = io.popen("stat -c %y " .. M.q(path) .. " 2>/dev/null")
+  local s = p:read("a")
+  p:close()
+  return s ~= "" and s or nil
+end
+
+-- The output lines of a command.
+function M.lines(cmd)
+  local p = io.popen(cmd)
+  local t = {}
+  for l in p:lines() do t[#t + 1] = l end
+  p:close()
+  return t
+end
+
+return M
