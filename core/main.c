@@ -13,7 +13,8 @@
 ** package.path starts with the script's directory and the scripts/ folder
 ** (LPDM_SCRIPT_DIR), so a script can require its helpers. An error prints
 ** "lpdm: <message>" and a traceback to stderr and exits 1, as does bad
-** usage. Ctrl-C raises "interrupted!" inside the script (as the lua
+** usage. Ctrl-C (SIGINT), and SIGTERM (kill, a batch scheduler's time
+** limit), raise "interrupted!" inside the script (as the lua
 ** interpreter does), so <close> variables and finalizers still run.
 **
 ** OpenBLAS runs on one thread unless OPENBLAS_NUM_THREADS (or
@@ -95,8 +96,10 @@ static int docall(lua_State *L, int narg) {
   lua_insert(L, base);
   globalL = L;
   signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
   int status = lua_pcall(L, narg, 0, base);
   signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   lua_remove(L, base);
   if (status != LUA_OK) {
     report(lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error with no message)");

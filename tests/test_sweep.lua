@@ -216,6 +216,43 @@ for _, c in ipairs(BAD) do
   end)
 end
 
+test("SIGTERM (or SIGINT) to the sweep's process alone stops it and its running run, recorded as failed", function()
+  -- a scheduler's time limit or `kill PID`: not the whole process group,
+  -- as Ctrl-C is; the sweep must not leave its run behind as an orphan
+  local cfg = TMP .. "/sweep_long.lua"
+  write(cfg, [[return { envs = { { name = "CartPole-v1", steps = 50000000 } }, algos = { "reinforce" },
+    variants = { { name = "bp", flags = { mode = "bp" } } }, seeds = { 1 } }]])
+  for _, sig in ipairs({ "TERM", "INT" }) do
+    local out, d = TMP .. "/long-" .. sig, TMP .. "/long-" .. sig .. "/runs/CartPole-v1/reinforce/bp/s1"
+    local script = string.format("OPENBLAS_NUM_THREADS=1 %s %s %s --out=%s >%s/log 2>&1 </dev/null & echo $! >%s/spid; " ..
+      "wait $!; echo $? >%s/src", q(LPDM), q(SWEEP), q(cfg), q(out), q(TMP), q(TMP), q(TMP))
+    os.remove(TMP .. "/src")
+    os.execute("mkdir -p " .. q(out) .. "; sh -c " .. q(script) .. " >/dev/null 2>&1 &")
+    local pid
+    for _ = 1, 100 do -- the run's train.lua has started (its pid file)
+      pid = (read(d .. "/pid") or ""):match("%d+")
+      if pid then break end
+      os.execute("sleep 0.1")
+    end
+    check(pid, "the run did not start")
+    local spid = read(TMP .. "/spid"):match("%d+")
+    os.execute("kill -" .. sig .. " " .. spid)
+    local rc
+    for _ = 1, 100 do
+      rc = read(TMP .. "/src")
+      if rc then break end
+      os.execute("sleep 0.1")
+    end
+    check(rc, "SIG" .. sig .. ": the sweep did not stop within 10 s\n" .. (read(TMP .. "/log") or ""))
+    check(tonumber(rc) == 130, "SIG" .. sig .. ": exit status " .. rc .. " (want 130)")
+    os.execute("sleep 0.5")
+    check(not os.execute("kill -0 " .. pid .. " 2>/dev/null"), "SIG" .. sig .. ": the run's train.lua is still running")
+    local runs = runs_of(read(out .. "/sweep.json") or "")
+    local r = runs["runs/CartPole-v1/reinforce/bp/s1"]
+    check(r and r.status == "failed", "SIG" .. sig .. ": sweep.json does not record the run failed")
+  end
+end)
+
 test("--jobs=0, a missing --out and a missing config file are refused with exit 1", function()
   expect(1, { "--jobs", "'0'" }, SWEEP, CONFIG, "--out=" .. TMP .. "/bad", "--jobs=0")
   expect(1, { "--out" }, SWEEP, CONFIG)

@@ -37,6 +37,12 @@ local function sh(cmd)
   return ok == true
 end
 
+-- A wait that a SIGINT to this process alone still interrupts (sweep.pause).
+local function pause(cmd)
+  local p = io.popen(cmd)
+  if p then p:close() end
+end
+
 -- The pid of this lpdm process: the parent of the shell popen starts.
 local function getpid()
   local p = io.popen("echo $PPID")
@@ -89,7 +95,7 @@ function M.setup(mpi, out, runs, timeout)
         error(string.format("rank %d on host %s does not see %s/claims, which rank 0 made: --out=%s must be on a "
           .. "filesystem every rank sees (docs/distributed.md)", rank, host, ctx.dir, out), 0)
       end
-      sh(WAIT_POLL)
+      pause(WAIT_POLL)
     end
   end
   ctx:beat(true)
@@ -235,7 +241,7 @@ function Ctx:wait(todo, settle)
       end
     end
     if #pending == 0 then break end
-    sh(WAIT_POLL)
+    pause(WAIT_POLL)
   end
   return unclaimed
 end

@@ -38,6 +38,15 @@ local function sh(cmd)
   return ok, code
 end
 
+-- Waits by running `cmd` (a sleep) through io.popen, not os.execute: while
+-- system() waits it ignores SIGINT in the caller, so a SIGINT sent to the
+-- sweep's process alone (not its whole group, as Ctrl-C does) would be
+-- lost. Here it interrupts the sweep once the sleep ends.
+function M.pause(cmd)
+  local p = io.popen(cmd)
+  if p then p:close() end
+end
+
 local function mkdir_p(dir)
   if not sh("mkdir -p " .. q(dir)) then error("cannot create the directory '" .. dir .. "'", 0) end
 end
@@ -574,7 +583,7 @@ function M.execute(todo, opts)
       end
       if not any then
         if opts.progress then opts.progress(state()) end
-        sh(POLL)
+        M.pause(POLL)
       end
     end
   end)
