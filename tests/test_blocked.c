@@ -633,6 +633,9 @@ int main(void) {
   check_loss("loss.guided", make_loss("guided", NULL, NULL, NULL, NULL));
   check_loss("loss.guided alpha=0.3", make_loss("guided", "alpha", "0.3", NULL, NULL));
   check_loss("loss.guided alpha=1 normalize=false", make_loss("guided", "alpha", "1", "normalize", "false"));
+  check_loss("loss.kernel anchor=1", make_loss("kernel", "anchor", "1", NULL, NULL));
+  check_loss("loss.kernel alpha=0.3 sigma=0.5", make_loss("kernel", "alpha", "0.3", "sigma", "0.5"));
+  check_loss("loss.kernel kind=sq normalize=false", make_loss("kernel", "kind", "sq", "normalize", "false"));
 
   check_host(300, 64, "euclidean", "guided", 1);
   check_host(700, 64, "euclidean", "guided", 1);
@@ -640,6 +643,7 @@ int main(void) {
   check_host(700, 100, "euclidean", "stress", 0);
   check_host(300, 64, "sqeuclidean", "stress", 1);
   check_host(700, 64, "sqeuclidean", "guided", 0);
+  check_host(300, 64, "euclidean", "kernel", 1);
 
   check_fallback();
 

@@ -36,6 +36,10 @@
 **
 ** Lua:
 **   lpdm.algo("ppo", { ..., mode = "local", loss = { "kernel", sigma = 0.5 } })
+**
+** Large batches: eval_rows (ABI 1.2, below) gives the same loss over
+** blocks of rows, so lpdm.net{large_batches = ...} and train.lua
+** --blocked / --local-budget-mib work with it (PPO's local default).
 */
 #include <math.h>
 #include <string.h>
@@ -156,8 +160,104 @@ static int eval(const lpdm_loss *self, const float *DX, const float *DY, const f
   return LPDM_OK;
 }
 
+/* ---- the same over row blocks (ABI 1.2 eval_rows; loss.h): three
+   statistics passes, because each mean depends on the one before:
+     pass 0: sums of DX, DY and |g_i - g_j|   -> mX (the kernel's width), mY, mG
+     pass 1: sum of K                          -> mK
+     pass 2: sums of R^2 and R Yn              -> L and c
+     pass 3: dL/dDY per block (K again, from DX).
+   Each row's sums in double in column order, rows added in row order (as
+   eval does for its row sums): blocked runs repeat bit for bit, and agree
+   with eval up to summation order. With partners (r->J) the diagonal is no
+   column and the means are over the listed pairs. */
+enum { KR_SX, KR_SY, KR_SG, KR_SK, KR_C, KR_L };
+
+static int eval_rows(const lpdm_loss *self, int pass, const float *DX, const float *DY, const float *g, int B,
+                     const lpdm_rows *r, double *acc, double *L, float *dDY, lpdm_ctx *ctx) {
+  const lpdm_config *cf = &self->cfg;
+  if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: batch size must be >= 2, got %d", NAME, B);
+  const double alpha = g ? lpdm_cfg_num(cf, "alpha") : 0.0;
+  const int normalize = lpdm_cfg_bool(cf, "normalize"), gauss = !strcmp(lpdm_cfg_str(cf, "kind"), "gauss");
+  const double eps = lpdm_cfg_num(cf, "eps"), anchor = lpdm_cfg_num(cf, "anchor");
+  const double N = r->npairs;
+  const int w = r->w;
+  if (pass == 0) {
+    for (int i = r->i0; i < r->i1; i++) {
+      const size_t o = (size_t)(i - r->i0) * (size_t)w;
+      double rx = 0, ry = 0, rg = 0;
+      for (int t = 0; t < w; t++) {
+        const int j = LPDM_ROWS_COL(r, i, t);
+        if (j == i) continue;
+        rx += DX[o + t];
+        ry += DY[o + t];
+        if (alpha != 0) rg += fabsf(g[i] - g[j]);
+      }
+      acc[KR_SX] += rx, acc[KR_SY] += ry, acc[KR_SG] += rg;
+    }
+    return LPDM_OK;
+  }
+  const double mXr = acc[KR_SX] / N + eps, mYr = acc[KR_SY] / N + eps;
+  const double s = lpdm_cfg_num(cf, "sigma") * (mXr > 0 ? mXr : 1.0);
+  const float inv2s2 = (float)(1.0 / (2 * s * s));
+  if (pass == 1) {
+    for (int i = r->i0; i < r->i1; i++) {
+      const size_t o = (size_t)(i - r->i0) * (size_t)w;
+      double rk = 0;
+      for (int t = 0; t < w; t++)
+        if (LPDM_ROWS_COL(r, i, t) != i) rk += kern(gauss, DX[o + t], inv2s2);
+      acc[KR_SK] += rk;
+    }
+    return LPDM_OK;
+  }
+  double mK = normalize ? acc[KR_SK] / N + eps : 1.0, mG = normalize ? acc[KR_SG] / N + eps : 1.0;
+  if (!(mK > 0)) mK = 1;
+  if (!(mG > 0)) mG = 1;
+  const double mY = normalize ? (mYr > 0 ? mYr : 1.0) : 1.0;
+  const float ta = (float)((1 - alpha) / mK), tg = (float)(alpha / mG), iY = (float)(1.0 / mY);
+  if (pass == 2) {
+    for (int i = r->i0; i < r->i1; i++) {
+      const size_t o = (size_t)(i - r->i0) * (size_t)w;
+      double rl = 0, rc = 0;
+      for (int t = 0; t < w; t++) {
+        const int j = LPDM_ROWS_COL(r, i, t);
+        if (j == i) continue;
+        float tt = ta * kern(gauss, DX[o + t], inv2s2);
+        if (alpha != 0) tt += tg * fabsf(g[i] - g[j]);
+        const float yn = DY[o + t] * iY, rr = yn - tt;
+        rl += (double)rr * rr;
+        rc += (double)rr * yn;
+      }
+      acc[KR_L] += rl, acc[KR_C] += rc;
+    }
+    return LPDM_OK;
+  }
+  double loss = acc[KR_L] / N, an = 0;
+  if (anchor > 0 && mXr > 0) {
+    const double q = mYr / mXr - 1;
+    loss += anchor * q * q;
+    an = 2 * anchor * q / (N * mXr);
+  }
+  const float fc = normalize ? (float)(acc[KR_C] / N) : 0.0f, fs = (float)(2.0 / (N * mY)), fa = (float)an;
+  for (int i = r->i0; i < r->i1; i++) {
+    const size_t o = (size_t)(i - r->i0) * (size_t)w;
+    for (int t = 0; t < w; t++) {
+      const int j = LPDM_ROWS_COL(r, i, t);
+      if (j == i) {
+        dDY[o + t] = 0;
+        continue;
+      }
+      float tt = ta * kern(gauss, DX[o + t], inv2s2);
+      if (alpha != 0) tt += tg * fabsf(g[i] - g[j]);
+      dDY[o + t] = fs * ((DY[o + t] * iY - tt) - fc) + fa;
+    }
+  }
+  *L = loss;
+  if (!isfinite(loss)) return lpdm_error(ctx, LPDM_ERR_NUM, "%s: loss is %g (non-finite distances?)", NAME, loss);
+  return LPDM_OK;
+}
+
 static const lpdm_loss_kind kernel_kind = {
     LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.kernel", "distance matching to a kernel of the input distances", keys),
-    1, eval, create, NULL};
+    1, eval, create, NULL, 3, eval_rows};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_kernel(void) { return &kernel_kind.head; }
