@@ -1,5 +1,6 @@
 -- paper.lua -- the paper's study in lpdm (Tanneberg, ECAI 2025): REINFORCE
--- and PPO, variants bp, local/stress and local/guided, as a sweep
+-- and PPO, variants bp, local/stress and local/guided (and, for PPO, its own
+-- local default: local-kernel), as a sweep
 -- (docs/sweeps.md). Writes DIR/paper_<profile>.lua (the sweep's config)
 -- and runs scripts/sweep.lua on it, which writes DIR/report.md and its
 -- plots. Resumable like any sweep: run the same command again.
@@ -17,8 +18,9 @@
 -- Flags: --profile=NAME (required), --out=DIR (required), --jobs=N (default
 -- 1), --steps=N (every budget replaced: a smoke run), --dry-run.
 -- The variants use each algorithm's other defaults: "local/guided" and
--- "local/stress" name the loss; PPO's own local default (kernel targets,
--- docs/local-learning.md) is the depth profile's local variant.
+-- "local/stress" name the loss (PPO's other local settings were tuned for
+-- its own loss); "local-kernel" is PPO's local default (kernel targets,
+-- docs/local-learning.md), also the depth profile's local variant.
 local PROG = "paper.lua"
 
 local function die(msg)
@@ -57,6 +59,9 @@ local VARIANTS = {
   { name = "bp", flags = { mode = "bp" } },
   { name = "local-stress", flags = { mode = "local", loss = "stress" } },
   { name = "local-guided", flags = { mode = "local", loss = "guided" } },
+  -- PPO's own local default (issue 7: kernel targets with a scale anchor),
+  -- named by its settings so that a later default does not change it
+  { name = "local-kernel", flags = { mode = "local", loss = "kernel", anchor = 1 }, algos = { "ppo" } },
 }
 local MUJOCO = { "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Reacher-v5", "Swimmer-v5", "Hopper-v5",
   "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5" }

@@ -150,6 +150,16 @@ end
 -- ---------------------------------------------------------------- plan
 
 local runs = sweep.plan(cfg, out, steps_override)
+-- "2 envs x 2 algos x 3 variants x 3 seeds", and a word when a variant
+-- runs with some algorithms only (then the product is not the count)
+local shape = string.format("%d envs x %d algos x %d variants x %d seeds", #cfg.envs, #cfg.algos, #cfg.variants,
+  #cfg.seeds)
+for _, v in ipairs(cfg.variants) do
+  if v.algos then
+    shape = shape .. "; some variants for some algos only"
+    break
+  end
+end
 local todo, skipped = {}, 0
 for _, r in ipairs(runs) do
   if sweep.is_done(r) then
@@ -176,8 +186,7 @@ if slurm then
     local abs_config = config_path:sub(1, 1) == "/" and config_path or (cwd .. "/" .. config_path:gsub("^%./", ""))
     local report_command = table.concat({ q(mpi_sweep.which(LPDM, cwd)), q(mpi_sweep.which(SCRIPT, cwd)),
       q(abs_config), q("--out=" .. abs_out) }, " ")
-    print(string.format("%s: %d runs (%d envs x %d algos x %d variants x %d seeds): %d already done, %d to submit",
-      PROG, #runs, #cfg.envs, #cfg.algos, #cfg.variants, #cfg.seeds, skipped, #todo))
+    print(string.format("%s: %d runs (%s): %d already done, %d to submit", PROG, #runs, shape, skipped, #todo))
     if #todo == 0 then
       print(string.format("%s: nothing to submit: every run is done; %s not written. The report: %s", PROG, slurm,
         report_command))
@@ -220,8 +229,8 @@ end
 local prefix = rank ~= 0 and string.format("[rank %d] ", rank) or ""
 
 if rank == 0 then
-  print(string.format("%s: %d runs (%d envs x %d algos x %d variants x %d seeds): %d already done, %d to run, %d at a time%s",
-    PROG, #runs, #cfg.envs, #cfg.algos, #cfg.variants, #cfg.seeds, skipped, #todo, jobs,
+  print(string.format("%s: %d runs (%s): %d already done, %d to run, %d at a time%s",
+    PROG, #runs, shape, skipped, #todo, jobs,
     ctx and string.format(" on each of %d MPI ranks (session %s)", ctx.size, ctx.session) or ""))
 else
   print(string.format("%son host %s, session %s", prefix, ctx.host, ctx.session))

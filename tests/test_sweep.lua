@@ -253,6 +253,26 @@ test("SIGTERM (or SIGINT) to the sweep's process alone stops it and its running 
   end
 end)
 
+test("a variant with algos = {...} runs with those algorithms only, and the report lists it only there", function()
+  local cfg = TMP .. "/sweep_algos.lua"
+  write(cfg, [[return { envs = { { name = "CartPole-v1", steps = 3000 } }, algos = { "reinforce", "ppo" },
+    variants = { { name = "bp", flags = { mode = "bp" } },
+                 { name = "ppo-only", flags = { mode = "local" }, algos = { "ppo" } } }, seeds = { 1 } }]])
+  local dir = TMP .. "/algos"
+  expect(0, { "3 runs (1 envs x 2 algos x 2 variants x 1 seeds; some variants for some algos only)",
+    "3/3 runs done" }, SWEEP, cfg, "--out=" .. dir)
+  check(not read(dir .. "/runs/CartPole-v1/reinforce/ppo-only/s1/summary.json"), "ppo-only ran with reinforce")
+  check(read(dir .. "/runs/CartPole-v1/ppo/ppo-only/s1/summary.json"), "ppo-only did not run with ppo")
+  local rep = read(dir .. "/report.md") or ""
+  local rf, pp = rep:match("### reinforce(.-)### ppo(.*)$")
+  check(rf and not rf:find("ppo-only", 1, true), "the reinforce table lists ppo-only:\n" .. rep)
+  check(pp and pp:find("| ppo-only | 1/0 |", 1, true), "the ppo table lacks ppo-only:\n" .. rep)
+  write(cfg, [[return { envs = { "CartPole-v1" }, steps = 3000, algos = { "reinforce" },
+    variants = { { name = "x", flags = { mode = "bp" }, algos = { "sac" } } }, seeds = { 1 } }]])
+  expect(1, { "variants[1] (x).algos[1]: 'sac' is not one of the config's algos (reinforce)" }, SWEEP, cfg,
+    "--out=" .. TMP .. "/bad")
+end)
+
 test("--jobs=0, a missing --out and a missing config file are refused with exit 1", function()
   expect(1, { "--jobs", "'0'" }, SWEEP, CONFIG, "--out=" .. TMP .. "/bad", "--jobs=0")
   expect(1, { "--out" }, SWEEP, CONFIG)
@@ -271,10 +291,12 @@ test("paper.lua: each profile is the sweep the docs describe (dry run), and bad 
     "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5" }) do
     if have[id] then mujoco = mujoco + 1 end
   end
-  expect(0, { "36 runs (2 envs x 2 algos x 3 variants x 3 seeds)", "--steps=100000", "--mode=local", "--loss=stress" },
+  expect(0, { "42 runs (2 envs x 2 algos x 4 variants x 3 seeds; some variants for some algos only)", "--steps=100000",
+    "--mode=local", "--loss=stress", "runs/CartPole-v1/ppo/local-kernel/s3", "--anchor=1" },
     PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-q", "--dry-run")
   local full_envs = 3 + mujoco
-  expect(0, { string.format("%d runs (%d envs x 2 algos x 3 variants x 10 seeds)", full_envs * 60, full_envs) },
+  expect(0, { string.format("%d runs (%d envs x 2 algos x 4 variants x 10 seeds; some variants", full_envs * 70,
+    full_envs) },
     PAPER, "--profile=full", "--out=" .. TMP .. "/paper-f", "--dry-run")
   local depth_envs = have["HalfCheetah-v5"] and 2 or 1
   expect(0, { string.format("%d runs (%d envs x 1 algos x 8 variants x 3 seeds)", depth_envs * 24, depth_envs),
@@ -286,8 +308,8 @@ test("paper.lua: each profile is the sweep the docs describe (dry run), and bad 
   expect(1, { "unknown flag --seeds" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-x", "--seeds=3")
 end)
 
-test("paper.lua --profile=quick with --steps=6000 runs its 36 runs and writes the report", function()
-  local out = expect(0, { "36/36 runs done, 0 failed" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-run",
+test("paper.lua --profile=quick with --steps=6000 runs its 42 runs and writes the report", function()
+  local out = expect(0, { "42/42 runs done, 0 failed" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-run",
     "--steps=6000", "--jobs=2")
   local rep = read(TMP .. "/paper-run/report.md") or ""
   check(rep:find("## Acrobot-v1", 1, true) and rep:find("local-guided", 1, true), "the report covers both envs: " .. out)

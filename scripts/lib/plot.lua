@@ -148,8 +148,10 @@ end
 -- plot names (file names without extension) made, and a note or nil.
 local function write_pair(pdir, cfg, runs, env, algo)
   local budget, groups, counts, nd_all, nf_all, n_seeds = 0, {}, {}, 0, 0, #cfg.seeds
+  local skip = {}
   for vi, v in ipairs(cfg.variants) do
     groups[vi], counts[vi] = {}, { 0, 0 }
+    skip[vi] = v.algos ~= nil and not v.algos[algo] -- a variant of other algorithms only
     for _, r in ipairs(runs) do
       if r.env == env and r.algo == algo and r.variant == v.name then
         if r.steps and r.steps > budget then budget = r.steps end
@@ -177,7 +179,9 @@ local function write_pair(pdir, cfg, runs, env, algo)
   for vi, v in ipairs(cfg.variants) do
     local c = M.colour(vi)
     local title = v.name .. ": " .. count_text(counts[vi][1], counts[vi][2])
-    if #groups[vi] > 0 then
+    if skip[vi] then
+      -- not run with this algorithm: no line, no legend entry
+    elseif #groups[vi] > 0 then
       if block > 0 then dat[#dat + 1] = "\n" end
       dat[#dat + 1] = "# variant " .. v.name
       for _, row in ipairs(M.curve(groups[vi], budget)) do
@@ -212,7 +216,9 @@ local function write_pair(pdir, cfg, runs, env, algo)
   block = 0
   for vi, v in ipairs(cfg.variants) do
     local c = M.colour(vi)
-    xt[#xt + 1] = string.format("%s %d", gs(v.name .. "\n" .. count_text(counts[vi][1], counts[vi][2])), vi)
+    if not skip[vi] then
+      xt[#xt + 1] = string.format("%s %d", gs(v.name .. "\n" .. count_text(counts[vi][1], counts[vi][2])), vi)
+    end
     local g = groups[vi]
     if #g > 0 then
       if block > 0 then dat[#dat + 1] = "\n"; box[#box + 1] = "\n" end

@@ -216,7 +216,7 @@ local RESERVED = { env = true, algo = true, seed = true, steps = true, total_tim
 
 local TOP_KEYS = { name = true, steps = true, envs = true, algos = true, variants = true, seeds = true, flags = true }
 local ENV_KEYS = { name = true, steps = true, threshold = true, flags = true }
-local VARIANT_KEYS = { name = true, flags = true }
+local VARIANT_KEYS = { name = true, flags = true, algos = true }
 
 local function keylist(set)
   local t = {}
@@ -287,7 +287,7 @@ end
 
 -- Validates a config table; returns a normalised copy:
 -- {name, envs = {{name, steps, threshold, flags}}, algos = {...},
---  variants = {{name, flags}}, seeds = {...}, flags = {...}}.
+--  variants = {{name, flags, algos (a set, or nil: every algo)}}, seeds = {...}, flags = {...}}.
 function M.check(c)
   if type(c) ~= "table" then error(string.format("the config must be a table, got %s", type(c)), 0) end
   check_keys(c, TOP_KEYS, "config")
@@ -327,6 +327,7 @@ function M.check(c)
     seen[a] = true
     cfg.algos[i] = a
   end
+  local seen_algo = seen
 
   if c.variants == nil then error("config: variants is missing (a list of {name=, flags={...}})", 0) end
   check_list(c.variants, "variants")
@@ -342,6 +343,18 @@ function M.check(c)
     if seen[v.name] then error(string.format("%s: variant '%s' listed twice", where, v.name), 0) end
     seen[v.name] = true
     cfg.variants[i] = { name = v.name, flags = check_flags(v.flags, where .. ".flags") }
+    if v.algos ~= nil then -- a variant of some algorithms only (e.g. an algorithm's own default)
+      check_list(v.algos, where .. ".algos")
+      local set = {}
+      for j, a in ipairs(v.algos) do
+        if not seen_algo[a] then
+          error(string.format("%s.algos[%d]: '%s' is not one of the config's algos (%s)", where, j, tostring(a),
+            table.concat(cfg.algos, ", ")), 0)
+        end
+        set[a] = true
+      end
+      cfg.variants[i].algos = set
+    end
   end
 
   if c.seeds == nil then error("config: seeds is missing (a list of integers >= 0)", 0) end
@@ -389,7 +402,12 @@ local function flag_args(flags)
   return out
 end
 
--- Lists the runs in order env, algo, variant, seed. Each run:
+-- Whether variant v runs with algorithm a (a variant's algos, when given,
+-- lists the algorithms it is for).
+function M.applies(v, a) return v.algos == nil or v.algos[a] == true end
+
+-- Lists the runs in order env, algo, variant, seed (a variant only with the
+-- algorithms it applies to). Each run:
 -- {env, algo, variant, seed, steps, threshold, rel (folder under out),
 --  dir, args (train.lua arguments after the script)}. steps_override, if
 -- given, replaces every env's budget.
@@ -398,6 +416,7 @@ function M.plan(cfg, out, steps_override)
   for _, e in ipairs(cfg.envs) do
     for _, a in ipairs(cfg.algos) do
       for _, v in ipairs(cfg.variants) do
+        if not M.applies(v, a) then goto next_variant end
         for _, s in ipairs(cfg.seeds) do
           local rel = string.format("runs/%s/%s/%s/s%d", e.name, a, v.name, s)
           local steps = steps_override or e.steps
@@ -413,6 +432,7 @@ function M.plan(cfg, out, steps_override)
           runs[#runs + 1] = { env = e.name, algo = a, variant = v.name, seed = s, steps = steps,
             threshold = e.threshold, rel = rel, dir = out .. "/" .. rel, args = args }
         end
+        ::next_variant::
       end
     end
   end
@@ -701,6 +721,7 @@ function M.report(path, runs, cfg, command, config_text)
       w("|---|---|---|---|---|---|---|---|---|---|---|")
       local base_finals
       for vi, v in ipairs(cfg.variants) do
+        if not M.applies(v, a) then goto next_row end
         local finals, reach, drops, coll, nd, nf = {}, {}, {}, 0, 0, 0
         for _, r in ipairs(runs) do
           if r.env == e.name and r.algo == a and r.variant == v.name then
@@ -737,6 +758,7 @@ function M.report(path, runs, cfg, command, config_text)
         end
         if vi == 1 then base_finals = #finals > 0 and finals or nil end
         w("| " .. table.concat(row, " | ") .. " |")
+        ::next_row::
       end
       w()
       local p = pok and plots.plots[e.name] and plots.plots[e.name][a]
