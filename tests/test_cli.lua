@@ -62,9 +62,7 @@ end
 
 
 -- The temp dir for every output (removed at the end).
-local TMP = os.tmpname()
-os.remove(TMP)
-assert(os.execute("mkdir -m 700 " .. q(TMP)), "cannot create " .. TMP)
+local TMP = T.tmpdir()
 
 -- ---------------------------------------------------------------- 1. success
 
@@ -453,16 +451,4 @@ end)
 
 -- ---------------------------------------------------------------- run
 
-print("1.." .. #tests)
-local failures = 0
-for i, t in ipairs(tests) do
-  local ok, err = pcall(t.fn)
-  local todo = t.todo and (" # TODO " .. t.todo) or ""
-  print(string.format("%s %d - %s%s", ok and "ok" or "not ok", i, t.name, todo))
-  if not ok then
-    if not t.todo then failures = failures + 1 end
-    print("# " .. tostring(err):gsub("\n", "\n# "))
-  end
-end
-os.execute("rm -rf -- " .. q(TMP))
-os.exit(failures == 0 and 0 or 1)
+T.run_tests(tests, TMP)

@@ -188,9 +188,7 @@ if failures > 0 then io.stderr:write(out, "\n") end
 
 -- train.lua --distributed end to end: rank 0 writes what one process writes
 local TRAIN = (SELF:match("^(.*)/[^/]*$") or ".") .. "/../scripts/train.lua"
-local dir = os.tmpname()
-os.remove(dir)
-os.execute("mkdir -p " .. q(dir))
+local dir = T.tmpdir()
 local sh, slurp = T.sh, T.read
 local FLAGS = " --algo=ppo --mode=bp --steps=5120 --seed=2 --quiet"
 local o1, r1 = sh("OPENBLAS_NUM_THREADS=1 " .. q(LPDM) .. " " .. q(TRAIN) .. FLAGS .. " --out=" .. q(dir .. "/one"))

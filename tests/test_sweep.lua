@@ -40,21 +40,9 @@ end
 
 
 -- The status of each run in sweep.json's text, keyed by dir; and a field.
-local function runs_of(json)
-  local t = {}
-  for obj in json:gmatch("%b{}", (json:find('"runs"', 1, true))) do
-    local dir = obj:match('"dir": "([^"]*)"')
-    if dir then
-      t[dir] = { status = obj:match('"status": "([^"]*)"'), exit_code = tonumber(obj:match('"exit_code": (%-?%d+)')),
-        ran = obj:match('"ran": (%a+)'), log_tail = obj:match('"log_tail": "(.-)",\n') }
-    end
-  end
-  return t
-end
+local runs_of = T.sweep_runs
 
-local TMP = os.tmpname()
-os.remove(TMP)
-assert(os.execute("mkdir -m 700 " .. q(TMP)), "cannot create " .. TMP)
+local TMP = T.tmpdir()
 local OUT = TMP .. "/my sweep" -- a space: paths are quoted
 
 local BASE = [[
@@ -317,19 +305,4 @@ end)
 
 -- ---------------------------------------------------------------- run
 
-print("1.." .. #tests)
-local failed = 0
-for i, t in ipairs(tests) do
-  local ok, err, why = pcall(t.fn)
-  if ok and err == "skip" then
-    print(string.format("ok %d - %s # SKIP %s", i, t.name, why))
-  elseif ok then
-    print(string.format("ok %d - %s", i, t.name))
-  else
-    failed = failed + 1
-    print(string.format("not ok %d - %s", i, t.name))
-    for line in tostring(err):gmatch("[^\n]+") do print("# " .. line) end
-  end
-end
-os.execute("rm -rf " .. q(TMP))
-os.exit(failed == 0 and 0 or 1)
+T.run_tests(tests, TMP)

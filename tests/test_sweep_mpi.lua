@@ -61,21 +61,9 @@ end
 
 
 -- The runs of sweep.json's text, keyed by dir: status, reason, ran.
-local function runs_of(json)
-  local t = {}
-  for obj in json:gmatch("%b{}", (json:find('"runs"', 1, true))) do
-    local dir = obj:match('"dir": "([^"]*)"')
-    if dir then
-      t[dir] = { status = obj:match('"status": "([^"]*)"'), reason = obj:match('"reason": "([^"]*)"'),
-        ran = obj:match('"ran": (%a+)') }
-    end
-  end
-  return t
-end
+local runs_of = T.sweep_runs
 
-local TMP = os.tmpname()
-os.remove(TMP)
-assert(os.execute("mkdir -m 700 " .. q(TMP)), "cannot create " .. TMP)
+local TMP = T.tmpdir()
 
 local BASE = [[
 return {
@@ -234,20 +222,4 @@ end)
 
 -- ---------------------------------------------------------------- run
 
-print("1.." .. #tests)
-local failed = 0
-for i, t in ipairs(tests) do
-  local ok, err, why = pcall(t.fn)
-  if ok and err == "skip" then
-    print(string.format("ok %d - %s # SKIP %s", i, t.name, why))
-  elseif ok then
-    print(string.format("ok %d - %s", i, t.name))
-  else
-    failed = failed + 1
-    print(string.format("not ok %d - %s", i, t.name))
-    for line in tostring(err):gmatch("[^\n]+") do print("# " .. line) end
-  end
-  io.stdout:flush()
-end
-os.execute("rm -rf " .. q(TMP))
-os.exit(failed == 0 and 0 or 1)
+T.run_tests(tests, TMP)

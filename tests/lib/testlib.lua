@@ -61,6 +61,53 @@ function M.mtime(path)
   return s ~= "" and s or nil
 end
 
+-- A fresh private directory (mode 700) for a test's files.
+function M.tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(os.execute("mkdir -m 700 " .. M.q(d)), "cannot create " .. d)
+  return d
+end
+
+-- Each run of sweep.json (its text), keyed by the run's dir: status,
+-- reason, exit_code, ran, log_tail (the test_sweep* tests read these).
+function M.sweep_runs(json)
+  local t = {}
+  for obj in json:gmatch("%b{}", (json:find('"runs"', 1, true))) do
+    local dir = obj:match('"dir": "([^"]*)"')
+    if dir then
+      t[dir] = { status = obj:match('"status": "([^"]*)"'), reason = obj:match('"reason": "([^"]*)"'),
+        exit_code = tonumber(obj:match('"exit_code": (%-?%d+)')), ran = obj:match('"ran": (%a+)'),
+        log_tail = obj:match('"log_tail": "(.-)",\n') }
+    end
+  end
+  return t
+end
+
+-- Runs tests = {{name, fn, todo}, ...} as TAP and exits: fn raises to
+-- fail, or returns "skip", why; a test with todo (the reason) is reported
+-- "# TODO" and does not fail the file. Removes tmp (if given) first.
+function M.run_tests(tests, tmp)
+  print("1.." .. #tests)
+  local failed = 0
+  for i, t in ipairs(tests) do
+    local ok, err, why = pcall(t.fn)
+    local todo = t.todo and (" # TODO " .. t.todo) or ""
+    if ok and err == "skip" then
+      print(string.format("ok %d - %s # SKIP %s", i, t.name, why))
+    else
+      print(string.format("%s %d - %s%s", ok and "ok" or "not ok", i, t.name, todo))
+      if not ok then
+        if not t.todo then failed = failed + 1 end
+        for line in tostring(err):gmatch("[^\n]+") do print("# " .. line) end
+      end
+    end
+    io.stdout:flush()
+  end
+  if tmp then os.execute("rm -rf -- " .. M.q(tmp)) end
+  os.exit(failed == 0 and 0 or 1)
+end
+
 -- The output lines of a command.
 function M.lines(cmd)
   local p = io.popen(cmd)
