@@ -1,33 +1,19 @@
 -- test_lua_api.lua -- the Lua binding (core/lua/lpdm_lua.c), as TAP.
 -- Run by ctest with build/lpdm; also: build/lpdm tests/test_lua_api.lua
 local lpdm = require("lpdm")
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
 
 local tests = {}
 local function test(name, fn) tests[#tests + 1] = { name = name, fn = fn } end
 
-local function check(cond, msg, level)
-  if not cond then error(msg or "check failed", (level or 1) + 1) end
-end
-local function eq(a, b, msg)
-  if a ~= b then error(string.format("%s: expected %s, got %s", msg or "eq", tostring(b), tostring(a)), 2) end
-end
+local check, eq = T.check, T.eq
 local function near(a, b, tol, msg)
   if math.abs(a - b) > (tol or 1e-6) then
     error(string.format("%s: expected %.9g, got %.9g", msg or "near", b, a), 2)
   end
 end
--- Calls fn, which must fail with a message matching each plain substring.
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  if ok then error("expected an error, got none", 2) end
-  err = tostring(err)
-  for _, s in ipairs({ ... }) do
-    if not string.find(err, s, 1, true) then
-      error(string.format("error %q lacks %q", err, s), 2)
-    end
-  end
-  return err
-end
+local fails = T.fails
 local function same_array(a, b, msg)
   eq(#a, #b, (msg or "array") .. " length")
   for i = 1, #a do eq(a[i], b[i], (msg or "array") .. "[" .. i .. "]") end
@@ -235,7 +221,7 @@ end)
 
 -- ---------------------------------------------------------------- algorithms
 test("algo: a short run, iterate/iterations/act", function()
-  if not has["algo.reinforce"] then return "SKIP algo.reinforce not loaded" end
+  if not has["algo.reinforce"] then return "skip", "algo.reinforce not loaded" end
   local env = lpdm.env(ENV)
   local policy = lpdm.net { inputs = env.obs_dim, lpdm.dense { 16 }, seed = 1 }
   fails(function() lpdm.algo("reinforce", { env = env, policy = policy, bogus = 1 }) end,
@@ -276,7 +262,7 @@ test("net: large_batches sets the row-blocked path, checked and refused by name"
     "large_batches.block must be an integer >= 1")
   fails(function() lpdm.net { inputs = 4, lpdm.dense { 8 }, large_batches = { blocked = 1 } } end,
     "large_batches.blocked must be a boolean")
-  if not has["algo.reinforce"] then return "SKIP algo.reinforce not loaded" end
+  if not has["algo.reinforce"] then return "skip", "algo.reinforce not loaded" end
   -- blocked rows of 16 through a whole run: it trains and ends like any run
   local env = lpdm.env(ENV)
   local net = lpdm.net { inputs = env.obs_dim, lpdm.dense { 16 }, seed = 1,
@@ -294,19 +280,4 @@ test("net: large_batches sets the row-blocked path, checked and refused by name"
 end)
 
 -- ---------------------------------------------------------------- run
-print("1.." .. #tests)
-local failed = 0
-for i, t in ipairs(tests) do
-  local ok, res = pcall(t.fn)
-  if ok and type(res) == "string" and res:match("^SKIP") then
-    print(string.format("ok %d - %s # %s", i, t.name, res))
-  elseif ok then
-    print(string.format("ok %d - %s", i, t.name))
-  else
-    failed = failed + 1
-    print(string.format("not ok %d - %s", i, t.name))
-    print("# " .. tostring(res):gsub("\n", "\n# "))
-  end
-end
-collectgarbage()
-if failed > 0 then os.exit(1) end
+T.run_tests(tests, nil, true) -- closing the state runs every finalizer

@@ -4,23 +4,12 @@
 -- training around it: local mode (REINFORCE, PPO with its worker thread),
 -- bp mode refused by name unless straight_through = true.
 local lpdm = require("lpdm")
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
 
 local tests = {}
 local function test(name, fn) tests[#tests + 1] = { name = name, fn = fn } end
-local function check(cond, msg) if not cond then error(msg or "check failed", 2) end end
-local function eq(a, b, msg)
-  if a ~= b then error(string.format("%s: expected %s, got %s", msg or "eq", tostring(b), tostring(a)), 2) end
-end
--- Calls fn, which must fail with a message holding each plain substring.
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  if ok then error("expected an error, got none", 2) end
-  err = tostring(err)
-  for _, s in ipairs({ ... }) do
-    if not string.find(err, s, 1, true) then error(string.format("error %q lacks %q", err, s), 2) end
-  end
-  return err
-end
+local check, eq, fails = T.check, T.eq, T.fails
 local function map_rows(X, f)
   local Y = {}
   for i, x in ipairs(X) do
@@ -246,14 +235,4 @@ test("PPO with threads = 2: the critic (a clone) and the actor share the Lua sta
 end)
 
 -- ---------------------------------------------------------------- run
-print("1.." .. #tests)
-local failed = 0
-for i, t in ipairs(tests) do
-  local ok, err = pcall(t.fn)
-  print(string.format("%s %d - %s", ok and "ok" or "not ok", i, t.name))
-  if not ok then
-    failed = failed + 1
-    print("# " .. tostring(err):gsub("\n", "\n# "))
-  end
-end
-os.exit(failed == 0 and 0 or 1)
+T.run_tests(tests)

@@ -3,32 +3,20 @@
 -- The expected values are worked by hand from docs/statistics.md (see the
 -- comments); tests/test_stats.c checks the C functions in more cases.
 local lpdm = require("lpdm")
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
 local S = lpdm.stats
 
 local tests = {}
 local function test(name, fn) tests[#tests + 1] = { name = name, fn = fn } end
 
-local function check(cond, msg)
-  if not cond then error(msg or "check failed", 2) end
-end
-local function eq(a, b, msg)
-  if a ~= b then error(string.format("%s: expected %s, got %s", msg or "eq", tostring(b), tostring(a)), 2) end
-end
+local check, eq = T.check, T.eq
 local function near(a, b, tol, msg)
   if type(a) ~= "number" or math.abs(a - b) > (tol or 1e-12) then
     error(string.format("%s: expected %.17g, got %s", msg or "near", b, tostring(a)), 2)
   end
 end
--- Calls fn, which must fail with a message containing each plain substring.
-local function fails(fn, ...)
-  local ok, err = pcall(fn)
-  if ok then error("expected an error, got none", 2) end
-  err = tostring(err)
-  for _, s in ipairs({ ... }) do
-    if not string.find(err, s, 1, true) then error(string.format("error %q lacks %q", err, s), 2) end
-  end
-  return err
-end
+local fails = T.fails
 
 test("run: small log", function()
   -- returns 0 0 3 6 at steps 5 10 20 30: avg of all so far (n < 20):
@@ -164,16 +152,4 @@ test("errors name the argument", function()
   fails(function() S.prob_improvement({ 1 }, nil) end, "bad argument #2", "got nil")
 end)
 
-print("1.." .. #tests)
-local failed = 0
-for i, t in ipairs(tests) do
-  local ok, res = pcall(t.fn)
-  if ok then
-    print(string.format("ok %d - %s", i, t.name))
-  else
-    failed = failed + 1
-    print(string.format("not ok %d - %s", i, t.name))
-    print("# " .. tostring(res):gsub("\n", "\n# "))
-  end
-end
-os.exit(failed > 0 and 1 or 0, true)
+T.run_tests(tests, nil, true)

@@ -61,6 +61,23 @@ function M.mtime(path)
   return s ~= "" and s or nil
 end
 
+-- Raises (at the caller's line) unless a == b.
+function M.eq(a, b, msg)
+  if a ~= b then error(string.format("%s: expected %s, got %s", msg or "eq", tostring(b), tostring(a)), 2) end
+end
+
+-- Calls fn, which must fail with a message holding each plain substring;
+-- returns the message.
+function M.fails(fn, ...)
+  local ok, err = pcall(fn)
+  if ok then error("expected an error, got none", 2) end
+  err = tostring(err)
+  for _, s in ipairs({ ... }) do
+    if not string.find(err, s, 1, true) then error(string.format("error %q lacks %q", err, s), 2) end
+  end
+  return err
+end
+
 -- A fresh private directory (mode 700) for a test's files.
 function M.tmpdir()
   local d = os.tmpname()
@@ -86,8 +103,9 @@ end
 
 -- Runs tests = {{name, fn, todo}, ...} as TAP and exits: fn raises to
 -- fail, or returns "skip", why; a test with todo (the reason) is reported
--- "# TODO" and does not fail the file. Removes tmp (if given) first.
-function M.run_tests(tests, tmp)
+-- "# TODO" and does not fail the file. Removes tmp (if given) first;
+-- close: close the Lua state on exit (valgrind then sees every object freed).
+function M.run_tests(tests, tmp, close)
   print("1.." .. #tests)
   local failed = 0
   for i, t in ipairs(tests) do
@@ -105,7 +123,7 @@ function M.run_tests(tests, tmp)
     io.stdout:flush()
   end
   if tmp then os.execute("rm -rf -- " .. M.q(tmp)) end
-  os.exit(failed == 0 and 0 or 1)
+  os.exit(failed == 0 and 0 or 1, close)
 end
 
 -- The output lines of a command.
