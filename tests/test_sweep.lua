@@ -28,14 +28,7 @@ end
 
 local function expect(want, wants, ...)
   local out, rc, cmd = run(...)
-  local function show()
-    return string.format("command: %s\nexit status: %d\noutput:\n%s", cmd, rc, out:sub(1, 2000))
-  end
-  if rc ~= want then error(string.format("expected exit status %d\n%s", want, show()), 2) end
-  for _, s in ipairs(wants) do
-    if not out:find(s, 1, true) then error(string.format("output lacks %q\n%s", s, show()), 2) end
-  end
-  return out
+  return T.expect_result(out, rc, cmd, want, wants)
 end
 
 

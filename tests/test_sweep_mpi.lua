@@ -49,14 +49,7 @@ end
 -- always follow rank 0's under --enable-recovery).
 local function expect(mpi, env, want, wants, ...)
   local out, rc, cmd = run(mpi, env, ...)
-  local function show()
-    return string.format("command: %s\nexit status: %d\noutput:\n%s", cmd, rc, out:sub(1, 3000))
-  end
-  if want and rc ~= want then error(string.format("expected exit status %d\n%s", want, show()), 2) end
-  for _, s in ipairs(wants) do
-    if not out:find(s, 1, true) then error(string.format("output lacks %q\n%s", s, show()), 2) end
-  end
-  return out
+  return T.expect_result(out, rc, cmd, want, wants)
 end
 
 

@@ -78,6 +78,20 @@ function M.fails(fn, ...)
   return err
 end
 
+-- Checks a command's result (from M.sh): exit status want (a number; nil:
+-- any) and every plain substring of wants in the output; raises at the
+-- caller's caller with the command, status and output. Returns out.
+function M.expect_result(out, rc, cmd, want, wants)
+  local function show()
+    return string.format("command: %s\nexit status: %d\noutput:\n%s", cmd, rc, out:sub(1, 3000))
+  end
+  if want and rc ~= want then error(string.format("expected exit status %d\n%s", want, show()), 3) end
+  for _, s in ipairs(wants or {}) do
+    if not out:find(s, 1, true) then error(string.format("output lacks %q\n%s", s, show()), 3) end
+  end
+  return out
+end
+
 -- A fresh private directory (mode 700) for a test's files.
 function M.tmpdir()
   local d = os.tmpname()
