@@ -130,26 +130,14 @@ static int ant_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_en
                     e->model->path, e->m->nbody, ANT_NBODY);
   if (!rc) rc = mjx_body(e, lpdm_cfg_str(cfg, "main_body"), &p->main_body, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 29 - p->skip + (p->with_cfrc ? 6 * (ANT_NBODY - 1) : 0), ctx);
-  if (!rc && !(p->noise >= 0))
-    rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: reset_noise_scale is %g (must be >= 0)", e->id,
-                    p->noise);
-  if (rc) {
-    mjx_free(&e->pub);
-    return rc;
-  }
-  *out = &e->pub;
-  return LPDM_OK;
+  return mjx_created(e, rc, p->noise, out, ctx);
 }
 
 static int ant_reset(lpdm_env *self, int has_seed, uint64_t seed, float *obs, lpdm_ctx *ctx) {
   ant_env *p = (ant_env *)self;
   mjx_env *e = &p->base;
   (void)ctx;
-  mjx_reset_seed(e, has_seed, seed);
-  double *qpos = e->work, *qvel = e->work + 15;
-  mjx_add_uniform(e, qpos, e->init_qpos, 15, -p->noise, p->noise);
-  mjx_add_normal(e, qvel, e->init_qvel, 14, p->noise);
-  mjx_put_state(e, qpos, qvel);
+  mjx_reset_noise(e, has_seed, seed, p->noise, 1);
   ant_observe(p, obs);
   return LPDM_OK;
 }

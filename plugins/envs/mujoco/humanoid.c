@@ -141,26 +141,14 @@ static int hu_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   int n = 47 - p->skip + (p->cinert ? 10 * (HU_NBODY - 1) : 0) + (p->cvel ? 6 * (HU_NBODY - 1) : 0) +
           (p->qfrc ? 17 : 0) + (p->cfrc ? 6 * (HU_NBODY - 1) : 0);
   if (!rc) rc = mjx_set_obs_dim(e, n, ctx);
-  if (!rc && !(p->noise >= 0))
-    rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: reset_noise_scale is %g (must be >= 0)", e->id,
-                    p->noise);
-  if (rc) {
-    mjx_free(&e->pub);
-    return rc;
-  }
-  *out = &e->pub;
-  return LPDM_OK;
+  return mjx_created(e, rc, p->noise, out, ctx);
 }
 
 static int hu_reset(lpdm_env *self, int has_seed, uint64_t seed, float *obs, lpdm_ctx *ctx) {
   humanoid_env *p = (humanoid_env *)self;
   mjx_env *e = &p->base;
   (void)ctx;
-  mjx_reset_seed(e, has_seed, seed);
-  double *qpos = e->work, *qvel = e->work + 24;
-  mjx_add_uniform(e, qpos, e->init_qpos, 24, -p->noise, p->noise);
-  mjx_add_uniform(e, qvel, e->init_qvel, 23, -p->noise, p->noise);
-  mjx_put_state(e, qpos, qvel);
+  mjx_reset_noise(e, has_seed, seed, p->noise, 0);
   hu_observe(p, obs);
   return LPDM_OK;
 }

@@ -84,26 +84,14 @@ static int idp_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_en
   }
   p->healthy_reward = lpdm_cfg_num(cfg, "healthy_reward");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
-  if (!rc && !(isfinite(p->noise) && p->noise >= 0))
-    rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: reset_noise_scale is %g (must be finite and >= 0)",
-                    e->id, p->noise);
-  if (rc) {
-    mjx_free(&e->pub);
-    return rc;
-  }
-  *out = &e->pub;
-  return LPDM_OK;
+  return mjx_created(e, rc, p->noise, out, ctx);
 }
 
 static int idp_reset(lpdm_env *self, int has_seed, uint64_t seed, float *obs, lpdm_ctx *ctx) {
   idp_env *p = (idp_env *)self;
   mjx_env *e = &p->base;
   (void)ctx;
-  mjx_reset_seed(e, has_seed, seed);
-  double *qpos = e->work, *qvel = e->work + 3;
-  mjx_add_uniform(e, qpos, e->init_qpos, 3, -p->noise, p->noise);
-  mjx_add_normal(e, qvel, e->init_qvel, 3, p->noise);
-  mjx_put_state(e, qpos, qvel);
+  mjx_reset_noise(e, has_seed, seed, p->noise, 1);
   idp_observe(e, obs);
   return LPDM_OK;
 }

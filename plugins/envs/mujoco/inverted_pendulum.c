@@ -63,26 +63,14 @@ static int ip_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   if (!rc) rc = mjx_expect(&p->base, 2, 2, 1, ctx);
   if (!rc) rc = mjx_set_obs_dim(&p->base, 4, ctx);
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
-  if (!rc && !(isfinite(p->noise) && p->noise >= 0))
-    rc = lpdm_error(ctx, LPDM_ERR_ARG, "InvertedPendulum-v5: reset_noise_scale is %g (must be "
-                    "finite and >= 0)", p->noise);
-  if (rc) {
-    mjx_free(&p->base.pub);
-    return rc;
-  }
-  *out = &p->base.pub;
-  return LPDM_OK;
+  return mjx_created(&p->base, rc, p->noise, out, ctx);
 }
 
 static int ip_reset(lpdm_env *self, int has_seed, uint64_t seed, float *obs, lpdm_ctx *ctx) {
   ip_env *p = (ip_env *)self;
   mjx_env *e = &p->base;
   (void)ctx;
-  mjx_reset_seed(e, has_seed, seed);
-  double *qpos = e->work, *qvel = e->work + 2;
-  mjx_add_uniform(e, qpos, e->init_qpos, 2, -p->noise, p->noise);
-  mjx_add_uniform(e, qvel, e->init_qvel, 2, -p->noise, p->noise);
-  mjx_put_state(e, qpos, qvel);
+  mjx_reset_noise(e, has_seed, seed, p->noise, 0);
   ip_observe(e, obs);
   return LPDM_OK;
 }

@@ -315,6 +315,21 @@ static inline void mjx_free(lpdm_env *self) {
   free(self);
 }
 
+/* The end of every create: checks reset_noise_scale (an env without one
+   passes 0) if all before went well, then hands the env out, or releases
+   it on any error. */
+static inline int mjx_created(mjx_env *e, int rc, double noise, lpdm_env **out, lpdm_ctx *ctx) {
+  if (!rc && !(isfinite(noise) && noise >= 0))
+    rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: reset_noise_scale is %g (must be finite and >= 0)",
+                    e->id, noise);
+  if (rc) {
+    mjx_free(&e->pub);
+    return rc;
+  }
+  *out = &e->pub;
+  return LPDM_OK;
+}
+
 /* ------------------------------------------------------------ state */
 
 /* mj_resetData, qpos/qvel from the arguments, mj_forward. */
@@ -364,6 +379,23 @@ static inline void mjx_add_uniform(mjx_env *e, double *out, const double *base, 
    np_random.standard_normal(n). */
 static inline void mjx_add_normal(mjx_env *e, double *out, const double *base, int n, double scale) {
   for (int i = 0; i < n; i++) out[i] = base[i] + scale * lpdm_nprng_standard_normal(&e->rng);
+}
+
+/* The reset of every env but Reacher: seeds, then qpos = init_qpos +
+   U(-noise, noise) and qvel = init_qvel + U(-noise, noise), or + noise *
+   N(0, 1) with normal_qvel (HalfCheetah, InvertedDoublePendulum, Ant), in
+   that order of draws, and puts the state. */
+static inline void mjx_reset_noise(mjx_env *e, int has_seed, uint64_t seed, double noise,
+                                   int normal_qvel) {
+  int nq = e->m->nq, nv = e->m->nv;
+  double *qpos = e->work, *qvel = e->work + nq;
+  mjx_reset_seed(e, has_seed, seed);
+  mjx_add_uniform(e, qpos, e->init_qpos, nq, -noise, noise);
+  if (normal_qvel)
+    mjx_add_normal(e, qvel, e->init_qvel, nv, noise);
+  else
+    mjx_add_uniform(e, qvel, e->init_qvel, nv, -noise, noise);
+  mjx_put_state(e, qpos, qvel);
 }
 
 /* ------------------------------------------------------------ step */

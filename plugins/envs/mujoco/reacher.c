@@ -84,12 +84,7 @@ static int rc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   if (!rc) rc = mjx_body(e, "target", &p->target, ctx);
   p->w_dist = lpdm_cfg_num(cfg, "reward_dist_weight");
   p->w_ctrl = lpdm_cfg_num(cfg, "reward_control_weight");
-  if (rc) {
-    mjx_free(&e->pub);
-    return rc;
-  }
-  *out = &e->pub;
-  return LPDM_OK;
+  return mjx_created(e, rc, 0, out, ctx);
 }
 
 static int rc_reset(lpdm_env *self, int has_seed, uint64_t seed, float *obs, lpdm_ctx *ctx) {

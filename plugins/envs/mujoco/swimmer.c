@@ -75,26 +75,14 @@ static int sw_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   int rc = mjx_open(e, kind, cfg, "swimmer.xml", ctx);
   if (!rc) rc = mjx_expect(e, 5, 5, 2, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 10 - p->skip, ctx);
-  if (!rc && !(isfinite(p->noise) && p->noise >= 0))
-    rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: reset_noise_scale is %g (must be finite and >= 0)",
-                    e->id, p->noise);
-  if (rc) {
-    mjx_free(&e->pub);
-    return rc;
-  }
-  *out = &e->pub;
-  return LPDM_OK;
+  return mjx_created(e, rc, p->noise, out, ctx);
 }
 
 static int sw_reset(lpdm_env *self, int has_seed, uint64_t seed, float *obs, lpdm_ctx *ctx) {
   swimmer_env *p = (swimmer_env *)self;
   mjx_env *e = &p->base;
   (void)ctx;
-  mjx_reset_seed(e, has_seed, seed);
-  double *qpos = e->work, *qvel = e->work + 5;
-  mjx_add_uniform(e, qpos, e->init_qpos, 5, -p->noise, p->noise);
-  mjx_add_uniform(e, qvel, e->init_qvel, 5, -p->noise, p->noise);
-  mjx_put_state(e, qpos, qvel);
+  mjx_reset_noise(e, has_seed, seed, p->noise, 0);
   sw_observe(p, obs);
   return LPDM_OK;
 }

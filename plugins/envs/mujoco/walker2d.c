@@ -103,26 +103,14 @@ static int wk_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   int rc = mjx_open(e, kind, cfg, "walker2d_v5.xml", ctx);
   if (!rc) rc = mjx_expect(e, 9, 9, 6, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 18 - p->skip, ctx);
-  if (!rc && !(p->noise >= 0))
-    rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: reset_noise_scale is %g (must be >= 0)", e->id,
-                    p->noise);
-  if (rc) {
-    mjx_free(&e->pub);
-    return rc;
-  }
-  *out = &e->pub;
-  return LPDM_OK;
+  return mjx_created(e, rc, p->noise, out, ctx);
 }
 
 static int wk_reset(lpdm_env *self, int has_seed, uint64_t seed, float *obs, lpdm_ctx *ctx) {
   walker_env *p = (walker_env *)self;
   mjx_env *e = &p->base;
   (void)ctx;
-  mjx_reset_seed(e, has_seed, seed);
-  double *qpos = e->work, *qvel = e->work + 9;
-  mjx_add_uniform(e, qpos, e->init_qpos, 9, -p->noise, p->noise);
-  mjx_add_uniform(e, qvel, e->init_qvel, 9, -p->noise, p->noise);
-  mjx_put_state(e, qpos, qvel);
+  mjx_reset_noise(e, has_seed, seed, p->noise, 0);
   wk_observe(p, obs);
   return LPDM_OK;
 }
