@@ -8,16 +8,12 @@
 -- extra argument). Nothing crashes (ctest runs this file under ASan in CI;
 -- a crash fails the whole file), and the objects still work afterwards.
 local lpdm = require("lpdm")
-local n, failures = 0, 0
-local function ok(cond, name)
-  n = n + 1
-  print(string.format("%s %d - %s", cond and "ok" or "not ok", n, name))
-  if not cond then failures = failures + 1 end
-end
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
+local tap = T.tap()
+local ok = tap.ok
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. dir))
+local dir = T.tmpdir()
 
 local env = lpdm.env("CartPole-v1")
 env:reset(1)
@@ -115,5 +111,4 @@ ok(not good and tostring(err):find("closed", 1, true), "a closed env is refused 
 local obs = env:reset(3)
 ok(#obs == 4 and #net:forward(obs) == 8, "the env and the net still work after the matrix")
 os.execute("rm -rf " .. dir)
-print("1.." .. n)
-os.exit(failures == 0 and 0 or 1, true) -- close the state: valgrind sees every object freed
+tap.finish(true) -- close the state: valgrind sees every object freed

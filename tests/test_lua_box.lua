@@ -2,12 +2,10 @@
 -- described, a Box action is a table of the right size with finite numbers,
 -- and a refused action leaves the env's state as it was.
 local lpdm = require("lpdm")
-local n, failures = 0, 0
-local function ok(cond, name)
-  n = n + 1
-  print(string.format("%s %d - %s", cond and "ok" or "not ok", n, name))
-  if not cond then failures = failures + 1 end
-end
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
+local tap = T.tap()
+local ok = tap.ok
 local function refused(env, a, pattern, name)
   local before = env:state()
   local good, err = pcall(env.step, env, a)
@@ -17,7 +15,7 @@ local function refused(env, a, pattern, name)
   ok(not good and tostring(err):find(pattern) ~= nil and same, name .. " (" .. tostring(err) .. ")")
 end
 
-print("1..12")
+tap.plan(12)
 local ids = {}
 for _, id in ipairs(lpdm.envs()) do ids[id] = true end
 ok(ids["CartPole-v1"] and ids["Acrobot-v1"] and ids["MountainCar-v0"] and ids["MountainCarContinuous-v0"]
@@ -46,4 +44,4 @@ local o1 = mcc:step{ 7.0 }
 mcc:reset{ seed = 3 }
 local o2 = mcc:step{ 1.0 }
 ok(o1[1] == o2[1] and o1[2] == o2[2], "MountainCarContinuous clips an out-of-bound action to the bound")
-os.exit(failures == 0 and 0 or 1)
+tap.finish()

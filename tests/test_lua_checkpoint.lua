@@ -2,27 +2,14 @@
 -- restores a trained net exactly, the file's bytes do not depend on table
 -- order, metadata comes back, and bad arguments and files are refused by name.
 local lpdm = require("lpdm")
-local n, failures = 0, 0
-local function ok(cond, name)
-  n = n + 1
-  print(string.format("%s %d - %s", cond and "ok" or "not ok", n, name))
-  if not cond then failures = failures + 1 end
-end
-local function refused(fn, pattern, name)
-  local good, err = pcall(fn)
-  ok(not good and tostring(err):find(pattern, 1, true) ~= nil, name .. " (" .. tostring(err) .. ")")
-end
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
+local tap = T.tap()
+local ok, refused = tap.ok, tap.refused
+local function read(path) return assert(T.read(path), "cannot read " .. path) end
 
-print("1..18")
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. dir))
+tap.plan(18)
+local dir = T.tmpdir()
 local p1, p2 = dir .. "/a.safetensors", dir .. "/b.safetensors"
 
 local env = lpdm.env("CartPole-v1")
@@ -123,4 +110,4 @@ refused(function() lpdm.load(p4, { policy = nc }) end, "'policy.2.matrix' must b
 lpdm.save(dir .. "/c1.safetensors", { policy = nc })
 ok(read(before) == read(dir .. "/c1.safetensors"), "and the refused load changed nothing (noise generator included)")
 os.execute("rm -rf " .. dir)
-os.exit(failures == 0 and 0 or 1, true)
+tap.finish(true)

@@ -9,16 +9,10 @@
 -- actor_local_lr); ppo still anneals it.
 local lpdm = require("lpdm")
 
-local n, failures = 0, 0
-local function ok(cond, name, todo)
-  n = n + 1
-  print(string.format("%s %d - %s%s", cond and "ok" or "not ok", n, name, todo and (" # TODO " .. todo) or ""))
-  if not cond and not todo then failures = failures + 1 end
-end
-local function refused(fn, pattern, name)
-  local good, err = pcall(fn)
-  ok(not good and tostring(err):find(pattern, 1, true) ~= nil, name .. " (" .. tostring(err) .. ")")
-end
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
+local tap = T.tap()
+local ok, refused = tap.ok, tap.refused
 local function weights(net, i) return net:layer(i).params[1].values end
 local function max_diff(a, b)
   local m = 0
@@ -37,7 +31,7 @@ local function train(net, steps, extra)
   run:close()
 end
 
-print("1..15")
+tap.plan(15)
 
 -- ---------------------------------------------------------------- construction
 local net = lpdm.net{ inputs = 4, seed = 1, lr = 7e-4, weight_decay = 0.01,
@@ -107,4 +101,4 @@ run:close()
 ok(max_diff(weights(wa, 1), w0) == 0 and max_diff(weights(wa, 2), w2) > 0,
   "net:set_lr(i, lr) after lpdm.algo(\"reinforce\", ...) holds for that run")
 
-os.exit(failures == 0 and 0 or 1)
+tap.finish()

@@ -2,18 +2,12 @@
 -- of another shape than the actor, local losses in the stats, greedy
 -- actions within the action space, and bad settings refused by name.
 local lpdm = require("lpdm")
-local n, failures = 0, 0
-local function ok(cond, name)
-  n = n + 1
-  print(string.format("%s %d - %s", cond and "ok" or "not ok", n, name))
-  if not cond then failures = failures + 1 end
-end
-local function refused(fn, pattern, name)
-  local good, err = pcall(fn)
-  ok(not good and tostring(err):find(pattern, 1, true) ~= nil, name .. " (" .. tostring(err) .. ")")
-end
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
+local T = require("testlib")
+local tap = T.tap()
+local ok, refused = tap.ok, tap.refused
 
-print("1..11")
+tap.plan(11)
 local env = lpdm.env("Pendulum-v1")
 local pol = lpdm.net{ inputs = 3, lpdm.dense{ 32, init = "orthogonal", gain = math.sqrt(2) }, seed = 2 }
 local val = lpdm.net{ inputs = 3, lpdm.dense{ 16 }, lpdm.dense{ 16 }, seed = 3 }
@@ -54,4 +48,4 @@ local dflt = lpdm.algo("ppo", { env = cp, policy = lpdm.net{ inputs = 4, lpdm.de
 ok(dflt.loss == "kernel" and dflt.config.head_anneal == false, "ppo without a loss: kernel, heads not annealed")
 local rf = lpdm.algo("reinforce", { env = cp, policy = lpdm.net{ inputs = 4, lpdm.dense{ 8 } }, mode = "local", steps = 1024 })
 ok(rf.loss == "guided", "reinforce without a loss: guided")
-os.exit(failures == 0 and 0 or 1)
+tap.finish()

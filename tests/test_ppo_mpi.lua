@@ -133,12 +133,8 @@ if not MPIEXEC or not lpdm.mpi.available then
   os.exit(0)
 end
 
-local n, failures = 0, 0
-local function ok(cond, name)
-  n = n + 1
-  print(string.format("%s %d - %s", cond and "ok" or "not ok", n, name))
-  if not cond then failures = failures + 1 end
-end
+local tap = T.tap()
+local ok = tap.ok
 
 -- root in CI: OpenMPI refuses root unless told; containers lack CMA; a
 -- 1-core machine needs oversubscription for 2 ranks
@@ -148,7 +144,7 @@ local ENV = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 OMPI_ALL
   "OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1 "
 local out, rc = T.sh(ENV .. q(MPIEXEC) .. " -np 2 " .. q(LPDM) .. " " .. q(SELF))
 
-print("1..25")
+tap.plan(25)
 ok(rc == 0 and out:find("worker done", 1, true), "2 ranks ran every case and exited 0 (rc " .. tostring(rc) .. ")")
 ok(out:find("ranks 2", 1, true), "the worker saw 2 ranks")
 local function field(case, key)
@@ -184,7 +180,7 @@ ok(out:find("refuse num_envs true", 1, true) and out:find("num_envs (3) must be 
   1, true), "num_envs = 3 over 2 ranks is refused by name")
 ok(out:find("refuse reinforce true", 1, true) and out:find("does not run data-parallel", 1, true),
   "an algorithm without data-parallel support is refused by name")
-if failures > 0 then io.stderr:write(out, "\n") end
+if tap.failures > 0 then io.stderr:write(out, "\n") end
 
 -- train.lua --distributed end to end: rank 0 writes what one process writes
 local TRAIN = (SELF:match("^(.*)/[^/]*$") or ".") .. "/../scripts/train.lua"
@@ -212,4 +208,4 @@ local o5, r5 = sh(ENV .. q(MPIEXEC) .. " -np 2 " .. q(LPDM) .. " " .. q(TRAIN) .
 ok(r5 ~= 0 and r5 < 128 and o5:find("num_envs (3) must be a multiple", 1, true),
   "train.lua --num-envs=3 on 2 ranks: refused by name, no hang (exit " .. tostring(r5) .. ")")
 os.execute("rm -rf " .. q(dir))
-os.exit(failures == 0 and 0 or 1)
+tap.finish()

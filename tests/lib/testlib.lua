@@ -140,6 +140,39 @@ function M.run_tests(tests, tmp, close)
   os.exit(failed == 0 and 0 or 1, close)
 end
 
+-- For the tests that assert as they go, in the order they print:
+--   local t = T.tap()
+--   t.plan(11)                    (or leave the count to t.finish)
+--   t.ok(cond, name[, todo])      a failed check with todo (the reason) is
+--                                 reported "# TODO" and does not fail the file
+--   t.refused(fn, pattern, name)  fn must fail with pattern (plain) in its message
+--   t.finish(close)               prints the plan if none was given and exits 0
+--                                 or 1; close as in M.run_tests
+function M.tap()
+  local t = { n = 0, failures = 0 }
+  local planned = false
+  function t.plan(k)
+    print("1.." .. k)
+    planned = true
+  end
+  function t.ok(cond, name, todo)
+    t.n = t.n + 1
+    print(string.format("%s %d - %s%s", cond and "ok" or "not ok", t.n, name, todo and (" # TODO " .. todo) or ""))
+    if not cond and not todo then t.failures = t.failures + 1 end
+    return cond
+  end
+  function t.refused(fn, pattern, name)
+    local good, err = pcall(fn)
+    return t.ok(not good and tostring(err):find(pattern, 1, true) ~= nil, name .. " (" .. tostring(err) .. ")")
+  end
+  function t.finish(close)
+    if not planned then print("1.." .. t.n) end
+    io.stdout:flush()
+    os.exit(t.failures == 0 and 0 or 1, close)
+  end
+  return t
+end
+
 -- The output lines of a command.
 function M.lines(cmd)
   local p = io.popen(cmd)
