@@ -11,6 +11,7 @@
 
 #include "lpdm/lpdm.h"
 #include "tap.h"
+#include "gradcheck.h"
 
 #define TOL 2e-2
 
@@ -27,25 +28,6 @@ static const lpdm_plugin *load(const char *file, int kind, const char *name) {
   return lpdm_plugin_find(ctx, kind, name);
 }
 
-static void fill(float *x, size_t n, double scale) {
-  for (size_t i = 0; i < n; i++) x[i] = (float)(scale * lpdm_rng_normal(&rng));
-}
-
-static double rel_err(const double *a, const double *b, size_t n) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < n; i++) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return sqrt(num) / (sqrt(den) + 1e-30);
-}
-
-static double dot(const float *a, const float *c, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += (double)a[i] * c[i];
-  return s;
-}
-
 /* ---- dense: f = sum C .* layer(X) */
 static void check_dense(const lpdm_layer_kind *k, const char *act, int B, int p, int q) {
   lpdm_config cfg;
@@ -57,72 +39,12 @@ static void check_dense(const lpdm_layer_kind *k, const char *act, int B, int p,
     ok(0, "dense init: %s", lpdm_ctx_message(ctx));
     return;
   }
-  float *X = malloc(sizeof(float) * B * p), *Y = malloc(sizeof(float) * B * q);
-  float *C = malloc(sizeof(float) * B * q), *dY = malloc(sizeof(float) * B * q);
-  float *dX = malloc(sizeof(float) * B * p);
-  fill(X, (size_t)B * p, 1.0);
-  fill(C, (size_t)B * q, 1.0);
   if (!strcmp(act, "relu")) /* keep inputs away from the kink */
     for (int i = 0; i < l->params[1].cols; i++) l->params[1].w[i] += 0.3f;
-  k->forward(l, X, B, Y, ctx);
-  memcpy(dY, C, sizeof(float) * B * q);
-  for (int j = 0; j < l->nparams; j++) memset(l->params[j].g, 0, l->params[j].n * sizeof(float));
-  k->backward(l, X, Y, B, dY, dX, ctx);
-  const float h = 1e-2f;
-  /* inputs */
-  size_t n = (size_t)B * p;
-  double *fd = malloc(sizeof(double) * n), *an = malloc(sizeof(double) * n);
-  for (size_t i = 0; i < n; i++) {
-    float x0 = X[i];
-    X[i] = x0 + h;
-    k->forward(l, X, B, Y, ctx);
-    double fp = dot(Y, C, (size_t)B * q);
-    X[i] = x0 - h;
-    k->forward(l, X, B, Y, ctx);
-    double fm = dot(Y, C, (size_t)B * q);
-    X[i] = x0;
-    fd[i] = (fp - fm) / (2 * h);
-    an[i] = dX[i];
-  }
-  double e = rel_err(fd, an, n);
-  if (!ok(e < TOL, "dense(%s) %dx%d->%d: dL/dX matches finite differences", act, B, p, q))
-    diag("relative error %.3g", e);
-  free(fd);
-  free(an);
-  for (int j = 0; j < l->nparams; j++) {
-    lpdm_param *pr = &l->params[j];
-    fd = malloc(sizeof(double) * pr->n);
-    an = malloc(sizeof(double) * pr->n);
-    for (size_t i = 0; i < pr->n; i++) {
-      float w0 = pr->w[i];
-      pr->w[i] = w0 + h;
-      k->forward(l, X, B, Y, ctx);
-      double fp = dot(Y, C, (size_t)B * q);
-      pr->w[i] = w0 - h;
-      k->forward(l, X, B, Y, ctx);
-      double fm = dot(Y, C, (size_t)B * q);
-      pr->w[i] = w0;
-      fd[i] = (fp - fm) / (2 * h);
-      an[i] = pr->g[i];
-    }
-    e = rel_err(fd, an, pr->n);
-    if (!ok(e < TOL, "dense(%s): dL/d%s matches finite differences", act, pr->name))
-      diag("relative error %.3g", e);
-    free(fd);
-    free(an);
-  }
-  /* backward accumulates */
-  float g0 = l->params[0].g[0];
-  memcpy(dY, C, sizeof(float) * B * q);
-  k->forward(l, X, B, Y, ctx);
-  k->backward(l, X, Y, B, dY, NULL, ctx);
-  ok(fabsf(l->params[0].g[0] - 2 * g0) <= 1e-4f * (fabsf(g0) + 1e-3f), "dense(%s): backward adds into the gradient", act);
+  char name[64];
+  snprintf(name, sizeof name, "dense(%s) %dx%d->%d", act, B, p, q);
+  gc_check_layer(ctx, &rng, k, l, B, TOL, name);
   k->free(l);
-  free(X);
-  free(Y);
-  free(C);
-  free(dY);
-  free(dX);
 }
 
 /* ---- euclidean vjp: f = sum C .* D(X) */
@@ -132,8 +54,8 @@ static void check_distance(const lpdm_distance_kind *k, int B, int d) {
   float *X = malloc(sizeof(float) * B * d), *D = malloc(sizeof(float) * B * B);
   float *C = malloc(sizeof(float) * B * B), *dX = malloc(sizeof(float) * B * d);
   float *work = malloc(sizeof(float) * LPDM_DIST_WORK(B, d));
-  fill(X, (size_t)B * d, 1.0);
-  fill(C, (size_t)B * B, 1.0);
+  gc_fill(&rng, X, (size_t)B * d, 1.0);
+  gc_fill(&rng, C, (size_t)B * B, 1.0);
   k->pairwise(dist, X, B, d, D, work, ctx);
   /* direct check of the values */
   double maxerr = 0, sym = 0;
@@ -153,15 +75,15 @@ static void check_distance(const lpdm_distance_kind *k, int B, int d) {
     float x0 = X[i];
     X[i] = x0 + h;
     k->pairwise(dist, X, B, d, D, work, ctx);
-    double fp = dot(D, C, (size_t)B * B);
+    double fp = gc_dot(D, C, (size_t)B * B);
     X[i] = x0 - h;
     k->pairwise(dist, X, B, d, D, work, ctx);
-    double fm = dot(D, C, (size_t)B * B);
+    double fm = gc_dot(D, C, (size_t)B * B);
     X[i] = x0;
     fd[i] = (fp - fm) / (2 * h);
     an[i] = dX[i];
   }
-  double e = rel_err(fd, an, n);
+  double e = gc_rel_err(fd, an, n);
   if (!ok(e < TOL, "%s %dx%d: vjp matches finite differences", k->head.name, B, d)) diag("relative error %.3g", e);
   /* duplicate rows: zero distance, finite gradient */
   memcpy(X + d, X, sizeof(float) * d);
@@ -181,7 +103,7 @@ static void check_distance(const lpdm_distance_kind *k, int B, int d) {
 /* A random valid distance matrix (of random points). */
 static void random_dist(const lpdm_distance_kind *dk, float *D, int B, int d) {
   float *X = malloc(sizeof(float) * B * d), *work = malloc(sizeof(float) * LPDM_DIST_WORK(B, d));
-  fill(X, (size_t)B * d, 1.0);
+  gc_fill(&rng, X, (size_t)B * d, 1.0);
   lpdm_distance dist = {dk, {0}, NULL};
   dk->pairwise(&dist, X, B, d, D, work, ctx);
   free(X);
@@ -223,7 +145,7 @@ static void check_loss(const lpdm_loss_kind *k, const lpdm_distance_kind *dk, in
       an[c] = (double)dD[i * B + j] + dD[j * B + i];
     }
   }
-  double e = rel_err(fd, an, np);
+  double e = gc_rel_err(fd, an, np);
   if (!ok(e < TOL && diag_zero, "%s(normalize=%d, alpha=%g): dL/dDY matches finite differences", k->head.name, normalize, alpha))
     diag("relative error %.3g", e);
   /* scale: with normalisation, scaling DY leaves the loss unchanged */
@@ -270,7 +192,7 @@ static void check_chain(const lpdm_layer_kind *lk, const lpdm_distance_kind *dk,
   lpdm_loss_new(ctx, k, NULL, &loss);
   float X[B * p], Y[B * q], DX[B * B], DY[B * B], dD[B * B], dY[B * q], g[B];
   float *work = malloc(sizeof(float) * LPDM_DIST_WORK(B, q));
-  fill(X, B * p, 1.0);
+  gc_fill(&rng, X, B * p, 1.0);
   for (int i = 0; i < B; i++) g[i] = (float)(i % 3);
   chain_loss(lk, l, dist, loss, X, B, g, Y, DX, DY, dD, work);
   dk->vjp(dist, Y, B, q, DY, dD, dY, work, ctx);
@@ -289,7 +211,7 @@ static void check_chain(const lpdm_layer_kind *lk, const lpdm_distance_kind *dk,
     fd[i] = (Lp - Lm) / (2 * h);
     an[i] = W->g[i];
   }
-  double e = rel_err(fd, an, W->n);
+  double e = gc_rel_err(fd, an, W->n);
   if (!ok(e < TOL, "local chain dense->%s->%s: dL/dW matches finite differences", dk->head.name, k->head.name))
     diag("relative error %.3g", e);
   free(fd);

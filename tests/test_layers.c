@@ -23,6 +23,7 @@
 
 #include "lpdm/lpdm.h"
 #include "tap.h"
+#include "gradcheck.h"
 
 #define FTOL 1e-5
 #define GTOL 5e-3
@@ -31,24 +32,6 @@ static lpdm_ctx *ctx;
 static lpdm_rng rng;
 static const lpdm_layer_kind *conv_k, *flat_k, *dense_k;
 
-static void fill(float *x, size_t n, double scale) {
-  for (size_t i = 0; i < n; i++) x[i] = (float)(scale * lpdm_rng_normal(&rng));
-}
-
-static double rel_err(const double *a, const double *b, size_t n) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < n; i++) {
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return sqrt(num) / (sqrt(den) + 1e-30);
-}
-
-static double dot(const float *a, const float *c, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += (double)a[i] * c[i];
-  return s;
-}
 
 typedef struct convcfg {
   int C, H, W, O, k, s, pad;
@@ -108,7 +91,7 @@ static void check_conv_forward(const convcfg *c, int B) {
   int in = l->in_dim, out = l->out_dim;
   float *X = malloc(sizeof(float) * B * in), *Y = malloc(sizeof(float) * B * out);
   double *R = malloc(sizeof(double) * B * out);
-  fill(X, (size_t)B * in, 1.0);
+  gc_fill(&rng, X, (size_t)B * in, 1.0);
   conv_k->forward(l, X, B, Y, ctx);
   conv_naive(c, l->params[0].w, l->nparams > 1 ? l->params[1].w : NULL, l->nparams > 1, X, B, R);
   double worst = 0;
@@ -123,81 +106,6 @@ static void check_conv_forward(const convcfg *c, int B) {
   free(R);
 }
 
-/* Finite-difference checks of dL/dX and every parameter of layer l (kind k)
-   for f = sum C .* l(X), and that backward adds into the gradients. */
-static void check_grads(const lpdm_layer_kind *k, lpdm_layer *l, int B, const char *name) {
-  int p = l->in_dim, q = l->out_dim;
-  float *X = malloc(sizeof(float) * B * p), *Y = malloc(sizeof(float) * B * q);
-  float *C = malloc(sizeof(float) * B * q), *dY = malloc(sizeof(float) * B * q);
-  float *dX = malloc(sizeof(float) * B * p);
-  fill(X, (size_t)B * p, 1.0);
-  fill(C, (size_t)B * q, 1.0);
-  k->forward(l, X, B, Y, ctx);
-  memcpy(dY, C, sizeof(float) * B * q);
-  for (int j = 0; j < l->nparams; j++) memset(l->params[j].g, 0, l->params[j].n * sizeof(float));
-  int rc = k->backward(l, X, Y, B, dY, dX, ctx);
-  ok(rc == 0, "%s: backward runs", name);
-  const float h = 1e-2f;
-  size_t n = (size_t)B * p;
-  double *fd = malloc(sizeof(double) * n), *an = malloc(sizeof(double) * n);
-  for (size_t i = 0; i < n; i++) {
-    float x0 = X[i];
-    X[i] = x0 + h;
-    k->forward(l, X, B, Y, ctx);
-    double fp = dot(Y, C, (size_t)B * q);
-    X[i] = x0 - h;
-    k->forward(l, X, B, Y, ctx);
-    double fm = dot(Y, C, (size_t)B * q);
-    X[i] = x0;
-    fd[i] = (fp - fm) / (2 * h);
-    an[i] = dX[i];
-  }
-  double e = rel_err(fd, an, n);
-  if (!ok(e < GTOL, "%s: dL/dX matches finite differences (rel err %.2g)", name, e)) diag("relative error %.3g", e);
-  free(fd);
-  free(an);
-  for (int j = 0; j < l->nparams; j++) {
-    lpdm_param *pr = &l->params[j];
-    fd = malloc(sizeof(double) * pr->n);
-    an = malloc(sizeof(double) * pr->n);
-    for (size_t i = 0; i < pr->n; i++) {
-      float w0 = pr->w[i];
-      pr->w[i] = w0 + h;
-      k->forward(l, X, B, Y, ctx);
-      double fp = dot(Y, C, (size_t)B * q);
-      pr->w[i] = w0 - h;
-      k->forward(l, X, B, Y, ctx);
-      double fm = dot(Y, C, (size_t)B * q);
-      pr->w[i] = w0;
-      fd[i] = (fp - fm) / (2 * h);
-      an[i] = pr->g[i];
-    }
-    e = rel_err(fd, an, pr->n);
-    if (!ok(e < GTOL, "%s: dL/d%s matches finite differences (rel err %.2g)", name, pr->name, e))
-      diag("relative error %.3g", e);
-    free(fd);
-    free(an);
-  }
-  if (l->nparams > 0) {
-    /* backward adds into g; without dX it gives the same parameter gradient */
-    float *g0 = malloc(sizeof(float) * l->params[0].n);
-    memcpy(g0, l->params[0].g, sizeof(float) * l->params[0].n);
-    memcpy(dY, C, sizeof(float) * B * q);
-    k->forward(l, X, B, Y, ctx);
-    k->backward(l, X, Y, B, dY, NULL, ctx);
-    double worst = 0;
-    for (size_t i = 0; i < l->params[0].n; i++)
-      worst = fmax(worst, fabs(l->params[0].g[i] - 2 * g0[i]) / (1e-3 + fabs(g0[i])));
-    ok(worst < 1e-4, "%s: backward adds into the gradient (and needs no dX)", name);
-    free(g0);
-  }
-  free(X);
-  free(Y);
-  free(C);
-  free(dY);
-  free(dX);
-}
-
 static void check_conv_grads(const convcfg *c, int B) {
   lpdm_layer *l = make_conv(c);
   if (!l) {
@@ -207,7 +115,7 @@ static void check_conv_grads(const convcfg *c, int B) {
   char name[128];
   snprintf(name, sizeof name, "conv2d %dx%dx%d -> %d ch, k%d s%d p%d, %s, B=%d", c->C, c->H, c->W, c->O, c->k, c->s,
            c->pad, c->act, B);
-  check_grads(conv_k, l, B, name);
+  gc_check_layer(ctx, &rng, conv_k, l, B, GTOL, name);
   conv_k->free(l);
 }
 
@@ -250,11 +158,11 @@ static void check_dense_ln_forward(const char *act, int B, int p, int q) {
   int names_ok = l->nparams == 4 && !strcmp(l->params[2].name, "norm_gain") &&
                  !strcmp(l->params[3].name, "norm_shift") && l->params[2].w[0] == 1.0f && l->params[3].w[0] == 0.0f;
   ok(names_ok, "dense norm=layer: params weight, bias, norm_gain (init 1), norm_shift (init 0)");
-  fill(l->params[2].w, (size_t)q, 0.3);
+  gc_fill(&rng, l->params[2].w, (size_t)q, 0.3);
   for (int j = 0; j < q; j++) l->params[2].w[j] += 1.0f;
-  fill(l->params[3].w, (size_t)q, 0.3);
+  gc_fill(&rng, l->params[3].w, (size_t)q, 0.3);
   float *X = malloc(sizeof(float) * B * p), *Y = malloc(sizeof(float) * B * q);
-  fill(X, (size_t)B * p, 1.0);
+  gc_fill(&rng, X, (size_t)B * p, 1.0);
   dense_k->forward(l, X, B, Y, ctx);
   const float *W = l->params[0].w, *b = l->params[1].w, *gam = l->params[2].w, *bet = l->params[3].w;
   double eps = lpdm_cfg_num(&cfg, "eps"), worst = 0;
@@ -281,7 +189,7 @@ static void check_dense_ln_forward(const char *act, int B, int p, int q) {
     diag("max scaled error %.3g", worst);
   char name[96];
   snprintf(name, sizeof name, "dense(%s, norm=layer) %dx%d->%d", act, B, p, q);
-  check_grads(dense_k, l, B, name);
+  gc_check_layer(ctx, &rng, dense_k, l, B, GTOL, name);
   free(z);
   free(X);
   free(Y);
@@ -329,8 +237,8 @@ int main(void) {
     lpdm_layer *l = NULL;
     int rc = flat_k->init(flat_k, NULL, 12, &rng, &l, ctx);
     float X[24], Y[24], dY[24], dX[24];
-    fill(X, 24, 1.0);
-    fill(dY, 24, 1.0);
+    gc_fill(&rng, X, 24, 1.0);
+    gc_fill(&rng, dY, 24, 1.0);
     flat_k->forward(l, X, 2, Y, ctx);
     flat_k->backward(l, X, Y, 2, dY, dX, ctx);
     ok(rc == 0 && l->in_dim == 12 && l->out_dim == 12 && l->nparams == 0 && !memcmp(X, Y, sizeof X) &&
@@ -350,8 +258,8 @@ int main(void) {
     if (!rc) rc = lpdm_net_add(net, ctx, dense_k, NULL, &rng, NULL);
     float X[3 * 400], dX[3 * 400], dO[3 * 64];
     const float *Y = NULL;
-    fill(X, 3 * 400, 1.0);
-    fill(dO, 3 * 64, 1.0);
+    gc_fill(&rng, X, 3 * 400, 1.0);
+    gc_fill(&rng, dO, 3 * 64, 1.0);
     if (!rc) rc = lpdm_net_train_forward(net, ctx, X, 3, &Y);
     if (!rc) rc = lpdm_net_backward(net, ctx, dO, dX);
     if (!ok(rc == 0 && lpdm_net_layer(net, 0)->out_dim == 8 * 5 * 5 && lpdm_net_out_dim(net) == 64,
