@@ -283,6 +283,18 @@ static void check_bad_input(void) {
      "missing model file: %s", msg);
   lpdm_env_free(env);
 
+  /* every env refuses a negative reset noise, and the message names the
+     env once (the host's "env.<id>: " prefix, not the plugin's own again) */
+  for (int i = 0; i < NCASES; i++) {
+    if (!strcmp(cases[i].id, "Reacher-v5")) continue; /* no reset_noise_scale */
+    char want[96];
+    snprintf(want, sizeof want, "env.%s: reset_noise_scale is -1 (must be finite and >= 0)", cases[i].id);
+    env = make(cases[i].id, "reset_noise_scale", "-1");
+    msg = lpdm_ctx_message(ctx);
+    ok(!env && !strcmp(msg, want), "%s: reset_noise_scale=-1 refused: %s", cases[i].id, msg);
+    lpdm_env_free(env);
+  }
+
   char dir[] = "/tmp/lpdm_mjXXXXXX", path[128];
   if (mkdtemp(dir)) {
     snprintf(path, sizeof path, "%s/broken.xml", dir);

@@ -58,6 +58,15 @@ int lpdm_ctx_prefix(lpdm_ctx *ctx, int code, const char *fmt, ...) {
   return code;
 }
 
+int lpdm__ctx_name(lpdm_ctx *ctx, int code, const lpdm_plugin *head) {
+  if (!ctx) return code;
+  const char *s = lpdm_plugin_short(head);
+  size_t n = strlen(s);
+  if (n && !strncmp(ctx->msg, s, n) && ctx->msg[n] == ':' && ctx->msg[n + 1] == ' ')
+    memmove(ctx->msg, ctx->msg + n + 2, strlen(ctx->msg + n + 2) + 1);
+  return lpdm_ctx_prefix(ctx, code, "%s", head->name);
+}
+
 int lpdm__grow(lpdm_ctx *ctx, float **buf, size_t *cap, size_t n) {
   if (n <= *cap) return LPDM_OK;
   float *nb = realloc(*buf, n * sizeof(float));

@@ -27,6 +27,10 @@ void lpdm__registry_free(lpdm_ctx *ctx);
 /* Grows *buf to hold at least n floats (keeps contents up to the old
    size). Returns 0 or LPDM_ERR_MEM with a message. */
 int lpdm__grow(lpdm_ctx *ctx, float **buf, size_t *cap, size_t n);
+/* Prefixes the context's message with name ("env.Hopper-v5: ...") like
+   lpdm_ctx_prefix, first dropping the plugin's own short name if the
+   message starts with it ("Hopper-v5: ..."), so the kind is named once. */
+int lpdm__ctx_name(lpdm_ctx *ctx, int code, const lpdm_plugin *head);
 
 /* Optimizer state (optim.c): moments of param i (v is NULL for SGD) and
    the step count. */

@@ -72,7 +72,7 @@ int lpdm_env_new(lpdm_ctx *ctx, const lpdm_env_kind *k, const lpdm_config *cfg, 
   if (rc) return rc;
   lpdm_env *e = NULL;
   rc = k->create(k, &c, &e, ctx);
-  if (rc) return lpdm_ctx_prefix(ctx, rc, "%s", k->head.name);
+  if (rc) return lpdm__ctx_name(ctx, rc, &k->head);
   if (!e) return lpdm_error(ctx, LPDM_ERR, "%s: create returned no env", k->head.name);
   e->kind = k;
   e->cfg = c;
