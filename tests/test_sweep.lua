@@ -294,6 +294,38 @@ test("paper.lua --profile=quick with --steps=6000 runs its 42 runs and writes th
     "--steps=6000", "--jobs=2")
   local rep = read(TMP .. "/paper-run/report.md") or ""
   check(rep:find("## Acrobot-v1", 1, true) and rep:find("local-guided", 1, true), "the report covers both envs: " .. out)
+  -- "Across envs": P(> base) over envs is the mean of the per-env values
+  -- (each rounded to 2 decimals in the report), and every env is counted
+  -- once as better, unclear or worse
+  local function row(text, first)
+    for line in text:gmatch("[^\n]+") do
+      if line:find("| " .. first .. " |", 1, true) == 1 then
+        local t = {}
+        for c in line:sub(2):gmatch("%s*([^|]-)%s*|") do t[#t + 1] = c end
+        return t
+      end
+    end
+  end
+  -- the text from head to the next stop after it
+  local function section(text, head, stop)
+    local i = text:find(head, 1, true)
+    check(i, "report.md lacks " .. head)
+    local j = text:find(stop, i + #head, true) or #text
+    return text:sub(i, j)
+  end
+  local across = section(rep, "## Across envs", "\n## ")
+  local agg = row(section(across, "### ppo (base: bp)", "\n#"), "local-kernel")
+  check(agg and agg[2] == "2", "no 2-env local-kernel row under Across envs:\n" .. across)
+  local sum = 0
+  for _, env in ipairs({ "CartPole-v1", "Acrobot-v1" }) do
+    local r = row(section(section(rep, "## " .. env, "\n## "), "### ppo (threshold", "\n#"), "local-kernel")
+    sum = sum + tonumber(r[#r]:match("^([%d.]+)"))
+  end
+  local p = tonumber(agg[3]:match("^([%d.]+)"))
+  check(p and math.abs(p - sum / 2) <= 0.0101, string.format("P over envs %s is not the mean of the envs' (%.3f)", agg[3], sum / 2))
+  local counted = 0
+  for k = 4, 6 do counted = counted + tonumber(agg[k]:match("^(%d+)")) end
+  check(counted == 2, "better + unclear + worse = " .. counted .. ", not 2")
 end)
 
 -- ---------------------------------------------------------------- run

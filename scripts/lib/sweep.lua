@@ -567,6 +567,7 @@ function M.report(path, runs, cfg, command, config_text)
   end
   w()
   local boot = { resamples = RESAMPLES, seed = BOOT_SEED, level = 0.95 }
+  M.across_envs(w, cfg, runs, boot)
   for _, e in ipairs(cfg.envs) do
     w("## " .. e.name)
     w()
@@ -656,6 +657,68 @@ function M.report(path, runs, cfg, command, config_text)
   end
   w()
   write_atomic(path, table.concat(L, "\n"))
+end
+
+-- The report's "Across envs" section (with 2 or more envs): per algorithm,
+-- each variant against the base (the first variant that runs it), over the
+-- envs where both have done runs: Agarwal et al.'s probability of
+-- improvement averaged over envs, with its stratified-bootstrap CI, and
+-- per env whether that env's CI of P(> base) lies above 0.5, below, or
+-- across it.
+function M.across_envs(w, cfg, runs, boot)
+  local lpdm = require("lpdm")
+  if #cfg.envs < 2 then return end
+  local function finals_of(env, algo, variant)
+    local t = {}
+    for _, r in ipairs(runs) do
+      if r.env == env and r.algo == algo and r.variant == variant and r.status == "done" then t[#t + 1] = r.final end
+    end
+    return t
+  end
+  local function list(names)
+    return #names == 0 and "0" or string.format("%d (%s)", #names, table.concat(names, ", "))
+  end
+  w("## Across envs")
+  w()
+  w("P(> base) over envs: the mean over envs of the probability that a run of the variant ends with")
+  w("a higher final return than a run of the base variant (the first), each env weighing the same,")
+  w("with its stratified-bootstrap 95% CI (docs/statistics.md). An env counts as better when its own")
+  w("95% CI of P(> base) (the per-env tables below) lies above 0.5, worse when below, unclear when it")
+  w("contains 0.5.")
+  w()
+  for _, a in ipairs(cfg.algos) do
+    local vs = {}
+    for _, v in ipairs(cfg.variants) do
+      if M.applies(v, a) then vs[#vs + 1] = v.name end
+    end
+    if #vs < 2 then goto next_algo end
+    w(string.format("### %s (base: %s)", a, vs[1]))
+    w()
+    w("| variant | envs | P(> base) [95% CI] | better | unclear | worse |")
+    w("|---|---|---|---|---|---|")
+    for vi = 2, #vs do
+      local x, y, n = {}, {}, 0
+      local better, unclear, worse = {}, {}, {}
+      for _, e in ipairs(cfg.envs) do
+        local fx, fy = finals_of(e.name, a, vs[vi]), finals_of(e.name, a, vs[1])
+        if #fx > 0 and #fy > 0 then
+          x[e.name], y[e.name], n = fx, fy, n + 1
+          local _, lo, hi = lpdm.stats.prob_improvement(fx, fy, boot)
+          local into = lo > 0.5 and better or hi < 0.5 and worse or unclear
+          into[#into + 1] = e.name
+        end
+      end
+      if n == 0 then
+        w(string.format("| %s | 0 | - | - | - | - |", vs[vi]))
+      else
+        local p, lo, hi = lpdm.stats.prob_improvement(x, y, boot)
+        w(string.format("| %s | %d | %.2f [%.2f, %.2f] | %s | %s | %s |", vs[vi], n, p, lo, hi, list(better),
+          list(unclear), list(worse)))
+      end
+    end
+    w()
+    ::next_algo::
+  end
 end
 
 return M
