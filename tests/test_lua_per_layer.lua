@@ -31,7 +31,7 @@ local function train(net, steps, extra)
   run:close()
 end
 
-tap.plan(15)
+tap.plan(17)
 
 -- ---------------------------------------------------------------- construction
 local net = lpdm.net{ inputs = 4, seed = 1, lr = 7e-4, weight_decay = 0.01,
@@ -100,5 +100,23 @@ for _ in run:iterations() do end
 run:close()
 ok(max_diff(weights(wa, 1), w0) == 0 and max_diff(weights(wa, 2), w2) > 0,
   "net:set_lr(i, lr) after lpdm.algo(\"reinforce\", ...) holds for that run")
+
+-- reinforce's log_std_lr: the Gaussian head's log standard deviation at its
+-- own rate (default: the policy head's)
+local function last_log_std(extra)
+  local cfg = { env = lpdm.env("Pendulum-v1"), policy = lpdm.net{ inputs = 3, seed = 1, lpdm.dense{ 8 } },
+    mode = "local", steps = 1000, seed = 1 }
+  for k, v in pairs(extra or {}) do cfg[k] = v end
+  local run = lpdm.algo("reinforce", cfg)
+  local last
+  for it in run:iterations() do last = it.stats.log_std_mean end
+  run:close()
+  return last
+end
+local moved, held = last_log_std(), last_log_std({ log_std_lr = 1e-12 })
+ok(math.abs(moved) > 1e-3 and math.abs(held) < 1e-6,
+  string.format("log_std_lr = 1e-12 holds the log std (%.3g) where the head's rate moves it (%.3g)", held, moved))
+refused(function() lpdm.algo("reinforce", { env = env, policy = lpdm.net{ inputs = 4, lpdm.dense{ 8 } }, log_std_lr = -1 }) end,
+  "log_std_lr must be >= 0", "a negative log_std_lr is refused")
 
 tap.finish()

@@ -35,6 +35,9 @@
 **   value_lr           = 0        the baseline's head (bp: lr, local: head_lr)
 **   entropy_coef       = 0        entropy bonus
 **   log_std_init       = 0        Gaussian head: initial log standard deviation
+**   log_std_lr         = 0        Gaussian head: the log standard deviation's rate
+**                                 (default: the policy head's, bp lr, local head_lr;
+**                                 docs/reinforce.md, "Box actions in local mode")
 **
 ** Lua:
 **   local run = lpdm.algo("reinforce", { env = env, policy = net, mode = "local",
@@ -62,6 +65,7 @@ static const lpdm_key keys[] = {
     {"value_lr", LPDM_T_NUMBER, "0", "learning rate of the baseline (0: as the policy)"},
     {"entropy_coef", LPDM_T_NUMBER, "0", "entropy bonus coefficient"},
     {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
+    {"log_std_lr", LPDM_T_NUMBER, "0", "Gaussian policy: learning rate of the log standard deviation (0: the policy head's)"},
     {NULL, 0, NULL, NULL}};
 
 typedef struct rf {
@@ -115,8 +119,8 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   if (lpdm_cfg_int(cfg, "episodes_per_update") < 1)
     return lpdm_error(ctx, LPDM_ERR_ARG, "episodes_per_update must be >= 1");
   if (lpdm_cfg_num(cfg, "steps") < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "steps must be >= 1");
-  const char *lrk[] = {"lr", "head_lr", "local_lr", "value_lr"};
-  for (int i = 0; i < 4; i++)
+  const char *lrk[] = {"lr", "head_lr", "local_lr", "value_lr", "log_std_lr"};
+  for (int i = 0; i < 5; i++)
     if (!(lpdm_cfg_num(cfg, lrk[i]) >= 0)) return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be >= 0", lrk[i]);
 
   rf *s = calloc(1, sizeof *s);
@@ -168,7 +172,8 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
     }
     for (int i = 0; i < s->nact; i++) s->log_std[i] = (float)lpdm_cfg_num(cfg, "log_std_init");
     s->ls_param = (lpdm_param){"log_std", s->log_std, s->glog_std, (size_t)s->nact, 1, s->nact};
-    lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, plr);
+    double log_std_lr = lpdm_cfg_num(cfg, "log_std_lr");
+    lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, log_std_lr > 0 ? log_std_lr : plr);
     if ((rc = lpdm_optim_new(ctx, &oc, &s->ls_param, 1, &s->ls_opt))) goto fail;
   }
   if (lpdm_cfg_bool(cfg, "baseline")) {
