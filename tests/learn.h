@@ -2,6 +2,8 @@
    and the env step at which it first reached a threshold. */
 #ifndef LPDM_TEST_LEARN_H
 #define LPDM_TEST_LEARN_H
+#include <string.h>
+
 #include "lpdm/lpdm.h"
 
 typedef struct track {
@@ -27,6 +29,24 @@ static void track_episode(void *u, const lpdm_episode *e) {
     if (t->n == 20 || avg > t->best) t->best = avg;
     if (avg >= t->threshold && t->reached < 0) t->reached = e->global_step;
   }
+}
+
+/* Creates algorithm ak (config ac, setup su, whose on_episode feeds t) and
+   iterates it to the end of its budget, or with stop_at_threshold until t's
+   average reaches the threshold; frees it. Returns 0, or the error code
+   (the ctx says why). */
+static inline int learn_iterate(lpdm_ctx *ctx, const lpdm_algo_kind *ak, const lpdm_config *ac,
+                                const lpdm_algo_setup *su, const track *t, int stop_at_threshold) {
+  lpdm_algo *algo = NULL;
+  int rc = lpdm_algo_new(ctx, ak, ac, su, &algo);
+  if (rc) return rc;
+  lpdm_stats st;
+  do {
+    memset(&st, 0, sizeof st);
+    rc = ak->iterate(algo, &st, ctx);
+  } while (rc == LPDM_OK && !(stop_at_threshold && t->reached >= 0));
+  lpdm_algo_free(algo);
+  return rc < 0 ? rc : 0;
 }
 
 /* Observation width of an env kind (0 on error). */

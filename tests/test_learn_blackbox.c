@@ -55,7 +55,6 @@ static long long run(int seed, double *best, int *episodes) {
   lpdm_distance *dist = NULL;
   lpdm_loss *loss = NULL;
   lpdm_net *net = NULL;
-  lpdm_algo *algo = NULL;
   long long result = -2;
   lpdm_config ac, dc;
   lpdm_rng rng;
@@ -73,20 +72,12 @@ static long long run(int seed, double *best, int *episodes) {
   track t;
   track_init(&t, 475);
   lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, track_episode, &t};
-  if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) goto out;
-  lpdm_stats st;
-  int rc;
-  do {
-    memset(&st, 0, sizeof st);
-    rc = ak->iterate(algo, &st, ctx);
-  } while (rc == LPDM_OK);
-  if (rc < 0) goto out;
+  if (learn_iterate(ctx, ak, &ac, &su, &t, 0)) goto out;
   *best = t.best;
   *episodes = t.n;
   result = t.reached;
 out:
   if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
-  lpdm_algo_free(algo);
   lpdm_net_free(net);
   lpdm_loss_free(loss);
   lpdm_distance_free(dist);

@@ -30,7 +30,6 @@ static long long run(const char *env, const char *mode, int seed, double thresho
   const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "ppo");
   if (!ek || !dk || !ak) return -2;
   lpdm_net *net = NULL;
-  lpdm_algo *algo = NULL;
   lpdm_distance *dist = NULL;
   lpdm_loss *loss = NULL;
   const lpdm_loss_kind *lk = NULL;
@@ -53,19 +52,11 @@ static long long run(const char *env, const char *mode, int seed, double thresho
   track t;
   track_init(&t, threshold);
   lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, track_episode, &t};
-  if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) goto out;
-  lpdm_stats st;
-  int rc;
-  do {
-    memset(&st, 0, sizeof st);
-    rc = ak->iterate(algo, &st, ctx);
-  } while (rc == LPDM_OK && t.reached < 0);
-  if (rc < 0) goto out;
+  if (learn_iterate(ctx, ak, &ac, &su, &t, 1)) goto out;
   *best = t.best;
   result = t.reached;
 out:
   if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
-  lpdm_algo_free(algo);
   lpdm_net_free(net);
   if (loss) lpdm_loss_free(loss);
   if (dist) lpdm_distance_free(dist);
