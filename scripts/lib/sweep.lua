@@ -498,7 +498,7 @@ function M.run_record(r)
   return {
     env = r.env, algo = r.algo, variant = r.variant, seed = r.seed, dir = r.rel, steps = r.steps,
     status = r.status or "pending", reason = r.reason, exit_code = r.exit_code, log_tail = r.log_tail,
-    ran = r.ran or false, final = r.final, final_avg20 = r.final_avg20,
+    ran = r.ran or false, final = r.final, final_avg20 = r.final_avg20, auc = r.auc,
     steps_to_threshold = r.steps_to_threshold, mean_drop = r.mean_drop, collapses = r.collapses,
     episodes = r.episodes,
   }
@@ -549,7 +549,8 @@ function M.report(path, runs, cfg, command, config_text)
   w("progress.csv; docs/statistics.md). Across the done runs of a variant: mean, sd, IQR and IQM of")
   w(string.format("the final returns; the IQM's 95%% CI is a stratified bootstrap (%d resamples, seed %d);",
     RESAMPLES, BOOT_SEED))
-  w("stuck: fraction of runs whose final return is below the threshold; drop: mean over runs of the")
+  w("AUC: the mean over runs of the area under the learning curve (a run's mean return over all its")
+  w("episodes); stuck: fraction of runs whose final return is below the threshold; drop: mean over runs of the")
   w("mean drop below the running best of the smoothed curve; collapses: total over runs;")
   w("P(> base): probability that the variant's final return beats the first variant's (same env and")
   w("algo), with its 95% bootstrap CI.")
@@ -578,18 +579,19 @@ function M.report(path, runs, cfg, command, config_text)
       end
       w(string.format("### %s (threshold %s)", a, thr and numstr(thr) or "none"))
       w()
-      w("| variant | runs (done/failed) | mean | sd | IQR | IQM [95% CI] | stuck | steps to threshold (median, reached) | drop | collapses | P(> base) [95% CI] |")
-      w("|---|---|---|---|---|---|---|---|---|---|---|")
+      w("| variant | runs (done/failed) | mean | sd | IQR | IQM [95% CI] | AUC | stuck | steps to threshold (median, reached) | drop | collapses | P(> base) [95% CI] |")
+      w("|---|---|---|---|---|---|---|---|---|---|---|---|")
       local base_finals
       for vi, v in ipairs(cfg.variants) do
         if not M.applies(v, a) then goto next_row end
-        local finals, reach, drops, coll, nd, nf = {}, {}, {}, 0, 0, 0
+        local finals, reach, drops, aucs, coll, nd, nf = {}, {}, {}, {}, 0, 0, 0
         for _, r in ipairs(runs) do
           if r.env == e.name and r.algo == a and r.variant == v.name then
             if r.status == "done" then
               nd = nd + 1
               finals[#finals + 1] = r.final
               drops[#drops + 1] = r.mean_drop
+              aucs[#aucs + 1] = r.auc
               coll = coll + r.collapses
               if r.steps_to_threshold then reach[#reach + 1] = r.steps_to_threshold end
             else
@@ -599,7 +601,7 @@ function M.report(path, runs, cfg, command, config_text)
         end
         local row
         if nd == 0 then
-          row = { v.name, string.format("%d/%d", nd, nf), "-", "-", "-", "-", "-", "-", "-", "-", "-" }
+          row = { v.name, string.format("%d/%d", nd, nf), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-" }
         else
           local ac = lpdm.stats.across(finals, { stuck_below = thr })
           local iqm, lo, hi = lpdm.stats.iqm_ci(finals, boot)
@@ -613,6 +615,7 @@ function M.report(path, runs, cfg, command, config_text)
           end
           row = { v.name, string.format("%d/%d", nd, nf), fmt(ac.mean), fmt(ac.sd), fmt(ac.iqr),
             string.format("%s [%s, %s]", fmt(iqm), fmt(lo), fmt(hi)),
+            #aucs == nd and fmt(lpdm.stats.across(aucs).mean) or "-",
             ac.stuck and fmt(ac.stuck, 2) or "-",
             string.format("%s (%d/%d)", #reach > 0 and numstr(median(reach)) or "-", #reach, nd),
             fmt(drop), tostring(coll), p }
