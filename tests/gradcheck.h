@@ -6,7 +6,7 @@
    f = sum C .* layer(X), summed in double, for dL/dX and every parameter;
    a check passes when |fd - analytic| / |analytic| over the whole vector
    is below the caller's tolerance. Then backward is run again without dX,
-   and must add the same parameter gradient into g. Include after tap.h. */
+   and must add the same gradient into every parameter's g. Include after tap.h. */
 #ifndef LPDM_TEST_GRADCHECK_H
 #define LPDM_TEST_GRADCHECK_H
 #include <math.h>
@@ -89,16 +89,26 @@ static void gc_check_layer(lpdm_ctx *ctx, lpdm_rng *rng, const lpdm_layer_kind *
     free(an);
   }
   if (l->nparams > 0) {
-    /* backward adds into g; without dX it gives the same parameter gradient */
-    float *g0 = malloc(sizeof(float) * l->params[0].n);
-    memcpy(g0, l->params[0].g, sizeof(float) * l->params[0].n);
+    /* backward adds into every g; without dX it gives the same parameter
+       gradients */
+    size_t total = 0;
+    for (int j = 0; j < l->nparams; j++) total += l->params[j].n;
+    float *g0 = malloc(sizeof(float) * total), *g = g0;
+    for (int j = 0; j < l->nparams; j++) {
+      memcpy(g, l->params[j].g, sizeof(float) * l->params[j].n);
+      g += l->params[j].n;
+    }
     memcpy(dY, C, sizeof(float) * B * q);
     k->forward(l, X, B, Y, ctx);
     k->backward(l, X, Y, B, dY, NULL, ctx);
     double worst = 0;
-    for (size_t i = 0; i < l->params[0].n; i++)
-      worst = fmax(worst, fabs(l->params[0].g[i] - 2 * g0[i]) / (1e-3 + fabs(g0[i])));
-    ok(worst < 1e-4, "%s: backward adds into the gradient (and needs no dX)", name);
+    g = g0;
+    for (int j = 0; j < l->nparams; j++) {
+      for (size_t i = 0; i < l->params[j].n; i++)
+        worst = fmax(worst, fabs(l->params[j].g[i] - 2 * g[i]) / (1e-3 + fabs(g[i])));
+      g += l->params[j].n;
+    }
+    ok(worst < 1e-4, "%s: backward adds into every parameter's gradient (and needs no dX)", name);
     free(g0);
   }
   free(X);

@@ -552,8 +552,8 @@ function M.report(path, runs, cfg, command, config_text)
   w("AUC: the mean over runs of the area under the learning curve (a run's mean return over all its")
   w("episodes); stuck: fraction of runs whose final return is below the threshold; drop: mean over runs of the")
   w("mean drop below the running best of the smoothed curve; collapses: total over runs;")
-  w("P(> base): probability that the variant's final return beats the first variant's (same env and")
-  w("algo), with its 95% bootstrap CI.")
+  w("P(> base): probability that the variant's final return beats the base's (the first variant that")
+  w("runs the algo; same env), with its 95% bootstrap CI.")
   w()
   if not pok then
     w("Plots failed: " .. (tostring(plots):gsub("\n", " ")))
@@ -581,8 +581,9 @@ function M.report(path, runs, cfg, command, config_text)
       w()
       w("| variant | runs (done/failed) | mean | sd | IQR | IQM [95% CI] | AUC | stuck | steps to threshold (median, reached) | drop | collapses | P(> base) [95% CI] |")
       w("|---|---|---|---|---|---|---|---|---|---|---|---|")
-      local base_finals
-      for vi, v in ipairs(cfg.variants) do
+      -- the base: the first variant that runs this algo (as in "Across envs")
+      local base_finals, base_seen = nil, false
+      for _, v in ipairs(cfg.variants) do
         if not M.applies(v, a) then goto next_row end
         local finals, reach, drops, aucs, coll, nd, nf = {}, {}, {}, {}, 0, 0, 0
         for _, r in ipairs(runs) do
@@ -607,7 +608,7 @@ function M.report(path, runs, cfg, command, config_text)
           local iqm, lo, hi = lpdm.stats.iqm_ci(finals, boot)
           local drop = lpdm.stats.across(drops).mean
           local p = "-"
-          if vi == 1 then
+          if not base_seen then
             p = "(base)"
           elseif base_finals then
             local pv, plo, phi = lpdm.stats.prob_improvement(finals, base_finals, boot)
@@ -620,7 +621,7 @@ function M.report(path, runs, cfg, command, config_text)
             string.format("%s (%d/%d)", #reach > 0 and numstr(median(reach)) or "-", #reach, nd),
             fmt(drop), tostring(coll), p }
         end
-        if vi == 1 then base_finals = #finals > 0 and finals or nil end
+        if not base_seen then base_finals, base_seen = #finals > 0 and finals or nil, true end
         w("| " .. table.concat(row, " | ") .. " |")
         ::next_row::
       end
@@ -669,7 +670,6 @@ end
 -- per env whether that env's CI of P(> base) lies above 0.5, below, or
 -- across it.
 function M.across_envs(w, cfg, runs, boot)
-  local lpdm = require("lpdm")
   if #cfg.envs < 2 then return end
   local function finals_of(env, algo, variant)
     local t = {}
@@ -684,7 +684,7 @@ function M.across_envs(w, cfg, runs, boot)
   w("## Across envs")
   w()
   w("P(> base) over envs: the mean over envs of the probability that a run of the variant ends with")
-  w("a higher final return than a run of the base variant (the first), each env weighing the same,")
+  w("a higher final return than a run of the base (the first variant that runs the algo), each env weighing the same,")
   w("with its stratified-bootstrap 95% CI (docs/statistics.md). An env counts as better when its own")
   w("95% CI of P(> base) (the per-env tables below) lies above 0.5, worse when below, unclear when it")
   w("contains 0.5.")

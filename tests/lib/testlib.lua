@@ -148,13 +148,14 @@ end
 --                                 reported "# TODO" and does not fail the file
 --   t.refused(fn, pattern, name)  fn must fail with pattern (plain) in its message
 --   t.finish(close)               prints the plan if none was given and exits 0
---                                 or 1; close as in M.run_tests
+--                                 or 1 (1 also when the plan's count was not
+--                                 run); close as in M.run_tests
 function M.tap()
   local t = { n = 0, failures = 0 }
   local planned = false
   function t.plan(k)
     print("1.." .. k)
-    planned = true
+    planned = k
   end
   function t.ok(cond, name, todo)
     t.n = t.n + 1
@@ -168,6 +169,10 @@ function M.tap()
   end
   function t.finish(close)
     if not planned then print("1.." .. t.n) end
+    if planned and planned ~= t.n then
+      print(string.format("# planned %d checks but ran %d", planned, t.n))
+      t.failures = t.failures + 1
+    end
     io.stdout:flush()
     os.exit(t.failures == 0 and 0 or 1, close)
   end
