@@ -335,6 +335,14 @@ test("paper.lua --profile=quick with --steps=6000 runs its 42 runs and writes th
   local counted = 0
   for k = 4, 6 do counted = counted + tonumber(agg[k]:match("^(%d+)")) end
   check(counted == 2, "better + unclear + worse = " .. counted .. ", not 2")
+  -- the claims table: each env is counted once as more stable, mixed or less
+  local claims = row(section(section(across, "### ppo (base: bp)", "\n#"), "| variant | envs | more stable", "\n\n"),
+    "local-kernel")
+  check(claims and claims[2] == "2", "no 2-env local-kernel row in the claims table:\n" .. across)
+  local b, m, w = claims[3]:match("^(%d+) / (%d+) / (%d+)$")
+  check(b and tonumber(b) + tonumber(m) + tonumber(w) == 2, "stability counts " .. tostring(claims[3]) .. " do not sum to 2")
+  local lo, hi, of = claims[4]:match("^(%d+) / (%d+) %((%d+)%)$")
+  check(lo and tonumber(lo) + tonumber(hi) <= tonumber(of) and tonumber(of) == 2, "consistency counts " .. tostring(claims[4]))
 end)
 
 -- ---------------------------------------------------------------- run

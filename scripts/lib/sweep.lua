@@ -671,12 +671,23 @@ end
 -- across it.
 function M.across_envs(w, cfg, runs, boot)
   if #cfg.envs < 2 then return end
-  local function finals_of(env, algo, variant)
-    local t = {}
+  -- what the section needs of one env x algo x variant's done runs
+  local function cell(env, algo, variant)
+    local c = { finals = {}, drops = {}, coll = 0, reach = {}, thr = nil }
     for _, r in ipairs(runs) do
-      if r.env == env and r.algo == algo and r.variant == variant and r.status == "done" then t[#t + 1] = r.final end
+      if r.env == env.name and r.algo == algo and r.variant == variant and r.status == "done" then
+        c.finals[#c.finals + 1] = r.final
+        c.drops[#c.drops + 1] = r.mean_drop
+        c.coll = c.coll + r.collapses
+        if r.steps_to_threshold then c.reach[#c.reach + 1] = r.steps_to_threshold end
+        if c.thr == nil then c.thr = env.threshold or r.threshold_used end
+      end
     end
-    return t
+    if #c.finals > 0 then
+      c.across = lpdm.stats.across(c.finals, { stuck_below = c.thr })
+      c.drop = lpdm.stats.across(c.drops).mean
+    end
+    return c
   end
   local function list(names)
     return #names == 0 and "0" or string.format("%d (%s)", #names, table.concat(names, ", "))
@@ -689,6 +700,12 @@ function M.across_envs(w, cfg, runs, boot)
   w("95% CI of P(> base) (the per-env tables below) lies above 0.5, worse when below, unclear when it")
   w("contains 0.5.")
   w()
+  w("The paper's other claims, counted env by env against the base, over the envs where both have done")
+  w("runs: more stable (better: lower mean drop and fewer collapses; worse: both higher; mixed")
+  w("otherwise), more consistent (a lower sd of the final returns; envs with 2 or more runs each),")
+  w("less often stuck (a lower stuck fraction; envs with a threshold), faster (a lower median step to")
+  w("threshold, where both have runs that reached it; 'only' counts the envs where only one reached it).")
+  w()
   for _, a in ipairs(cfg.algos) do
     local vs = {}
     for _, v in ipairs(cfg.variants) do
@@ -697,20 +714,53 @@ function M.across_envs(w, cfg, runs, boot)
     if #vs < 2 then goto next_algo end
     w(string.format("### %s (base: %s)", a, vs[1]))
     w()
+    local claims = {}
     w("| variant | envs | P(> base) [95% CI] | better | unclear | worse |")
     w("|---|---|---|---|---|---|")
     for vi = 2, #vs do
       local x, y, n = {}, {}, 0
       local better, unclear, worse = {}, {}, {}
+      local k = { sb = 0, sm = 0, sw = 0, cl = 0, ch = 0, cn = 0, fewer = 0, same = 0, more = 0, tn = 0,
+        faster = 0, slower = 0, only_v = 0, only_b = 0 }
       for _, e in ipairs(cfg.envs) do
-        local fx, fy = finals_of(e.name, a, vs[vi]), finals_of(e.name, a, vs[1])
-        if #fx > 0 and #fy > 0 then
-          x[e.name], y[e.name], n = fx, fy, n + 1
-          local _, lo, hi = lpdm.stats.prob_improvement(fx, fy, boot)
+        local cv, cb = cell(e, a, vs[vi]), cell(e, a, vs[1])
+        if #cv.finals > 0 and #cb.finals > 0 then
+          x[e.name], y[e.name], n = cv.finals, cb.finals, n + 1
+          local _, lo, hi = lpdm.stats.prob_improvement(cv.finals, cb.finals, boot)
           local into = lo > 0.5 and better or hi < 0.5 and worse or unclear
           into[#into + 1] = e.name
+          if cv.drop < cb.drop and cv.coll < cb.coll then
+            k.sb = k.sb + 1
+          elseif cv.drop > cb.drop and cv.coll > cb.coll then
+            k.sw = k.sw + 1
+          else
+            k.sm = k.sm + 1
+          end
+          if #cv.finals > 1 and #cb.finals > 1 then
+            k.cn = k.cn + 1
+            if cv.across.sd < cb.across.sd then k.cl = k.cl + 1 elseif cv.across.sd > cb.across.sd then k.ch = k.ch + 1 end
+          end
+          if cv.across.stuck and cb.across.stuck then
+            k.tn = k.tn + 1
+            if cv.across.stuck < cb.across.stuck then
+              k.fewer = k.fewer + 1
+            elseif cv.across.stuck > cb.across.stuck then
+              k.more = k.more + 1
+            else
+              k.same = k.same + 1
+            end
+          end
+          if #cv.reach > 0 and #cb.reach > 0 then
+            local mv, mb = median(cv.reach), median(cb.reach)
+            if mv < mb then k.faster = k.faster + 1 elseif mv > mb then k.slower = k.slower + 1 end
+          elseif #cv.reach > 0 then
+            k.only_v = k.only_v + 1
+          elseif #cb.reach > 0 then
+            k.only_b = k.only_b + 1
+          end
         end
       end
+      claims[#claims + 1] = { name = vs[vi], n = n, k = k }
       if n == 0 then
         w(string.format("| %s | 0 | - | - | - | - |", vs[vi]))
       else
@@ -718,6 +768,14 @@ function M.across_envs(w, cfg, runs, boot)
         w(string.format("| %s | %d | %.2f [%.2f, %.2f] | %s | %s | %s |", vs[vi], n, p, lo, hi, list(better),
           list(unclear), list(worse)))
       end
+    end
+    w()
+    w("| variant | envs | more stable: better / mixed / worse | more consistent: lower sd / higher sd (of envs) | less often stuck: fewer / same / more (of envs) | faster: faster / slower; only variant / only base reached |")
+    w("|---|---|---|---|---|---|")
+    for _, c in ipairs(claims) do
+      local k = c.k
+      w(string.format("| %s | %d | %d / %d / %d | %d / %d (%d) | %d / %d / %d (%d) | %d / %d; %d / %d |", c.name, c.n,
+        k.sb, k.sm, k.sw, k.cl, k.ch, k.cn, k.fewer, k.same, k.more, k.tn, k.faster, k.slower, k.only_v, k.only_b))
     end
     w()
     ::next_algo::
