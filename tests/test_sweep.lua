@@ -86,6 +86,14 @@ test("a sweep of 2 variants x 2 seeds runs all 4 and writes report.md", function
     check(n > 0 and auc and math.abs(auc - sum / n) <= 1e-6 * math.max(1, math.abs(sum / n)),
       string.format("sweep.json: %s auc %s, progress.csv's mean return %s", rel, tostring(auc), tostring(sum / n)))
   end
+  -- the per-seed table: one row per seed, each run's final return as in sweep.json
+  local fold = rep:match("<details><summary>Final return of each run</summary>(.-)</details>")
+  check(fold and fold:find("| seed | bp | local-guided |", 1, true), "report.md lacks the per-seed table\n" .. rep)
+  for _, sd in ipairs({ 1, 2 }) do
+    local want = string.format("| %d | %.1f | %.1f |", sd, runs[string.format("runs/CartPole-v1/reinforce/bp/s%d", sd)].final,
+      runs[string.format("runs/CartPole-v1/reinforce/local-guided/s%d", sd)].final)
+    check(fold:find(want, 1, true), "the per-seed table lacks " .. want .. "\n" .. fold)
+  end
 end)
 
 local HAVE_GNUPLOT = os.execute("command -v gnuplot >/dev/null 2>&1") == true

@@ -626,6 +626,7 @@ function M.report(path, runs, cfg, command, config_text)
         ::next_row::
       end
       w()
+      M.per_seed(w, cfg, runs, e.name, a)
       local p = pok and plots.plots[e.name] and plots.plots[e.name][a]
       if p then
         if p.note and not plots.skipped then
@@ -661,6 +662,42 @@ function M.report(path, runs, cfg, command, config_text)
   end
   w()
   write_atomic(path, table.concat(L, "\n"))
+end
+
+-- Under each env and algo's table: every run's final return, a row per
+-- seed and a column per variant, folded (<details>) so the report stays
+-- readable. "failed" for a failed run, "-" for none.
+function M.per_seed(w, cfg, runs, env, algo)
+  local vs, seeds, seen, at = {}, {}, {}, {}
+  for _, v in ipairs(cfg.variants) do
+    if M.applies(v, algo) then vs[#vs + 1] = v.name end
+  end
+  for _, r in ipairs(runs) do
+    if r.env == env and r.algo == algo then
+      if not seen[r.seed] then
+        seen[r.seed] = true
+        seeds[#seeds + 1] = r.seed
+      end
+      at[r.variant .. "\0" .. r.seed] = r
+    end
+  end
+  if #seeds == 0 then return end
+  table.sort(seeds)
+  w("<details><summary>Final return of each run</summary>")
+  w()
+  w("| seed | " .. table.concat(vs, " | ") .. " |")
+  w("|---|" .. string.rep("---|", #vs))
+  for _, sd in ipairs(seeds) do
+    local cells = { tostring(sd) }
+    for _, v in ipairs(vs) do
+      local r = at[v .. "\0" .. sd]
+      cells[#cells + 1] = not r and "-" or r.status == "done" and fmt(r.final) or r.status == "failed" and "failed" or "-"
+    end
+    w("| " .. table.concat(cells, " | ") .. " |")
+  end
+  w()
+  w("</details>")
+  w()
 end
 
 -- The report's "Across envs" section (with 2 or more envs): per algorithm,
