@@ -1,7 +1,7 @@
 -- sweep.lua -- run a sweep of train.lua runs (envs x algos x variants x
 -- seeds), N at a time, resumable, and write a report.
 --
---   build/lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--steps=N] [--dry-run]
+--   build/lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--steps=N] [--dry-run] [--report-only]
 --   mpirun --enable-recovery -np R build/lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--mpi-timeout=S] ...
 --   build/lpdm scripts/sweep.lua CONFIG.lua --out=DIR --slurm=FILE [--slurm-time=HH:MM:SS] ...
 --
@@ -19,6 +19,9 @@
 --   --jobs=N     runs at a time (default 1)
 --   --steps=N    replaces every env's steps budget (e.g. for a smoke test)
 --   --dry-run    list the runs (and which are already done), run nothing
+--   --report-only  write DIR/report.md and DIR/sweep.json from the runs done
+--                so far, run nothing (the others are "not run"; a look at a
+--                sweep that is still going on: its own end rewrites both)
 --   --mpi-timeout=S  under mpirun: rank 0 gives up on a rank whose heartbeat
 --                stopped S seconds ago (default 60; docs/distributed.md)
 --   --slurm=FILE writes a Slurm job-array script for the runs not done,
@@ -46,12 +49,12 @@ local mpi_sweep = require("mpi_sweep")
 local LPDM = require("util").interpreter(arg)
 local TRAIN = HERE .. "/train.lua"
 
-local USAGE = "usage: lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--steps=N] [--dry-run] [--mpi-timeout=S]\n"
+local USAGE = "usage: lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--steps=N] [--dry-run] [--report-only] [--mpi-timeout=S]\n"
   .. "       [--slurm=FILE [--slurm-time=HH:MM:SS] [--slurm-partition=P] [--slurm-cpus=N] [--slurm-mem=M]]"
 
 -- ---------------------------------------------------------------- flags
 
-local KNOWN = { out = true, jobs = true, steps = true, dry_run = true, help = true, mpi_timeout = true,
+local KNOWN = { out = true, jobs = true, steps = true, dry_run = true, report_only = true, help = true, mpi_timeout = true,
   slurm = true, slurm_time = true, slurm_partition = true, slurm_cpus = true, slurm_mem = true }
 local flags, config_path = {}, nil
 for i = 1, #arg do
@@ -63,7 +66,7 @@ for i = 1, #arg do
   end
   if name then
     local key = name:gsub("%-", "_")
-    if not KNOWN[key] then die(string.format("unknown flag --%s (known: --out, --jobs, --steps, --dry-run, --mpi-timeout, "
+    if not KNOWN[key] then die(string.format("unknown flag --%s (known: --out, --jobs, --steps, --dry-run, --report-only, --mpi-timeout, "
       .. "--slurm, --slurm-time, --slurm-partition, --slurm-cpus, --slurm-mem, --help)", name)) end
     if flags[key] ~= nil then die(string.format("flag --%s given twice", name)) end
     flags[key] = value
@@ -96,6 +99,12 @@ local jobs = int_flag("jobs", 1) or 1
 local steps_override = int_flag("steps", 1)
 if flags.out == true or flags.out == "" then die("--out needs a folder (--out=DIR)") end
 if flags.dry_run ~= nil and flags.dry_run ~= true then die("--dry-run is a switch, got '" .. tostring(flags.dry_run) .. "'") end
+if flags.report_only ~= nil and flags.report_only ~= true then
+  die("--report-only is a switch, got '" .. tostring(flags.report_only) .. "'")
+end
+if flags.report_only and (flags.dry_run or flags.slurm) then
+  die("--report-only does not go with --dry-run or --slurm")
+end
 local mpi_timeout = int_flag("mpi_timeout", 1) or 60
 local slurm = flags.slurm
 if slurm == true or slurm == "" then die("--slurm needs a file name (--slurm=FILE)") end
@@ -127,6 +136,7 @@ if slurm and mpi.launched() then
   die("--slurm writes a Slurm script and runs nothing: run it without mpirun / srun")
 end
 local use_mpi = mpi.available and mpi.launched()
+if flags.report_only and mpi.launched() then die("--report-only runs nothing: run it without mpirun / srun") end
 
 local out = flags.out
 if not out and not flags.dry_run then die("--out=DIR is required (where the runs and the report go)") end
@@ -283,6 +293,29 @@ if rank == 0 then
     if sweep.is_done(r) then sweep.collect(r) end
   end
 end
+-- sweep.json (final: with its end time) and report.md; the done and failed
+-- counts.
+local function finish(final)
+  local rok, rerr = pcall(function()
+    write_state(final)
+    sweep.report(out .. "/report.md", runs, cfg, command, config_text)
+  end)
+  if not rok then die(rerr) end
+  local nd, nf = 0, 0
+  for _, r in ipairs(runs) do
+    if r.status == "done" then nd = nd + 1 elseif r.status == "failed" then nf = nf + 1 end
+  end
+  return nd, nf
+end
+
+if flags.report_only then
+  -- the runs not done stay pending (not run, not failed): a look at a sweep
+  -- that is still going on, or was stopped
+  local nd, nf = finish(false)
+  print(string.format("%s: report only: %d of %d runs done, %d failed, %d not run; wrote %s/sweep.json and %s/report.md",
+    PROG, nd, #runs, nf, #runs - nd - nf, out, out))
+  os.exit(0)
+end
 for _, r in ipairs(todo) do r.ran = true end
 local wok, werr = pcall(write_state, false)
 if not wok then die(werr) end
@@ -376,16 +409,7 @@ end
 
 -- ---------------------------------------------------------------- report
 
-local rok, rerr = pcall(function()
-  write_state(true)
-  sweep.report(out .. "/report.md", runs, cfg, command, config_text)
-end)
-if not rok then die(rerr) end
-
-local nd, nf = 0, 0
-for _, r in ipairs(runs) do
-  if r.status == "done" then nd = nd + 1 else nf = nf + 1 end
-end
+local nd, nf = finish(true)
 print(string.format("%s: %d/%d runs done, %d failed; wrote %s/sweep.json and %s/report.md",
   PROG, nd, #runs, nf, out, out))
 -- failed runs are a result, not a failed rank: end MPI first, so that exit

@@ -167,6 +167,25 @@ test("--dry-run lists the runs and runs nothing", function()
   check(select(2, out:gsub("\ntodo  runs/", "")) == 4, "4 runs to do:\n" .. out)
 end)
 
+test("--report-only writes the report of the runs done so far and runs nothing", function()
+  -- the finished 2-seed sweep, looked at as a 3-seed one: seed 3 is not run
+  local dir = TMP .. "/ro"
+  T.sh("cp -r " .. T.q(OUT) .. " " .. T.q(dir))
+  local cfg3 = TMP .. "/sweep3.lua"
+  write(cfg3, BASE:format(""):gsub("seeds = { 1, 2 }", "seeds = { 1, 2, 3 }"))
+  expect(0, { "report only: 4 of 6 runs done, 0 failed, 2 not run" }, SWEEP, cfg3, "--out=" .. dir, "--report-only")
+  check(not T.exists(dir .. "/runs/CartPole-v1/reinforce/bp/s3"), "--report-only started a run")
+  local rep = read(dir .. "/report.md") or ""
+  check(rep:find("Not finished: 2 runs have not run yet", 1, true) and rep:find("| bp | 2/0 |", 1, true)
+    and rep:find("| 3 | - | - |", 1, true), "report.md does not show seed 3 as not run\n" .. rep)
+  local fr = rep:match("## Failed runs\n\n([^\n]*)")
+  check(fr == "None.", "runs not run are listed as failed: " .. tostring(fr))
+  local runs = runs_of(read(dir .. "/sweep.json") or "")
+  check(runs["runs/CartPole-v1/reinforce/bp/s3"] and runs["runs/CartPole-v1/reinforce/bp/s3"].status == "pending",
+    "sweep.json does not hold seed 3 as pending")
+  expect(1, { "--report-only does not go with --dry-run" }, SWEEP, cfg3, "--out=" .. dir, "--report-only", "--dry-run")
+end)
+
 test("an unfinished run (no summary.json) is run again", function()
   local rel = GOOD[1]
   os.remove(OUT .. "/" .. rel .. "/summary.json")

@@ -74,10 +74,13 @@ function M.gnuplot()
   return cmd, found
 end
 
--- "2 of 2 seeds", "1 of 2 seeds; 1 failed".
-local function count_text(nd, nf)
-  local s = string.format("%d of %d seed%s", nd, nd + nf, nd + nf == 1 and "" or "s")
+-- "2 of 2 seeds", "1 of 2 seeds; 1 failed", "3 of 5 seeds; 2 not run"
+-- (a report written while the sweep runs: --report-only).
+local function count_text(nd, nf, np)
+  np = np or 0
+  local s = string.format("%d of %d seed%s", nd, nd + nf + np, nd + nf + np == 1 and "" or "s")
   if nf > 0 then s = s .. string.format("; %d failed", nf) end
+  if np > 0 then s = s .. string.format("; %d not run", np) end
   return s
 end
 M.count_text = count_text
@@ -150,7 +153,7 @@ local function write_pair(pdir, cfg, runs, env, algo)
   local budget, groups, counts, nd_all, nf_all, n_seeds = 0, {}, {}, 0, 0, #cfg.seeds
   local skip = {}
   for vi, v in ipairs(cfg.variants) do
-    groups[vi], counts[vi] = {}, { 0, 0 }
+    groups[vi], counts[vi] = {}, { 0, 0, 0 }
     skip[vi] = v.algos ~= nil and not v.algos[algo] -- a variant of other algorithms only
     for _, r in ipairs(runs) do
       if r.env == env and r.algo == algo and r.variant == v.name then
@@ -158,6 +161,8 @@ local function write_pair(pdir, cfg, runs, env, algo)
         if r.status == "done" and r.curve_steps then
           groups[vi][#groups[vi] + 1] = r
           counts[vi][1] = counts[vi][1] + 1
+        elseif r.status == "pending" or r.status == nil then
+          counts[vi][3] = counts[vi][3] + 1
         else
           counts[vi][2] = counts[vi][2] + 1
         end
@@ -178,7 +183,7 @@ local function write_pair(pdir, cfg, runs, env, algo)
   dat[3] = "# env_steps mean lo95 hi95 n_runs"
   for vi, v in ipairs(cfg.variants) do
     local c = M.colour(vi)
-    local title = v.name .. ": " .. count_text(counts[vi][1], counts[vi][2])
+    local title = v.name .. ": " .. count_text(counts[vi][1], counts[vi][2], counts[vi][3])
     if skip[vi] then
       -- not run with this algorithm: no line, no legend entry
     elseif #groups[vi] > 0 then
@@ -217,7 +222,7 @@ local function write_pair(pdir, cfg, runs, env, algo)
   for vi, v in ipairs(cfg.variants) do
     local c = M.colour(vi)
     if not skip[vi] then
-      xt[#xt + 1] = string.format("%s %d", gs(v.name .. "\n" .. count_text(counts[vi][1], counts[vi][2])), vi)
+      xt[#xt + 1] = string.format("%s %d", gs(v.name .. "\n" .. count_text(counts[vi][1], counts[vi][2], counts[vi][3])), vi)
     end
     local g = groups[vi]
     if #g > 0 then

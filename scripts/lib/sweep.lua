@@ -538,11 +538,22 @@ function M.report(path, runs, cfg, command, config_text)
   w((config_text:gsub("\n+$", "")))
   w("```")
   w()
-  local n_done, n_failed = 0, 0
+  local n_done, n_failed, n_pending = 0, 0, 0
   for _, r in ipairs(runs) do
-    if r.status == "done" then n_done = n_done + 1 else n_failed = n_failed + 1 end
+    if r.status == "done" then
+      n_done = n_done + 1
+    elseif r.status == "failed" then
+      n_failed = n_failed + 1
+    else
+      n_pending = n_pending + 1
+    end
   end
   w(string.format("Runs: %d, done %d, failed %d.", #runs, n_done, n_failed))
+  if n_pending > 0 then
+    w()
+    w(string.format("**Not finished: %d runs have not run yet** (a report written with --report-only while the", n_pending))
+    w("sweep goes on). The statistics below are over the done runs only.")
+  end
   w()
   w("Per run, the final return is the mean of the last 10% of its episodes' returns, and steps to")
   w("threshold the first step where the 20-episode average reaches the threshold (lpdm.stats.run on")
@@ -595,7 +606,7 @@ function M.report(path, runs, cfg, command, config_text)
               aucs[#aucs + 1] = r.auc
               coll = coll + r.collapses
               if r.steps_to_threshold then reach[#reach + 1] = r.steps_to_threshold end
-            else
+            elseif r.status == "failed" then
               nf = nf + 1
             end
           end
@@ -652,7 +663,7 @@ function M.report(path, runs, cfg, command, config_text)
     w("| folder | exit code | reason |")
     w("|---|---|---|")
     for _, r in ipairs(runs) do
-      if r.status ~= "done" then
+      if r.status == "failed" then
         w(string.format("| %s | %s | %s |", r.rel, r.exit_code and tostring(r.exit_code) or "-",
           (tostring(r.reason or "not run"):gsub("|", "\\|"):gsub("\n", " "))))
       end
