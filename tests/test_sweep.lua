@@ -186,6 +186,19 @@ test("--report-only writes the report of the runs done so far and runs nothing",
   expect(1, { "--report-only does not go with --dry-run" }, SWEEP, cfg3, "--out=" .. dir, "--report-only", "--dry-run")
 end)
 
+test("an env without a threshold (Pendulum-v1) next to one with: the report is written, stuck and speed left out", function()
+  local dir = TMP .. "/nothr"
+  local cfg = TMP .. "/nothr.lua"
+  write(cfg, [[return { envs = { { name = "Pendulum-v1", steps = 1000 }, { name = "CartPole-v1", steps = 2000 } },
+    algos = { "reinforce" }, seeds = { 1, 2 },
+    variants = { { name = "bp", flags = { mode = "bp" } }, { name = "local", flags = { mode = "local" } } } }]])
+  expect(0, { "8/8 runs done, 0 failed" }, SWEEP, cfg, "--out=" .. dir, "--jobs=2")
+  local rep = read(dir .. "/report.md") or ""
+  check(rep:find("### reinforce (threshold none)", 1, true), "Pendulum-v1 has no threshold in the report\n" .. rep)
+  -- of the two envs only CartPole has a threshold: stuck is counted over 1 env
+  check(rep:find("| local | 2 | ", 1, true) and rep:find("(1) |", 1, true), "Across envs does not count stuck over 1 env\n" .. rep)
+end)
+
 test("an unfinished run (no summary.json) is run again", function()
   local rel = GOOD[1]
   os.remove(OUT .. "/" .. rel .. "/summary.json")

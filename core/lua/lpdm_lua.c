@@ -2396,13 +2396,14 @@ static void st_known(lua_State *L, int idx, int arg, const char *what, const cha
 static double st_opt_num(lua_State *L, int idx, int arg, const char *key, double def) {
   if (lua_isnoneornil(L, idx)) return def;
   int ty = lua_getfield(L, idx, key);
-  double v = def;
-  if (ty == LUA_TNUMBER)
+  double v = def; /* the default may be NaN ("none"): only a given value must be finite */
+  if (ty == LUA_TNUMBER) {
     v = (double)lua_tonumber(L, -1);
-  else if (ty != LUA_TNIL)
+    if (isnan(v) || isinf(v)) luaL_argerror(L, arg, lua_pushfstring(L, "%s must be finite", key));
+  } else if (ty != LUA_TNIL) {
     luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a number, got %s", key, lua_typename(L, ty)));
+  }
   lua_pop(L, 1);
-  if (isnan(v) || isinf(v)) luaL_argerror(L, arg, lua_pushfstring(L, "%s must be finite", key));
   return v;
 }
 
