@@ -29,9 +29,33 @@ return {
     {
       name = "Reacher-v5",
       steps = 1000000
+    },
+    {
+      name = "Swimmer-v5",
+      steps = 1000000
+    },
+    {
+      name = "Hopper-v5",
+      steps = 1000000
+    },
+    {
+      name = "HalfCheetah-v5",
+      steps = 1000000
+    },
+    {
+      name = "Walker2d-v5",
+      steps = 1000000
+    },
+    {
+      name = "Ant-v5",
+      steps = 1000000
+    },
+    {
+      name = "Humanoid-v5",
+      steps = 1000000
     }
   },
-  name = "paper-interim",
+  name = "paper-full",
   seeds = {
     1,
     2,
