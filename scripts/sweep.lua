@@ -273,16 +273,13 @@ local started = os.date("!%Y-%m-%dT%H:%M:%SZ")
 local function write_state(final)
   if rank ~= 0 then return end
   local recs = sweep.json.array()
-  local nd, nf = 0, 0
-  for _, r in ipairs(runs) do
-    recs[#recs + 1] = sweep.run_record(r)
-    if r.status == "done" then nd = nd + 1 elseif r.status == "failed" then nf = nf + 1 end
-  end
+  for _, r in ipairs(runs) do recs[#recs + 1] = sweep.run_record(r) end
+  local nd, nf, np = sweep.counts(runs)
   sweep.write_atomic(out .. "/sweep.json", sweep.json.encode({
     command = command, config_file = config_path, config = config_text, out = out, jobs = jobs,
     started = started, finished = final and os.date("!%Y-%m-%dT%H:%M:%SZ") or sweep.json.null,
     total = #runs, already_done = skipped, to_run = #todo, done = nd, failed = nf,
-    pending = #runs - nd - nf, runs = recs,
+    pending = np, runs = recs,
     mpi = ctx and { ranks = ctx.size, session = ctx.session } or nil,
   }) .. "\n")
 end
@@ -293,27 +290,23 @@ if rank == 0 then
     if sweep.is_done(r) then sweep.collect(r) end
   end
 end
--- sweep.json (final: with its end time) and report.md; the done and failed
--- counts.
+-- sweep.json (final: with its end time) and report.md; the done, failed
+-- and pending counts.
 local function finish(final)
   local rok, rerr = pcall(function()
     write_state(final)
     sweep.report(out .. "/report.md", runs, cfg, command, config_text)
   end)
   if not rok then die(rerr) end
-  local nd, nf = 0, 0
-  for _, r in ipairs(runs) do
-    if r.status == "done" then nd = nd + 1 elseif r.status == "failed" then nf = nf + 1 end
-  end
-  return nd, nf
+  return sweep.counts(runs)
 end
 
 if flags.report_only then
   -- the runs not done stay pending (not run, not failed): a look at a sweep
   -- that is still going on, or was stopped
-  local nd, nf = finish(false)
+  local nd, nf, np = finish(false)
   print(string.format("%s: report only: %d of %d runs done, %d failed, %d not run; wrote %s/sweep.json and %s/report.md",
-    PROG, nd, #runs, nf, #runs - nd - nf, out, out))
+    PROG, nd, #runs, nf, np, out, out))
   os.exit(0)
 end
 for _, r in ipairs(todo) do r.ran = true end

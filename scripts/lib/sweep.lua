@@ -504,6 +504,15 @@ function M.run_record(r)
   }
 end
 
+-- How many runs are done, failed, and not run (pending).
+function M.counts(runs)
+  local nd, nf = 0, 0
+  for _, r in ipairs(runs) do
+    if r.status == "done" then nd = nd + 1 elseif r.status == "failed" then nf = nf + 1 end
+  end
+  return nd, nf, #runs - nd - nf
+end
+
 -- ---------------------------------------------------------------- report
 
 local function fmt(x, d)
@@ -538,16 +547,7 @@ function M.report(path, runs, cfg, command, config_text)
   w((config_text:gsub("\n+$", "")))
   w("```")
   w()
-  local n_done, n_failed, n_pending = 0, 0, 0
-  for _, r in ipairs(runs) do
-    if r.status == "done" then
-      n_done = n_done + 1
-    elseif r.status == "failed" then
-      n_failed = n_failed + 1
-    else
-      n_pending = n_pending + 1
-    end
-  end
+  local n_done, n_failed, n_pending = M.counts(runs)
   w(string.format("Runs: %d, done %d, failed %d.", #runs, n_done, n_failed))
   if n_pending > 0 then
     w()
@@ -579,62 +579,34 @@ function M.report(path, runs, cfg, command, config_text)
   end
   w()
   local boot = { resamples = RESAMPLES, seed = BOOT_SEED, level = 0.95 }
-  M.across_envs(w, cfg, runs, boot)
+  local cells = M.cells(cfg, runs, boot)
+  M.across_envs(w, cfg, cells, boot)
   for _, e in ipairs(cfg.envs) do
     w("## " .. e.name)
     w()
     for _, a in ipairs(cfg.algos) do
-      local thr = e.threshold
-      for _, r in ipairs(runs) do
-        if r.env == e.name and r.algo == a and r.status == "done" and thr == nil then thr = r.threshold_used end
-      end
-      w(string.format("### %s (threshold %s)", a, thr and numstr(thr) or "none"))
+      local ea = cells[e.name][a]
+      w(string.format("### %s (threshold %s)", a, ea.thr and numstr(ea.thr) or "none"))
       w()
       w("| variant | runs (done/failed) | mean | sd | IQR | IQM [95% CI] | AUC | stuck | steps to threshold (median, reached) | drop | collapses | P(> base) [95% CI] |")
       w("|---|---|---|---|---|---|---|---|---|---|---|---|")
-      -- the base: the first variant that runs this algo (as in "Across envs")
-      local base_finals, base_seen = nil, false
-      for _, v in ipairs(cfg.variants) do
-        if not M.applies(v, a) then goto next_row end
-        local finals, reach, drops, aucs, coll, nd, nf = {}, {}, {}, {}, 0, 0, 0
-        for _, r in ipairs(runs) do
-          if r.env == e.name and r.algo == a and r.variant == v.name then
-            if r.status == "done" then
-              nd = nd + 1
-              finals[#finals + 1] = r.final
-              drops[#drops + 1] = r.mean_drop
-              aucs[#aucs + 1] = r.auc
-              coll = coll + r.collapses
-              if r.steps_to_threshold then reach[#reach + 1] = r.steps_to_threshold end
-            elseif r.status == "failed" then
-              nf = nf + 1
-            end
-          end
-        end
+      for vi, name in ipairs(ea.variants) do
+        local c = ea.by[name]
         local row
-        if nd == 0 then
-          row = { v.name, string.format("%d/%d", nd, nf), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-" }
+        if c.nd == 0 then
+          row = { name, string.format("%d/%d", c.nd, c.nf), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-" }
         else
-          local ac = lpdm.stats.across(finals, { stuck_below = thr })
-          local iqm, lo, hi = lpdm.stats.iqm_ci(finals, boot)
-          local drop = lpdm.stats.across(drops).mean
-          local p = "-"
-          if not base_seen then
-            p = "(base)"
-          elseif base_finals then
-            local pv, plo, phi = lpdm.stats.prob_improvement(finals, base_finals, boot)
-            p = string.format("%.2f [%.2f, %.2f]", pv, plo, phi)
-          end
-          row = { v.name, string.format("%d/%d", nd, nf), fmt(ac.mean), fmt(ac.sd), fmt(ac.iqr),
+          local ac = c.across
+          local iqm, lo, hi = lpdm.stats.iqm_ci(c.finals, boot)
+          local p = vi == 1 and "(base)" or c.p and string.format("%.2f [%.2f, %.2f]", c.p, c.p_lo, c.p_hi) or "-"
+          row = { name, string.format("%d/%d", c.nd, c.nf), fmt(ac.mean), fmt(ac.sd), fmt(ac.iqr),
             string.format("%s [%s, %s]", fmt(iqm), fmt(lo), fmt(hi)),
-            #aucs == nd and fmt(lpdm.stats.across(aucs).mean) or "-",
+            #c.aucs == c.nd and fmt(lpdm.stats.across(c.aucs).mean) or "-",
             ac.stuck and fmt(ac.stuck, 2) or "-",
-            string.format("%s (%d/%d)", #reach > 0 and numstr(median(reach)) or "-", #reach, nd),
-            fmt(drop), tostring(coll), p }
+            string.format("%s (%d/%d)", #c.reach > 0 and numstr(median(c.reach)) or "-", #c.reach, c.nd),
+            fmt(c.drop), tostring(c.coll), p }
         end
-        if not base_seen then base_finals, base_seen = #finals > 0 and finals or nil, true end
         w("| " .. table.concat(row, " | ") .. " |")
-        ::next_row::
       end
       w()
       M.per_seed(w, cfg, runs, e.name, a)
@@ -711,32 +683,63 @@ function M.per_seed(w, cfg, runs, env, algo)
   w()
 end
 
+-- What the report says of each env x algo x variant, computed once for
+-- the per-env tables and "Across envs": cells[env][algo] = {thr, variants
+-- (the names that run the algo, the base first), by = {[name] = cell}}. A cell
+-- holds the done runs' finals, drops, aucs and steps to threshold, the
+-- counts nd and nf (failed; runs not run are neither), coll, across (of
+-- the finals, with the stuck fraction when there is a threshold), drop,
+-- and p, p_lo, p_hi: P(> base) with its bootstrap CI, when the cell and
+-- the base both have done runs.
+function M.cells(cfg, runs, boot)
+  local cells = {}
+  for _, e in ipairs(cfg.envs) do
+    cells[e.name] = {}
+    for _, a in ipairs(cfg.algos) do
+      local ea = { thr = e.threshold, variants = {}, by = {} }
+      for _, r in ipairs(runs) do
+        if r.env == e.name and r.algo == a and r.status == "done" and ea.thr == nil then ea.thr = r.threshold_used end
+      end
+      for _, v in ipairs(cfg.variants) do
+        if M.applies(v, a) then
+          ea.variants[#ea.variants + 1] = v.name
+          ea.by[v.name] = { finals = {}, drops = {}, aucs = {}, reach = {}, coll = 0, nd = 0, nf = 0 }
+        end
+      end
+      for _, r in ipairs(runs) do
+        local c = r.env == e.name and r.algo == a and ea.by[r.variant]
+        if c and r.status == "done" then
+          c.nd = c.nd + 1
+          c.finals[c.nd], c.drops[c.nd], c.aucs[#c.aucs + 1] = r.final, r.mean_drop, r.auc
+          c.coll = c.coll + r.collapses
+          if r.steps_to_threshold then c.reach[#c.reach + 1] = r.steps_to_threshold end
+        elseif c and r.status == "failed" then
+          c.nf = c.nf + 1
+        end
+      end
+      local base = ea.by[ea.variants[1]]
+      for i, name in ipairs(ea.variants) do
+        local c = ea.by[name]
+        if c.nd > 0 then
+          c.across = lpdm.stats.across(c.finals, { stuck_below = ea.thr })
+          c.drop = lpdm.stats.across(c.drops).mean
+          if i > 1 and base.nd > 0 then c.p, c.p_lo, c.p_hi = lpdm.stats.prob_improvement(c.finals, base.finals, boot) end
+        end
+      end
+      cells[e.name][a] = ea
+    end
+  end
+  return cells
+end
+
 -- The report's "Across envs" section (with 2 or more envs): per algorithm,
 -- each variant against the base (the first variant that runs it), over the
 -- envs where both have done runs: Agarwal et al.'s probability of
 -- improvement averaged over envs, with its stratified-bootstrap CI, and
 -- per env whether that env's CI of P(> base) lies above 0.5, below, or
--- across it.
-function M.across_envs(w, cfg, runs, boot)
+-- across it; then the paper's other claims counted env by env.
+function M.across_envs(w, cfg, cells, boot)
   if #cfg.envs < 2 then return end
-  -- what the section needs of one env x algo x variant's done runs
-  local function cell(env, algo, variant)
-    local c = { finals = {}, drops = {}, coll = 0, reach = {}, thr = nil }
-    for _, r in ipairs(runs) do
-      if r.env == env.name and r.algo == algo and r.variant == variant and r.status == "done" then
-        c.finals[#c.finals + 1] = r.final
-        c.drops[#c.drops + 1] = r.mean_drop
-        c.coll = c.coll + r.collapses
-        if r.steps_to_threshold then c.reach[#c.reach + 1] = r.steps_to_threshold end
-        if c.thr == nil then c.thr = env.threshold or r.threshold_used end
-      end
-    end
-    if #c.finals > 0 then
-      c.across = lpdm.stats.across(c.finals, { stuck_below = c.thr })
-      c.drop = lpdm.stats.across(c.drops).mean
-    end
-    return c
-  end
   local function list(names)
     return #names == 0 and "0" or string.format("%d (%s)", #names, table.concat(names, ", "))
   end
@@ -755,10 +758,7 @@ function M.across_envs(w, cfg, runs, boot)
   w("threshold, where both have runs that reached it; 'only' counts the envs where only one reached it).")
   w()
   for _, a in ipairs(cfg.algos) do
-    local vs = {}
-    for _, v in ipairs(cfg.variants) do
-      if M.applies(v, a) then vs[#vs + 1] = v.name end
-    end
+    local vs = cells[cfg.envs[1].name][a].variants
     if #vs < 2 then goto next_algo end
     w(string.format("### %s (base: %s)", a, vs[1]))
     w()
@@ -771,11 +771,10 @@ function M.across_envs(w, cfg, runs, boot)
       local k = { sb = 0, sm = 0, sw = 0, cl = 0, ch = 0, cn = 0, fewer = 0, same = 0, more = 0, tn = 0,
         faster = 0, slower = 0, only_v = 0, only_b = 0 }
       for _, e in ipairs(cfg.envs) do
-        local cv, cb = cell(e, a, vs[vi]), cell(e, a, vs[1])
-        if #cv.finals > 0 and #cb.finals > 0 then
+        local cv, cb = cells[e.name][a].by[vs[vi]], cells[e.name][a].by[vs[1]]
+        if cv.p then
           x[e.name], y[e.name], n = cv.finals, cb.finals, n + 1
-          local _, lo, hi = lpdm.stats.prob_improvement(cv.finals, cb.finals, boot)
-          local into = lo > 0.5 and better or hi < 0.5 and worse or unclear
+          local into = cv.p_lo > 0.5 and better or cv.p_hi < 0.5 and worse or unclear
           into[#into + 1] = e.name
           if cv.drop < cb.drop and cv.coll < cb.coll then
             k.sb = k.sb + 1
