@@ -166,7 +166,7 @@ int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg
                       k->head.name, setup->comm->rank, setup->comm->size);
   lpdm_algo *a = NULL;
   rc = k->create(k, &c, setup, &a, ctx);
-  if (rc) return lpdm_ctx_prefix(ctx, rc, "%s", k->head.name);
+  if (rc) return lpdm__ctx_name(ctx, rc, &k->head);
   a->kind = k;
   if (a->cfg.n == 0) a->cfg = c; /* unless create filled in its resolved config */
   *out = a;
