@@ -32,6 +32,25 @@ local function expect(want, wants, ...)
 end
 
 
+-- The cells of the first table row of text that starts with "| first |".
+local function row(text, first)
+  for line in text:gmatch("[^\n]+") do
+    if line:find("| " .. first .. " |", 1, true) == 1 then
+      local t = {}
+      for c in line:sub(2):gmatch("%s*([^|]-)%s*|") do t[#t + 1] = c end
+      return t
+    end
+  end
+end
+
+-- The text from head to the next stop after it.
+local function section(text, head, stop)
+  local i = text:find(head, 1, true)
+  check(i, "report.md lacks " .. head)
+  local j = text:find(stop, i + #head, true) or #text
+  return text:sub(i, j)
+end
+
 -- The status of each run in sweep.json's text, keyed by dir; and a field.
 local runs_of = T.sweep_runs
 
@@ -197,14 +216,9 @@ test("an env without a threshold (Pendulum-v1) next to one with: the report is w
   check(rep:find("### reinforce (threshold none)", 1, true), "Pendulum-v1 has no threshold in the report\n" .. rep)
   -- of the two envs only CartPole has a threshold: the claims row of "local" counts consistency
   -- over both envs and stuck over CartPole alone
-  local claims
-  for line in rep:gmatch("[^\n]+") do
-    if line:find("^| local | 2 | %d+ / %d+ / %d+ |") then claims = line end
-  end
-  local cells = {}
-  for c in (claims or ""):gmatch("|([^|]*)") do cells[#cells + 1] = c:match("^%s*(.-)%s*$") end
-  check(claims and cells[4]:find("%(2%)$") and cells[5]:find("^%d+ / %d+ / %d+ %(1%)$"),
-    "Across envs: consistency not over 2 envs or stuck not over 1 env\n" .. tostring(claims))
+  local claims = row(section(rep, "| variant | envs | more stable", "\n\n"), "local")
+  check(claims and claims[2] == "2" and claims[4]:find("%(2%)$") and claims[5]:find("^%d+ / %d+ / %d+ %(1%)$"),
+    "Across envs: consistency not over 2 envs or stuck not over 1 env\n" .. table.concat(claims or {}, " | "))
 end)
 
 test("an unfinished run (no summary.json) is run again", function()
@@ -354,22 +368,6 @@ test("paper.lua --profile=quick with --steps=6000 runs its 42 runs and writes th
   -- "Across envs": P(> base) over envs is the mean of the per-env values
   -- (each rounded to 2 decimals in the report), and every env is counted
   -- once as better, unclear or worse
-  local function row(text, first)
-    for line in text:gmatch("[^\n]+") do
-      if line:find("| " .. first .. " |", 1, true) == 1 then
-        local t = {}
-        for c in line:sub(2):gmatch("%s*([^|]-)%s*|") do t[#t + 1] = c end
-        return t
-      end
-    end
-  end
-  -- the text from head to the next stop after it
-  local function section(text, head, stop)
-    local i = text:find(head, 1, true)
-    check(i, "report.md lacks " .. head)
-    local j = text:find(stop, i + #head, true) or #text
-    return text:sub(i, j)
-  end
   local across = section(rep, "## Across envs", "\n## ")
   local agg = row(section(across, "### ppo (base: bp)", "\n#"), "local-kernel")
   check(agg and agg[2] == "2", "no 2-env local-kernel row under Across envs:\n" .. across)
