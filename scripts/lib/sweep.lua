@@ -697,9 +697,6 @@ function M.cells(cfg, runs, boot)
     cells[e.name] = {}
     for _, a in ipairs(cfg.algos) do
       local ea = { thr = e.threshold, variants = {}, by = {} }
-      for _, r in ipairs(runs) do
-        if r.env == e.name and r.algo == a and r.status == "done" and ea.thr == nil then ea.thr = r.threshold_used end
-      end
       for _, v in ipairs(cfg.variants) do
         if M.applies(v, a) then
           ea.variants[#ea.variants + 1] = v.name
@@ -709,6 +706,7 @@ function M.cells(cfg, runs, boot)
       for _, r in ipairs(runs) do
         local c = r.env == e.name and r.algo == a and ea.by[r.variant]
         if c and r.status == "done" then
+          if ea.thr == nil then ea.thr = r.threshold_used end -- no threshold given: the runs' own
           c.nd = c.nd + 1
           c.finals[c.nd], c.drops[c.nd], c.aucs[#c.aucs + 1] = r.final, r.mean_drop, r.auc
           c.coll = c.coll + r.collapses
