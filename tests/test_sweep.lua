@@ -88,22 +88,29 @@ test("a sweep of 2 variants x 2 seeds runs all 4 and writes report.md", function
   end
   local rep = read(OUT .. "/report.md")
   check(rep, "no report.md")
-  for _, s in ipairs({ "## CartPole-v1", "| bp | 2/0 |", "| local-guided | 2/0 |", "(base)", "IQM [95% CI]", "| AUC |",
+  for _, s in ipairs({ "## CartPole-v1", "| bp | 2/0 |", "| local-guided | 2/0 |", "(base)", "IQM [95% CI]", "| AUC | length |",
     "--jobs=2", 'name = "test"', "## Failed runs", "None." }) do
     check(rep:find(s, 1, true), "report.md lacks " .. s .. "\n" .. rep)
   end
   local runs = runs_of(read(OUT .. "/sweep.json"))
   for _, rel in ipairs(GOOD) do
     check(runs[rel] and runs[rel].status == "done" and runs[rel].exit_code == 0, "sweep.json: " .. rel .. " not done")
-    -- the AUC is the run's mean episode return, computed here from progress.csv
-    local sum, n = 0, 0
+    -- the AUC is the run's mean episode return, and final_length the mean
+    -- length of its last ceil(n / 10) episodes, computed here from progress.csv
+    local sum, lens = 0, {}
     for line in read(OUT .. "/" .. rel .. "/progress.csv"):gmatch("[^\n]+") do
-      local ret = line:match("^[^,]*,[^,]*,([^,]*),")
-      if tonumber(ret) then sum, n = sum + tonumber(ret), n + 1 end
+      local ret, len = line:match("^[^,]*,[^,]*,([^,]*),([^,]*),")
+      if tonumber(ret) then sum, lens[#lens + 1] = sum + tonumber(ret), tonumber(len) end
     end
+    local n = #lens
     local auc = runs[rel].auc
     check(n > 0 and auc and math.abs(auc - sum / n) <= 1e-6 * math.max(1, math.abs(sum / n)),
       string.format("sweep.json: %s auc %s, progress.csv's mean return %s", rel, tostring(auc), tostring(sum / n)))
+    local k, lsum = math.ceil(n / 10), 0
+    for i = n - k + 1, n do lsum = lsum + lens[i] end
+    check(k > 1 and math.abs(runs[rel].final_length - lsum / k) <= 1e-9 * lsum,
+      string.format("sweep.json: %s final_length %s, progress.csv's last %d episodes %s", rel,
+        tostring(runs[rel].final_length), k, tostring(lsum / k)))
   end
   -- the per-seed table: one row per seed, each run's final return as in sweep.json
   local fold = rep:match("<details><summary>Final return of each run</summary>(.-)</details>")

@@ -330,7 +330,7 @@ end
 local function read_progress(dir)
   local text = read(dir .. "/progress.csv")
   if not text then return nil, "no progress.csv" end
-  local steps, rets = {}, {}
+  local steps, rets, lens = {}, {}, {}
   local header = true
   for line in text:gmatch("[^\n]+") do
     if header then
@@ -339,21 +339,22 @@ local function read_progress(dir)
         return nil, "progress.csv has an unexpected header"
       end
     else
-      local gs, _, ret = line:match("^([^,]*),([^,]*),([^,]*),")
-      local g, r = tonumber(gs), tonumber(ret)
-      if not g or not r then return nil, "progress.csv has a bad row: " .. line end
-      steps[#steps + 1], rets[#rets + 1] = g, r
+      local gs, _, ret, len = line:match("^([^,]*),([^,]*),([^,]*),([^,]*),")
+      local g, r, l = tonumber(gs), tonumber(ret), tonumber(len)
+      if not g or not r or not l then return nil, "progress.csv has a bad row: " .. line end
+      steps[#steps + 1], rets[#rets + 1], lens[#lens + 1] = g, r, l
     end
   end
   if #rets == 0 then return nil, "progress.csv has no episode" end
-  return steps, rets
+  return steps, rets, lens
 end
 
 -- Reads a finished (or previously done) run's folder into run:
 -- status ("done" or "failed"), reason, exit_code, log_tail, and for done
 -- runs the per-run statistics (lpdm.stats.run on progress.csv): final,
--- auc, steps_to_threshold, mean_drop, collapses, episodes, threshold, and
--- for the plots curve_steps (each episode's end step) and smoothed (the
+-- auc, steps_to_threshold, mean_drop, collapses, episodes, threshold,
+-- final_length (the mean episode length over the episodes of the final
+-- return: the last ceil(n / 10)), and for the plots curve_steps (each episode's end step) and smoothed (the
 -- 20-episode moving average).
 function M.collect(run)
   local code = read(run.dir .. "/exit_code")
@@ -373,7 +374,7 @@ function M.collect(run)
   if type(s.final_avg20) ~= "number" or s.final_avg20 ~= s.final_avg20 then
     return failed("final_avg20 is not a number (NaN or missing)")
   end
-  local steps, rets = read_progress(run.dir)
+  local steps, rets, lens = read_progress(run.dir)
   if not steps then return failed(rets) end
   local thr = run.threshold
   if thr == nil and type(s.threshold) == "number" then thr = s.threshold end
@@ -384,6 +385,9 @@ function M.collect(run)
   run.final, run.auc, run.steps_to_threshold = r.final, r.auc, r.steps_to_threshold
   run.mean_drop, run.collapses, run.episodes = r.mean_drop, r.collapses, r.n
   run.final_avg20 = s.final_avg20
+  local k, sum = math.ceil(#lens / 10), 0 -- lpdm.stats.run's final window
+  for i = #lens - k + 1, #lens do sum = sum + lens[i] end
+  run.final_length = sum / k
   run.curve_steps, run.smoothed = steps, r.smoothed
   return run
 end
@@ -499,6 +503,7 @@ function M.run_record(r)
     env = r.env, algo = r.algo, variant = r.variant, seed = r.seed, dir = r.rel, steps = r.steps,
     status = r.status or "pending", reason = r.reason, exit_code = r.exit_code, log_tail = r.log_tail,
     ran = r.ran or false, final = r.final, final_avg20 = r.final_avg20, auc = r.auc,
+    final_length = r.final_length,
     steps_to_threshold = r.steps_to_threshold, mean_drop = r.mean_drop, collapses = r.collapses,
     episodes = r.episodes,
   }
@@ -561,7 +566,9 @@ function M.report(path, runs, cfg, command, config_text)
   w(string.format("the final returns; the IQM's 95%% CI is a stratified bootstrap (%d resamples, seed %d);",
     RESAMPLES, BOOT_SEED))
   w("AUC: the mean over runs of the area under the learning curve (a run's mean return over all its")
-  w("episodes); stuck: fraction of runs whose final return is below the threshold; drop: mean over runs of the")
+  w("episodes); length: the mean over runs of the mean episode length over the episodes of the final return")
+  w("(where an env ends episodes early and pays a bonus per step, a longer episode alone can raise the")
+  w("return); stuck: fraction of runs whose final return is below the threshold; drop: mean over runs of the")
   w("mean drop below the running best of the smoothed curve; collapses: total over runs;")
   w("P(> base): probability that the variant's final return beats the base's (the first variant that")
   w("runs the algo; same env), with its 95% bootstrap CI.")
@@ -588,13 +595,13 @@ function M.report(path, runs, cfg, command, config_text)
       local ea = cells[e.name][a]
       w(string.format("### %s (threshold %s)", a, ea.thr and numstr(ea.thr) or "none"))
       w()
-      w("| variant | runs (done/failed) | mean | sd | IQR | IQM [95% CI] | AUC | stuck | steps to threshold (median, reached) | drop | collapses | P(> base) [95% CI] |")
-      w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+      w("| variant | runs (done/failed) | mean | sd | IQR | IQM [95% CI] | AUC | length | stuck | steps to threshold (median, reached) | drop | collapses | P(> base) [95% CI] |")
+      w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
       for vi, name in ipairs(ea.variants) do
         local c = ea.by[name]
         local row
         if c.nd == 0 then
-          row = { name, string.format("%d/%d", c.nd, c.nf), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-" }
+          row = { name, string.format("%d/%d", c.nd, c.nf), "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-" }
         else
           local ac = c.across
           local iqm, lo, hi = lpdm.stats.iqm_ci(c.finals, boot)
@@ -602,6 +609,7 @@ function M.report(path, runs, cfg, command, config_text)
           row = { name, string.format("%d/%d", c.nd, c.nf), fmt(ac.mean), fmt(ac.sd), fmt(ac.iqr),
             string.format("%s [%s, %s]", fmt(iqm), fmt(lo), fmt(hi)),
             #c.aucs == c.nd and fmt(lpdm.stats.across(c.aucs).mean) or "-",
+            fmt(lpdm.stats.across(c.lens).mean),
             ac.stuck and fmt(ac.stuck, 2) or "-",
             string.format("%s (%d/%d)", #c.reach > 0 and numstr(median(c.reach)) or "-", #c.reach, c.nd),
             fmt(c.drop), tostring(c.coll), p }
@@ -686,7 +694,8 @@ end
 -- What the report says of each env x algo x variant, computed once for
 -- the per-env tables and "Across envs": cells[env][algo] = {thr, variants
 -- (the names that run the algo, the base first), by = {[name] = cell}}. A cell
--- holds the done runs' finals, drops, aucs and steps to threshold, the
+-- holds the done runs' finals, drops, aucs, final lengths (lens) and
+-- steps to threshold, the
 -- counts nd and nf (failed; runs not run are neither), coll, across (of
 -- the finals, with the stuck fraction when there is a threshold), drop,
 -- and p, p_lo, p_hi: P(> base) with its bootstrap CI, when the cell and
@@ -700,7 +709,7 @@ function M.cells(cfg, runs, boot)
       for _, v in ipairs(cfg.variants) do
         if M.applies(v, a) then
           ea.variants[#ea.variants + 1] = v.name
-          ea.by[v.name] = { finals = {}, drops = {}, aucs = {}, reach = {}, coll = 0, nd = 0, nf = 0 }
+          ea.by[v.name] = { finals = {}, drops = {}, aucs = {}, lens = {}, reach = {}, coll = 0, nd = 0, nf = 0 }
         end
       end
       for _, r in ipairs(runs) do
@@ -709,6 +718,7 @@ function M.cells(cfg, runs, boot)
           if ea.thr == nil then ea.thr = r.threshold_used end -- no threshold given: the runs' own
           c.nd = c.nd + 1
           c.finals[c.nd], c.drops[c.nd], c.aucs[#c.aucs + 1] = r.final, r.mean_drop, r.auc
+          c.lens[c.nd] = r.final_length
           c.coll = c.coll + r.collapses
           if r.steps_to_threshold then c.reach[#c.reach + 1] = r.steps_to_threshold end
         elseif c and r.status == "failed" then

@@ -101,7 +101,7 @@ function M.tmpdir()
 end
 
 -- Each run of sweep.json (its text), keyed by the run's dir: status,
--- reason, exit_code, ran, log_tail, auc, final (the test_sweep* tests read these).
+-- reason, exit_code, ran, log_tail, auc, final, final_length (the test_sweep* tests read these).
 function M.sweep_runs(json)
   local t = {}
   for obj in json:gmatch("%b{}", (json:find('"runs"', 1, true))) do
@@ -110,6 +110,7 @@ function M.sweep_runs(json)
       t[dir] = { status = obj:match('"status": "([^"]*)"'), reason = obj:match('"reason": "([^"]*)"'),
         exit_code = tonumber(obj:match('"exit_code": (%-?%d+)')), ran = obj:match('"ran": (%a+)'),
         auc = tonumber(obj:match('"auc": ([^,\n]+)')), final = tonumber(obj:match('"final": ([^,\n]+)')),
+        final_length = tonumber(obj:match('"final_length": ([^,\n]+)')),
         log_tail = obj:match('"log_tail": "(.-)",\n') }
     end
   end
