@@ -1,13 +1,14 @@
 -- test_lua_ppo.lua -- PPO from Lua (issue 4): the resolved config, a critic
 -- of another shape than the actor, local losses in the stats, greedy
--- actions within the action space, and bad settings refused by name.
+-- actions within the action space, bad settings refused by name, and the
+-- log_std_mean stat of both algorithms (the mean over the action dimensions).
 local lpdm = require("lpdm")
 package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local T = require("testlib")
 local tap = T.tap()
 local ok, refused = tap.ok, tap.refused
 
-tap.plan(11)
+tap.plan(13)
 local env = lpdm.env("Pendulum-v1")
 local pol = lpdm.net{ inputs = 3, lpdm.dense{ 32, init = "orthogonal", gain = math.sqrt(2) }, seed = 2 }
 local val = lpdm.net{ inputs = 3, lpdm.dense{ 16 }, lpdm.dense{ 16 }, seed = 3 }
@@ -48,4 +49,35 @@ local dflt = lpdm.algo("ppo", { env = cp, policy = lpdm.net{ inputs = 4, lpdm.de
 ok(dflt.loss == "kernel" and dflt.config.head_anneal == false, "ppo without a loss: kernel, heads not annealed")
 local rf = lpdm.algo("reinforce", { env = cp, policy = lpdm.net{ inputs = 4, lpdm.dense{ 8 } }, mode = "local", steps = 1024 })
 ok(rf.loss == "guided", "reinforce without a loss: guided")
+
+-- log_std_mean is the mean of the Gaussian head's log stds, read here from
+-- the checkpoint's algo.log_std (safetensors: an 8-byte header length, the
+-- JSON header, the data); 6 actions, moved apart by two updates
+local function f32s(path, name)
+  local f = assert(io.open(path, "rb"))
+  local b = f:read("a")
+  f:close()
+  local n = string.unpack("<I8", b)
+  local lo, hi = b:sub(9, 8 + n):match('"' .. name:gsub("%.", "%%.") .. '"%s*:%s*{[^}]-"data_offsets"%s*:%s*%[%s*(%d+)%s*,%s*(%d+)%s*%]')
+  local t = {}
+  for o = tonumber(lo), tonumber(hi) - 4, 4 do t[#t + 1] = string.unpack("<f", b, 9 + n + o) end
+  return t
+end
+local ck = os.tmpname()
+for _, algo in ipairs({ "ppo", "reinforce" }) do
+  local r = lpdm.algo(algo, { env = lpdm.env("HalfCheetah-v5"), policy = lpdm.net{ inputs = 17, lpdm.dense{ 16 }, seed = 1 },
+    mode = "bp", steps = 4096, seed = 1 })
+  local last
+  for it in r:iterations() do last = it.stats.log_std_mean end
+  r:save(ck)
+  r:close()
+  local ls = f32s(ck, "algo.log_std")
+  local m, lo, hi = 0, math.huge, -math.huge
+  for _, x in ipairs(ls) do m, lo, hi = m + x, math.min(lo, x), math.max(hi, x) end
+  m = #ls > 0 and m / #ls or 0 / 0
+  ok(#ls == 6 and hi - lo > 1e-3 and math.abs(last - m) <= 1e-6,
+    string.format("%s: log_std_mean %.6g is the mean of the 6 log stds %.6g (first %.6g, spread %.3g)", algo, last or 0 / 0,
+      m, ls[1] or 0 / 0, hi - lo))
+end
+os.remove(ck)
 tap.finish()

@@ -1442,7 +1442,11 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   lpdm_stats_set(st, "sps", wall > 0 ? s->global_step / wall : 0);
   lpdm_stats_set(st, "epochs", epochs_done);
   lpdm_stats_set(st, "grad_norm", gnorm);
-  if (!s->discrete) lpdm_stats_set(st, "log_std_mean", s->log_std[0]);
+  if (!s->discrete) { /* the mean over the action dimensions */
+    double m = 0;
+    for (int i = 0; i < s->nact; i++) m += s->log_std[i];
+    lpdm_stats_set(st, "log_std_mean", m / s->nact);
+  }
   if (s->local) {
     if (da <= MAX_LAYER_STATS)
       for (int i = 0; i < da; i++) lpdm_stats_set(st, actor_names[i], al[i] / (nmb_local ? nmb_local : 1));

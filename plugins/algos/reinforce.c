@@ -417,7 +417,11 @@ static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   if (s->vhead) lpdm_stats_set(st, "loss_value", vloss);
   if (s->local && ll)
     for (int i = 0; i < lpdm_net_depth(s->trunk); i++) lpdm_stats_set(st, local_names[i], local_losses[i]);
-  if (!s->discrete) lpdm_stats_set(st, "log_std_mean", s->log_std[0]);
+  if (!s->discrete) { /* the mean over the action dimensions */
+    double m = 0;
+    for (int i = 0; i < s->nact; i++) m += s->log_std[i];
+    lpdm_stats_set(st, "log_std_mean", m / s->nact);
+  }
   return LPDM_OK;
 }
 
