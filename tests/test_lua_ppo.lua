@@ -1,14 +1,15 @@
 -- test_lua_ppo.lua -- PPO from Lua (issue 4): the resolved config, a critic
 -- of another shape than the actor, local losses in the stats, greedy
 -- actions within the action space, bad settings refused by name, and the
--- log_std_mean stat of both algorithms (the mean over the action dimensions).
+-- log_std_mean stat of both algorithms (the mean over the action dimensions)
+-- and PPO's mu_abs_mean.
 local lpdm = require("lpdm")
 package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path
 local T = require("testlib")
 local tap = T.tap()
 local ok, refused = tap.ok, tap.refused
 
-tap.plan(13)
+tap.plan(15)
 local env = lpdm.env("Pendulum-v1")
 local pol = lpdm.net{ inputs = 3, lpdm.dense{ 32, init = "orthogonal", gain = math.sqrt(2) }, seed = 2 }
 local val = lpdm.net{ inputs = 3, lpdm.dense{ 16 }, lpdm.dense{ 16 }, seed = 3 }
@@ -49,6 +50,10 @@ local dflt = lpdm.algo("ppo", { env = cp, policy = lpdm.net{ inputs = 4, lpdm.de
 ok(dflt.loss == "kernel" and dflt.config.head_anneal == false, "ppo without a loss: kernel, heads not annealed")
 local rf = lpdm.algo("reinforce", { env = cp, policy = lpdm.net{ inputs = 4, lpdm.dense{ 8 } }, mode = "local", steps = 1024 })
 ok(rf.loss == "guided", "reinforce without a loss: guided")
+local dis = lpdm.algo("ppo", { env = cp, policy = lpdm.net{ inputs = 4, lpdm.dense{ 8 } }, steps = 512 })
+local st
+for it in dis:iterations() do st = it.stats end
+ok(st.mu_abs_mean == nil and st.log_std_mean == nil and st.entropy ~= nil, "Discrete actions: no log_std_mean or mu_abs_mean")
 
 -- log_std_mean is the mean of the Gaussian head's log stds, read here from
 -- the checkpoint's algo.log_std (safetensors: an 8-byte header length, the
@@ -67,8 +72,13 @@ local ck = os.tmpname()
 for _, algo in ipairs({ "ppo", "reinforce" }) do
   local r = lpdm.algo(algo, { env = lpdm.env("HalfCheetah-v5"), policy = lpdm.net{ inputs = 17, lpdm.dense{ 16 }, seed = 1 },
     mode = "bp", steps = 4096, seed = 1 })
-  local last
-  for it in r:iterations() do last = it.stats.log_std_mean end
+  local last, mu
+  for it in r:iterations() do last, mu = it.stats.log_std_mean, mu or it.stats.mu_abs_mean end
+  if algo == "ppo" then
+    -- the first rollout's |policy mean|: the head starts at scale 0.01, so
+    -- far below the sampled actions' ~0.8 (std 1)
+    ok(type(mu) == "number" and mu > 0 and mu < 0.05, "ppo: mu_abs_mean of the first update " .. tostring(mu))
+  end
   r:save(ck)
   r:close()
   local ls = f32s(ck, "algo.log_std")

@@ -111,7 +111,10 @@
 ** Stats per update (CleanRL's names): learning_rate, value_loss,
 ** policy_loss, entropy, old_approx_kl, approx_kl (of the last minibatch),
 ** clipfrac (mean over the update), explained_variance, sps, epochs,
-** grad_norm, and in local mode actor_local_loss_N / critic_local_loss_N.
+** grad_norm, for Box actions log_std_mean (over the action dimensions) and
+** mu_abs_mean (the policy mean's |value| over the update's rollout, this
+** rank's env copies, every dimension), and in local mode
+** actor_local_loss_N / critic_local_loss_N.
 **
 ** Lua:
 **   local run = lpdm.algo("ppo", { env = lpdm.env("CartPole-v1"), policy = net,
@@ -196,6 +199,7 @@ typedef struct ppo {
   int64_t global_step;
   int update, num_updates;
   double t_start;
+  double mu_abs, mu_n;           /* Box: sum of |policy mean| over the rollout */
   lpdm_rng rng;
   /* env copies and their wrappers' state */
   lpdm_env **env;
@@ -910,6 +914,7 @@ static int dp_exchange(ppo *s, lpdm_ctx *ctx) {
    data-parallel run: this rank's copies, then the exchange). */
 static int rollout(ppo *s, lpdm_ctx *ctx) {
   const int N = s->N, od = s->od, na = s->na, nact = s->nact;
+  s->mu_abs = s->mu_n = 0;
   for (int t = 0; t < s->T; t++) {
     const size_t base = (size_t)t * N;
     s->global_step += N;
@@ -936,6 +941,8 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
         s->logp.p[base + e] = (float)ppo_cat_logp(z, nact, k, &H);
       } else {
         const lpdm_space *sp = &s->env[e]->act_space;
+        for (int i = 0; i < nact; i++) s->mu_abs += fabs(z[i]);
+        s->mu_n += nact;
         for (int i = 0; i < nact; i++) {
           double x = z[i] + exp(s->log_std[i]) * lpdm_rng_normal(&s->rng);
           a[i] = (float)x;
@@ -1446,6 +1453,7 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
     double m = 0;
     for (int i = 0; i < s->nact; i++) m += s->log_std[i];
     lpdm_stats_set(st, "log_std_mean", m / s->nact);
+    lpdm_stats_set(st, "mu_abs_mean", s->mu_n > 0 ? s->mu_abs / s->mu_n : NAN);
   }
   if (s->local) {
     if (da <= MAX_LAYER_STATS)
