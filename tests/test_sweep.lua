@@ -120,6 +120,14 @@ test("a sweep of 2 variants x 2 seeds runs all 4 and writes report.md", function
       runs[string.format("runs/CartPole-v1/reinforce/local-guided/s%d", sd)].final)
     check(fold:find(want, 1, true), "the per-seed table lacks " .. want .. "\n" .. fold)
   end
+  -- the overview: each variant's mean +- sd, and P(> base), as in the env's table
+  local ov = row(section(rep, "## Overview", "\n## "), "CartPole-v1")
+  local tb = section(rep, "### reinforce (threshold", "\n#")
+  local b, g = row(tb, "bp"), row(tb, "local-guided")
+  check(ov and ov[2] == "reinforce" and ov[3] == b[3] .. " +- " .. b[4], "overview's bp cell " .. tostring(ov and ov[3]))
+  local p = g[#g]:match("^([%d.]+)")
+  check(ov[4]:find(g[3] .. " +- " .. g[4] .. ", P " .. p, 1, true) == 1, "overview's local-guided cell " .. ov[4]
+    .. ", the table's " .. g[3] .. " / " .. g[4] .. " / " .. p)
 end)
 
 local HAVE_GNUPLOT = os.execute("command -v gnuplot >/dev/null 2>&1") == true

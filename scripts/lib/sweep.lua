@@ -587,6 +587,7 @@ function M.report(path, runs, cfg, command, config_text)
   w()
   local boot = { resamples = RESAMPLES, seed = BOOT_SEED, level = 0.95 }
   local cells = M.cells(cfg, runs, boot)
+  M.overview(w, cfg, cells)
   M.across_envs(w, cfg, cells, boot)
   for _, e in ipairs(cfg.envs) do
     w("## " .. e.name)
@@ -738,6 +739,45 @@ function M.cells(cfg, runs, boot)
     end
   end
   return cells
+end
+
+-- The report's "Overview": one row per env and algo, one column per
+-- variant: the final returns' mean +- sd over the done runs and, for the
+-- variants after the base, P(> base) marked + or - when its 95% CI lies
+-- above or below 0.5.
+function M.overview(w, cfg, cells)
+  w("## Overview")
+  w()
+  w("Final return per env and algo: mean +- sd over the done runs (n/a: the variant does not run the")
+  w("algo; -: no done run), and after each variant but the base, P(> base) with + when its 95% CI lies")
+  w("above 0.5 and - when below (no mark: the CI contains 0.5). The per-env tables below have the rest.")
+  w()
+  local head, rule = { "env", "algo" }, { "---", "---" }
+  for _, v in ipairs(cfg.variants) do head[#head + 1], rule[#rule + 1] = v.name, "---" end
+  w("| " .. table.concat(head, " | ") .. " |")
+  w("|" .. table.concat(rule, "|") .. "|")
+  for _, e in ipairs(cfg.envs) do
+    for _, a in ipairs(cfg.algos) do
+      local ea = cells[e.name][a]
+      local row = { e.name, a }
+      for _, v in ipairs(cfg.variants) do
+        local c = ea.by[v.name]
+        local cell = "n/a"
+        if c and c.nd == 0 then
+          cell = "-"
+        elseif c then
+          cell = fmt(c.across.mean) .. (c.nd > 1 and (" +- " .. fmt(c.across.sd)) or "")
+          if c.p then
+            local mark = c.p_lo > 0.5 and "+" or c.p_hi < 0.5 and "-" or ""
+            cell = cell .. string.format(", P %.2f%s", c.p, mark)
+          end
+        end
+        row[#row + 1] = cell
+      end
+      w("| " .. table.concat(row, " | ") .. " |")
+    end
+  end
+  w()
 end
 
 -- The report's "Across envs" section (with 2 or more envs): per algorithm,
