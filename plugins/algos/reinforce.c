@@ -39,6 +39,11 @@
 **                                 (default: the policy head's, bp lr, local head_lr;
 **                                 docs/reinforce.md, "Box actions in local mode")
 **
+** Stats per update: global_step, batch_size, loss_policy, loss_value (with a
+** baseline), local_loss_N (local mode), and for Box actions log_std_mean
+** (over the action dimensions) and mu_abs_mean (the policy mean's |value|
+** over the update's steps and the action dimensions).
+**
 ** Lua:
 **   local run = lpdm.algo("reinforce", { env = env, policy = net, mode = "local",
 **                                        loss = "guided", seed = 1, steps = 200000 })
@@ -85,6 +90,7 @@ typedef struct rf {
   float *log_std, *glog_std;
   lpdm_param ls_param;
   lpdm_optim *ls_opt;
+  double mu_abs, mu_n; /* Box: sum of |policy mean| over the update's steps */
   /* current episode state */
   float *obs;
   double ep_ret;
@@ -236,6 +242,8 @@ static int run_episode(rf *s, lpdm_ctx *ctx, int *finished) {
       a[0] = k;
     } else {
       const lpdm_space *sp = &s->env->act_space;
+      for (int i = 0; i < na; i++) s->mu_abs += fabs(s->out1.p[i]);
+      s->mu_n += na;
       for (int i = 0; i < na; i++) {
         double x = s->out1.p[i] + exp(s->log_std[i]) * lpdm_rng_normal(&s->rng);
         s->A.p[s->T * na + i] = (float)x;
@@ -362,6 +370,7 @@ static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   rf *s = (rf *)a;
   if (s->global_step >= s->budget) return LPDM_DONE;
   s->T = 0;
+  s->mu_abs = s->mu_n = 0;
   size_t done_T = 0; /* steps belonging to finished episodes */
   int eps = 0, rc, fin;
   while (eps < s->episodes_per_update && s->global_step < s->budget) {
@@ -421,6 +430,7 @@ static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
     double m = 0;
     for (int i = 0; i < s->nact; i++) m += s->log_std[i];
     lpdm_stats_set(st, "log_std_mean", m / s->nact);
+    lpdm_stats_set(st, "mu_abs_mean", s->mu_n > 0 ? s->mu_abs / s->mu_n : NAN);
   }
   return LPDM_OK;
 }
