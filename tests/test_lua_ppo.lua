@@ -9,7 +9,7 @@ local T = require("testlib")
 local tap = T.tap()
 local ok, refused = tap.ok, tap.refused
 
-tap.plan(16)
+tap.plan(18)
 local env = lpdm.env("Pendulum-v1")
 local pol = lpdm.net{ inputs = 3, lpdm.dense{ 32, init = "orthogonal", gain = math.sqrt(2) }, seed = 2 }
 local val = lpdm.net{ inputs = 3, lpdm.dense{ 16 }, lpdm.dense{ 16 }, seed = 3 }
@@ -90,4 +90,19 @@ for _, algo in ipairs({ "ppo", "reinforce" }) do
       m, ls[1] or 0 / 0, hi - lo))
 end
 os.remove(ck)
+
+-- reinforce's squash_mean: the mean stays in the action range (Pendulum's
+-- [-2, 2]) even at a head rate that drives it far out without the squash
+local function max_mu(squash)
+  local r = lpdm.algo("reinforce", { env = lpdm.env("Pendulum-v1"), policy = lpdm.net{ inputs = 3, lpdm.dense{ 16 }, seed = 1 },
+    mode = "bp", lr = 0.05, steps = 20000, seed = 1, squash_mean = squash })
+  local m = 0
+  for it in r:iterations() do m = math.max(m, it.stats.mu_abs_mean) end
+  r:close()
+  return m
+end
+local free, sq = max_mu(false), max_mu(true)
+ok(free > 2 and sq <= 2, string.format("squash_mean holds mean abs(mu) at or below 2 (%.3g) where the free mean reaches %.3g", sq, free))
+refused(function() lpdm.algo("reinforce", { env = lpdm.env("CartPole-v1"), policy = lpdm.net{ inputs = 4, lpdm.dense{ 8 } },
+  squash_mean = true }) end, "squash_mean is for Box actions, and CartPole", "squash_mean with Discrete actions")
 tap.finish()

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../plugins/algos/common.h"
 #include "../plugins/algos/ppo_math.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
@@ -110,6 +111,32 @@ static void make_case(pcase *c, int discrete, lpdm_rng *rng) {
     while (fabs(r - 0.8) < 0.05 || fabs(r - 1.2) < 0.05);
     c->oldlp[t] = (float)(lp - log(r));
   }
+}
+
+/* squash_mean (plugins/algos/common.h): mu = c + h tanh(z) stays in
+   [c - h, c + h], and the Gaussian NLL's gradient in z, as reinforce.c
+   forms it (-(a - mu) / s^2 * dmu/dz), matches central differences. */
+static void test_squash(void) {
+  const double rng[2][2] = {{-2, 2}, {0, 1}}; /* Pendulum's range; an asymmetric one */
+  const double zs[] = {-50, -3, -0.7, 0, 0.4, 2.5, 50};
+  int inside = 1, fd_ok = 1;
+  double worst = 0;
+  for (int r = 0; r < 2; r++) {
+    double c = 0.5 * (rng[r][0] + rng[r][1]), h = 0.5 * (rng[r][1] - rng[r][0]);
+    for (size_t k = 0; k < sizeof zs / sizeof *zs; k++) {
+      double z = zs[k], mu = lpdm_algo_squash(z, c, h);
+      if (!(mu >= rng[r][0] && mu <= rng[r][1])) inside = 0;
+      const double a = c + 0.3 * h, sd = 0.6;
+      double x = (a - mu) / sd, g = -x / sd * lpdm_algo_squash_grad(z, h);
+      double e = 1e-5, xp = (a - lpdm_algo_squash(z + e, c, h)) / sd, xm = (a - lpdm_algo_squash(z - e, c, h)) / sd;
+      double fd = (0.5 * xp * xp - 0.5 * xm * xm) / (2 * e);
+      double err = fabs(fd - g) / fmax(1e-6, fabs(fd) + fabs(g));
+      if (fabs(fd - g) > 1e-7 && err > 1e-6) fd_ok = 0;
+      if (fabs(fd) + fabs(g) > 1e-4 && err > worst) worst = err; /* away from the flat tails */
+    }
+  }
+  ok(inside, "squash_mean: the mean stays inside the action range for z in [-50, 50]");
+  ok(fd_ok, "squash_mean: the NLL's gradient in z matches central differences (worst relative error %.2g)", worst);
 }
 
 static void test_clip_grad(int discrete) {
@@ -476,6 +503,7 @@ int main(void) {
   }
   test_gae();
   test_distributions();
+  test_squash();
   test_clip_grad(1);
   test_clip_grad(0);
   test_value_grad(0);

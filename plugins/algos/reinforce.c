@@ -35,6 +35,9 @@
 **   value_lr           = 0        the baseline's head (bp: lr, local: head_lr)
 **   entropy_coef       = 0        entropy bonus
 **   log_std_init       = 0        Gaussian head: initial log standard deviation
+**   squash_mean        = false    Gaussian head: mean = centre + half-width * tanh(z)
+**                                 of the action range (z the head's output), so the
+**                                 mean cannot leave the range (docs/reinforce.md)
 **   log_std_lr         = 0        Gaussian head: the log standard deviation's rate
 **                                 (default: the policy head's, bp lr, local head_lr;
 **                                 docs/reinforce.md, "Box actions in local mode")
@@ -71,6 +74,7 @@ static const lpdm_key keys[] = {
     {"entropy_coef", LPDM_T_NUMBER, "0", "entropy bonus coefficient"},
     {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
     {"log_std_lr", LPDM_T_NUMBER, "0", "Gaussian policy: learning rate of the log standard deviation (0: the policy head's)"},
+    {"squash_mean", LPDM_T_BOOL, "false", "Gaussian policy: mean = centre + half-width * tanh(head output), inside the action range"},
     {NULL, 0, NULL, NULL}};
 
 typedef struct rf {
@@ -90,6 +94,8 @@ typedef struct rf {
   float *log_std, *glog_std;
   lpdm_param ls_param;
   lpdm_optim *ls_opt;
+  int squash;          /* squash_mean: mu = sq_c + sq_h tanh(z) */
+  double *sq_c, *sq_h;
   double mu_abs, mu_n; /* Box: sum of |policy mean| over the update's steps */
   /* current episode state */
   float *obs;
@@ -110,6 +116,8 @@ static void rf_free(lpdm_algo *a) {
   lpdm_optim_free(s->ls_opt);
   free(s->log_std);
   free(s->glog_std);
+  free(s->sq_c);
+  free(s->sq_h);
   free(s->obs);
   fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
@@ -169,6 +177,11 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   lpdm_optim_cfg hoc = lpdm_optim_default(LPDM_OPT_ADAM, plr);
   if ((rc = lpdm_algo_make_head(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, NULL, 1, &s->rng, &hoc)))
     goto fail;
+  if (s->discrete && lpdm_cfg_bool(cfg, "squash_mean")) {
+    rc = lpdm_error(ctx, LPDM_ERR_ARG, "squash_mean is for Box actions, and %s's are Discrete",
+                    lpdm_plugin_short(&setup->env_kind->head));
+    goto fail;
+  }
   if (!s->discrete) {
     s->log_std = malloc((size_t)s->nact * sizeof(float));
     s->glog_std = calloc((size_t)s->nact, sizeof(float));
@@ -177,6 +190,25 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
       goto fail;
     }
     for (int i = 0; i < s->nact; i++) s->log_std[i] = (float)lpdm_cfg_num(cfg, "log_std_init");
+    s->squash = lpdm_cfg_bool(cfg, "squash_mean");
+    if (s->squash) {
+      const lpdm_space *sp = &s->env->act_space;
+      s->sq_c = malloc((size_t)s->nact * sizeof(double));
+      s->sq_h = malloc((size_t)s->nact * sizeof(double));
+      if (!s->sq_c || !s->sq_h) {
+        rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+        goto fail;
+      }
+      for (int i = 0; i < s->nact; i++) {
+        if (!isfinite(sp->low[i]) || !isfinite(sp->high[i]) || !(sp->high[i] > sp->low[i])) {
+          rc = lpdm_error(ctx, LPDM_ERR_ARG, "squash_mean needs a finite action range, but %s's action %d has [%g, %g]",
+                          lpdm_plugin_short(&setup->env_kind->head), i, sp->low[i], sp->high[i]);
+          goto fail;
+        }
+        s->sq_c[i] = 0.5 * (sp->high[i] + sp->low[i]);
+        s->sq_h[i] = 0.5 * (sp->high[i] - sp->low[i]);
+      }
+    }
     s->ls_param = (lpdm_param){"log_std", s->log_std, s->glog_std, (size_t)s->nact, 1, s->nact};
     double log_std_lr = lpdm_cfg_num(cfg, "log_std_lr");
     lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, log_std_lr > 0 ? log_std_lr : plr);
@@ -219,6 +251,8 @@ fail:
 static int policy_out(rf *s, lpdm_ctx *ctx, const float *obs) {
   int rc = lpdm_net_forward(s->trunk, ctx, obs, 1, s->feat1.p);
   if (!rc) rc = lpdm_net_forward(s->head, ctx, s->feat1.p, 1, s->out1.p);
+  if (!rc && s->squash)
+    for (int i = 0; i < s->nact; i++) s->out1.p[i] = (float)lpdm_algo_squash(s->out1.p[i], s->sq_c[i], s->sq_h[i]);
   return rc;
 }
 
@@ -339,13 +373,15 @@ static int policy_grad(rf *s, lpdm_ctx *ctx, const float *out, int B, float *d, 
   } else {
     for (int i = 0; i < na; i++) s->glog_std[i] = 0;
     for (int t = 0; t < B; t++) {
-      const float *mu = out + (size_t)t * na;
+      const float *z = out + (size_t)t * na; /* the head's outputs: mu, or squashed to it */
       float *dm = d + (size_t)t * na;
       for (int i = 0; i < na; i++) {
-        double sd = exp(s->log_std[i]), x = (s->A.p[(size_t)t * na + i] - mu[i]) / sd;
+        /* a float, as the head's output: A - mu is a float difference, as it always was */
+        float mu = s->squash ? (float)lpdm_algo_squash(z[i], s->sq_c[i], s->sq_h[i]) : z[i];
+        double sd = exp(s->log_std[i]), x = (s->A.p[(size_t)t * na + i] - mu) / sd;
         double lp = -0.5 * x * x - s->log_std[i] - 0.5 * log(2 * M_PI);
         L -= w[t] * lp;
-        dm[i] = (float)(-w[t] * x / sd / B);
+        dm[i] = (float)(-w[t] * x / sd / B * (s->squash ? lpdm_algo_squash_grad(z[i], s->sq_h[i]) : 1));
         s->glog_std[i] += (float)((w[t] * (1 - x * x) - c) / B);
       }
     }
