@@ -66,7 +66,6 @@ static inline int lpdm_algo_mode(const lpdm_config *cfg, const lpdm_algo_setup *
   return LPDM_OK;
 }
 
-/* Draws an index from softmax(logits[0..n-1]). */
 /* A bounded Gaussian mean (an algorithm's squash_mean option): the head's
    output z becomes mu = c + h tanh(z), with c and h the action range's
    centre and half-width, so the mean stays inside the range however far z
@@ -77,6 +76,7 @@ static inline double lpdm_algo_squash_grad(double z, double h) {
   return h * (1 - t * t);
 }
 
+/* Draws an index from softmax(logits[0..n-1]). */
 static inline int lpdm_algo_sample_softmax(lpdm_rng *rng, const float *logits, int n) {
   double mx = logits[0];
   for (int i = 1; i < n; i++)

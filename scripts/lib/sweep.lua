@@ -354,8 +354,8 @@ end
 -- runs the per-run statistics (lpdm.stats.run on progress.csv): final,
 -- auc, steps_to_threshold, mean_drop, collapses, episodes, threshold,
 -- final_length (the mean episode length over the episodes of the final
--- return: the last ceil(n / 10)), and for the plots curve_steps (each episode's end step) and smoothed (the
--- 20-episode moving average).
+-- return: the last ceil(n / 10)), and for the plots curve_steps (each
+-- episode's end step) and smoothed (the 20-episode moving average).
 function M.collect(run)
   local code = read(run.dir .. "/exit_code")
   run.exit_code = code and math.tointeger(tonumber(code:match("%-?%d+"))) or nil
