@@ -16,9 +16,9 @@ set output "HalfCheetah-v5_reinforce_curves.png"
 plot "HalfCheetah-v5_reinforce_curves.dat" index 0 using 1:3:4 with filledcurves lc rgb "#0072B2" notitle, \
      "HalfCheetah-v5_reinforce_curves.dat" index 1 using 1:3:4 with filledcurves lc rgb "#E69F00" notitle, \
      "HalfCheetah-v5_reinforce_curves.dat" index 2 using 1:3:4 with filledcurves lc rgb "#009E73" notitle, \
-     "HalfCheetah-v5_reinforce_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 5 of 10 seeds; 5 not run", \
-     "HalfCheetah-v5_reinforce_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 5 of 10 seeds; 5 not run", \
-     "HalfCheetah-v5_reinforce_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 5 of 10 seeds; 5 not run"
+     "HalfCheetah-v5_reinforce_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 10 of 10 seeds", \
+     "HalfCheetah-v5_reinforce_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 10 of 10 seeds", \
+     "HalfCheetah-v5_reinforce_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 10 of 10 seeds"
 set terminal svg size 900,540 dynamic font 'Helvetica,10' noenhanced background '#ffffff'
 set output "HalfCheetah-v5_reinforce_curves.svg"
 replot
