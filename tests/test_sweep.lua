@@ -404,6 +404,19 @@ test("paper.lua --profile=quick with --steps=6000 runs its 42 runs and writes th
   check(b and tonumber(b) + tonumber(m) + tonumber(w) == 2, "stability counts " .. tostring(claims[3]) .. " do not sum to 2")
   local lo, hi, of = claims[4]:match("^(%d+) / (%d+) %((%d+)%)$")
   check(lo and tonumber(lo) + tonumber(hi) <= tonumber(of) and tonumber(of) == 2, "consistency counts " .. tostring(claims[4]))
+  -- the overview: local-kernel runs PPO only, so its REINFORCE cells say n/a
+  local ov = section(rep, "## Overview", "\n## ")
+  local hd = row(ov, "env")
+  local col
+  for i, c in ipairs(hd or {}) do if c == "local-kernel" then col = i end end
+  local nrf, nppo = 0, 0
+  for line in ov:gmatch("[^\n]+") do
+    local c = {}
+    for x in line:sub(2):gmatch("%s*([^|]-)%s*|") do c[#c + 1] = x end
+    if c[2] == "reinforce" then nrf = nrf + 1; check(c[col] == "n/a", "reinforce's local-kernel cell: " .. line) end
+    if c[2] == "ppo" then nppo = nppo + 1; check(c[col] ~= "n/a" and c[col]:find(", P ", 1, true), "ppo's local-kernel cell: " .. line) end
+  end
+  check(col and nrf == 2 and nppo == 2, "the overview has a local-kernel column and 2 rows per algo:\n" .. ov)
 end)
 
 -- ---------------------------------------------------------------- run
