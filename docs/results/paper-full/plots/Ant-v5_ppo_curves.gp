@@ -17,8 +17,8 @@ plot "Ant-v5_ppo_curves.dat" index 0 using 1:3:4 with filledcurves lc rgb "#0072
      "Ant-v5_ppo_curves.dat" index 1 using 1:3:4 with filledcurves lc rgb "#E69F00" notitle, \
      "Ant-v5_ppo_curves.dat" index 2 using 1:3:4 with filledcurves lc rgb "#009E73" notitle, \
      "Ant-v5_ppo_curves.dat" index 3 using 1:3:4 with filledcurves lc rgb "#D55E00" notitle, \
-     "Ant-v5_ppo_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 5 of 10 seeds; 5 not run", \
-     "Ant-v5_ppo_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 5 of 10 seeds; 5 not run", \
+     "Ant-v5_ppo_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 10 of 10 seeds", \
+     "Ant-v5_ppo_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 6 of 10 seeds; 4 not run", \
      "Ant-v5_ppo_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 5 of 10 seeds; 5 not run", \
      "Ant-v5_ppo_curves.dat" index 3 using 1:2 with lines lw 2 lc rgb "#D55E00" title "local-kernel: 5 of 10 seeds; 5 not run"
 set terminal svg size 900,540 dynamic font 'Helvetica,10' noenhanced background '#ffffff'

@@ -16,9 +16,9 @@ set output "Ant-v5_reinforce_curves.png"
 plot "Ant-v5_reinforce_curves.dat" index 0 using 1:3:4 with filledcurves lc rgb "#0072B2" notitle, \
      "Ant-v5_reinforce_curves.dat" index 1 using 1:3:4 with filledcurves lc rgb "#E69F00" notitle, \
      "Ant-v5_reinforce_curves.dat" index 2 using 1:3:4 with filledcurves lc rgb "#009E73" notitle, \
-     "Ant-v5_reinforce_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 9 of 10 seeds; 1 not run", \
-     "Ant-v5_reinforce_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 5 of 10 seeds; 5 not run", \
-     "Ant-v5_reinforce_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 5 of 10 seeds; 5 not run"
+     "Ant-v5_reinforce_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 10 of 10 seeds", \
+     "Ant-v5_reinforce_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 10 of 10 seeds", \
+     "Ant-v5_reinforce_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 10 of 10 seeds"
 set terminal svg size 900,540 dynamic font 'Helvetica,10' noenhanced background '#ffffff'
 set output "Ant-v5_reinforce_curves.svg"
 replot
