@@ -203,6 +203,19 @@ int main(void) {
   rc = lpdm_st_parse(ctx, "abc", 3, "tiny.safetensors", &t);
   ok(rc != 0 && strstr(lpdm_ctx_message(ctx), "tiny.safetensors: not a safetensors file"), "a 3-byte file is refused");
 
+  /* an empty tensor in a file with no data bytes (found by libFuzzer: an
+     offset applied to the null data pointer) */
+  const char *h0 = "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}";
+  f1 = forge(h0, strlen(h0), 0, &len);
+  rc = lpdm_st_parse(ctx, f1, len, "empty.safetensors", &t);
+  size_t nb0 = 1;
+  int nd0 = -1;
+  const int64_t *sh0 = NULL;
+  ok(rc == 0 && lpdm_st_get(t, "a", NULL, &nd0, &sh0, &nb0) != NULL && nb0 == 0 && nd0 == 1 && sh0[0] == 0,
+     "a file of one empty tensor and no data parses, and its tensor is found with 0 bytes");
+  lpdm_st_free(t);
+  t = NULL;
+  free(f1);
   refuse("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}", 8, "expected '}'", "a missing brace");
   refuse("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}x", 8, "trailing bytes", "trailing garbage");
   refuse("{\"a\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "unknown dtype", "an unknown dtype");

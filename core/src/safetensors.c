@@ -106,7 +106,11 @@ const void *lpdm_st_get(const lpdm_st *st, const char *name, int *dtype, int *nd
   if (ndim) *ndim = t->ndim;
   if (shape) *shape = t->shape;
   if (nbytes) *nbytes = t->end - t->begin;
-  return st->data + t->begin;
+  /* a file whose tensors are all empty has no data buffer: a found tensor
+     is still not NULL (NULL means not found), and no offset is applied to
+     a null pointer */
+  static const unsigned char none[1];
+  return st->data ? (const void *)(st->data + t->begin) : (const void *)none;
 }
 
 const char *lpdm_st_meta_key(const lpdm_st *st, int i) { return i >= 0 && i < st->nmeta ? st->mk[i] : NULL; }
