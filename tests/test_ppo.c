@@ -122,13 +122,13 @@ static void test_squash(void) {
   int inside = 1, fd_ok = 1;
   double worst = 0;
   for (int r = 0; r < 2; r++) {
-    double c = 0.5 * (rng[r][0] + rng[r][1]), h = 0.5 * (rng[r][1] - rng[r][0]);
+    double lo = rng[r][0], hi = rng[r][1], c = 0.5 * (lo + hi), h = 0.5 * (hi - lo);
     for (size_t k = 0; k < sizeof zs / sizeof *zs; k++) {
-      double z = zs[k], mu = lpdm_algo_squash(z, c, h);
-      if (!(mu >= rng[r][0] && mu <= rng[r][1])) inside = 0;
+      double z = zs[k], mu = lpdm_algo_squash(z, lo, hi);
+      if (!(mu >= lo && mu <= hi)) inside = 0;
       const double a = c + 0.3 * h, sd = 0.6;
-      double x = (a - mu) / sd, g = -x / sd * lpdm_algo_squash_grad(z, h);
-      double e = 1e-5, xp = (a - lpdm_algo_squash(z + e, c, h)) / sd, xm = (a - lpdm_algo_squash(z - e, c, h)) / sd;
+      double x = (a - mu) / sd, g = -x / sd * lpdm_algo_squash_grad(z, lo, hi);
+      double e = 1e-5, xp = (a - lpdm_algo_squash(z + e, lo, hi)) / sd, xm = (a - lpdm_algo_squash(z - e, lo, hi)) / sd;
       double fd = (0.5 * xp * xp - 0.5 * xm * xm) / (2 * e);
       double err = fabs(fd - g) / fmax(1e-6, fabs(fd) + fabs(g));
       if (fabs(fd - g) > 1e-7 && err > 1e-6) fd_ok = 0;

@@ -67,13 +67,26 @@ static inline int lpdm_algo_mode(const lpdm_config *cfg, const lpdm_algo_setup *
 }
 
 /* A bounded Gaussian mean (an algorithm's squash_mean option): the head's
-   output z becomes mu = c + h tanh(z), with c and h the action range's
-   centre and half-width, so the mean stays inside the range however far z
-   goes. dmu/dz = h (1 - tanh(z)^2). */
-static inline double lpdm_algo_squash(double z, double c, double h) { return c + h * tanh(z); }
-static inline double lpdm_algo_squash_grad(double z, double h) {
+   output z becomes mu = c + h tanh(z), with c = (lo + hi) / 2 and
+   h = (hi - lo) / 2 the action range's centre and half-width, so the mean
+   stays inside [lo, hi] however far z goes. dmu/dz = h (1 - tanh(z)^2). */
+static inline double lpdm_algo_squash(double z, double lo, double hi) {
+  return 0.5 * (hi + lo) + 0.5 * (hi - lo) * tanh(z);
+}
+static inline double lpdm_algo_squash_grad(double z, double lo, double hi) {
   double t = tanh(z);
-  return h * (1 - t * t);
+  return 0.5 * (hi - lo) * (1 - t * t);
+}
+
+/* The Gaussian head's per-update stats, the same in every algorithm:
+   log_std_mean (the mean over the nact action dimensions) and mu_abs_mean
+   (mu_abs / mu_n: the policy mean's |value| summed over the update's
+   steps and dimensions; NaN without a step). */
+static inline void lpdm_algo_box_stats(lpdm_stats *st, const float *log_std, int nact, double mu_abs, double mu_n) {
+  double m = 0;
+  for (int i = 0; i < nact; i++) m += log_std[i];
+  lpdm_stats_set(st, "log_std_mean", m / nact);
+  lpdm_stats_set(st, "mu_abs_mean", mu_n > 0 ? mu_abs / mu_n : NAN);
 }
 
 /* Draws an index from softmax(logits[0..n-1]). */

@@ -941,9 +941,9 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
         s->logp.p[base + e] = (float)ppo_cat_logp(z, nact, k, &H);
       } else {
         const lpdm_space *sp = &s->env[e]->act_space;
-        for (int i = 0; i < nact; i++) s->mu_abs += fabs(z[i]);
         s->mu_n += nact;
         for (int i = 0; i < nact; i++) {
+          s->mu_abs += fabs(z[i]);
           double x = z[i] + exp(s->log_std[i]) * lpdm_rng_normal(&s->rng);
           a[i] = (float)x;
           x = a[i];
@@ -1449,12 +1449,7 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   lpdm_stats_set(st, "sps", wall > 0 ? s->global_step / wall : 0);
   lpdm_stats_set(st, "epochs", epochs_done);
   lpdm_stats_set(st, "grad_norm", gnorm);
-  if (!s->discrete) { /* the mean over the action dimensions */
-    double m = 0;
-    for (int i = 0; i < s->nact; i++) m += s->log_std[i];
-    lpdm_stats_set(st, "log_std_mean", m / s->nact);
-    lpdm_stats_set(st, "mu_abs_mean", s->mu_n > 0 ? s->mu_abs / s->mu_n : NAN);
-  }
+  if (!s->discrete) lpdm_algo_box_stats(st, s->log_std, s->nact, s->mu_abs, s->mu_n);
   if (s->local) {
     if (da <= MAX_LAYER_STATS)
       for (int i = 0; i < da; i++) lpdm_stats_set(st, actor_names[i], al[i] / (nmb_local ? nmb_local : 1));

@@ -94,8 +94,7 @@ typedef struct rf {
   float *log_std, *glog_std;
   lpdm_param ls_param;
   lpdm_optim *ls_opt;
-  int squash;          /* squash_mean: mu = sq_c + sq_h tanh(z) */
-  double *sq_c, *sq_h;
+  int squash;          /* squash_mean: mu inside the action range (lpdm_algo_squash) */
   double mu_abs, mu_n; /* Box: sum of |policy mean| over the update's steps */
   /* current episode state */
   float *obs;
@@ -116,8 +115,6 @@ static void rf_free(lpdm_algo *a) {
   lpdm_optim_free(s->ls_opt);
   free(s->log_std);
   free(s->glog_std);
-  free(s->sq_c);
-  free(s->sq_h);
   free(s->obs);
   fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
@@ -191,24 +188,13 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
     }
     for (int i = 0; i < s->nact; i++) s->log_std[i] = (float)lpdm_cfg_num(cfg, "log_std_init");
     s->squash = lpdm_cfg_bool(cfg, "squash_mean");
-    if (s->squash) {
-      const lpdm_space *sp = &s->env->act_space;
-      s->sq_c = malloc((size_t)s->nact * sizeof(double));
-      s->sq_h = malloc((size_t)s->nact * sizeof(double));
-      if (!s->sq_c || !s->sq_h) {
-        rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+    const lpdm_space *sp = &s->env->act_space;
+    for (int i = 0; s->squash && i < s->nact; i++)
+      if (!isfinite(sp->low[i]) || !isfinite(sp->high[i]) || !(sp->high[i] > sp->low[i])) {
+        rc = lpdm_error(ctx, LPDM_ERR_ARG, "squash_mean needs a finite action range, but %s's action %d has [%g, %g]",
+                        lpdm_plugin_short(&setup->env_kind->head), i, sp->low[i], sp->high[i]);
         goto fail;
       }
-      for (int i = 0; i < s->nact; i++) {
-        if (!isfinite(sp->low[i]) || !isfinite(sp->high[i]) || !(sp->high[i] > sp->low[i])) {
-          rc = lpdm_error(ctx, LPDM_ERR_ARG, "squash_mean needs a finite action range, but %s's action %d has [%g, %g]",
-                          lpdm_plugin_short(&setup->env_kind->head), i, sp->low[i], sp->high[i]);
-          goto fail;
-        }
-        s->sq_c[i] = 0.5 * (sp->high[i] + sp->low[i]);
-        s->sq_h[i] = 0.5 * (sp->high[i] - sp->low[i]);
-      }
-    }
     s->ls_param = (lpdm_param){"log_std", s->log_std, s->glog_std, (size_t)s->nact, 1, s->nact};
     double log_std_lr = lpdm_cfg_num(cfg, "log_std_lr");
     lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, log_std_lr > 0 ? log_std_lr : plr);
@@ -251,8 +237,9 @@ fail:
 static int policy_out(rf *s, lpdm_ctx *ctx, const float *obs) {
   int rc = lpdm_net_forward(s->trunk, ctx, obs, 1, s->feat1.p);
   if (!rc) rc = lpdm_net_forward(s->head, ctx, s->feat1.p, 1, s->out1.p);
+  const lpdm_space *sp = &s->env->act_space;
   if (!rc && s->squash)
-    for (int i = 0; i < s->nact; i++) s->out1.p[i] = (float)lpdm_algo_squash(s->out1.p[i], s->sq_c[i], s->sq_h[i]);
+    for (int i = 0; i < s->nact; i++) s->out1.p[i] = (float)lpdm_algo_squash(s->out1.p[i], sp->low[i], sp->high[i]);
   return rc;
 }
 
@@ -276,9 +263,9 @@ static int run_episode(rf *s, lpdm_ctx *ctx, int *finished) {
       a[0] = k;
     } else {
       const lpdm_space *sp = &s->env->act_space;
-      for (int i = 0; i < na; i++) s->mu_abs += fabs(s->out1.p[i]);
       s->mu_n += na;
       for (int i = 0; i < na; i++) {
+        s->mu_abs += fabs(s->out1.p[i]);
         double x = s->out1.p[i] + exp(s->log_std[i]) * lpdm_rng_normal(&s->rng);
         s->A.p[s->T * na + i] = (float)x;
         a[i] = x < sp->low[i] ? sp->low[i] : x > sp->high[i] ? sp->high[i] : x;
@@ -371,17 +358,18 @@ static int policy_grad(rf *s, lpdm_ctx *ctx, const float *out, int B, float *d, 
       }
     }
   } else {
+    const lpdm_space *sp = &s->env->act_space;
     for (int i = 0; i < na; i++) s->glog_std[i] = 0;
     for (int t = 0; t < B; t++) {
       const float *z = out + (size_t)t * na; /* the head's outputs: mu, or squashed to it */
       float *dm = d + (size_t)t * na;
       for (int i = 0; i < na; i++) {
         /* a float, as the head's output: A - mu is a float difference, as it always was */
-        float mu = s->squash ? (float)lpdm_algo_squash(z[i], s->sq_c[i], s->sq_h[i]) : z[i];
+        float mu = s->squash ? (float)lpdm_algo_squash(z[i], sp->low[i], sp->high[i]) : z[i];
         double sd = exp(s->log_std[i]), x = (s->A.p[(size_t)t * na + i] - mu) / sd;
         double lp = -0.5 * x * x - s->log_std[i] - 0.5 * log(2 * M_PI);
         L -= w[t] * lp;
-        dm[i] = (float)(-w[t] * x / sd / B * (s->squash ? lpdm_algo_squash_grad(z[i], s->sq_h[i]) : 1));
+        dm[i] = (float)(-w[t] * x / sd / B * (s->squash ? lpdm_algo_squash_grad(z[i], sp->low[i], sp->high[i]) : 1));
         s->glog_std[i] += (float)((w[t] * (1 - x * x) - c) / B);
       }
     }
@@ -462,12 +450,7 @@ static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   if (s->vhead) lpdm_stats_set(st, "loss_value", vloss);
   if (s->local && ll)
     for (int i = 0; i < lpdm_net_depth(s->trunk); i++) lpdm_stats_set(st, local_names[i], local_losses[i]);
-  if (!s->discrete) { /* the mean over the action dimensions */
-    double m = 0;
-    for (int i = 0; i < s->nact; i++) m += s->log_std[i];
-    lpdm_stats_set(st, "log_std_mean", m / s->nact);
-    lpdm_stats_set(st, "mu_abs_mean", s->mu_n > 0 ? s->mu_abs / s->mu_n : NAN);
-  }
+  if (!s->discrete) lpdm_algo_box_stats(st, s->log_std, s->nact, s->mu_abs, s->mu_n);
   return LPDM_OK;
 }
 
