@@ -32,14 +32,17 @@ local function expect(want, wants, ...)
 end
 
 
+-- The cells of a table row "| a | b |", trimmed.
+local function cells(line)
+  local t = {}
+  for c in line:sub(2):gmatch("%s*([^|]-)%s*|") do t[#t + 1] = c end
+  return t
+end
+
 -- The cells of the first table row of text that starts with "| first |".
 local function row(text, first)
   for line in text:gmatch("[^\n]+") do
-    if line:find("| " .. first .. " |", 1, true) == 1 then
-      local t = {}
-      for c in line:sub(2):gmatch("%s*([^|]-)%s*|") do t[#t + 1] = c end
-      return t
-    end
+    if line:find("| " .. first .. " |", 1, true) == 1 then return cells(line) end
   end
 end
 
@@ -411,8 +414,7 @@ test("paper.lua --profile=quick with --steps=6000 runs its 42 runs and writes th
   for i, c in ipairs(hd or {}) do if c == "local-kernel" then col = i end end
   local nrf, nppo = 0, 0
   for line in ov:gmatch("[^\n]+") do
-    local c = {}
-    for x in line:sub(2):gmatch("%s*([^|]-)%s*|") do c[#c + 1] = x end
+    local c = cells(line)
     if c[2] == "reinforce" then nrf = nrf + 1; check(c[col] == "n/a", "reinforce's local-kernel cell: " .. line) end
     if c[2] == "ppo" then nppo = nppo + 1; check(c[col] ~= "n/a" and c[col]:find(", P ", 1, true), "ppo's local-kernel cell: " .. line) end
   end
