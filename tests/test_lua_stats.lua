@@ -25,6 +25,7 @@ test("run: small log", function()
   local r = S.run { steps = { 5, 10, 20, 30 }, returns = { 0, 0, 3, 6 }, threshold = 2 }
   eq(r.n, 4, "n")
   near(r.final, 6, nil, "final")
+  eq(r.final_n, 1, "final_n")
   near(r.auc, 2.25, nil, "auc")
   eq(r.steps_to_threshold, 30, "steps_to_threshold")
   near(r.mean_drop, 0, nil, "mean_drop")
@@ -44,6 +45,7 @@ test("run: 20-episode window", function()
   local r = S.run { steps = steps, returns = rets, threshold = 11 }
   eq(r.steps_to_threshold, 21, "steps_to_threshold")
   near(r.final, 23, nil, "final: (22 + 23 + 24)/3")
+  eq(r.final_n, 3, "final_n: ceil(25 / 10)")
 end)
 
 test("run: collapses on a hand-made curve", function()

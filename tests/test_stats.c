@@ -43,6 +43,7 @@ static void test_run_small(void) {
   lpdm_run_stats s;
   ok(lpdm_stats_run(ctx, st, r, 4, 2.0, &s, m) == LPDM_OK, "run small: ok");
   is_near(s.final, 6, TOL, "run small: final = 6 (last ceil(4/10) = 1 episode)");
+  ok(s.final_n == 1, "run small: final_n = 1 (got %d)", s.final_n);
   is_near(s.auc, 2.25, TOL, "run small: auc = 2.25");
   ok(s.reached && s.steps_to_threshold == 30, "run small: threshold 2 reached at step 30");
   is_near(m[2], 1, TOL, "run small: smoothed[2] = 1");
@@ -68,6 +69,7 @@ static void test_run_window(void) {
   ok(s.reached && s.steps_to_threshold == 21, "run window: avg20 >= 11 first at step 21 (got %g)",
      s.steps_to_threshold);
   is_near(s.final, 23, TOL, "run window: final = mean of last 3 = 23");
+  ok(s.final_n == 3, "run window: final_n = 3 (got %d)", s.final_n);
   is_near(s.auc, 12, TOL, "run window: auc = 12");
 }
 

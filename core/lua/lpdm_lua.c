@@ -2472,11 +2472,13 @@ static int l_stats_run(lua_State *L) {
   double *sm = (double *)tmpbuf(L, (size_t)nr * sizeof *sm);
   lpdm_run_stats s;
   if (lpdm_stats_run(ctx, steps, ret, nr, thr, &s, sm)) return fail(L, ctx);
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 8);
   lua_pushinteger(L, s.n);
   lua_setfield(L, -2, "n");
   lua_pushnumber(L, s.final);
   lua_setfield(L, -2, "final");
+  lua_pushinteger(L, s.final_n);
+  lua_setfield(L, -2, "final_n");
   lua_pushnumber(L, s.auc);
   lua_setfield(L, -2, "auc");
   if (s.reached) {

@@ -132,6 +132,7 @@ int lpdm_stats_run(lpdm_ctx *ctx, const double *steps, const double *returns, in
   double s = 0;
   for (int i = n - k; i < n; i++) s += returns[i];
   out->final = s / k;
+  out->final_n = k;
   s = 0;
   for (int i = 0; i < n; i++) s += returns[i];
   out->auc = s / n;

@@ -354,7 +354,7 @@ end
 -- runs the per-run statistics (lpdm.stats.run on progress.csv): final,
 -- auc, steps_to_threshold, mean_drop, collapses, episodes, threshold,
 -- final_length (the mean episode length over the episodes of the final
--- return: the last ceil(n / 10)), and for the plots curve_steps (each
+-- return: the last r.final_n), and for the plots curve_steps (each
 -- episode's end step) and smoothed (the 20-episode moving average).
 function M.collect(run)
   local code = read(run.dir .. "/exit_code")
@@ -385,7 +385,7 @@ function M.collect(run)
   run.final, run.auc, run.steps_to_threshold = r.final, r.auc, r.steps_to_threshold
   run.mean_drop, run.collapses, run.episodes = r.mean_drop, r.collapses, r.n
   run.final_avg20 = s.final_avg20
-  local k, sum = math.ceil(#lens / 10), 0 -- lpdm.stats.run's final window
+  local k, sum = r.final_n, 0 -- the episodes of r.final
   for i = #lens - k + 1, #lens do sum = sum + lens[i] end
   run.final_length = sum / k
   run.curve_steps, run.smoothed = steps, r.smoothed

@@ -46,6 +46,7 @@ typedef struct lpdm_run_stats {
   double steps_to_threshold; /* the global step where it first did; NaN otherwise */
   double mean_drop;          /* mean over episodes of runmax(avg) - avg            */
   int collapses;             /* separate drops of more than half avg's range      */
+  int final_n;               /* episodes in final's window: ceil(n / 10)          */
 } lpdm_run_stats;
 
 /* One run's statistics. steps (non-decreasing) and returns hold n >= 1
