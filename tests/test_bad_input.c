@@ -11,9 +11,11 @@
 
 static lpdm_ctx *ctx;
 
-/* Runs algo on NanEnv-v0 (env settings `ecfg`) until it stops; returns its
-   status and leaves the message in ctx. */
-static int run(const char *algo, const char *mode, const char *ekey, const char *eval) {
+/* Runs algo on NanEnv-v0 (one env setting ekey = eval, one algo setting
+   akey = aval; NULL: none) until it stops; returns its status and leaves
+   the message in ctx. */
+static int run2(const char *algo, const char *mode, const char *ekey, const char *eval, const char *akey,
+                const char *aval) {
   const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, "NanEnv-v0");
   const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
   const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, algo);
@@ -32,6 +34,7 @@ static int run(const char *algo, const char *mode, const char *ekey, const char 
   if (!rc) rc = lpdm_config_init(ctx, &ak->head, &ac);
   if (!rc) rc = lpdm_config_set_str(ctx, &ac, algo, "mode", mode);
   if (!rc) rc = lpdm_config_set_num(ctx, &ac, algo, "steps", 4096);
+  if (!rc && akey) rc = lpdm_config_set_text(ctx, &ac, algo, akey, aval);
   if (!rc) rc = lpdm_net_new(ctx, 2, &net);
   if (!rc) rc = lpdm_net_add(net, ctx, dk, NULL, &rng, NULL);
   if (!rc) rc = lpdm_distance_new(ctx, eu, NULL, &dist);
@@ -53,6 +56,10 @@ static int run(const char *algo, const char *mode, const char *ekey, const char 
   return rc;
 }
 
+static int run(const char *algo, const char *mode, const char *ekey, const char *eval) {
+  return run2(algo, mode, ekey, eval, NULL, NULL);
+}
+
 int main(void) {
   ctx = lpdm_ctx_new();
   if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR) || lpdm_plugin_load(ctx, LPDM_FIXTURE_DIR "/nan_env.so")) {
@@ -72,6 +79,20 @@ int main(void) {
       ok(rc < 0 && strstr(msg, "NanEnv-v0: step returned a non-finite reward (nan)") && strstr(msg, "(env step "),
          "%s %s: a NaN reward stops training, naming the update, the env step and the env (%s)", algos[i], modes[m], msg);
     }
+  /* REINFORCE's squash_mean maps the mean into the action range, so it
+     needs a finite one; an env with an unbounded action is refused by name
+     when the algo is made, not at the first step. */
+  for (int m = 0; m < 2; m++) {
+    int rc = run2("reinforce", modes[m], "box_actions", "true", "squash_mean", "true");
+    const char *msg = lpdm_ctx_message(ctx);
+    ok(rc == LPDM_ERR_ARG && strstr(msg, "squash_mean needs a finite action range, but NanEnv-v0's action 1 has [-inf, inf]"),
+       "reinforce %s: squash_mean on an unbounded action is refused, naming the env and the action (%s)", modes[m], msg);
+  }
+  /* without squash_mean the same env trains until its NaN (the refusal is
+     squash_mean's, not the unbounded Box's) */
+  int rc = run2("reinforce", "bp", "box_actions", "true", NULL, NULL);
+  ok(rc < 0 && strstr(lpdm_ctx_message(ctx), "non-finite value nan at index 1"),
+     "reinforce bp: the unbounded-Box env runs without squash_mean, to its NaN (%s)", lpdm_ctx_message(ctx));
   lpdm_ctx_free(ctx);
   return done_testing();
 }
