@@ -209,7 +209,8 @@ local function write_pair(pdir, cfg, runs, env, algo)
     "Learning curves: " .. sub .. "\nmean over seeds of the 20-episode moving average, band: 95% CI (mean +- 1.96 SE)",
     "env steps", "episode return (20-episode moving average)",
     { "set style fill transparent solid 0.25 noborder",
-      string.format("set xrange [0:%s]", num(budget)), "set format x '%.0f'" },
+      -- the last x tic is at the right edge: keep room for its label
+      string.format("set xrange [0:%s]", num(budget)), "set format x '%.0f'", "set rmargin 6" },
     "plot " .. table.concat(parts, ", \\\n     ")))
 
   -- final returns
