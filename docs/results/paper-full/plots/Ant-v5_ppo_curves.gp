@@ -11,6 +11,7 @@ set ylabel "episode return (20-episode moving average)"
 set style fill transparent solid 0.25 noborder
 set xrange [0:1000000]
 set format x '%.0f'
+set rmargin 6
 set terminal pngcairo size 900,540 font ',10' noenhanced
 set output "Ant-v5_ppo_curves.png"
 plot "Ant-v5_ppo_curves.dat" index 0 using 1:3:4 with filledcurves lc rgb "#0072B2" notitle, \
@@ -18,9 +19,9 @@ plot "Ant-v5_ppo_curves.dat" index 0 using 1:3:4 with filledcurves lc rgb "#0072
      "Ant-v5_ppo_curves.dat" index 2 using 1:3:4 with filledcurves lc rgb "#009E73" notitle, \
      "Ant-v5_ppo_curves.dat" index 3 using 1:3:4 with filledcurves lc rgb "#D55E00" notitle, \
      "Ant-v5_ppo_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 10 of 10 seeds", \
-     "Ant-v5_ppo_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 6 of 10 seeds; 4 not run", \
-     "Ant-v5_ppo_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 5 of 10 seeds; 5 not run", \
-     "Ant-v5_ppo_curves.dat" index 3 using 1:2 with lines lw 2 lc rgb "#D55E00" title "local-kernel: 5 of 10 seeds; 5 not run"
+     "Ant-v5_ppo_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 10 of 10 seeds", \
+     "Ant-v5_ppo_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 10 of 10 seeds", \
+     "Ant-v5_ppo_curves.dat" index 3 using 1:2 with lines lw 2 lc rgb "#D55E00" title "local-kernel: 10 of 10 seeds"
 set terminal svg size 900,540 dynamic font 'Helvetica,10' noenhanced background '#ffffff'
 set output "Ant-v5_ppo_curves.svg"
 replot

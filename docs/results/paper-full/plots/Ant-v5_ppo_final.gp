@@ -9,7 +9,7 @@ set title "Final returns: Ant-v5, ppo: budget 1000000 env steps, 10 seeds per va
 set xlabel ""
 set ylabel "final return (mean of the last 10% of episodes' returns)"
 set xrange [0.4:4.6]
-set xtics ("bp\n10 of 10 seeds" 1, "local-stress\n6 of 10 seeds; 4 not run" 2, "local-guided\n5 of 10 seeds; 5 not run" 3, "local-kernel\n5 of 10 seeds; 5 not run" 4)
+set xtics ("bp\n10 of 10 seeds" 1, "local-stress\n10 of 10 seeds" 2, "local-guided\n10 of 10 seeds" 3, "local-kernel\n10 of 10 seeds" 4)
 set style fill transparent solid 0.25 border
 set boxwidth 0.5
 set bmargin 4

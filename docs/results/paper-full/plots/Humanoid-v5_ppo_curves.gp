@@ -11,16 +11,17 @@ set ylabel "episode return (20-episode moving average)"
 set style fill transparent solid 0.25 noborder
 set xrange [0:1000000]
 set format x '%.0f'
+set rmargin 6
 set terminal pngcairo size 900,540 font ',10' noenhanced
 set output "Humanoid-v5_ppo_curves.png"
 plot "Humanoid-v5_ppo_curves.dat" index 0 using 1:3:4 with filledcurves lc rgb "#0072B2" notitle, \
      "Humanoid-v5_ppo_curves.dat" index 1 using 1:3:4 with filledcurves lc rgb "#E69F00" notitle, \
      "Humanoid-v5_ppo_curves.dat" index 2 using 1:3:4 with filledcurves lc rgb "#009E73" notitle, \
      "Humanoid-v5_ppo_curves.dat" index 3 using 1:3:4 with filledcurves lc rgb "#D55E00" notitle, \
-     "Humanoid-v5_ppo_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 5 of 10 seeds; 5 not run", \
-     "Humanoid-v5_ppo_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 5 of 10 seeds; 5 not run", \
-     "Humanoid-v5_ppo_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 5 of 10 seeds; 5 not run", \
-     "Humanoid-v5_ppo_curves.dat" index 3 using 1:2 with lines lw 2 lc rgb "#D55E00" title "local-kernel: 5 of 10 seeds; 5 not run"
+     "Humanoid-v5_ppo_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 10 of 10 seeds", \
+     "Humanoid-v5_ppo_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 10 of 10 seeds", \
+     "Humanoid-v5_ppo_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 10 of 10 seeds", \
+     "Humanoid-v5_ppo_curves.dat" index 3 using 1:2 with lines lw 2 lc rgb "#D55E00" title "local-kernel: 10 of 10 seeds"
 set terminal svg size 900,540 dynamic font 'Helvetica,10' noenhanced background '#ffffff'
 set output "Humanoid-v5_ppo_curves.svg"
 replot

@@ -11,6 +11,7 @@ set ylabel "episode return (20-episode moving average)"
 set style fill transparent solid 0.25 noborder
 set xrange [0:1000000]
 set format x '%.0f'
+set rmargin 6
 set terminal pngcairo size 900,540 font ',10' noenhanced
 set output "InvertedPendulum-v5_reinforce_curves.png"
 plot "InvertedPendulum-v5_reinforce_curves.dat" index 0 using 1:3:4 with filledcurves lc rgb "#0072B2" notitle, \
