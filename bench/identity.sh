@@ -38,11 +38,11 @@ resume() { # name flags...
 }
 resume ppo_ck --algo=ppo --mode=local --env=CartPole-v1 --seed=6 --steps=16384
 resume rf_ck  --algo=reinforce --mode=local --env=CartPole-v1 --seed=7 --steps=8000
-# updates.csv without its wall_time column (the only one that may differ)
+# updates.csv without its wall_time and sps columns (timings)
 cd "$out" && for f in */progress.csv */updates.csv; do
   [ -f "$f" ] || continue
   case $f in
-    */updates.csv) h=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="wall_time") w=i} {s=""; for(i=1;i<=NF;i++) if(i!=w) s=s (s==""?"":",") $i; print s}' "$f" | sha256sum | cut -c1-16) ;;
+    */updates.csv) h=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="wall_time"||$i=="sps") w[i]=1} {s=""; for(i=1;i<=NF;i++) if(!(i in w)) s=s (s==""?"":",") $i; print s}' "$f" | sha256sum | cut -c1-16) ;;
     *) h=$(sha256sum < "$f" | cut -c1-16) ;;
   esac
   echo "$h  $f"
