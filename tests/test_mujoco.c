@@ -6,13 +6,15 @@
      # model=hopper.xml nq=6 nv=6 nu=3 timestep=0.002 frame_skip=4 mujoco=2.2.2
      episode,t,ctrl0..,qpos0..,qvel0..
 
-   Each episode starts at a t=0 row (mj_resetData, qpos/qvel set, mj_forward)
-   and every later row is one env step (ctrl set, mj_step x frame_skip,
-   mj_rnePostConstraint) with that row's ctrl, which is drawn from 1.2 x the
-   ctrlrange (out of range on purpose: MuJoCo clamps it). Here the env is
-   driven the same way: set_state(t=0 row) -- which is exactly that episode
-   start, see mj_env.h -- then step(ctrl) for each row, without ever
-   setting the state again, comparing qpos/qvel (get_state) at every row.
+   Each episode starts at a t=0 row (mj_resetData, qpos/qvel set, mj_forward;
+   the row holds qpos/qvel as drawn, before that mj_forward normalised a free
+   joint's quaternion in place) and every later row is one env step (ctrl
+   set, mj_step x frame_skip, mj_rnePostConstraint) with that row's ctrl,
+   which is drawn from 1.2 x the ctrlrange (out of range on purpose: MuJoCo
+   clamps it). Here the env is driven the same way: set_state(t=0 row) --
+   which is exactly that episode start, see plugins/envs/mujoco/mj_env.h
+   -- then step(ctrl) for each row, without ever setting the state again,
+   comparing qpos/qvel (get_state) at every row.
    So the test checks the model file (same bodies, masses, joints, options,
    timestep as Gymnasium's), the frame_skip and the step sequence at once.
 
@@ -29,16 +31,6 @@
 #include "tap.h"
 
 #define TOL 1e-9
-/* Ant's episode 1: the trace's t=0 row is qpos after the episode start's
-   mj_forward, which normalises the free joint's quaternion in place;
-   set_state's own mj_forward normalises it once more. mju_normalize4
-   alternates between two values 1-2 ulp apart for that row's quaternion
-   (N(P) != P, N(N(P)) == P), so the replay runs one normalisation out of
-   phase with the generator. Starting from N(P) instead reproduces all 300
-   rows to the bit, but only because of that alternation: that would be
-   fitting the test to the trace, not a fix. See docs/mujoco.md. The error
-   grows to ~2e-9 absolute (1.4e-7 relative) in 100 steps. */
-#define ANT_TODO "Ant episode 1: trace start is post-mj_forward qpos, renormalised by set_state (docs/mujoco.md)"
 #define FLOOR 1e-3
 
 typedef struct {
@@ -232,14 +224,6 @@ static void check_case(lpdm_ctx *ctx, const mj_case *c) {
       first_bad_t = tr.t[i];
     }
   }
-  const char *todo = NULL;
-  if (!strcmp(c->id, "Ant-v5") && errors == 0 && bad > 0) todo = ANT_TODO;
-  if (todo) {
-    tap_n++;
-    printf("not ok %d - %s: qpos/qvel of all %d steps within %g relative (max rel %.3g, max abs "
-           "%.3g; %d of %d rows bit-identical) # TODO %s\n",
-           tap_n, c->id, steps, TOL, max_rel, max_abs, exact, steps, todo);
-  } else
   ok(errors == 0 && bad == 0 && steps > 0,
      "%s: qpos/qvel of all %d steps within %g relative (max rel %.3g, max abs %.3g; %d of %d "
      "rows bit-identical)",
