@@ -12,7 +12,7 @@
    set, mj_step x frame_skip, mj_rnePostConstraint) with that row's ctrl,
    which is drawn from 1.2 x the ctrlrange (out of range on purpose: MuJoCo
    clamps it). Here the env is driven the same way: set_state(t=0 row) --
-   which is exactly that episode start, see plugins/envs/mujoco/mj_env.h
+   which is exactly that episode start, see plugins/envs/mujoco/lib/mj_env.h
    -- then step(ctrl) for each row, without ever setting the state again,
    comparing qpos/qvel (get_state) at every row.
    So the test checks the model file (same bodies, masses, joints, options,

@@ -56,7 +56,10 @@
 **   local obs = env:reset{seed=1}
 **   local obs, r, term, trunc = env:step{0, 0, 0, 0, 0, 0, 0, 0}
 */
-#include "mj_env.h"
+#include "lib/mj_env.h"
+
+/* The models of this plugin's envs, shared by its instances (lib/mj_model.c). */
+static mjx_cache ant_models = MJX_CACHE_INIT;
 
 #define ANT_NBODY 14
 
@@ -123,7 +126,7 @@ static int ant_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_en
   p->f_min = lpdm_cfg_num(cfg, "contact_force_min");
   p->f_max = lpdm_cfg_num(cfg, "contact_force_max");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
-  int rc = mjx_open(e, kind, cfg, "ant.xml", ctx);
+  int rc = mjx_open(e, kind, cfg, "ant.xml", &ant_models, ctx);
   if (!rc) rc = mjx_expect(e, 15, 14, 8, ctx);
   if (!rc && e->m->nbody != ANT_NBODY)
     rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: the model %s has %d bodies; this env needs %d", e->id,
@@ -168,17 +171,19 @@ static int ant_step(lpdm_env *self, const double *action, float *obs, double *re
 }
 
 static const lpdm_env_kind ant_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Ant-v5",
-                     "Gymnasium's Ant-v5 (MuJoCo): a quadruped walking forward (Box(8), Box(105))",
-                     ant_keys),
-    ant_create,
-    ant_reset,
-    ant_step,
-    mjx_free,
-    mjx_get_state,
-    mjx_set_state,
-    mjx_render,
-    mjx_save,
-    mjx_load};
+    .head = LPDM_PLUGIN_HEAD(
+        LPDM_KIND_ENV, "env.Ant-v5",
+        "Gymnasium's Ant-v5 (MuJoCo): a quadruped walking forward (Box(8), Box(105))",
+        ant_keys),
+    .create = ant_create,
+    .reset = ant_reset,
+    .step = ant_step,
+    .free = mjx_free,
+    .get_state = mjx_get_state,
+    .set_state = mjx_set_state,
+    .render = mjx_render,
+    .save = mjx_save,
+    .load = mjx_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_ant(void) { return &ant_kind.head; }

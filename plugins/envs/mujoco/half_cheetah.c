@@ -15,7 +15,7 @@
 **   reward       forward_reward_weight * x_velocity
 **                - ctrl_cost_weight * |a|^2,
 **                x_velocity = (x after - x before) / dt, x = qpos[0].
-**   terminated   never (but see mj_env.h on a diverging simulation).
+**   terminated   never (but see lib/mj_env.h on a diverging simulation).
 **   truncated    after max_episode_steps (1000) steps.
 **   state        qpos then qvel (18 values).
 **
@@ -39,7 +39,10 @@
 **   local obs = env:reset{seed=1}
 **   local obs, r, term, trunc = env:step{0, 0, 0, 0, 0, 0}
 */
-#include "mj_env.h"
+#include "lib/mj_env.h"
+
+/* The models of this plugin's envs, shared by its instances (lib/mj_model.c). */
+static mjx_cache hc_models = MJX_CACHE_INIT;
 
 typedef struct cheetah_env {
   mjx_env base; /* first */
@@ -73,7 +76,7 @@ static int hc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->w_fwd = lpdm_cfg_num(cfg, "forward_reward_weight");
   p->w_ctrl = lpdm_cfg_num(cfg, "ctrl_cost_weight");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
-  int rc = mjx_open(e, kind, cfg, "half_cheetah.xml", ctx);
+  int rc = mjx_open(e, kind, cfg, "half_cheetah.xml", &hc_models, ctx);
   if (!rc) rc = mjx_expect(e, 9, 9, 6, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 18 - p->skip, ctx);
   return mjx_created(e, rc, p->noise, out, ctx);
@@ -107,18 +110,20 @@ static int hc_step(lpdm_env *self, const double *action, float *obs, double *rew
 }
 
 static const lpdm_env_kind hc_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.HalfCheetah-v5",
-                     "Gymnasium's HalfCheetah-v5 (MuJoCo): a planar cheetah running forward "
-                     "(Box(6), Box(17))",
-                     hc_keys),
-    hc_create,
-    hc_reset,
-    hc_step,
-    mjx_free,
-    mjx_get_state,
-    mjx_set_state,
-    mjx_render,
-    mjx_save,
-    mjx_load};
+    .head = LPDM_PLUGIN_HEAD(
+        LPDM_KIND_ENV, "env.HalfCheetah-v5",
+        "Gymnasium's HalfCheetah-v5 (MuJoCo): a planar cheetah running forward "
+        "(Box(6), Box(17))",
+        hc_keys),
+    .create = hc_create,
+    .reset = hc_reset,
+    .step = hc_step,
+    .free = mjx_free,
+    .get_state = mjx_get_state,
+    .set_state = mjx_set_state,
+    .render = mjx_render,
+    .save = mjx_save,
+    .load = mjx_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_half_cheetah(void) { return &hc_kind.head; }

@@ -27,7 +27,7 @@
 **
 ** Reset: mj_resetData, qpos = qpos0 + U(-s, s) (6 draws), then
 ** qvel = U(-s, s) (6 draws), s = reset_noise_scale, from the env's
-** NumPy-exact generator; mj_forward. The step: mj_env.h.
+** NumPy-exact generator; mj_forward. The step: lib/mj_env.h.
 **
 ** CONFIG KEYS (Gymnasium's tuples are split into _min/_max; config numbers
 ** are finite, so healthy_z_max's +inf is the largest double, which tests
@@ -52,7 +52,10 @@
 **   local obs = env:reset{seed=1}
 **   local obs, r, term, trunc = env:step{0.1, 0.2, -0.3}
 */
-#include "mj_env.h"
+#include "lib/mj_env.h"
+
+/* The models of this plugin's envs, shared by its instances (lib/mj_model.c). */
+static mjx_cache hp_models = MJX_CACHE_INIT;
 
 typedef struct hopper_env {
   mjx_env base; /* first */
@@ -113,7 +116,7 @@ static int hp_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->angle_min = lpdm_cfg_num(cfg, "healthy_angle_min");
   p->angle_max = lpdm_cfg_num(cfg, "healthy_angle_max");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
-  int rc = mjx_open(e, kind, cfg, "hopper.xml", ctx);
+  int rc = mjx_open(e, kind, cfg, "hopper.xml", &hp_models, ctx);
   if (!rc) rc = mjx_expect(e, 6, 6, 3, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 12 - p->skip, ctx);
   return mjx_created(e, rc, p->noise, out, ctx);
@@ -149,18 +152,20 @@ static int hp_step(lpdm_env *self, const double *action, float *obs, double *rew
 }
 
 static const lpdm_env_kind hp_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Hopper-v5",
-                     "Gymnasium's Hopper-v5 (MuJoCo): a one-legged robot hopping forward "
-                     "(Box(3), Box(11))",
-                     hp_keys),
-    hp_create,
-    hp_reset,
-    hp_step,
-    mjx_free,
-    mjx_get_state,
-    mjx_set_state,
-    mjx_render,
-    mjx_save,
-    mjx_load};
+    .head = LPDM_PLUGIN_HEAD(
+        LPDM_KIND_ENV, "env.Hopper-v5",
+        "Gymnasium's Hopper-v5 (MuJoCo): a one-legged robot hopping forward "
+        "(Box(3), Box(11))",
+        hp_keys),
+    .create = hp_create,
+    .reset = hp_reset,
+    .step = hp_step,
+    .free = mjx_free,
+    .get_state = mjx_get_state,
+    .set_state = mjx_set_state,
+    .render = mjx_render,
+    .save = mjx_save,
+    .load = mjx_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_hopper(void) { return &hp_kind.head; }

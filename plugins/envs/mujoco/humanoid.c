@@ -56,7 +56,10 @@
 **   local env = lpdm.env("Humanoid-v5")
 **   local obs = env:reset{seed=1}
 */
-#include "mj_env.h"
+#include "lib/mj_env.h"
+
+/* The models of this plugin's envs, shared by its instances (lib/mj_model.c). */
+static mjx_cache hu_models = MJX_CACHE_INIT;
 
 #define HU_NBODY 14
 
@@ -133,7 +136,7 @@ static int hu_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->z_min = lpdm_cfg_num(cfg, "healthy_z_min");
   p->z_max = lpdm_cfg_num(cfg, "healthy_z_max");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
-  int rc = mjx_open(e, kind, cfg, "humanoid.xml", ctx);
+  int rc = mjx_open(e, kind, cfg, "humanoid.xml", &hu_models, ctx);
   if (!rc) rc = mjx_expect(e, 24, 23, 17, ctx);
   if (!rc && e->m->nbody != HU_NBODY)
     rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: the model %s has %d bodies; this env needs %d", e->id,
@@ -176,18 +179,20 @@ static int hu_step(lpdm_env *self, const double *action, float *obs, double *rew
 }
 
 static const lpdm_env_kind hu_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Humanoid-v5",
-                     "Gymnasium's Humanoid-v5 (MuJoCo): a 3-D humanoid walking forward "
-                     "(Box(17), Box(348))",
-                     hu_keys),
-    hu_create,
-    hu_reset,
-    hu_step,
-    mjx_free,
-    mjx_get_state,
-    mjx_set_state,
-    mjx_render,
-    mjx_save,
-    mjx_load};
+    .head = LPDM_PLUGIN_HEAD(
+        LPDM_KIND_ENV, "env.Humanoid-v5",
+        "Gymnasium's Humanoid-v5 (MuJoCo): a 3-D humanoid walking forward "
+        "(Box(17), Box(348))",
+        hu_keys),
+    .create = hu_create,
+    .reset = hu_reset,
+    .step = hu_step,
+    .free = mjx_free,
+    .get_state = mjx_get_state,
+    .set_state = mjx_set_state,
+    .render = mjx_render,
+    .save = mjx_save,
+    .load = mjx_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_humanoid(void) { return &hu_kind.head; }

@@ -26,7 +26,7 @@
 ** Reset: mj_resetData, qpos = qpos0 + U(-s, s) (3 draws), then
 ** qvel = s * N(0, 1) (3 draws of NumPy's standard_normal), s =
 ** reset_noise_scale, from the env's NumPy-exact generator; mj_forward.
-** The step and the MuJoCo machinery: mj_env.h.
+** The step and the MuJoCo machinery: lib/mj_env.h.
 **
 ** CONFIG KEYS
 **
@@ -42,7 +42,10 @@
 **   local obs = env:reset{seed=1}
 **   local obs, r, term, trunc = env:step{0.1}
 */
-#include "mj_env.h"
+#include "lib/mj_env.h"
+
+/* The models of this plugin's envs, shared by its instances (lib/mj_model.c). */
+static mjx_cache idp_models = MJX_CACHE_INIT;
 
 typedef struct idp_env {
   mjx_env base; /* first */
@@ -73,7 +76,7 @@ static int idp_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_en
   idp_env *p = calloc(1, sizeof *p);
   if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "InvertedDoublePendulum-v5: out of memory");
   mjx_env *e = &p->base;
-  int rc = mjx_open(e, kind, cfg, "inverted_double_pendulum.xml", ctx);
+  int rc = mjx_open(e, kind, cfg, "inverted_double_pendulum.xml", &idp_models, ctx);
   if (!rc) rc = mjx_expect(e, 3, 3, 1, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 9, ctx);
   if (!rc) {
@@ -116,19 +119,21 @@ static int idp_step(lpdm_env *self, const double *action, float *obs, double *re
 }
 
 static const lpdm_env_kind idp_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.InvertedDoublePendulum-v5",
-                     "Gymnasium's InvertedDoublePendulum-v5 (MuJoCo): balance two poles on a cart "
-                     "(Box(1), Box(9))",
-                     idp_keys),
-    idp_create,
-    idp_reset,
-    idp_step,
-    mjx_free,
-    mjx_get_state,
-    mjx_set_state,
-    mjx_render,
-    mjx_save,
-    mjx_load};
+    .head = LPDM_PLUGIN_HEAD(
+        LPDM_KIND_ENV, "env.InvertedDoublePendulum-v5",
+        "Gymnasium's InvertedDoublePendulum-v5 (MuJoCo): balance two poles on a cart "
+        "(Box(1), Box(9))",
+        idp_keys),
+    .create = idp_create,
+    .reset = idp_reset,
+    .step = idp_step,
+    .free = mjx_free,
+    .get_state = mjx_get_state,
+    .set_state = mjx_set_state,
+    .render = mjx_render,
+    .save = mjx_save,
+    .load = mjx_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_inverted_double_pendulum(void) {
   return &idp_kind.head;

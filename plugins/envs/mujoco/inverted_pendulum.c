@@ -14,12 +14,12 @@
 **   terminated   when an observation value is not finite or
 **                |pole angle| > 0.2 rad.
 **   truncated    after max_episode_steps (1000) steps.
-**   state        qpos then qvel (4 values; see mj_env.h).
+**   state        qpos then qvel (4 values; see lib/mj_env.h).
 **
 ** Reset: mj_resetData, then qpos = qpos0 + U(-s, s) (2 draws) and
 ** qvel = U(-s, s) (2 draws), s = reset_noise_scale, in that order from the
 ** env's NumPy-exact generator, then mj_forward: Gymnasium's start state for
-** the same seed. The step and the MuJoCo machinery: mj_env.h.
+** the same seed. The step and the MuJoCo machinery: lib/mj_env.h.
 **
 ** CONFIG KEYS
 **
@@ -34,7 +34,10 @@
 **   local obs = env:reset{seed=1}
 **   local obs, r, term, trunc = env:step{0.5}
 */
-#include "mj_env.h"
+#include "lib/mj_env.h"
+
+/* The models of this plugin's envs, shared by its instances (lib/mj_model.c). */
+static mjx_cache ip_models = MJX_CACHE_INIT;
 
 typedef struct ip_env {
   mjx_env base; /* first */
@@ -59,7 +62,7 @@ static int ip_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   *out = NULL;
   ip_env *p = calloc(1, sizeof *p);
   if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "InvertedPendulum-v5: out of memory");
-  int rc = mjx_open(&p->base, kind, cfg, "inverted_pendulum.xml", ctx);
+  int rc = mjx_open(&p->base, kind, cfg, "inverted_pendulum.xml", &ip_models, ctx);
   if (!rc) rc = mjx_expect(&p->base, 2, 2, 1, ctx);
   if (!rc) rc = mjx_set_obs_dim(&p->base, 4, ctx);
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
@@ -92,18 +95,20 @@ static int ip_step(lpdm_env *self, const double *action, float *obs, double *rew
 }
 
 static const lpdm_env_kind ip_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.InvertedPendulum-v5",
-                     "Gymnasium's InvertedPendulum-v5 (MuJoCo): balance a pole on a cart "
-                     "(Box(1), Box(4))",
-                     ip_keys),
-    ip_create,
-    ip_reset,
-    ip_step,
-    mjx_free,
-    mjx_get_state,
-    mjx_set_state,
-    mjx_render,
-    mjx_save,
-    mjx_load};
+    .head = LPDM_PLUGIN_HEAD(
+        LPDM_KIND_ENV, "env.InvertedPendulum-v5",
+        "Gymnasium's InvertedPendulum-v5 (MuJoCo): balance a pole on a cart "
+        "(Box(1), Box(4))",
+        ip_keys),
+    .create = ip_create,
+    .reset = ip_reset,
+    .step = ip_step,
+    .free = mjx_free,
+    .get_state = mjx_get_state,
+    .set_state = mjx_set_state,
+    .render = mjx_render,
+    .save = mjx_save,
+    .load = mjx_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_inverted_pendulum(void) { return &ip_kind.head; }

@@ -27,7 +27,7 @@
 ** U(-0.2, 0.2) x 2 until |goal| < 0.2 (rejection sampling in the disc),
 ** written into qpos[2..3]; then qvel = U(-0.005, 0.005) (4 draws), with
 ** the target's two velocities set to 0 afterwards; mj_resetData before,
-** mj_forward after. The step and the MuJoCo machinery: mj_env.h.
+** mj_forward after. The step and the MuJoCo machinery: lib/mj_env.h.
 **
 ** CONFIG KEYS
 **
@@ -43,7 +43,10 @@
 **   local obs = env:reset{seed=1}
 **   local obs, r, term, trunc = env:step{0.1, -0.2}
 */
-#include "mj_env.h"
+#include "lib/mj_env.h"
+
+/* The models of this plugin's envs, shared by its instances (lib/mj_model.c). */
+static mjx_cache rc_models = MJX_CACHE_INIT;
 
 typedef struct reacher_env {
   mjx_env base; /* first */
@@ -77,7 +80,7 @@ static int rc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   reacher_env *p = calloc(1, sizeof *p);
   if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "Reacher-v5: out of memory");
   mjx_env *e = &p->base;
-  int rc = mjx_open(e, kind, cfg, "reacher.xml", ctx);
+  int rc = mjx_open(e, kind, cfg, "reacher.xml", &rc_models, ctx);
   if (!rc) rc = mjx_expect(e, 4, 4, 2, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 10, ctx);
   if (!rc) rc = mjx_body(e, "fingertip", &p->tip, ctx);
@@ -128,18 +131,20 @@ static int rc_step(lpdm_env *self, const double *action, float *obs, double *rew
 }
 
 static const lpdm_env_kind rc_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Reacher-v5",
-                     "Gymnasium's Reacher-v5 (MuJoCo): bring a two-link arm's tip to a target "
-                     "(Box(2), Box(10))",
-                     rc_keys),
-    rc_create,
-    rc_reset,
-    rc_step,
-    mjx_free,
-    mjx_get_state,
-    mjx_set_state,
-    mjx_render,
-    mjx_save,
-    mjx_load};
+    .head = LPDM_PLUGIN_HEAD(
+        LPDM_KIND_ENV, "env.Reacher-v5",
+        "Gymnasium's Reacher-v5 (MuJoCo): bring a two-link arm's tip to a target "
+        "(Box(2), Box(10))",
+        rc_keys),
+    .create = rc_create,
+    .reset = rc_reset,
+    .step = rc_step,
+    .free = mjx_free,
+    .get_state = mjx_get_state,
+    .set_state = mjx_set_state,
+    .render = mjx_render,
+    .save = mjx_save,
+    .load = mjx_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_reacher(void) { return &rc_kind.head; }

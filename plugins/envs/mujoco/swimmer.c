@@ -20,7 +20,7 @@
 **
 ** Reset: mj_resetData, qpos = qpos0 + U(-s, s) (5 draws), then
 ** qvel = U(-s, s) (5 draws), s = reset_noise_scale, from the env's
-** NumPy-exact generator; mj_forward. The step: mj_env.h.
+** NumPy-exact generator; mj_forward. The step: lib/mj_env.h.
 **
 ** CONFIG KEYS
 **
@@ -38,7 +38,10 @@
 **   local obs = env:reset{seed=1}
 **   local obs, r, term, trunc = env:step{0.5, -0.5}
 */
-#include "mj_env.h"
+#include "lib/mj_env.h"
+
+/* The models of this plugin's envs, shared by its instances (lib/mj_model.c). */
+static mjx_cache sw_models = MJX_CACHE_INIT;
 
 typedef struct swimmer_env {
   mjx_env base; /* first */
@@ -72,7 +75,7 @@ static int sw_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->w_fwd = lpdm_cfg_num(cfg, "forward_reward_weight");
   p->w_ctrl = lpdm_cfg_num(cfg, "ctrl_cost_weight");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
-  int rc = mjx_open(e, kind, cfg, "swimmer.xml", ctx);
+  int rc = mjx_open(e, kind, cfg, "swimmer.xml", &sw_models, ctx);
   if (!rc) rc = mjx_expect(e, 5, 5, 2, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 10 - p->skip, ctx);
   return mjx_created(e, rc, p->noise, out, ctx);
@@ -106,18 +109,20 @@ static int sw_step(lpdm_env *self, const double *action, float *obs, double *rew
 }
 
 static const lpdm_env_kind sw_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Swimmer-v5",
-                     "Gymnasium's Swimmer-v5 (MuJoCo): a three-segment swimmer moving forward "
-                     "(Box(2), Box(8))",
-                     sw_keys),
-    sw_create,
-    sw_reset,
-    sw_step,
-    mjx_free,
-    mjx_get_state,
-    mjx_set_state,
-    mjx_render,
-    mjx_save,
-    mjx_load};
+    .head = LPDM_PLUGIN_HEAD(
+        LPDM_KIND_ENV, "env.Swimmer-v5",
+        "Gymnasium's Swimmer-v5 (MuJoCo): a three-segment swimmer moving forward "
+        "(Box(2), Box(8))",
+        sw_keys),
+    .create = sw_create,
+    .reset = sw_reset,
+    .step = sw_step,
+    .free = mjx_free,
+    .get_state = mjx_get_state,
+    .set_state = mjx_set_state,
+    .render = mjx_render,
+    .save = mjx_save,
+    .load = mjx_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_swimmer(void) { return &sw_kind.head; }

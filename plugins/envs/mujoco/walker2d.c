@@ -26,7 +26,7 @@
 **
 ** Reset: mj_resetData, qpos = qpos0 + U(-s, s) (9 draws), then
 ** qvel = U(-s, s) (9 draws), s = reset_noise_scale, from the env's
-** NumPy-exact generator; mj_forward. The step: mj_env.h.
+** NumPy-exact generator; mj_forward. The step: lib/mj_env.h.
 **
 ** CONFIG KEYS (Gymnasium's range tuples split into _min/_max)
 **
@@ -48,7 +48,10 @@
 **   local obs = env:reset{seed=1}
 **   local obs, r, term, trunc = env:step{0, 0, 0, 0, 0, 0}
 */
-#include "mj_env.h"
+#include "lib/mj_env.h"
+
+/* The models of this plugin's envs, shared by its instances (lib/mj_model.c). */
+static mjx_cache wk_models = MJX_CACHE_INIT;
 
 typedef struct walker_env {
   mjx_env base; /* first */
@@ -100,7 +103,7 @@ static int wk_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->angle_min = lpdm_cfg_num(cfg, "healthy_angle_min");
   p->angle_max = lpdm_cfg_num(cfg, "healthy_angle_max");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
-  int rc = mjx_open(e, kind, cfg, "walker2d_v5.xml", ctx);
+  int rc = mjx_open(e, kind, cfg, "walker2d_v5.xml", &wk_models, ctx);
   if (!rc) rc = mjx_expect(e, 9, 9, 6, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 18 - p->skip, ctx);
   return mjx_created(e, rc, p->noise, out, ctx);
@@ -136,18 +139,20 @@ static int wk_step(lpdm_env *self, const double *action, float *obs, double *rew
 }
 
 static const lpdm_env_kind wk_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Walker2d-v5",
-                     "Gymnasium's Walker2d-v5 (MuJoCo): a two-legged robot walking forward "
-                     "(Box(6), Box(17))",
-                     wk_keys),
-    wk_create,
-    wk_reset,
-    wk_step,
-    mjx_free,
-    mjx_get_state,
-    mjx_set_state,
-    mjx_render,
-    mjx_save,
-    mjx_load};
+    .head = LPDM_PLUGIN_HEAD(
+        LPDM_KIND_ENV, "env.Walker2d-v5",
+        "Gymnasium's Walker2d-v5 (MuJoCo): a two-legged robot walking forward "
+        "(Box(6), Box(17))",
+        wk_keys),
+    .create = wk_create,
+    .reset = wk_reset,
+    .step = wk_step,
+    .free = mjx_free,
+    .get_state = mjx_get_state,
+    .set_state = mjx_set_state,
+    .render = mjx_render,
+    .save = mjx_save,
+    .load = mjx_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_walker2d(void) { return &wk_kind.head; }
