@@ -3,8 +3,11 @@
    determinism and draw order, NumPy's standard_normal, rewards on a
    hand-checked step, termination outside the healthy range, truncation,
    and bad input (missing or broken model file, non-finite state or
-   action, step before reset, a diverging simulation). Without MuJoCo the
-   program is skipped. */
+   action, step before reset, a diverging simulation), and envs of two
+   kinds made, run and freed from several threads at once (each kind's
+   shared-model cache, plugins/envs/mujoco/lib/mj_model.c). Without MuJoCo
+   the program is skipped. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,6 +386,88 @@ static void check_copies(void) {
   ok(made == 8 && good, "8 envs of two kinds made, stepped and freed");
 }
 
+/* Envs of two kinds made at once from several threads (each with its own
+   context), so that the kinds' model caches are taken, shared and emptied
+   concurrently: every Hopper run must match the one made alone, bit for
+   bit, and every env must be freed (ASan checks the caches end empty). */
+#define NTHREADS 4
+#define TSTEPS 20
+/* The threads wait at this gate until all are made, then start together. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_open;
+
+typedef struct {
+  const lpdm_env_kind *hopper, *walker;
+  float obs[11];
+  int rc;
+} thread_job;
+
+/* reset(seed 7), TSTEPS steps of a fixed action; the last obs in obs. */
+static int run_hopper(lpdm_ctx *c, lpdm_env *env, float *obs) {
+  double a[3] = {0.3, -0.2, 0.1}, r;
+  int term, trunc, rc = lpdm_env_reset(env, c, 1, 7, obs);
+  for (int t = 0; t < TSTEPS && !rc; t++) rc = lpdm_env_step(env, c, a, obs, &r, &term, &trunc);
+  return rc;
+}
+
+static void *thread_main(void *arg) {
+  thread_job *j = arg;
+  lpdm_ctx *c = lpdm_ctx_new();
+  lpdm_env *h1 = NULL, *w = NULL, *h2 = NULL;
+  float wobs[17];
+  j->rc = c ? 0 : -1;
+  pthread_mutex_lock(&gate_lock);
+  while (!gate_open) pthread_cond_wait(&gate_cond, &gate_lock);
+  pthread_mutex_unlock(&gate_lock);
+  if (!j->rc) j->rc = lpdm_env_new(c, j->hopper, NULL, &h1);
+  if (!j->rc) j->rc = lpdm_env_new(c, j->walker, NULL, &w);
+  if (!j->rc) j->rc = lpdm_env_reset(w, c, 1, 3, wobs);
+  lpdm_env_free(w);
+  if (!j->rc) j->rc = lpdm_env_new(c, j->hopper, NULL, &h2);
+  lpdm_env_free(h1);
+  if (!j->rc) j->rc = run_hopper(c, h2, j->obs);
+  lpdm_env_free(h2);
+  lpdm_ctx_free(c);
+  return NULL;
+}
+
+static void check_threads(void) {
+  const lpdm_env_kind *hopper =
+      (const lpdm_env_kind *)lpdm_plugin_find(ctx, LPDM_KIND_ENV, "Hopper-v5");
+  const lpdm_env_kind *walker =
+      (const lpdm_env_kind *)lpdm_plugin_find(ctx, LPDM_KIND_ENV, "Walker2d-v5");
+  lpdm_env *alone = hopper ? make("Hopper-v5", NULL, NULL) : NULL;
+  float want[11];
+  if (!walker || !alone || run_hopper(ctx, alone, want)) {
+    lpdm_env_free(alone);
+    ok(0, "%d threads make, run and free Hopper and Walker2d envs (%s)", NTHREADS,
+       lpdm_ctx_message(ctx));
+    return;
+  }
+  lpdm_env_free(alone);
+  thread_job jobs[NTHREADS];
+  pthread_t tid[NTHREADS];
+  int started = 0, good = 1;
+  for (int i = 0; i < NTHREADS; i++) {
+    jobs[started] = (thread_job){.hopper = hopper, .walker = walker, .rc = -1};
+    started += pthread_create(&tid[started], NULL, thread_main, &jobs[started]) == 0;
+  }
+  if (started < NTHREADS) {
+    diag("only %d of %d threads started", started, NTHREADS);
+    good = 0;
+  }
+  pthread_mutex_lock(&gate_lock);
+  gate_open = 1;
+  pthread_cond_broadcast(&gate_cond);
+  pthread_mutex_unlock(&gate_lock);
+  for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+  for (int i = 0; i < started; i++)
+    good &= jobs[i].rc == 0 && memcmp(jobs[i].obs, want, sizeof want) == 0;
+  ok(good, "%d threads make, run and free Hopper and Walker2d envs at once; each Hopper run is "
+     "the one made alone, bit for bit", NTHREADS);
+}
+
 int main(void) {
   char probe[512];
   snprintf(probe, sizeof probe, "%s/inverted_pendulum.so", LPDM_PLUGIN_DIR);
@@ -399,6 +484,7 @@ int main(void) {
   check_truncation();
   check_bad_input();
   check_copies();
+  check_threads();
   lpdm_ctx_free(ctx);
   return done_testing();
 }
