@@ -101,6 +101,7 @@
 #include <time.h>
 
 #include "lpdm/lpdm.h"
+#include "lpdm/run.h"
 #include "lpdm_mpi.h"
 
 int luaopen_lpdm(lua_State *L);
@@ -1689,15 +1690,8 @@ static int loss_index(lua_State *L) {
 enum { UV_CTX = 1, UV_ENV, UV_POLICY, UV_VALUE, NUV };
 
 typedef struct lrun {
-  lpdm_algo *algo;
-  const lpdm_algo_kind *kind;
-  lpdm_distance *dist;
-  lpdm_loss *loss;
+  lpdm_run *run;         /* the core's run (run.h): algo, distance, loss */
   lnet *policy, *value;  /* kept alive by user values     */
-  lpdm_config env_cfg;   /* the setup borrows these two   */
-  lpdm_algo_setup setup;
-  const char *env_id;    /* the env plugin's (context's)  */
-  int obs_dim, act_type, act_dim;
   lpdm_episode *eps;     /* finished during one iterate() */
   int neps, caps, lost;
   int64_t global_step, iteration, episodes;
@@ -1733,16 +1727,12 @@ static void release_net(lnet *n) {
 
 static int run_gc(lua_State *L) {
   lrun *r = (lrun *)luaL_checkudata(L, 1, RUN_T);
-  lpdm_algo_free(r->algo); /* first: it borrows everything below */
-  r->algo = NULL;
-  lpdm_distance_free(r->dist);
-  r->dist = NULL;
-  lpdm_loss_free(r->loss);
-  r->loss = NULL;
-  if (r->kind) { /* released once: kind is cleared below */
+  if (r->run) { /* released once: run is cleared below */
+    lpdm_run_free(r->run);
     release_net(r->policy);
     release_net(r->value);
   }
+  r->run = NULL;
   r->policy = r->value = NULL;
   free(r->eps);
   r->eps = NULL;
@@ -1750,20 +1740,24 @@ static int run_gc(lua_State *L) {
   free(r->obs);
   r->obs = NULL;
   r->act = NULL;
-  r->kind = NULL;
   return 0;
 }
 
 static lrun *check_run(lua_State *L, int i) {
   lrun *r = (lrun *)luaL_checkudata(L, i, RUN_T);
-  if (!r->algo) luaL_error(L, "attempt to use a closed " RUN_T);
+  if (!r->run) luaL_error(L, "attempt to use a closed " RUN_T);
   return r;
 }
 
-/* Reads cfg.<field> (a name string, {name, key = value, ...}, or a
-   Distance/Loss object) and makes a new instance of that kind into *out. */
-static void make_component(lua_State *L, lpdm_ctx *ctx, int cfgt, const char *field, int kind,
-                           const char *dflt, const char *objtype, void **out) {
+/* The width of an action (a Discrete action is one value). */
+static int run_act_dim(const lrun *r) { return r->run->act_space.dim < 1 ? 1 : r->run->act_space.dim; }
+
+/* Reads cfg.<field> (nil: dflt, a name string, {name, key = value, ...},
+   or a Distance/Loss object, whose kind and config are copied) into the
+   plugin's full name and a checked config (a temporary left on the stack,
+   with the field's value above it). */
+static const char *run_component(lua_State *L, lpdm_ctx *ctx, int cfgt, const char *field, int kind,
+                                 const char *dflt, const char *objtype, lpdm_config **pcfg) {
   lpdm_config *cfg = tmpbuf(L, sizeof *cfg);
   const lpdm_plugin *p = NULL;
   int ty = lua_getfield(L, cfgt, field);
@@ -1795,16 +1789,13 @@ static void make_component(lua_State *L, lpdm_ctx *ctx, int cfgt, const char *fi
     luaL_error(L, "'%s' must be a %s name, a table {name, key = value, ...} or an %s, got a %s",
                field, lpdm_kind_name(kind), objtype, tname(L, v));
   }
-  int rc = kind == LPDM_KIND_DISTANCE
-               ? lpdm_distance_new(ctx, (const lpdm_distance_kind *)p, cfg, (lpdm_distance **)out)
-               : lpdm_loss_new(ctx, (const lpdm_loss_kind *)p, cfg, (lpdm_loss **)out);
-  if (rc) fail(L, ctx);
-  lua_pop(L, 2); /* value, cfg */
+  *pcfg = cfg;
+  return p->name;
 }
 
-/* cfg.<field> as a Net usable by a new run (NULL when absent and optional). */
-static lnet *run_net(lua_State *L, int cfgt, const char *field, int required, int obs_dim,
-                     const char *env, int uv, int r) {
+/* cfg.<field> as a Net usable by a new run (NULL when absent and optional);
+   the core checks its width against the env's. */
+static lnet *run_net(lua_State *L, int cfgt, const char *field, int required, int uv, int r) {
   int ty = lua_getfield(L, cfgt, field);
   if (ty == LUA_TNIL) {
     lua_pop(L, 1);
@@ -1818,31 +1809,33 @@ static lnet *run_net(lua_State *L, int cfgt, const char *field, int required, in
     luaL_error(L, "lpdm.algo: '%s': this " NET_T " is used by another open " RUN_T
                   " (close that run first to train the net further)",
                field);
-  if (lpdm_net_in_dim(n->net) != obs_dim)
-    luaL_error(L, "lpdm.algo: '%s' takes %d inputs, but %s observations have %d values", field,
-               lpdm_net_in_dim(n->net), env, obs_dim);
   lua_setiuservalue(L, r, uv);
   return n;
 }
 
-/* lpdm.algo(name, cfg) -> Run */
+/* lpdm.algo(name, cfg) -> Run: the Lua values read into an lpdm_run_spec,
+   the run built by lpdm_run_new (run.h). */
 static int l_algo(lua_State *L) {
   lpdm_ctx *ctx = getctx(L);
   const char *name = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   const lpdm_plugin *p = get_plugin(L, ctx, LPDM_KIND_ALGO, name);
-  const lpdm_algo_kind *kind = (const lpdm_algo_kind *)p;
+  lpdm_run_spec spec;
+  memset(&spec, 0, sizeof spec);
+  spec.what = "lpdm.algo";
+  spec.algo = p->name;
 
   /* the algorithm's own config first: a typo is the likeliest error */
   lpdm_config *acfg = tmpbuf(L, sizeof *acfg);
   if (lpdm_config_init(ctx, p, acfg)) return fail(L, ctx);
   fill_config(L, ctx, acfg, p->name, 2, run_keys, 0,
               "env, env_config, policy, value, distance, loss, distributed (taken by lpdm.algo)");
+  spec.algo_cfg = acfg;
 
   lrun *r = newobj(L, sizeof *r, RUN_T, NUV);
   int ri = lua_gettop(L);
 
-  /* env */
+  /* env: an Env object (made here from an id, so run.env is one) */
   int ety = lua_getfield(L, 2, "env");
   lenv *e = NULL;
   if (ety == LUA_TSTRING) {
@@ -1869,57 +1862,37 @@ static int l_algo(lua_State *L) {
     return luaL_error(L, "lpdm.algo: 'env' must be an " ENV_T " or an env id, got a %s",
                       tname(L, -1));
   }
-  const lpdm_env *env = e->env;
-  r->env_cfg = env->cfg;
-  r->env_id = env_id(env);
-  r->obs_dim = env->obs_space.dim;
-  r->act_type = env->act_space.type;
-  r->act_dim = env->act_space.dim < 1 ? 1 : env->act_space.dim;
-  r->setup.env_kind = env->kind;
-  r->setup.env_cfg = &r->env_cfg;
+  spec.env = e->env;
 
   /* nets */
-  lnet *policy = run_net(L, 2, "policy", 1, r->obs_dim, r->env_id, UV_POLICY, ri);
-  lnet *value = run_net(L, 2, "value", 0, r->obs_dim, r->env_id, UV_VALUE, ri);
-  if (value == policy)
-    return luaL_error(L, "lpdm.algo: 'policy' and 'value' must be two different nets");
+  lnet *policy = run_net(L, 2, "policy", 1, UV_POLICY, ri);
+  lnet *value = run_net(L, 2, "value", 0, UV_VALUE, ri);
+  spec.policy = policy->net;
+  spec.value = value ? value->net : NULL;
 
-  /* local-learning components */
-  void *out = NULL;
-  make_component(L, ctx, 2, "distance", LPDM_KIND_DISTANCE, "euclidean", DIST_T, &out);
-  r->dist = (lpdm_distance *)out;
-  if (lua_getfield(L, 2, "loss") == LUA_TNIL) { /* the algorithm's own default */
-    const lpdm_loss_kind *lk;
-    lpdm_config *lc = tmpbuf(L, sizeof *lc);
-    if (lpdm_algo_local_loss(ctx, kind, &lk, lc, NULL) || lpdm_loss_new(ctx, lk, lc, &r->loss)) return fail(L, ctx);
-    lua_pop(L, 2); /* lc, nil */
-  } else {
-    lua_pop(L, 1);
-    make_component(L, ctx, 2, "loss", LPDM_KIND_LOSS, "guided", LOSS_T, &out);
-    r->loss = (lpdm_loss *)out;
+  /* local-learning components (temporaries stay on the stack until the run is made) */
+  lpdm_config *dcfg = NULL, *lcfg = NULL;
+  spec.distance_name = run_component(L, ctx, 2, "distance", LPDM_KIND_DISTANCE, "euclidean", DIST_T, &dcfg);
+  spec.distance_cfg = dcfg;
+  if (lua_getfield(L, 2, "loss") != LUA_TNIL) { /* else the algorithm's own default */
+    spec.loss_name = run_component(L, ctx, 2, "loss", LPDM_KIND_LOSS, "guided", LOSS_T, &lcfg);
+    spec.loss_cfg = lcfg;
   }
 
-  r->obs = malloc((size_t)r->obs_dim * sizeof(float) + 8 + (size_t)r->act_dim * sizeof(double));
+  const int obs_dim = e->env->obs_space.dim, act_dim = e->env->act_space.dim < 1 ? 1 : e->env->act_space.dim;
+  r->obs = malloc((size_t)obs_dim * sizeof(float) + 8 + (size_t)act_dim * sizeof(double));
   if (!r->obs) return luaL_error(L, "lpdm.algo: out of memory");
-  r->act = (double *)(void *)((char *)r->obs + ((size_t)r->obs_dim * sizeof(float) + 7) / 8 * 8);
+  r->act = (double *)(void *)((char *)r->obs + ((size_t)obs_dim * sizeof(float) + 7) / 8 * 8);
 
-  r->setup.policy = policy->net;
-  r->setup.value = value ? value->net : NULL;
-  r->setup.distance = r->dist;
-  r->setup.loss = r->loss;
-  r->setup.on_episode = on_episode;
-  r->setup.user = r;
-  r->setup.comm = NULL;
+  spec.on_episode = on_episode;
+  spec.user = r;
   if (lua_getfield(L, 2, "distributed") != LUA_TNIL) {
     if (lua_type(L, -1) != LUA_TBOOLEAN)
       return luaL_error(L, "lpdm.algo: 'distributed' must be true or false, got a %s", tname(L, -1));
-    if (lua_toboolean(L, -1)) r->setup.comm = lpdm_lua_mpi_comm(L, "lpdm.algo: distributed = true");
+    if (lua_toboolean(L, -1)) spec.comm = lpdm_lua_mpi_comm(L, "lpdm.algo: distributed = true");
   }
   lua_pop(L, 1);
-  lpdm_ctx_clear(ctx);
-  if (lpdm_algo_new(ctx, kind, acfg, &r->setup, &r->algo)) return fail(L, ctx);
-  if (!r->algo) return luaL_error(L, "%s: create returned no instance", p->name);
-  r->kind = kind;
+  if (lpdm_run_new(ctx, &spec, &r->run)) return fail(L, ctx);
   r->policy = policy;
   r->value = value;
   policy->users++;
@@ -1927,12 +1900,11 @@ static int l_algo(lua_State *L) {
   lua_settop(L, ri);
   return 1;
 }
-
 /* Raises an iterate() failure: the message, prefixed by the algo's name
    unless it names it already. */
 static int run_fail(lua_State *L, lrun *r, lpdm_ctx *ctx) {
   const char *m = lpdm_ctx_message(ctx);
-  const char *an = r->kind->head.name;
+  const char *an = r->run->kind->head.name;
   if (!*m) m = "failed (no message)";
   if (strncmp(m, an, strlen(an)) == 0) return luaL_error(L, "%s", m);
   return luaL_error(L, "%s: %s", an, m);
@@ -1954,7 +1926,7 @@ static int run_iterate(lua_State *L) {
   lpdm_ctx *ctx = getctx(L);
   if (r->failed)
     return luaL_error(L, "%s: this run stopped with an error earlier; make a new one",
-                      r->kind->head.name);
+                      r->run->kind->head.name);
   if (r->done) {
     lua_pushnil(L);
     return 1;
@@ -1964,7 +1936,7 @@ static int run_iterate(lua_State *L) {
   r->neps = 0;
   r->lost = 0;
   lpdm_ctx_clear(ctx);
-  int rc = r->kind->iterate(r->algo, &st, ctx);
+  int rc = r->run->kind->iterate(r->run->algo, &st, ctx);
   if (rc < 0) {
     r->failed = 1;
     return run_fail(L, r, ctx);
@@ -1977,7 +1949,7 @@ static int run_iterate(lua_State *L) {
     }
   }
   if (st.n < 0 || st.n > LPDM_MAX_STATS) st.n = 0;
-  if (r->lost) return luaL_error(L, "%s: out of memory recording episodes", r->kind->head.name);
+  if (r->lost) return luaL_error(L, "%s: out of memory recording episodes", r->run->kind->head.name);
   r->iteration++;
   double gs;
   if (find_stat(&st, "global_step", &gs) && gs > (double)r->global_step) r->global_step = (int64_t)gs;
@@ -2026,13 +1998,13 @@ static int run_act(lua_State *L) {
   lrun *r = check_run(L, 1);
   not_in_fn(L, RUN_T);
   lpdm_ctx *ctx = getctx(L);
-  if (!r->kind->act) return luaL_error(L, "%s has no act()", r->kind->head.name);
-  read_vec(L, 2, r->obs_dim, r->obs, NULL, 2, "obs");
-  for (int i = 0; i < r->act_dim; i++) r->act[i] = 0;
+  if (!r->run->kind->act) return luaL_error(L, "%s has no act()", r->run->kind->head.name);
+  read_vec(L, 2, r->run->obs_dim, r->obs, NULL, 2, "obs");
+  for (int i = 0; i < run_act_dim(r); i++) r->act[i] = 0;
   lpdm_ctx_clear(ctx);
-  if (r->kind->act(r->algo, r->obs, r->act, ctx)) return run_fail(L, r, ctx);
-  if (r->act_type == LPDM_SPACE_DISCRETE) lua_pushinteger(L, (lua_Integer)r->act[0]);
-  else push_dvec(L, r->act, r->act_dim);
+  if (r->run->kind->act(r->run->algo, r->obs, r->act, ctx)) return run_fail(L, r, ctx);
+  if (r->run->act_space.type == LPDM_SPACE_DISCRETE) lua_pushinteger(L, (lua_Integer)r->act[0]);
+  else push_dvec(L, r->act, run_act_dim(r));
   return 1;
 }
 
@@ -2045,15 +2017,15 @@ static int run_close(lua_State *L) {
 /* __close: as close, but a closed run is fine. */
 static int run_close_meta(lua_State *L) {
   lrun *r = (lrun *)luaL_checkudata(L, 1, RUN_T);
-  if (r->algo) not_in_fn(L, RUN_T);
+  if (r->run) not_in_fn(L, RUN_T);
   return run_gc(L);
 }
 
 static int run_tostring(lua_State *L) {
   lrun *r = (lrun *)luaL_checkudata(L, 1, RUN_T);
-  if (!r->algo) lua_pushliteral(L, RUN_T "(closed)");
+  if (!r->run) lua_pushliteral(L, RUN_T "(closed)");
   else
-    lua_pushfstring(L, RUN_T "(%s, %s, step %I%s)", lpdm_plugin_short(&r->kind->head), r->env_id,
+    lua_pushfstring(L, RUN_T "(%s, %s, step %I%s)", lpdm_plugin_short(&r->run->kind->head), lpdm_plugin_short(&r->run->env_kind->head),
                     (lua_Integer)r->global_step, r->done ? ", done" : "");
   return 1;
 }
@@ -2067,10 +2039,10 @@ static int run_index(lua_State *L) {
   else if (!strcmp(k, "iteration")) lua_pushinteger(L, (lua_Integer)r->iteration);
   else if (!strcmp(k, "episodes")) lua_pushinteger(L, (lua_Integer)r->episodes);
   else if (!strcmp(k, "done")) lua_pushboolean(L, r->done);
-  else if (!strcmp(k, "algo")) lua_pushstring(L, lpdm_plugin_short(&r->kind->head));
-  else if (!strcmp(k, "config")) push_config(L, &r->algo->cfg);
-  else if (!strcmp(k, "distance")) lua_pushstring(L, lpdm_plugin_short(&r->dist->kind->head));
-  else if (!strcmp(k, "loss")) lua_pushstring(L, lpdm_plugin_short(&r->loss->kind->head));
+  else if (!strcmp(k, "algo")) lua_pushstring(L, lpdm_plugin_short(&r->run->kind->head));
+  else if (!strcmp(k, "config")) push_config(L, &r->run->algo->cfg);
+  else if (!strcmp(k, "distance")) lua_pushstring(L, lpdm_plugin_short(&r->run->distance->kind->head));
+  else if (!strcmp(k, "loss")) lua_pushstring(L, lpdm_plugin_short(&r->run->loss->kind->head));
   else if (!strcmp(k, "env")) lua_getiuservalue(L, 1, UV_ENV);
   else if (!strcmp(k, "policy")) lua_getiuservalue(L, 1, UV_POLICY);
   else if (!strcmp(k, "value")) lua_getiuservalue(L, 1, UV_VALUE);
@@ -2288,13 +2260,13 @@ static int run_save(lua_State *L) {
   const char *path = luaL_checkstring(L, 2);
   lua_settop(L, 3);
   if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
-  if (r->failed) return luaL_error(L, "%s: this run stopped with an error; it cannot be saved", r->kind->head.name);
+  if (r->failed) return luaL_error(L, "%s: this run stopped with an error; it cannot be saved", r->run->kind->head.name);
   lst *h = st_holder(L);
   int64_t c[4] = {r->global_step, r->iteration, r->episodes, r->done};
-  if (lpdm_st_new(ctx, &h->st) || lpdm_algo_save(r->algo, ctx, h->st) ||
+  if (lpdm_st_new(ctx, &h->st) || lpdm_algo_save(r->run->algo, ctx, h->st) ||
       lpdm_state_put_i64(h->st, ctx, "run", "counters", c, 4) || lpdm_st_set_meta(h->st, ctx, "format", "lpdm") ||
       lpdm_st_set_meta(h->st, ctx, "lpdm_version", LPDM_VERSION) ||
-      lpdm_st_set_meta(h->st, ctx, "algo", r->kind->head.name))
+      lpdm_st_set_meta(h->st, ctx, "algo", r->run->kind->head.name))
     return fail(L, ctx);
   if (!lua_isnil(L, 3)) set_meta(L, ctx, h->st, 3, "run:save: meta");
   if (lpdm_st_write(h->st, ctx, path)) return fail(L, ctx);
@@ -2314,10 +2286,10 @@ static int run_load(lua_State *L) {
   lst *h = st_holder(L);
   if (lpdm_st_read(ctx, path, &h->st)) return fail(L, ctx);
   const char *an = lpdm_st_meta(h->st, "algo");
-  if (!an || strcmp(an, r->kind->head.name))
-    return luaL_error(L, "run:load: %s was saved by %s, not %s", path, an ? an : "no algorithm", r->kind->head.name);
+  if (!an || strcmp(an, r->run->kind->head.name))
+    return luaL_error(L, "run:load: %s was saved by %s, not %s", path, an ? an : "no algorithm", r->run->kind->head.name);
   int64_t c[4];
-  if (lpdm_state_get_i64(h->st, ctx, "run", "counters", c, 4) || lpdm_algo_load(r->algo, ctx, h->st)) {
+  if (lpdm_state_get_i64(h->st, ctx, "run", "counters", c, 4) || lpdm_algo_load(r->run->algo, ctx, h->st)) {
     r->failed = 1;
     return luaL_error(L, "run:load: %s: %s", path, lpdm_ctx_message(ctx));
   }
