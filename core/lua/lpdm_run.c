@@ -280,11 +280,10 @@ static int run_iterate(lua_State *L) {
     return 1;
   }
   lpdm_stats st;
-  memset(&st, 0, sizeof st);
   r->neps = 0;
   r->lost = 0;
   lpdm_ctx_clear(ctx);
-  int rc = r->run->kind->iterate(r->run->algo, &st, ctx);
+  int rc = lpdm_run_iterate(r->run, ctx, &st);
   if (rc < 0) {
     r->failed = 1;
     return run_fail(L, r, ctx);
