@@ -2,16 +2,19 @@
    (tests/fixture.c, a static library linked into every tests/test_*.c):
 
      context + plugins   fx_ctx() loads every plugin of the build (or says
-                         "Bail out!" and exits); fx_plugin() loads one .so
-                         of the build and finds one plugin in it;
+                         "Bail out!" and exits), fx_ctx_with() also some
+                         fixture plugins, fx_ctx_only() just the named .so
+                         files; fx_plugin() loads one .so of the build and
+                         finds one plugin in it;
      config text         fx_config_text() sets "key=value key=value"
                          settings, each parsed by its key's type (a value
                          may hold commas: "lrs=1e-3,0"); fx_config() starts
                          from a plugin's defaults;
      envs                fx_env() makes an env of a kind with settings;
-     nets and runs       fx_dense_net() stacks dense layers; fx_run() builds
-                         a run (lpdm_run_new) of an algorithm on an env id
-                         with settings text, and fx_run_free() frees it.
+     nets and runs       fx_dense_net() stacks dense layers; fx_run_new()
+                         builds a policy net and a run (lpdm_run_new) of an
+                         algorithm on an env id with settings text, and
+                         fx_run_free() frees both.
 
    Every function that can fail returns NULL or a nonzero status and
    leaves the message in the context (fx_env also prints it as a TAP
@@ -73,7 +76,7 @@ int fx_obs_dim(lpdm_ctx *ctx, const char *id);
 lpdm_net *fx_dense_net(lpdm_ctx *ctx, int in, int layers, const char *text, uint64_t seed);
 
 /* A policy net for fx_run_new: `layers` dense layers with settings text,
-   seeded with seed (its input width is the env's). */
+   seeded with seed (its input width is the env's, with its defaults). */
 typedef struct fx_net_spec {
   int layers;
   const char *text;

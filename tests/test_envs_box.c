@@ -50,7 +50,6 @@ static const lpdm_env_kind *load(lpdm_ctx *ctx, const spec *s) {
   return k;
 }
 
-
 /* One step from state st with action a; obs, reward, new state out. */
 static int step_from(lpdm_env *env, lpdm_ctx *ctx, const double *st, double a, float *obs,
                      double *reward, int *term, double *st_out) {

@@ -25,7 +25,6 @@ static const lpdm_env_kind *load(lpdm_ctx *ctx, const char *file, const char *id
   return k;
 }
 
-
 /* Steps from `state` (set before every step) until truncated; returns the
    first truncated step, 0 if none within limit + 1 steps, -1 on error or
    on any termination. */

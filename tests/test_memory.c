@@ -25,7 +25,6 @@ static const int depths[NDEPTH] = {1, 4, 16};
 
 static lpdm_ctx *ctx;
 
-
 static lpdm_net *make_net(const lpdm_layer_kind *dense, int depth, int blocked) {
   lpdm_net *net = NULL;
   lpdm_config cfg;

@@ -30,7 +30,6 @@
 enum { S_BX, S_BY, S_DIR, S_POS, S_LX, S_LY, S_STRIKE, S_TERM, S_LAST, S_BRICK };
 enum { NOOP = 0, LEFT = 1, RIGHT = 2 };
 
-
 static float cell(const float *obs, int c, int y, int x) { return obs[c * CELLS + y * N + x]; }
 
 static int count(const float *obs, int c) {
