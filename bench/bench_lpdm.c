@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lpdm/lpdm.h"
+#include "lpdm/run.h"
 #include "bench.h"
 
 static lpdm_ctx *ctx;
@@ -143,8 +144,9 @@ static double ppo_gemm_floor_ms(void) {
   return best;
 }
 
-/* The observation width of an env kind (one throwaway instance). */
-static int env_obs_dim(const lpdm_env_kind *ek) {
+/* The observation width of an env (one throwaway instance). */
+static int env_obs_dim(const char *id) {
+  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, id);
   lpdm_env *e = NULL;
   if (!ek || lpdm_env_new(ctx, ek, NULL, &e)) die("env");
   int d = e->obs_space.dim;
@@ -154,51 +156,41 @@ static int env_obs_dim(const lpdm_env_kind *ek) {
 
 /* Training env steps/s of algo on env_id (2 x 64 tanh; orthogonal, gain
    sqrt(2) for ppo as CleanRL); lossn NULL: the algorithm's own default
-   local loss; *per_update gets ms per iteration. */
+   local loss; *per_update gets ms per iteration. The run is assembled by
+   lpdm_run_new (distance "euclidean"), as lpdm.algo does. */
 static double bench_train_on(const char *env_id, const char *algon, const char *mode, const char *lossn, long steps,
                              int threads, double *per_update) {
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, env_id);
   const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, algon);
-  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
-  const lpdm_loss_kind *lk = lossn ? (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, lossn) : NULL;
-  lpdm_config lossc;
-  if (!lossn && ak && lpdm_algo_local_loss(ctx, ak, &lk, &lossc, NULL)) die("default loss");
-  lpdm_distance *dist = NULL;
-  lpdm_loss *loss = NULL;
+  const lpdm_plugin *ak = lpdm_plugin_get(ctx, LPDM_KIND_ALGO, algon);
   lpdm_net *net = NULL;
-  lpdm_algo *algo = NULL;
+  lpdm_run *run = NULL;
   lpdm_config ac, lc;
   lpdm_rng rng;
   lpdm_rng_seed(&rng, 1);
   const int ppo = !strcmp(algon, "ppo");
-  if (!ek || !dk || !ak || !eu || !lk || lpdm_distance_new(ctx, eu, NULL, &dist) ||
-      lpdm_loss_new(ctx, lk, lossn ? NULL : &lossc, &loss) || lpdm_config_init(ctx, &ak->head, &ac) ||
+  if (!dk || !ak || lpdm_config_init(ctx, ak, &ac) ||
       lpdm_config_set_str(ctx, &ac, "r", "mode", mode) || lpdm_config_set_num(ctx, &ac, "r", "steps", (double)steps) ||
-      lpdm_net_new(ctx, env_obs_dim(ek), &net) ||
+      lpdm_net_new(ctx, env_obs_dim(env_id), &net) ||
       lpdm_config_init(ctx, &dk->head, &lc) ||
       (ppo && (lpdm_config_set_str(ctx, &lc, "d", "init", "orthogonal") ||
                lpdm_config_set_num(ctx, &lc, "d", "gain", sqrt(2.0)) ||
                lpdm_config_set_num(ctx, &ac, "r", "threads", threads))) ||
       lpdm_net_add(net, ctx, dk, &lc, &rng, NULL) || lpdm_net_add(net, ctx, dk, &lc, &rng, NULL))
     die("setup");
-  lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, NULL, NULL};
-  if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) die(algon);
+  const lpdm_run_spec spec = {.algo = algon, .algo_cfg = &ac, .env_id = env_id, .policy = net, .loss_name = lossn};
+  if (lpdm_run_new(ctx, &spec, &run)) die(algon);
   lpdm_stats st;
   int rc, iters = 0;
   double t0 = bench_now();
   do {
-    st.n = 0;
-    rc = ak->iterate(algo, &st, ctx);
+    rc = lpdm_run_iterate(run, ctx, &st);
     iters++;
   } while (rc == LPDM_OK);
   double dt = bench_now() - t0;
   if (per_update) *per_update = 1e3 * dt / iters;
   if (rc < 0) die("iterate");
-  lpdm_algo_free(algo);
+  lpdm_run_free(run);
   lpdm_net_free(net);
-  lpdm_loss_free(loss);
-  lpdm_distance_free(dist);
   return steps / dt;
 }
 

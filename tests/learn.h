@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lpdm/lpdm.h"
+#include "lpdm/run.h"
 
 typedef struct track {
   double win[20];
@@ -31,30 +32,14 @@ static void track_episode(void *u, const lpdm_episode *e) {
   }
 }
 
-/* Creates algorithm ak (config ac, setup su, whose on_episode feeds t) and
-   iterates it to the end of its budget, or with stop_at_threshold until t's
-   average reaches the threshold; frees it. Returns 0, or the error code
-   (the ctx says why). */
-static inline int learn_iterate(lpdm_ctx *ctx, const lpdm_algo_kind *ak, const lpdm_config *ac,
-                                const lpdm_algo_setup *su, const track *t, int stop_at_threshold) {
-  lpdm_algo *algo = NULL;
-  int rc = lpdm_algo_new(ctx, ak, ac, su, &algo);
-  if (rc) return rc;
+/* Iterates run (whose on_episode feeds t) to the end of its budget, or
+   with stop_at_threshold until t's average reaches the threshold. Returns
+   0, or the error code (the ctx says why). */
+static inline int learn_iterate(lpdm_ctx *ctx, lpdm_run *run, const track *t, int stop_at_threshold) {
   lpdm_stats st;
-  do {
-    memset(&st, 0, sizeof st);
-    rc = ak->iterate(algo, &st, ctx);
-  } while (rc == LPDM_OK && !(stop_at_threshold && t->reached >= 0));
-  lpdm_algo_free(algo);
+  int rc;
+  do rc = lpdm_run_iterate(run, ctx, &st);
+  while (rc == LPDM_OK && !(stop_at_threshold && t->reached >= 0));
   return rc < 0 ? rc : 0;
-}
-
-/* Observation width of an env kind (0 on error). */
-static inline int env_obs_dim(lpdm_ctx *ctx, const lpdm_env_kind *ek) {
-  lpdm_env *probe = NULL;
-  if (lpdm_env_new(ctx, ek, NULL, &probe)) return 0;
-  int d = probe->obs_space.dim;
-  lpdm_env_free(probe);
-  return d;
 }
 #endif

@@ -39,6 +39,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -182,51 +183,11 @@ static void test_env(const char *id, int optional) {
 
 static void on_ep(void *u, const lpdm_episode *e) { (void)u, (void)e; }
 
-typedef struct run {
-  lpdm_net *net;
-  lpdm_algo *algo;
-  lpdm_distance *dist;
-  lpdm_loss *loss;
-} run;
-
-static void run_free(run *p) {
-  lpdm_algo_free(p->algo);
-  lpdm_net_free(p->net);
-  lpdm_distance_free(p->dist);
-  lpdm_loss_free(p->loss);
-}
-
 /* As test_ppo.c's prun_new: algo on env with two tanh layers of 16, loss.guided,
    distance.euclidean and the "k=v k=v" settings. */
-static int run_new(run *p, const char *algo, const char *env, const char *settings) {
-  memset(p, 0, sizeof *p);
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, env);
-  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, algo);
-  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
-  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, "guided");
-  if (!ek || !dk || !ak || !eu || !lk) return -1;
-  lpdm_env *probe;
-  if (lpdm_env_new(ctx, ek, NULL, &probe)) return -1;
-  int od = probe->obs_space.dim;
-  lpdm_env_free(probe);
-  lpdm_config lc, ac;
-  lpdm_rng rng;
-  lpdm_rng_seed(&rng, 3);
-  if (lpdm_config_init(ctx, &dk->head, &lc) || lpdm_config_set_num(ctx, &lc, "dense", "out", 16) ||
-      lpdm_net_new(ctx, od, &p->net) || lpdm_net_add(p->net, ctx, dk, &lc, &rng, NULL) ||
-      lpdm_net_add(p->net, ctx, dk, &lc, &rng, NULL) || lpdm_distance_new(ctx, eu, NULL, &p->dist) ||
-      lpdm_loss_new(ctx, lk, NULL, &p->loss) || lpdm_config_init(ctx, &ak->head, &ac))
-    return -1;
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", settings);
-  for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
-    char *eq = strchr(tok, '=');
-    *eq = 0;
-    if (lpdm_config_set_text(ctx, &ac, algo, tok, eq + 1)) return -1;
-  }
-  lpdm_algo_setup su = {ek, NULL, p->net, NULL, p->dist, p->loss, on_ep, NULL};
-  return lpdm_algo_new(ctx, ak, &ac, &su, &p->algo);
+static int run_new(fx_run *p, const char *algo, const char *env, const char *settings) {
+  lpdm_run_spec spec = {.loss_name = "guided", .on_episode = on_ep};
+  return fx_run_new(ctx, p, algo, env, settings, &(fx_net_spec){2, "out=16", 3}, &spec);
 }
 
 static int batch_size(const lpdm_stats *st) {
@@ -238,21 +199,19 @@ static int batch_size(const lpdm_stats *st) {
 /* 3 warm-up iterations, then counted ones until 3 have a batch no larger
    than one seen before (at most 30). */
 static void test_algo(const char *algo, const char *env, const char *settings) {
-  run p;
+  fx_run p;
   int rc = run_new(&p, algo, env, settings);
   lpdm_stats st;
   int it, maxB = 0, counted = 0, grew = 0;
   long allocs = 0, frees = 0;
   for (it = 0; !rc && it < 3; it++) {
-    memset(&st, 0, sizeof st);
-    rc = p.algo->kind->iterate(p.algo, &st, ctx) != LPDM_OK;
+    rc = lpdm_run_iterate(p.run, ctx, &st) != LPDM_OK;
     if (batch_size(&st) > maxB) maxB = batch_size(&st);
   }
   for (it = 0; !rc && counted < 3 && it < 30; it++) {
     long a, f;
-    memset(&st, 0, sizeof st);
     count_start();
-    rc = p.algo->kind->iterate(p.algo, &st, ctx) != LPDM_OK;
+    rc = lpdm_run_iterate(p.run, ctx, &st) != LPDM_OK;
     count_stop(&a, &f);
     const int B = batch_size(&st);
     if (B > maxB) { /* buffers may grow to a new largest batch */
@@ -269,7 +228,7 @@ static void test_algo(const char *algo, const char *env, const char *settings) {
      algo, env, settings, counted, allocs, frees);
   if (rc) diag("%s", lpdm_ctx_message(ctx));
   if (grew) diag("%d iterations with a new largest batch (up to %d steps) not counted", grew, maxB);
-  run_free(&p);
+  fx_run_free(&p);
 }
 
 int main(void) {
@@ -279,11 +238,7 @@ int main(void) {
     backtrace(bt, 2);
   }
   plan(16);
-  ctx = lpdm_ctx_new();
-  if (!ctx || lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! %s\n", ctx ? lpdm_ctx_message(ctx) : "no context");
-    return 1;
-  }
+  ctx = fx_ctx();
 
   /* the counter sees what liblpdm allocates */
   long a, f;

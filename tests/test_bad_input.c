@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -16,43 +17,21 @@ static lpdm_ctx *ctx;
    the message in ctx. */
 static int run2(const char *algo, const char *mode, const char *ekey, const char *eval, const char *akey,
                 const char *aval) {
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, "NanEnv-v0");
-  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, algo);
-  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
-  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, "guided");
-  if (!ek || !dk || !ak || !eu || !lk) return 1;
-  lpdm_net *net = NULL;
-  lpdm_distance *dist = NULL;
-  lpdm_loss *loss = NULL;
-  lpdm_algo *a = NULL;
-  lpdm_config ec, ac;
-  lpdm_rng rng;
-  lpdm_rng_seed(&rng, 1);
-  int rc = lpdm_config_init(ctx, &ek->head, &ec);
-  if (!rc && ekey) rc = lpdm_config_set_text(ctx, &ec, "env", ekey, eval);
-  if (!rc) rc = lpdm_config_init(ctx, &ak->head, &ac);
-  if (!rc) rc = lpdm_config_set_str(ctx, &ac, algo, "mode", mode);
-  if (!rc) rc = lpdm_config_set_num(ctx, &ac, algo, "steps", 4096);
-  if (!rc && akey) rc = lpdm_config_set_text(ctx, &ac, algo, akey, aval);
-  if (!rc) rc = lpdm_net_new(ctx, 2, &net);
-  if (!rc) rc = lpdm_net_add(net, ctx, dk, NULL, &rng, NULL);
-  if (!rc) rc = lpdm_distance_new(ctx, eu, NULL, &dist);
-  if (!rc) rc = lpdm_loss_new(ctx, lk, NULL, &loss);
-  if (!rc) {
-    lpdm_algo_setup su = {ek, &ec, net, NULL, dist, loss, NULL, NULL};
-    rc = lpdm_algo_new(ctx, ak, &ac, &su, &a);
-  }
+  const lpdm_plugin *ek = lpdm_plugin_get(ctx, LPDM_KIND_ENV, "NanEnv-v0");
+  lpdm_config ec;
+  char etext[128] = "", atext[128];
+  if (ekey) snprintf(etext, sizeof etext, "%s=%s", ekey, eval);
+  snprintf(atext, sizeof atext, "mode=%s steps=4096 %s%s%s", mode, akey ? akey : "", akey ? "=" : "", akey ? aval : "");
+  int rc = ek ? fx_config(ctx, ek, etext, &ec) : LPDM_ERR_ARG;
+  fx_run r = {NULL, NULL};
+  lpdm_run_spec spec = {.env_cfg = &ec, .loss_name = "guided"};
+  if (!rc) rc = fx_run_new(ctx, &r, algo, "NanEnv-v0", atext, &(fx_net_spec){1, NULL, 1}, &spec);
   lpdm_stats st;
   while (!rc) {
-    memset(&st, 0, sizeof st);
-    rc = ak->iterate(a, &st, ctx);
+    rc = lpdm_run_iterate(r.run, ctx, &st);
     if (rc == LPDM_DONE) break;
   }
-  lpdm_algo_free(a);
-  lpdm_net_free(net);
-  lpdm_loss_free(loss);
-  lpdm_distance_free(dist);
+  fx_run_free(&r);
   return rc;
 }
 
@@ -61,11 +40,7 @@ static int run(const char *algo, const char *mode, const char *ekey, const char 
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR) || lpdm_plugin_load(ctx, LPDM_FIXTURE_DIR "/nan_env.so")) {
-    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-    return 1;
-  }
+  ctx = fx_ctx_with((const char *const[]){LPDM_FIXTURE_DIR "/nan_env.so", NULL});
   const char *algos[] = {"reinforce", "ppo"}, *modes[] = {"bp", "local"};
   for (int i = 0; i < 2; i++)
     for (int m = 0; m < 2; m++) {

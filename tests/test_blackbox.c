@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -23,17 +24,10 @@ static const lpdm_layer_kind *kind(const char *name) {
   return (const lpdm_layer_kind *)lpdm_plugin_find(ctx, LPDM_KIND_LAYER, name);
 }
 
-/* A config for kind k from "key=value,key=value" (NULL: defaults). */
+/* A config for kind k from "key=value key=value" (NULL: defaults). */
 static lpdm_config config(const lpdm_layer_kind *k, const char *kv) {
   lpdm_config cfg;
-  lpdm_config_init(ctx, &k->head, &cfg);
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", kv ? kv : "");
-  for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(t, '=');
-    *eq = 0;
-    if (lpdm_config_set_text(ctx, &cfg, k->head.name, t, eq + 1)) diag("config: %s", lpdm_ctx_message(ctx));
-  }
+  if (fx_config(ctx, &k->head, kv, &cfg)) diag("config: %s", lpdm_ctx_message(ctx));
   return cfg;
 }
 
@@ -87,10 +81,10 @@ static void hand_cases(void) {
     /* levels -1, -0.5, 0, 0.5, 1; -0.25 and 0.75 lie halfway: upper level */
     const float X[] = {-3, -1, -0.76f, -0.74f, -0.25f, 0.1f, 0.3f, 0.75f, 2};
     const float W[] = {-1, -1, -1, -0.5f, 0, 0, 0.5f, 1, 1};
-    hand("quantize", "levels=5,lo=-1,hi=1", 1, 9, X, W, "nearest of 5 levels over [-1, 1], clamped, halfway goes up");
+    hand("quantize", "levels=5 lo=-1 hi=1", 1, 9, X, W, "nearest of 5 levels over [-1, 1], clamped, halfway goes up");
     const float X2[] = {0.0f, 0.2f, 1.2f, 1.25f, 1.3f, -7, 17};
     const float W2[] = {0.5f, 0.5f, 0.5f, 2, 2, 0.5f, 2};
-    hand("quantize", "levels=2,lo=0.5,hi=2", 1, 7, X2, W2, "two levels over [0.5, 2], 1.25 halfway goes up");
+    hand("quantize", "levels=2 lo=0.5 hi=2", 1, 7, X2, W2, "two levels over [0.5, 2], 1.25 halfway goes up");
     const float X3[] = {-0.01f, 0.0f, 0.01f};
     const float W3[] = {-1, 1, 1};
     hand("quantize", "levels=2", 1, 3, X3, W3, "levels=2 over [-1, 1] is a sign with sign(0) = +1");
@@ -123,9 +117,9 @@ static void hand_cases(void) {
 
 static void projection(void) {
   const int in = 16, out = 4096;
-  lpdm_layer *a = make("random_projection", "out=4096,seed=3", in);
-  lpdm_layer *b = make("random_projection", "out=4096,seed=3", in);
-  lpdm_layer *c = make("random_projection", "out=4096,seed=4", in);
+  lpdm_layer *a = make("random_projection", "out=4096 seed=3", in);
+  lpdm_layer *b = make("random_projection", "out=4096 seed=3", in);
+  lpdm_layer *c = make("random_projection", "out=4096 seed=4", in);
   float *I = calloc((size_t)in * in, sizeof(float)), *Ra = malloc(sizeof(float) * in * out);
   float *Rb = malloc(sizeof(float) * in * out), *Rc = malloc(sizeof(float) * in * out);
   for (int i = 0; i < in; i++) I[i * in + i] = 1;
@@ -192,7 +186,7 @@ static void noise(void) {
   size_t n = (size_t)B * d;
   float *X = calloc(n, sizeof(float)), *Y1 = malloc(sizeof(float) * n), *Y2 = malloc(sizeof(float) * n);
   float *Y3 = malloc(sizeof(float) * n);
-  lpdm_layer *a = make("noise", "std=0.5,seed=9", d), *b = make("noise", "std=0.5,seed=9", d);
+  lpdm_layer *a = make("noise", "std=0.5 seed=9", d), *b = make("noise", "std=0.5 seed=9", d);
   for (size_t i = 0; i < n; i++) X[i] = (float)(i % 7) - 3;
   a->kind->forward(a, X, B, Y1, ctx);
   a->kind->forward(a, X, B, Y2, ctx);
@@ -246,7 +240,7 @@ static lpdm_net *sandwich(const box *b, const char *extra, uint64_t seed) {
   lpdm_rng r;
   lpdm_rng_seed(&r, seed);
   char kv[128];
-  snprintf(kv, sizeof kv, "%s%s%s", b->kv ? b->kv : "", b->kv && extra ? "," : "", extra ? extra : "");
+  snprintf(kv, sizeof kv, "%s%s%s", b->kv ? b->kv : "", b->kv && extra ? " " : "", extra ? extra : "");
   const lpdm_layer_kind *dk = kind("dense"), *bk = kind(b->name);
   lpdm_config d6 = config(dk, "out=6"), d3 = config(dk, "out=3"), bc = config(bk, kv);
   lpdm_net *net = NULL;
@@ -299,7 +293,7 @@ static void straight_through(void) {
     const box *b = &boxes[i];
     const lpdm_layer_kind *bk = kind(b->name);
     char kv[128];
-    snprintf(kv, sizeof kv, "%s%sstraight_through=true", b->kv ? b->kv : "", b->kv ? "," : "");
+    snprintf(kv, sizeof kv, "%s%sstraight_through=true", b->kv ? b->kv : "", b->kv ? " " : "");
     lpdm_config d6 = config(dk, "out=6"), bc = config(bk, kv);
     lpdm_rng r1, r2;
     lpdm_rng_seed(&r1, 3);
@@ -419,12 +413,8 @@ static void local_mode(void) {
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
+  ctx = fx_ctx();
   lpdm_rng_seed(&rng, 17);
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-    return 1;
-  }
   for (int i = 0; i < NBOX; i++)
     if (!kind(boxes[i].name)) {
       printf("Bail out! layer.%s is not registered\n", boxes[i].name);

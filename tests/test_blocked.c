@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -619,12 +620,8 @@ static void check_partners_exact_and_repeat(void) {
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
+  ctx = fx_ctx();
   lpdm_rng_seed(&rng, 2025);
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! loading %s: %s\n", LPDM_PLUGIN_DIR, lpdm_ctx_message(ctx));
-    return 1;
-  }
   check_distance("euclidean");
   check_distance("sqeuclidean");
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "parity.h" /* the trace reader and the ulp/relative-error helpers; includes tap.h */
 
@@ -64,17 +65,6 @@ static row *load_trace(const char *path, int *nrows) {
 
 static int same_bits(const float *a, const float *b, int n) {
   return memcmp(a, b, (size_t)n * sizeof *a) == 0;
-}
-
-static lpdm_env *make_env(lpdm_ctx *ctx, const lpdm_env_kind *k, int max_steps) {
-  lpdm_config cfg;
-  lpdm_env *env = NULL;
-  if (lpdm_config_init(ctx, &k->head, &cfg)) return NULL;
-  if (max_steps >= 0 &&
-      lpdm_config_set_num(ctx, &cfg, "CartPole-v1", "max_episode_steps", max_steps))
-    return NULL;
-  if (lpdm_env_new(ctx, k, &cfg, &env)) return NULL;
-  return env;
 }
 
 /* ------------------------------------------------------------ checks */
@@ -255,7 +245,7 @@ static void check_free_replay(lpdm_ctx *ctx, lpdm_env *env, const row *rows, int
 }
 
 static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k) {
-  lpdm_env *env = make_env(ctx, k, -1);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!ok(env != NULL, "env with default config")) {
     diag("%s", lpdm_ctx_message(ctx));
     return;
@@ -284,7 +274,7 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   ok(rc == 0 && trunc == 0, "reset restarts the step count");
   lpdm_env_free(env);
 
-  env = make_env(ctx, k, 7);
+  env = fx_env(ctx, k, "max_episode_steps=7");
   if (env) {
     int at = 0;
     rc = lpdm_env_reset(env, ctx, 1, 3, obs);
@@ -301,7 +291,7 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   }
   lpdm_env_free(env);
 
-  env = make_env(ctx, k, 0);
+  env = fx_env(ctx, k, "max_episode_steps=0");
   if (env) {
     int any = 0;
     rc = lpdm_env_reset(env, ctx, 1, 3, obs);
@@ -327,7 +317,7 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k) {
 }
 
 static void check_streams(lpdm_ctx *ctx, const lpdm_env_kind *k) {
-  lpdm_env *e1 = make_env(ctx, k, -1), *e2 = make_env(ctx, k, -1);
+  lpdm_env *e1 = fx_env(ctx, k, NULL), *e2 = fx_env(ctx, k, NULL);
   if (!e1 || !e2) {
     ok(0, "two envs");
     lpdm_env_free(e1);
@@ -368,7 +358,7 @@ static void check_streams(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   ok(rc == 0 && same_bits(o1, seeded, 4), "reset(seed) again gives the same start");
 
   /* never seeded: the first reset seeds with 0. */
-  lpdm_env *e3 = make_env(ctx, k, -1);
+  lpdm_env *e3 = fx_env(ctx, k, NULL);
   lpdm_nprng_seed(&r, 0);
   for (int i = 0; i < 4; i++) want[i] = lpdm_nprng_uniform(&r, -0.05, 0.05);
   rc = e3 ? lpdm_env_reset(e3, ctx, 0, 0, o1) : -1;
@@ -381,7 +371,7 @@ static void check_streams(lpdm_ctx *ctx, const lpdm_env_kind *k) {
 }
 
 static void check_edges(lpdm_ctx *ctx, const lpdm_env_kind *k) {
-  lpdm_env *env = make_env(ctx, k, -1);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "edge-case env");
     return;
@@ -456,14 +446,12 @@ static void check_edges(lpdm_ctx *ctx, const lpdm_env_kind *k) {
 int main(void) {
   lpdm_ctx *ctx = lpdm_ctx_new();
   plan(43);
-  int rc = lpdm_plugin_load(ctx, LPDM_PLUGIN_DIR "/cartpole.so");
-  if (!ok(rc == LPDM_OK, "load cartpole.so")) {
+  const lpdm_env_kind *k = (const lpdm_env_kind *)fx_plugin(ctx, LPDM_KIND_ENV, "cartpole.so", "CartPole-v1");
+  if (!ok(k != NULL, "load cartpole.so")) {
     diag("%s", lpdm_ctx_message(ctx));
     lpdm_ctx_free(ctx);
     return done_testing();
   }
-  const lpdm_env_kind *k =
-      (const lpdm_env_kind *)lpdm_plugin_find(ctx, LPDM_KIND_ENV, "CartPole-v1");
   if (!ok(k != NULL && strcmp(k->head.name, "env.CartPole-v1") == 0 && k->get_state &&
               k->set_state,
           "env.CartPole-v1 registered, with get_state/set_state")) {
@@ -476,7 +464,7 @@ int main(void) {
   ok(rows != NULL && n > 1000, "read %d rows of CartPole-v1.csv", n);
   if (rows) {
     check_nprng(rows, n);
-    lpdm_env *env = make_env(ctx, k, -1);
+    lpdm_env *env = fx_env(ctx, k, NULL);
     if (ok(env != NULL, "lpdm_env_new")) {
       check_parity(ctx, env, rows, n);
       check_free_replay(ctx, env, rows, n);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -349,17 +350,9 @@ static void check_special(lpdm_distance *const *dist) {
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
+  ctx = fx_ctx_only((const char *const[]){"euclidean.so", "sqeuclidean.so", "manhattan.so", "chebyshev.so",
+                                           "cosine.so", "mahalanobis.so", NULL});
   lpdm_rng_seed(&rng, 7);
-  const char *files[] = {"euclidean", "sqeuclidean", "manhattan", "chebyshev", "cosine", "mahalanobis"};
-  for (int f = 0; f < 6; f++) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.so", LPDM_PLUGIN_DIR, files[f]);
-    if (lpdm_plugin_load(ctx, path)) {
-      printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-      return 1;
-    }
-  }
   lpdm_distance *dist[NREFS] = {0};
   for (int r = 0; r < NREFS; r++) {
     dist[r] = make(&refs[r]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -57,11 +58,7 @@ static uint64_t trail(lpdm_env *e, uint64_t seed, int *ok_run) {
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-    return 1;
-  }
+  ctx = fx_ctx();
   int n = lpdm_plugin_count(ctx, LPDM_KIND_ENV), tested = 0;
   for (int i = 0; i < n; i++) {
     const lpdm_env_kind *k = (const lpdm_env_kind *)lpdm_plugin_at(ctx, LPDM_KIND_ENV, i);

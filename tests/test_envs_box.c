@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -44,26 +45,9 @@ static const spec mcc_spec = {"mountaincar_continuous.so",
                               {-0.4, 0}};
 
 static const lpdm_env_kind *load(lpdm_ctx *ctx, const spec *s) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", LPDM_PLUGIN_DIR, s->file);
-  if (lpdm_plugin_load(ctx, path)) {
-    diag("%s", lpdm_ctx_message(ctx));
-    return NULL;
-  }
-  return (const lpdm_env_kind *)lpdm_plugin_find(ctx, LPDM_KIND_ENV, s->id);
-}
-
-/* An env of kind k, with key=value set when key != NULL. */
-static lpdm_env *make_env(lpdm_ctx *ctx, const lpdm_env_kind *k, const char *key, double v) {
-  lpdm_config cfg;
-  lpdm_env *env = NULL;
-  if (lpdm_config_init(ctx, &k->head, &cfg)) return NULL;
-  if (key && lpdm_config_set_num(ctx, &cfg, k->head.name, key, v)) return NULL;
-  if (lpdm_env_new(ctx, k, &cfg, &env)) {
-    diag("%s", lpdm_ctx_message(ctx));
-    return NULL;
-  }
-  return env;
+  const lpdm_env_kind *k = (const lpdm_env_kind *)fx_plugin(ctx, LPDM_KIND_ENV, s->file, s->id);
+  if (!k) diag("%s", lpdm_ctx_message(ctx));
+  return k;
 }
 
 /* One step from state st with action a; obs, reward, new state out. */
@@ -91,7 +75,7 @@ static void check_spaces(lpdm_env *env, const spec *s) {
 }
 
 static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *s) {
-  lpdm_env *env = make_env(ctx, k, NULL, 0);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "%s: time limit (env)", s->id);
     ok(0, "%s: past the limit", s->id);
@@ -116,7 +100,7 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *
      s->id);
   lpdm_env_free(env);
 
-  env = make_env(ctx, k, "max_episode_steps", 5);
+  env = fx_env(ctx, k, "max_episode_steps=5");
   int at = 0;
   rc = env ? lpdm_env_reset(env, ctx, 1, 4, obs) : -1;
   for (int t = 1; t <= 5 && !rc; t++) {
@@ -128,7 +112,7 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *
 }
 
 static void check_reset_distribution(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *s) {
-  lpdm_env *env = make_env(ctx, k, NULL, 0);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "%s: reset distribution (env)", s->id);
     ok(0, "%s: reset covers", s->id);
@@ -173,7 +157,7 @@ static void check_reset_distribution(lpdm_ctx *ctx, const lpdm_env_kind *k, cons
 /* An action beyond the bound moves the system as the bound does. */
 static void check_clipping(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *s,
                            const double (*states)[2], int n) {
-  lpdm_env *env = make_env(ctx, k, NULL, 0);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "%s: clipping (env)", s->id);
     return;
@@ -194,7 +178,7 @@ static void check_clipping(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *s,
 }
 
 static void check_bad_actions(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *s) {
-  lpdm_env *env = make_env(ctx, k, NULL, 0);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "%s: NaN action (env)", s->id);
     ok(0, "%s: Inf action", s->id);
@@ -221,7 +205,7 @@ static void check_bad_actions(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec 
 }
 
 static void check_misc(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *s) {
-  lpdm_env *env = make_env(ctx, k, NULL, 0);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "%s: misc (env)", s->id);
     return;
@@ -243,7 +227,7 @@ static void check_misc(lpdm_ctx *ctx, const lpdm_env_kind *k, const spec *s) {
      s->id, buf);
 
   /* same seed, same trajectory; unseeded reset continues the stream */
-  lpdm_env *e2 = make_env(ctx, k, NULL, 0);
+  lpdm_env *e2 = fx_env(ctx, k, NULL);
   float o1[3], o2[3];
   int same = e2 && lpdm_env_reset(env, ctx, 1, 99, o1) == 0 &&
              lpdm_env_reset(e2, ctx, 1, 99, o2) == 0;
@@ -276,7 +260,7 @@ static void check_pendulum(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   static const double states[][2] = {{0, 0}, {PI, 0}, {-2.5, 7.9}, {1.0, -3.0}, {12.0, 0.5}};
   check_clipping(ctx, k, &pendulum_spec, states, 5);
 
-  lpdm_env *env = make_env(ctx, k, NULL, 0);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "Pendulum-v1 env");
     return;
@@ -319,13 +303,13 @@ static void check_pendulum(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   lpdm_env_free(env);
 
   /* the gravity key: with g = 0 and no torque, theta_dot keeps its value */
-  env = make_env(ctx, k, "g", 0.0);
+  env = fx_env(ctx, k, "g=0.0");
   static const double spin[2] = {1.0, 0.75};
   rc = env ? step_from(env, ctx, spin, 0.0, obs, &r, &term, st) : -1;
   ok(rc == 0 && st[1] == 0.75 && st[0] == 1.0 + 0.75 * 0.05,
      "Pendulum-v1: g=0: no torque, no change of theta_dot");
   lpdm_env_free(env);
-  env = make_env(ctx, k, "g", 9.81);
+  env = fx_env(ctx, k, "g=9.81");
   rc = env ? step_from(env, ctx, hang, 0.0, obs, &r, &term, st) : -1;
   ok(rc == 0 && fabs(st[1] - (1.0 + 3 * 9.81 / 2 * 0.05)) < 1e-15,
      "Pendulum-v1: g=9.81: theta_dot += 3 g / (2 l) sin(theta) dt");
@@ -339,7 +323,7 @@ static void check_mcc(lpdm_ctx *ctx, const lpdm_env_kind *k) {
       {-0.5, 0}, {-1.19, -0.069}, {0.44, 0.0695}, {0.0, 0.03}, {(double)-1.2f, 0}};
   check_clipping(ctx, k, &mcc_spec, states, 5);
 
-  lpdm_env *env = make_env(ctx, k, NULL, 0);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "MountainCarContinuous-v0 env");
     return;
@@ -395,13 +379,13 @@ static void check_mcc(lpdm_ctx *ctx, const lpdm_env_kind *k) {
   lpdm_env_free(env);
 
   /* goal_velocity */
-  env = make_env(ctx, k, "goal_velocity", 0.05);
+  env = fx_env(ctx, k, "goal_velocity=0.05");
   rc = env ? step_from(env, ctx, near_goal, 0.5, obs, &r, &term, st) : -1;
   ok(rc == 0 && term == 0, "MountainCarContinuous-v0: goal_velocity=0.05: too slow to count");
   lpdm_env_free(env);
 
   /* reset: the position is the float64 draw, velocity 0 */
-  env = make_env(ctx, k, NULL, 0);
+  env = fx_env(ctx, k, NULL);
   lpdm_nprng g;
   lpdm_nprng_seed(&g, 12);
   double want = lpdm_nprng_uniform(&g, -0.6, -0.4);
@@ -422,7 +406,7 @@ int main(void) {
     if (!ok(k && k->get_state && k->set_state, "%s: %s loads, with get_state/set_state", s->id,
             s->file))
       continue;
-    lpdm_env *env = make_env(ctx, k, NULL, 0);
+    lpdm_env *env = fx_env(ctx, k, NULL);
     if (env)
       check_spaces(env, s);
     else

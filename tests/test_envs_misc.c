@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -17,25 +18,11 @@
 #define NSEEDS 2000
 
 static const lpdm_env_kind *load(lpdm_ctx *ctx, const char *file, const char *id) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", LPDM_PLUGIN_DIR, file);
-  int rc = lpdm_plugin_load(ctx, path);
-  const lpdm_env_kind *k =
-      rc ? NULL : (const lpdm_env_kind *)lpdm_plugin_find(ctx, LPDM_KIND_ENV, id);
+  const lpdm_env_kind *k = (const lpdm_env_kind *)fx_plugin(ctx, LPDM_KIND_ENV, file, id);
   if (!ok(k != NULL && k->get_state && k->set_state, "load %s: env.%s with get_state/set_state",
           file, id))
     diag("%s", lpdm_ctx_message(ctx));
   return k;
-}
-
-/* An env with key=value set (key NULL: defaults). */
-static lpdm_env *make_env(lpdm_ctx *ctx, const lpdm_env_kind *k, const char *key, const char *value) {
-  lpdm_config cfg;
-  lpdm_env *env = NULL;
-  if (lpdm_config_init(ctx, &k->head, &cfg)) return NULL;
-  if (key && lpdm_config_set_text(ctx, &cfg, k->head.name, key, value)) return NULL;
-  if (lpdm_env_new(ctx, k, &cfg, &env)) return NULL;
-  return env;
 }
 
 /* Steps from `state` (set before every step) until truncated; returns the
@@ -59,7 +46,7 @@ static int first_truncation(lpdm_ctx *ctx, lpdm_env *env, const double *state, i
 static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k, const double *state,
                              int limit) {
   const char *id = lpdm_plugin_short(&k->head);
-  lpdm_env *env = make_env(ctx, k, NULL, NULL);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "%s: env with defaults: %s", id, lpdm_ctx_message(ctx));
     ok(0, "%s: max_episode_steps=7", id);
@@ -78,12 +65,12 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k, const double
      limit, at);
   lpdm_env_free(env);
 
-  env = make_env(ctx, k, "max_episode_steps", "7");
+  env = fx_env(ctx, k, "max_episode_steps=7");
   at = env ? first_truncation(ctx, env, state, 7) : -1;
   ok(at == 7, "%s: max_episode_steps=7 truncates at step 7 (got %d)", id, at);
   lpdm_env_free(env);
 
-  env = make_env(ctx, k, "max_episode_steps", "0");
+  env = fx_env(ctx, k, "max_episode_steps=0");
   at = env ? first_truncation(ctx, env, state, 2 * limit) : -1;
   ok(at == 0, "%s: max_episode_steps=0 never truncates (%d steps)", id, 2 * limit + 1);
   lpdm_env_free(env);
@@ -95,7 +82,7 @@ static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k, const double
 static void check_reset_distribution(lpdm_ctx *ctx, const lpdm_env_kind *k, const double *lo,
                                      const double *hi, const char *range) {
   const char *id = lpdm_plugin_short(&k->head);
-  lpdm_env *env = make_env(ctx, k, NULL, NULL);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!env) {
     ok(0, "%s: reset distribution: %s", id, lpdm_ctx_message(ctx));
     ok(0, "%s: reset covers the range", id);
@@ -138,7 +125,7 @@ static void check_reset_distribution(lpdm_ctx *ctx, const lpdm_env_kind *k, cons
 /* ------------------------------------------------------------ Acrobot */
 
 static void check_acrobot(lpdm_ctx *ctx, const lpdm_env_kind *k) {
-  lpdm_env *env = make_env(ctx, k, NULL, NULL);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!ok(env != NULL, "Acrobot-v1: lpdm_env_new with defaults")) {
     diag("%s", lpdm_ctx_message(ctx));
     return;
@@ -218,11 +205,11 @@ static void check_acrobot(lpdm_ctx *ctx, const lpdm_env_kind *k) {
      "Acrobot-v1: render: %s", buf);
   lpdm_env_free(env);
 
-  lpdm_env *bad = make_env(ctx, k, "book_or_nips", "paper");
+  lpdm_env *bad = fx_env(ctx, k, "book_or_nips=paper");
   ok(bad == NULL, "Acrobot-v1: book_or_nips=\"paper\" is refused: %s", lpdm_ctx_message(ctx));
   lpdm_env_free(bad);
-  lpdm_env *nips = make_env(ctx, k, "book_or_nips", "nips");
-  lpdm_env *book = make_env(ctx, k, NULL, NULL);
+  lpdm_env *nips = fx_env(ctx, k, "book_or_nips=nips");
+  lpdm_env *book = fx_env(ctx, k, NULL);
   double sn[4], sb[4];
   static const double swing[4] = {0.5, 1.0, 2.0, -3.0};
   a = 2;
@@ -245,7 +232,7 @@ static void check_acrobot(lpdm_ctx *ctx, const lpdm_env_kind *k) {
 /* ------------------------------------------------------------ MountainCar */
 
 static void check_mountaincar(lpdm_ctx *ctx, const lpdm_env_kind *k) {
-  lpdm_env *env = make_env(ctx, k, NULL, NULL);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   if (!ok(env != NULL, "MountainCar-v0: lpdm_env_new with defaults")) {
     diag("%s", lpdm_ctx_message(ctx));
     return;
@@ -290,7 +277,7 @@ static void check_mountaincar(lpdm_ctx *ctx, const lpdm_env_kind *k) {
      "MountainCar-v0: terminated at x >= 0.5 moving right (reward -1), not when rolling back");
   lpdm_env_free(env);
 
-  env = make_env(ctx, k, "goal_velocity", "0.05");
+  env = fx_env(ctx, k, "goal_velocity=0.05");
   a = 2;
   rc = !env || lpdm_env_set_state(env, ctx, flag) ||
        lpdm_env_step(env, ctx, &a, obs, &reward, &term, &trunc);

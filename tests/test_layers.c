@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 #include "gradcheck.h"
@@ -197,12 +198,8 @@ static void check_dense_ln_forward(const char *act, int B, int p, int q) {
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
+  ctx = fx_ctx();
   lpdm_rng_seed(&rng, 7);
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-    return 1;
-  }
   conv_k = (const lpdm_layer_kind *)lpdm_plugin_find(ctx, LPDM_KIND_LAYER, "conv2d");
   flat_k = (const lpdm_layer_kind *)lpdm_plugin_find(ctx, LPDM_KIND_LAYER, "flatten");
   dense_k = (const lpdm_layer_kind *)lpdm_plugin_find(ctx, LPDM_KIND_LAYER, "dense");

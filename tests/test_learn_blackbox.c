@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "learn.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
@@ -45,51 +46,41 @@ static lpdm_ctx *ctx;
 
 /* The step where the bar was reached, -1 if never, -2 on error. */
 static long long run(int seed, double *best, int *episodes) {
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, "CartPole-v1");
-  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  const lpdm_layer_kind *sk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "sign");
-  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "reinforce");
-  const lpdm_distance_kind *euk = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
-  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, "guided");
-  if (!ek || !dk || !sk || !ak || !euk || !lk) return -2;
-  lpdm_distance *dist = NULL;
-  lpdm_loss *loss = NULL;
+  const lpdm_plugin *dk = lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
+  const lpdm_plugin *sk = lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "sign");
+  const lpdm_plugin *ak = lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "reinforce");
+  if (!dk || !sk || !ak) return -2;
+  lpdm_run *r = NULL;
   lpdm_net *net = NULL;
   long long result = -2;
   lpdm_config ac, dc;
   lpdm_rng rng;
   lpdm_rng_seed(&rng, (uint64_t)seed);
-  if (lpdm_distance_new(ctx, euk, NULL, &dist) || lpdm_loss_new(ctx, lk, NULL, &loss) ||
-      lpdm_config_init(ctx, &ak->head, &ac) || lpdm_config_set_str(ctx, &ac, "reinforce", "mode", "local") ||
-      lpdm_config_set_num(ctx, &ac, "reinforce", "seed", seed) ||
-      lpdm_config_set_num(ctx, &ac, "reinforce", "steps", 500000) ||
-      lpdm_config_set_num(ctx, &ac, "reinforce", "head_lr", 1e-2) ||
-      lpdm_config_set_num(ctx, &ac, "reinforce", "local_lr", 3e-4) || lpdm_net_new(ctx, env_obs_dim(ctx, ek), &net) ||
-      lpdm_config_init(ctx, &dk->head, &dc) || lpdm_config_set_num(ctx, &dc, "dense", "out", 64) ||
-      lpdm_config_set_str(ctx, &dc, "dense", "act", "tanh") || lpdm_net_add(net, ctx, dk, &dc, &rng, NULL) ||
-      lpdm_net_add(net, ctx, sk, NULL, &rng, NULL) || lpdm_net_add(net, ctx, dk, &dc, &rng, NULL))
-    goto out;
+  char text[128];
+  snprintf(text, sizeof text, "mode=local seed=%d steps=500000 head_lr=1e-2 local_lr=3e-4", seed);
   track t;
   track_init(&t, 475);
-  lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, track_episode, &t};
-  if (learn_iterate(ctx, ak, &ac, &su, &t, 0)) goto out;
+  if (fx_config(ctx, ak, text, &ac) || lpdm_net_new(ctx, fx_obs_dim(ctx, "CartPole-v1"), &net) ||
+      fx_config(ctx, dk, "out=64 act=tanh", &dc) ||
+      lpdm_net_add(net, ctx, (const lpdm_layer_kind *)dk, &dc, &rng, NULL) ||
+      lpdm_net_add(net, ctx, (const lpdm_layer_kind *)sk, NULL, &rng, NULL) ||
+      lpdm_net_add(net, ctx, (const lpdm_layer_kind *)dk, &dc, &rng, NULL))
+    goto out;
+  lpdm_run_spec spec = {.algo = "reinforce", .algo_cfg = &ac, .env_id = "CartPole-v1", .policy = net,
+                        .loss_name = "guided", .on_episode = track_episode, .user = &t};
+  if (lpdm_run_new(ctx, &spec, &r) || learn_iterate(ctx, r, &t, 0)) goto out;
   *best = t.best;
   *episodes = t.n;
   result = t.reached;
 out:
   if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
+  lpdm_run_free(r);
   lpdm_net_free(net);
-  lpdm_loss_free(loss);
-  lpdm_distance_free(dist);
   return result;
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-    return 1;
-  }
+  ctx = fx_ctx();
   plan(1);
   int hits = 0;
   for (int seed = 1; seed <= 5; seed++) {

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "learn.h"
 #include "tap.h"
 
@@ -25,50 +26,26 @@ static lpdm_ctx *ctx;
 
 /* The step at which the bar was reached, -1 if never, -2 on error. */
 static long long run(const char *env, const char *mode, int seed, double threshold, double steps, double *best) {
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, env);
-  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "ppo");
-  if (!ek || !dk || !ak) return -2;
-  lpdm_net *net = NULL;
-  lpdm_distance *dist = NULL;
-  lpdm_loss *loss = NULL;
-  const lpdm_loss_kind *lk = NULL;
-  lpdm_config lossc;
-  long long result = -2;
-  lpdm_config ac, lc;
-  lpdm_rng rng;
-  lpdm_rng_seed(&rng, (uint64_t)seed);
-  if (lpdm_config_init(ctx, &dk->head, &lc) || lpdm_config_set_str(ctx, &lc, "dense", "init", "orthogonal") ||
-      lpdm_config_set_num(ctx, &lc, "dense", "gain", sqrt(2.0)) || lpdm_config_init(ctx, &ak->head, &ac) ||
-      lpdm_config_set_str(ctx, &ac, "ppo", "mode", mode) || lpdm_config_set_num(ctx, &ac, "ppo", "seed", seed) ||
-      lpdm_config_set_num(ctx, &ac, "ppo", "steps", steps) || lpdm_net_new(ctx, env_obs_dim(ctx, ek), &net) ||
-      lpdm_net_add(net, ctx, dk, &lc, &rng, NULL) || lpdm_net_add(net, ctx, dk, &lc, &rng, NULL))
-    goto out;
-  if (!strcmp(mode, "local") &&
-      (lpdm_distance_new(ctx, (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean"), NULL,
-                         &dist) ||
-       lpdm_algo_local_loss(ctx, ak, &lk, &lossc, NULL) || lpdm_loss_new(ctx, lk, &lossc, &loss)))
-    goto out;
+  char text[128];
+  snprintf(text, sizeof text, "mode=%s seed=%d steps=%.0f", mode, seed, steps);
   track t;
   track_init(&t, threshold);
-  lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, track_episode, &t};
-  if (learn_iterate(ctx, ak, &ac, &su, &t, 1)) goto out;
-  *best = t.best;
-  result = t.reached;
-out:
+  lpdm_run_spec spec = {.on_episode = track_episode, .user = &t};
+  fx_run r;
+  long long result = -2;
+  if (!fx_run_new(ctx, &r, "ppo", env, text, &(fx_net_spec){2, "init=orthogonal gain=1.4142135623730951", (uint64_t)seed},
+                  &spec) &&
+      !learn_iterate(ctx, r.run, &t, 1)) {
+    *best = t.best;
+    result = t.reached;
+  }
   if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
-  lpdm_net_free(net);
-  if (loss) lpdm_loss_free(loss);
-  if (dist) lpdm_distance_free(dist);
+  fx_run_free(&r);
   return result;
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-    return 1;
-  }
+  ctx = fx_ctx();
   const struct {
     const char *env, *mode;
     double threshold, steps;

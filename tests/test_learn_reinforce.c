@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lpdm/lpdm.h"
+#include "fixture.h"
 #include "learn.h"
 #include "tap.h"
 
@@ -26,53 +27,25 @@ typedef struct variant {
 } variant;
 
 static long long run(const variant *v, int seed, double *best) {
-  const char *mode = v->mode, *loss_name = v->loss;
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, v->env);
-  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "reinforce");
-  const lpdm_distance_kind *euk = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
-  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, loss_name);
-  if (!ek || !dk || !ak || !euk || !lk) return -2;
-  lpdm_distance *dist = NULL;
-  lpdm_loss *loss = NULL;
-  lpdm_net *net = NULL;
-  long long result = -2;
-  lpdm_config ac, dc;
-  lpdm_rng rng;
-  lpdm_rng_seed(&rng, (uint64_t)seed);
-  if (lpdm_distance_new(ctx, euk, NULL, &dist) || lpdm_loss_new(ctx, lk, NULL, &loss) ||
-      lpdm_config_init(ctx, &ak->head, &ac) || lpdm_config_set_str(ctx, &ac, "reinforce", "mode", mode) ||
-      lpdm_config_set_num(ctx, &ac, "reinforce", "seed", seed) ||
-      lpdm_config_set_num(ctx, &ac, "reinforce", "steps", 500000) || lpdm_net_new(ctx, env_obs_dim(ctx, ek), &net) ||
-      lpdm_config_init(ctx, &dk->head, &dc) || lpdm_net_add(net, ctx, dk, &dc, &rng, NULL) ||
-      lpdm_net_add(net, ctx, dk, &dc, &rng, NULL))
-    goto out;
-  if (v->extra) {
-    char key[64];
-    const char *eq = strchr(v->extra, '=');
-    snprintf(key, sizeof key, "%.*s", (int)(eq - v->extra), v->extra);
-    if (lpdm_config_set_text(ctx, &ac, "reinforce", key, eq + 1)) goto out;
-  }
+  char text[256];
+  snprintf(text, sizeof text, "mode=%s seed=%d steps=500000 %s", v->mode, seed, v->extra ? v->extra : "");
   track t;
   track_init(&t, v->threshold);
-  lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, track_episode, &t};
-  if (learn_iterate(ctx, ak, &ac, &su, &t, 0)) goto out;
-  *best = t.best;
-  result = t.reached;
-out:
+  fx_run r;
+  lpdm_run_spec spec = {.loss_name = v->loss, .on_episode = track_episode, .user = &t};
+  long long result = -2;
+  if (!fx_run_new(ctx, &r, "reinforce", v->env, text, &(fx_net_spec){2, NULL, (uint64_t)seed}, &spec) &&
+      !learn_iterate(ctx, r.run, &t, 0)) {
+    *best = t.best;
+    result = t.reached;
+  }
   if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
-  lpdm_net_free(net);
-  lpdm_loss_free(loss);
-  lpdm_distance_free(dist);
+  fx_run_free(&r);
   return result;
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-    return 1;
-  }
+  ctx = fx_ctx();
   const variant v[] = {{"CartPole-v1", "bp", "guided", NULL, 475, 4},
                        {"CartPole-v1", "local", "guided", NULL, 475, 4},
                        {"CartPole-v1", "local", "stress", NULL, 475, 4},

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -33,15 +34,7 @@ static lpdm_loss *make(const char *name, const char *settings) {
   const lpdm_loss_kind *k = (const lpdm_loss_kind *)lpdm_plugin_find(ctx, LPDM_KIND_LOSS, name);
   if (!k) return NULL;
   lpdm_config cfg;
-  if (lpdm_config_init(ctx, &k->head, &cfg)) return NULL;
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", settings ? settings : "");
-  for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-    char *eq = strchr(tok, '=');
-    if (!eq) return NULL;
-    *eq = 0;
-    if (lpdm_config_set_text(ctx, &cfg, name, tok, eq + 1)) return NULL;
-  }
+  if (fx_config(ctx, &k->head, settings, &cfg)) return NULL;
   lpdm_loss *l = NULL;
   if (lpdm_loss_new(ctx, k, &cfg, &l)) return NULL;
   return l;
@@ -261,16 +254,10 @@ static void check_config(const char *name, const char *settings, const char *key
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
+  ctx = fx_ctx_only((const char *const[]){"kruskal.so", "sammon.so", "rank.so", "kernel.so", NULL});
   lpdm_rng_seed(&rng, 11);
   const char *names[] = {"kruskal", "sammon", "rank", "kernel"};
   for (int i = 0; i < 4; i++) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s.so", LPDM_PLUGIN_DIR, names[i]);
-    if (lpdm_plugin_load(ctx, path)) {
-      printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-      return 1;
-    }
     const lpdm_loss_kind *k = (const lpdm_loss_kind *)lpdm_plugin_find(ctx, LPDM_KIND_LOSS, names[i]);
     ok(k && k->uses_guidance == 1, "loss.%s: uses_guidance = 1 (alpha may be > 0)", names[i]);
   }

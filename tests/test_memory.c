@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -23,16 +24,6 @@ enum { B = 64, W = 32, BLOCK = 16, NDEPTH = 3 };
 static const int depths[NDEPTH] = {1, 4, 16};
 
 static lpdm_ctx *ctx;
-
-static const lpdm_plugin *load(const char *file, int kind, const char *name) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s.so", LPDM_PLUGIN_DIR, file);
-  if (!lpdm_plugin_find(ctx, kind, name) && lpdm_plugin_load(ctx, path)) {
-    diag("load %s: %s", path, lpdm_ctx_message(ctx));
-    return NULL;
-  }
-  return lpdm_plugin_find(ctx, kind, name);
-}
 
 static lpdm_net *make_net(const lpdm_layer_kind *dense, int depth, int blocked) {
   lpdm_net *net = NULL;
@@ -94,9 +85,9 @@ static size_t work_after(const lpdm_layer_kind *dense, const lpdm_distance *dist
 int main(void) {
   plan(9);
   ctx = lpdm_ctx_new();
-  const lpdm_layer_kind *dense = (const lpdm_layer_kind *)load("dense", LPDM_KIND_LAYER, "dense");
-  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)load("euclidean", LPDM_KIND_DISTANCE, "euclidean");
-  const lpdm_loss_kind *guided = (const lpdm_loss_kind *)load("guided", LPDM_KIND_LOSS, "guided");
+  const lpdm_layer_kind *dense = (const lpdm_layer_kind *)fx_plugin(ctx, LPDM_KIND_LAYER, "dense.so", "dense");
+  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)fx_plugin(ctx, LPDM_KIND_DISTANCE, "euclidean.so", "euclidean");
+  const lpdm_loss_kind *guided = (const lpdm_loss_kind *)fx_plugin(ctx, LPDM_KIND_LOSS, "guided.so", "guided");
   lpdm_distance *dist = NULL;
   lpdm_loss *loss = NULL;
   if (!dense || !eu || !guided || lpdm_distance_new(ctx, eu, NULL, &dist) || lpdm_loss_new(ctx, guided, NULL, &loss)) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -28,19 +29,6 @@
 
 enum { S_BX, S_BY, S_DIR, S_POS, S_LX, S_LY, S_STRIKE, S_TERM, S_LAST, S_BRICK };
 enum { NOOP = 0, LEFT = 1, RIGHT = 2 };
-
-static lpdm_env *make_env(lpdm_ctx *ctx, const lpdm_env_kind *k, const char *key,
-                          const char *value) {
-  lpdm_config cfg;
-  lpdm_env *env = NULL;
-  if (lpdm_config_init(ctx, &k->head, &cfg)) return NULL;
-  if (key && lpdm_config_set_text(ctx, &cfg, k->head.name, key, value)) return NULL;
-  if (lpdm_env_new(ctx, k, &cfg, &env)) {
-    diag("%s", lpdm_ctx_message(ctx));
-    return NULL;
-  }
-  return env;
-}
 
 static float cell(const float *obs, int c, int y, int x) { return obs[c * CELLS + y * N + x]; }
 
@@ -268,7 +256,7 @@ static double sticky_rate(lpdm_ctx *ctx, lpdm_env *env, int n, int *last_ok) {
 }
 
 static void check_sticky(lpdm_ctx *ctx, const lpdm_env_kind *k) {
-  lpdm_env *env = make_env(ctx, k, NULL, NULL);
+  lpdm_env *env = fx_env(ctx, k, NULL);
   float obs[NOBS];
   int last_ok;
   if (!env) return;
@@ -295,14 +283,14 @@ static void check_sticky(lpdm_ctx *ctx, const lpdm_env_kind *k) {
      "last action kept by reset() (as MinAtar), cleared to no-op by reset(seed)");
   lpdm_env_free(env);
 
-  env = make_env(ctx, k, "sticky_action_prob", "0");
+  env = fx_env(ctx, k, "sticky_action_prob=0");
   if (env) {
     lpdm_env_reset(env, ctx, 1, 11, obs);
     f = sticky_rate(ctx, env, 2000, &last_ok);
     ok(f == 0.0, "sticky_action_prob = 0: never repeated");
   }
   lpdm_env_free(env);
-  env = make_env(ctx, k, "sticky_action_prob", "1");
+  env = fx_env(ctx, k, "sticky_action_prob=1");
   if (env) {
     lpdm_env_reset(env, ctx, 1, 11, obs);
     f = sticky_rate(ctx, env, 2000, &last_ok);
@@ -337,7 +325,7 @@ static uint64_t play(lpdm_ctx *ctx, lpdm_env *env, uint64_t seed, int steps, dou
 }
 
 static void check_determinism(lpdm_ctx *ctx, const lpdm_env_kind *k) {
-  lpdm_env *e1 = make_env(ctx, k, NULL, NULL), *e2 = make_env(ctx, k, NULL, NULL);
+  lpdm_env *e1 = fx_env(ctx, k, NULL), *e2 = fx_env(ctx, k, NULL);
   double r1, r2, r3;
   int n1, n2, n3;
   if (e1 && e2) {
@@ -388,7 +376,7 @@ static void check_random_play(lpdm_ctx *ctx, lpdm_env *env) {
 }
 
 static void check_time_limit(lpdm_ctx *ctx, const lpdm_env_kind *k) {
-  lpdm_env *env = make_env(ctx, k, "max_episode_steps", "5");
+  lpdm_env *env = fx_env(ctx, k, "max_episode_steps=5");
   float obs[NOBS];
   double r, a = NOOP;
   int term, trunc, first = 0;
@@ -444,7 +432,7 @@ static void check_refusals(lpdm_ctx *ctx, const lpdm_env_kind *k, lpdm_env *env)
   ok(rc != LPDM_OK && e == NULL && strstr(lpdm_ctx_message(ctx), "sticky_action_prob"),
      "sticky_action_prob = 1.5 refused (%s)", lpdm_ctx_message(ctx));
 
-  lpdm_env *fresh = make_env(ctx, k, NULL, NULL);
+  lpdm_env *fresh = fx_env(ctx, k, NULL);
   double a = NOOP;
   lpdm_ctx_clear(ctx);
   ok(fresh && lpdm_env_step(fresh, ctx, &a, obs, &r, &term, &trunc) != LPDM_OK,
@@ -471,9 +459,7 @@ static void check_render(lpdm_ctx *ctx, lpdm_env *env) {
 int main(void) {
   lpdm_ctx *ctx = lpdm_ctx_new();
   plan(46);
-  int rc = lpdm_plugin_load(ctx, LPDM_PLUGIN_DIR "/minatar_breakout.so");
-  const lpdm_env_kind *k =
-      rc ? NULL : (const lpdm_env_kind *)lpdm_plugin_find(ctx, LPDM_KIND_ENV, ID);
+  const lpdm_env_kind *k = (const lpdm_env_kind *)fx_plugin(ctx, LPDM_KIND_ENV, "minatar_breakout.so", ID);
   if (!ok(k != NULL && strcmp(k->head.name, "env." ID) == 0 && k->get_state && k->set_state &&
               k->render,
           "load minatar_breakout.so: env." ID " (found by its short name, '/' and all), with "
@@ -484,8 +470,8 @@ int main(void) {
   }
   ok(lpdm_plugin_get(ctx, LPDM_KIND_ENV, "env." ID) == &k->head, "found by its full name too");
 
-  lpdm_env *env = make_env(ctx, k, NULL, NULL);
-  lpdm_env *det = make_env(ctx, k, "sticky_action_prob", "0");
+  lpdm_env *env = fx_env(ctx, k, NULL);
+  lpdm_env *det = fx_env(ctx, k, "sticky_action_prob=0");
   if (env && det) {
     check_spaces(env);
     check_layout(ctx, det);

@@ -13,6 +13,7 @@
 
 #include "../plugins/algos/common.h"
 #include "../plugins/algos/ppo_math.h"
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -259,59 +260,27 @@ static void on_ep(void *u, const lpdm_episode *e) {
 }
 
 typedef struct prun {
-  lpdm_net *net;
-  lpdm_algo *algo;
-  lpdm_distance *dist;
-  lpdm_loss *loss;
+  fx_run f;
+  lpdm_net *net;   /* f.net          */
+  lpdm_algo *algo; /* f.run's algo   */
   rec r;
   lpdm_stats st;
 } prun;
 
-static void prun_free(prun *p) {
-  lpdm_algo_free(p->algo);
-  lpdm_net_free(p->net);
-  lpdm_distance_free(p->dist);
-  lpdm_loss_free(p->loss);
-}
+static void prun_free(prun *p) { fx_run_free(&p->f); }
 
 /* Builds PPO on env with two tanh layers of 16 and the "k=v k=v" settings. */
 static int prun_new(prun *p, const char *env, const char *loss, const char *settings) {
   memset(p, 0, sizeof *p);
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, env);
-  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "ppo");
-  const lpdm_distance_kind *eu = (const lpdm_distance_kind *)lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "euclidean");
-  const lpdm_loss_kind *lk = (const lpdm_loss_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LOSS, loss);
-  if (!ek || !dk || !ak || !eu || !lk) return -1;
-  lpdm_env *probe;
-  if (lpdm_env_new(ctx, ek, NULL, &probe)) return -1;
-  int od = probe->obs_space.dim;
-  lpdm_env_free(probe);
-  lpdm_config lc, ac;
-  lpdm_rng rng;
-  lpdm_rng_seed(&rng, 3);
-  if (lpdm_config_init(ctx, &dk->head, &lc) || lpdm_config_set_num(ctx, &lc, "dense", "out", 16) ||
-      lpdm_config_set_str(ctx, &lc, "dense", "init", "orthogonal") ||
-      lpdm_config_set_num(ctx, &lc, "dense", "gain", sqrt(2)) || lpdm_net_new(ctx, od, &p->net) ||
-      lpdm_net_add(p->net, ctx, dk, &lc, &rng, NULL) || lpdm_net_add(p->net, ctx, dk, &lc, &rng, NULL) ||
-      lpdm_distance_new(ctx, eu, NULL, &p->dist) || lpdm_loss_new(ctx, lk, NULL, &p->loss) ||
-      lpdm_config_init(ctx, &ak->head, &ac))
-    return -1;
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", settings);
-  for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
-    char *eq = strchr(tok, '=');
-    *eq = 0;
-    if (lpdm_config_set_text(ctx, &ac, "ppo", tok, eq + 1)) return -1;
-  }
-  lpdm_algo_setup su = {ek, NULL, p->net, NULL, p->dist, p->loss, on_ep, &p->r};
-  return lpdm_algo_new(ctx, ak, &ac, &su, &p->algo);
+  lpdm_run_spec spec = {.loss_name = loss, .on_episode = on_ep, .user = &p->r};
+  int rc = fx_run_new(ctx, &p->f, "ppo", env, settings,
+                      &(fx_net_spec){2, "out=16 init=orthogonal gain=1.4142135623730951", 3}, &spec);
+  p->net = p->f.net;
+  p->algo = p->f.run ? p->f.run->algo : NULL;
+  return rc;
 }
 
-static int prun_iter(prun *p) {
-  memset(&p->st, 0, sizeof p->st);
-  return p->algo->kind->iterate(p->algo, &p->st, ctx);
-}
+static int prun_iter(prun *p) { return lpdm_run_iterate(p->f.run, ctx, &p->st); }
 
 static double stat(const prun *p, const char *name) {
   for (int i = 0; i < p->st.n; i++)
@@ -496,11 +465,7 @@ static void test_plugin(void) {
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-    return 1;
-  }
+  ctx = fx_ctx();
   test_gae();
   test_distributions();
   test_squash();
