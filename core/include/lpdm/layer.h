@@ -24,7 +24,7 @@ typedef struct lpdm_param {
   int rows, cols;
 } lpdm_param;
 
-#define LPDM_MAX_PARAMS 8
+/* LPDM_MAX_PARAMS (8): plugin.h, with the other sizes the fingerprint covers. */
 
 /* The public part of a layer instance; a plugin embeds it as the first
    member of its own struct. init() fills every field. */

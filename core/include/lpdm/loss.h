@@ -52,7 +52,7 @@ struct lpdm_loss_kind {
                    const lpdm_rows *r, double *acc, double *L, float *dDY, lpdm_ctx *ctx);
 };
 
-#define LPDM_LOSS_ACC 32        /* doubles of eval_rows' accumulator */
+/* LPDM_LOSS_ACC (32 doubles of eval_rows' accumulator): plugin.h, in the fingerprint. */
 #define LPDM_LOSS_MAX_PASSES 8  /* most statistics passes eval_rows may ask for */
 
 #endif
