@@ -155,16 +155,34 @@ static void a_free(lpdm_algo *s) {}
   } while (0)
 
 static void test_register(void) {
-  lpdm_distance_kind dk = {LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.mem", "", NULL), d_pair,
-                           d_vjp, NULL, NULL};
-  lpdm_loss_kind lk = {LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.mem", "", NULL), 0, l_eval, NULL,
-                       NULL};
-  lpdm_layer_kind yk = {LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.mem", "", NULL), y_init, y_fwd,
-                        y_free, NULL};
-  lpdm_env_kind ek = {LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Mem-v0", "", NULL), e_create, e_reset,
-                      e_step, e_free, NULL, NULL, NULL};
-  lpdm_algo_kind ak = {LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.mem", "", NULL), a_create, a_iter,
-                       a_free, NULL};
+  lpdm_distance_kind dk = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.mem", "", NULL),
+      .pairwise = d_pair,
+      .vjp = d_vjp,
+  };
+  lpdm_loss_kind lk = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.mem", "", NULL),
+      .eval = l_eval,
+  };
+  lpdm_layer_kind yk = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.mem", "", NULL),
+      .init = y_init,
+      .forward = y_fwd,
+      .free = y_free,
+  };
+  lpdm_env_kind ek = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Mem-v0", "", NULL),
+      .create = e_create,
+      .reset = e_reset,
+      .step = e_step,
+      .free = e_free,
+  };
+  lpdm_algo_kind ak = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.mem", "", NULL),
+      .create = a_create,
+      .iterate = a_iter,
+      .free = a_free,
+  };
 
   NULL_FIELD(lpdm_distance_kind, dk, pairwise, "pairwise");
   NULL_FIELD(lpdm_distance_kind, dk, vjp, "vjp");
