@@ -29,6 +29,7 @@
 #include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
+#include "gradcheck.h"
 
 #define REF_TOL_LOOP 1e-6
 #define REF_TOL_GRAM 1e-5
@@ -167,6 +168,27 @@ static int all_finite(const float *x, size_t n) {
 
 /* ---- the checks on random data */
 
+/* sum W .* ref(X) with X[i] moved by delta (the double reference). */
+typedef struct refobj {
+  const ref *r;
+  double *Xd;
+  int B, d;
+  double *Dr;
+  const float *W;
+  const double *w0;
+} refobj;
+
+static double ref_f(void *u, size_t i, double delta) {
+  refobj *o = u;
+  const double x0 = o->Xd[i];
+  o->Xd[i] = x0 + delta;
+  ref_pairwise(o->r->id, o->Xd, o->B, o->d, o->Dr, o->w0);
+  o->Xd[i] = x0;
+  double f = 0;
+  for (size_t t = 0; t < (size_t)o->B * o->B; t++) f += o->W[t] * o->Dr[t];
+  return f;
+}
+
 static void check_shape(const ref *r, const lpdm_distance *dist, int B, int d) {
   const size_t BB = (size_t)B * B, n = (size_t)B * d;
   float *X = malloc(sizeof(float) * n), *D = malloc(sizeof(float) * BB), *W = malloc(sizeof(float) * BB);
@@ -199,23 +221,15 @@ static void check_shape(const ref *r, const lpdm_distance *dist, int B, int d) {
   ok(err <= tol, "%s %dx%d: D matches the double reference (max rel err %.2g <= %.0e)", label(r), B, d, err, tol);
   /* vjp against central differences of sum W .* ref(X) */
   if (r->id == MAHAL_DETACH) mahal_w(Xd, B, d, w0);
-  double num = 0, den = 0;
-  for (size_t c = 0; c < (n < FD_MAX ? n : FD_MAX); c++) {
-    const size_t i = n <= FD_MAX ? c : (size_t)lpdm_rng_below(&rng, n);
-    const double x0 = Xd[i];
-    double f[2];
-    for (int s = 0; s < 2; s++) {
-      Xd[i] = x0 + (s ? -FD_H : FD_H);
-      ref_pairwise(r->id, Xd, B, d, Dr, r->id == MAHAL_DETACH ? w0 : NULL);
-      f[s] = 0;
-      for (size_t t = 0; t < BB; t++) f[s] += W[t] * Dr[t];
-    }
-    Xd[i] = x0;
-    fd[i] = (f[0] - f[1]) / (2 * FD_H);
-    num += (fd[i] - dX[i]) * (fd[i] - dX[i]);
-    den += fd[i] * fd[i];
-  }
-  err = sqrt(num) / fmax(sqrt(den), 1.0); /* relative, or absolute for a vanishing gradient */
+  for (size_t i = 0; i < n; i++) fd[i] = dX[i];
+  refobj ro = {r, Xd, B, d, Dr, W, r->id == MAHAL_DETACH ? w0 : NULL};
+  lpdm_fd_opts o = gc_opts(FD_TOL);
+  o.h = FD_H;
+  o.floor = 1.0; /* relative, or absolute for a vanishing gradient */
+  o.max_coords = FD_MAX;
+  lpdm_fd_result fr;
+  lpdm_fd_check(ctx, ref_f, &ro, fd, n, &o, &rng, &fr);
+  err = fr.err;
   ok(err <= FD_TOL && all_finite(dX, n), "%s %dx%d: vjp matches finite differences (rel err %.2g <= %.0e)", label(r), B,
      d, err, FD_TOL);
 out:

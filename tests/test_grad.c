@@ -2,8 +2,9 @@
    the dense layer, the euclidean distance's vjp, the stress and guided
    losses (with and without scale normalisation), and the whole local-loss
    chain of one layer. Central differences in float32 with the objective
-   summed in double; a check passes when the relative error of the whole
-   gradient vector, |fd - analytic| / |analytic|, is below TOL. */
+   summed in double, by liblpdm's checker (lpdm/gradcheck.h, through
+   tests/gradcheck.h); a check passes when the relative error of the whole
+   gradient vector, |fd - analytic| / max(|fd|, 1e-3), is below TOL. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,31 +68,18 @@ static void check_distance(const lpdm_distance_kind *k, int B, int d) {
       sym = fmax(sym, fabs(D[i * B + j] - D[j * B + i]));
     }
   ok(maxerr < 1e-4 && sym == 0, "%s: pairwise equals the direct formula (max err %.2g), symmetric", k->head.name, maxerr);
-  k->vjp(dist, X, B, d, D, C, dX, work, ctx);
-  const float h = 1e-2f;
+  /* vjp against finite differences of sum C .* D(X) */
+  const lpdm_fd_opts o = gc_opts(TOL);
+  lpdm_fd_result r;
+  int rc = lpdm_fd_distance_at(ctx, dist, X, B, d, C, &o, &rng, &r);
+  if (!ok(rc == 0 && r.pass, "%s %dx%d: vjp matches finite differences", k->head.name, B, d))
+    diag("relative error %.3g (%s)", r.err, lpdm_ctx_message(ctx));
   size_t n = (size_t)B * d;
-  double *fd = malloc(sizeof(double) * n), *an = malloc(sizeof(double) * n);
-  for (size_t i = 0; i < n; i++) {
-    float x0 = X[i];
-    X[i] = x0 + h;
-    k->pairwise(dist, X, B, d, D, work, ctx);
-    double fp = gc_dot(D, C, (size_t)B * B);
-    X[i] = x0 - h;
-    k->pairwise(dist, X, B, d, D, work, ctx);
-    double fm = gc_dot(D, C, (size_t)B * B);
-    X[i] = x0;
-    fd[i] = (fp - fm) / (2 * h);
-    an[i] = dX[i];
-  }
-  double e = gc_rel_err(fd, an, n);
-  if (!ok(e < TOL, "%s %dx%d: vjp matches finite differences", k->head.name, B, d)) diag("relative error %.3g", e);
   /* duplicate rows: zero distance, finite gradient */
   memcpy(X + d, X, sizeof(float) * d);
   k->pairwise(dist, X, B, d, D, work, ctx);
   k->vjp(dist, X, B, d, D, C, dX, work, ctx);
   ok(D[1] == 0 && lpdm_check_finite(ctx, dX, n, "dX") == 0, "%s: duplicate rows give distance 0 and a finite gradient", k->head.name);
-  free(fd);
-  free(an);
   free(X);
   free(D);
   free(C);
@@ -126,28 +114,16 @@ static void check_loss(const lpdm_loss_kind *k, const lpdm_distance_kind *dk, in
   double L;
   int rc = k->eval(loss, DX, DY, g, B, &L, dD, ctx);
   ok(rc == 0 && L >= 0, "%s(normalize=%d, alpha=%g): eval ok, L=%.4g >= 0", k->head.name, normalize, alpha, L);
-  size_t np = (size_t)B * (B - 1) / 2;
-  double *fd = malloc(sizeof(double) * np), *an = malloc(sizeof(double) * np);
-  const float h = 1e-3f;
-  size_t c = 0;
   int diag_zero = 1;
-  for (int i = 0; i < B; i++) {
+  for (int i = 0; i < B; i++)
     if (dD[i * B + i] != 0) diag_zero = 0;
-    for (int j = i + 1; j < B; j++, c++) {
-      float y0 = DY[i * B + j];
-      double Lp, Lm;
-      DY[i * B + j] = DY[j * B + i] = y0 + h;
-      k->eval(loss, DX, DY, g, B, &Lp, tmp, ctx);
-      DY[i * B + j] = DY[j * B + i] = y0 - h;
-      k->eval(loss, DX, DY, g, B, &Lm, tmp, ctx);
-      DY[i * B + j] = DY[j * B + i] = y0;
-      fd[c] = (Lp - Lm) / (2 * h);
-      an[c] = (double)dD[i * B + j] + dD[j * B + i];
-    }
-  }
-  double e = gc_rel_err(fd, an, np);
-  if (!ok(e < TOL && diag_zero, "%s(normalize=%d, alpha=%g): dL/dDY matches finite differences", k->head.name, normalize, alpha))
-    diag("relative error %.3g", e);
+  lpdm_fd_opts o = gc_opts(TOL);
+  o.h = 1e-3;
+  lpdm_fd_result r;
+  rc = lpdm_fd_loss_at(ctx, loss, DX, DY, g, B, &o, &rng, &r);
+  if (!ok(rc == 0 && r.pass && diag_zero, "%s(normalize=%d, alpha=%g): dL/dDY matches finite differences", k->head.name,
+          normalize, alpha))
+    diag("relative error %.3g (%s)", r.err, lpdm_ctx_message(ctx));
   /* scale: with normalisation, scaling DY leaves the loss unchanged */
   if (normalize) {
     for (int i = 0; i < B * B; i++) tmp[i] = 3.0f * DY[i];
@@ -159,8 +135,6 @@ static void check_loss(const lpdm_loss_kind *k, const lpdm_distance_kind *dk, in
     k->eval(loss, DX, DX, g, B, &L0, dD, ctx);
     if (alpha == 0) ok(L0 == 0, "%s(normalize=0): DY == DX gives zero loss", k->head.name);
   }
-  free(fd);
-  free(an);
   free(DX);
   free(DY);
   free(dD);
@@ -177,6 +151,22 @@ static double chain_loss(const lpdm_layer_kind *lk, lpdm_layer *l, const lpdm_di
   dist->kind->pairwise(dist, Y, B, l->out_dim, DY, work, ctx);
   loss->kind->eval(loss, DX, DY, g, B, &L, dD, ctx);
   return L;
+}
+
+typedef struct chain {
+  const lpdm_layer_kind *lk;
+  lpdm_layer *l;
+  const lpdm_distance *dist;
+  const lpdm_loss *loss;
+  const float *X;
+  int B;
+  const float *g;
+  float *Y, *DX, *DY, *dD, *work;
+} chain;
+
+static double chain_f(void *u) {
+  chain *c = u;
+  return chain_loss(c->lk, c->l, c->dist, c->loss, c->X, c->B, c->g, c->Y, c->DX, c->DY, c->dD, c->work);
 }
 
 static void check_chain(const lpdm_layer_kind *lk, const lpdm_distance_kind *dk, const lpdm_loss_kind *k) {
@@ -199,23 +189,13 @@ static void check_chain(const lpdm_layer_kind *lk, const lpdm_distance_kind *dk,
   for (int j = 0; j < l->nparams; j++) memset(l->params[j].g, 0, l->params[j].n * sizeof(float));
   lk->backward(l, X, Y, B, dY, NULL, ctx);
   lpdm_param *W = &l->params[0];
-  double *fd = malloc(sizeof(double) * W->n), *an = malloc(sizeof(double) * W->n);
-  const float h = 1e-2f;
-  for (size_t i = 0; i < W->n; i++) {
-    float w0 = W->w[i];
-    W->w[i] = w0 + h;
-    double Lp = chain_loss(lk, l, dist, loss, X, B, g, Y, DX, DY, dD, work);
-    W->w[i] = w0 - h;
-    double Lm = chain_loss(lk, l, dist, loss, X, B, g, Y, DX, DY, dD, work);
-    W->w[i] = w0;
-    fd[i] = (Lp - Lm) / (2 * h);
-    an[i] = W->g[i];
-  }
-  double e = gc_rel_err(fd, an, W->n);
-  if (!ok(e < TOL, "local chain dense->%s->%s: dL/dW matches finite differences", dk->head.name, k->head.name))
-    diag("relative error %.3g", e);
-  free(fd);
-  free(an);
+  chain ch = {lk, l, dist, loss, X, B, g, Y, DX, DY, dD, work};
+  const lpdm_fd_opts o = gc_opts(TOL);
+  lpdm_fd_result r;
+  int rc = lpdm_fd_check_vec(ctx, chain_f, &ch, W->w, W->g, W->n, &o, &rng, &r);
+  if (!ok(rc == 0 && r.pass, "local chain dense->%s->%s: dL/dW matches finite differences", dk->head.name,
+          k->head.name))
+    diag("relative error %.3g", r.err);
   free(work);
   lk->free(l);
   lpdm_distance_free(dist);

@@ -12,10 +12,12 @@
    Tolerances. Forward against the double reference: max |err| <= 1e-5 x
    (1 + |ref|) per output (float32 sums of at most 144 products of O(1)
    terms). Gradients: central differences in float32 with h = 1e-2 and the
-   objective f = sum C .* layer(X) summed in double; a check passes when the
+   objective f = sum C .* layer(X) summed in double (liblpdm's checker,
+   lpdm/gradcheck.h, through tests/gradcheck.h); a check passes when the
    relative error of the whole gradient vector, |fd - analytic| /
-   |analytic|, is below GTOL = 5e-3 (measured: at most 2.1e-4; the error is
-   h^2 truncation through tanh and float32 rounding of f, ~1e-7 / h). */
+   max(|fd|, 1e-3), is below GTOL = 5e-3 (measured: at most 2.1e-4; the
+   error is h^2 truncation through tanh and float32 rounding of f,
+   ~1e-7 / h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

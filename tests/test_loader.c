@@ -4,6 +4,7 @@
    message naming the file and the reason, and an unchanged registry; then
    finding, directories, the default search path and context isolation. */
 #include <dirent.h>
+#include <math.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,16 +155,34 @@ static void a_free(lpdm_algo *s) {}
   } while (0)
 
 static void test_register(void) {
-  lpdm_distance_kind dk = {LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.mem", "", NULL), d_pair,
-                           d_vjp, NULL, NULL};
-  lpdm_loss_kind lk = {LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.mem", "", NULL), 0, l_eval, NULL,
-                       NULL};
-  lpdm_layer_kind yk = {LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.mem", "", NULL), y_init, y_fwd,
-                        y_free, NULL};
-  lpdm_env_kind ek = {LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Mem-v0", "", NULL), e_create, e_reset,
-                      e_step, e_free, NULL, NULL, NULL};
-  lpdm_algo_kind ak = {LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.mem", "", NULL), a_create, a_iter,
-                       a_free, NULL};
+  lpdm_distance_kind dk = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.mem", "", NULL),
+      .pairwise = d_pair,
+      .vjp = d_vjp,
+  };
+  lpdm_loss_kind lk = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.mem", "", NULL),
+      .eval = l_eval,
+  };
+  lpdm_layer_kind yk = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.mem", "", NULL),
+      .init = y_init,
+      .forward = y_fwd,
+      .free = y_free,
+  };
+  lpdm_env_kind ek = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Mem-v0", "", NULL),
+      .create = e_create,
+      .reset = e_reset,
+      .step = e_step,
+      .free = e_free,
+  };
+  lpdm_algo_kind ak = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.mem", "", NULL),
+      .create = a_create,
+      .iterate = a_iter,
+      .free = a_free,
+  };
 
   NULL_FIELD(lpdm_distance_kind, dk, pairwise, "pairwise");
   NULL_FIELD(lpdm_distance_kind, dk, vjp, "vjp");
@@ -240,6 +259,202 @@ static void test_register(void) {
   lpdm_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------------ fingerprint */
+
+/* Each LPDM_MAX_* size shapes a shared struct: a descriptor built with
+   another value of any one of them is refused, naming that size. */
+static void test_fingerprint_sizes(void) {
+  static const struct {
+    const char *what;
+    uint64_t fp;
+    int got, want;
+  } c[] = {
+      {"LPDM_STRLEN", LPDM_FINGERPRINT_OF(32, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_MAX_STATS, LPDM_LOSS_ACC), 32,
+       LPDM_STRLEN},
+      {"LPDM_MAX_KEYS", LPDM_FINGERPRINT_OF(LPDM_STRLEN, 256, LPDM_MAX_PARAMS, LPDM_MAX_STATS, LPDM_LOSS_ACC), 256,
+       LPDM_MAX_KEYS},
+      {"LPDM_MAX_PARAMS", LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, 4, LPDM_MAX_STATS, LPDM_LOSS_ACC), 4,
+       LPDM_MAX_PARAMS},
+      {"LPDM_MAX_STATS", LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, 64, LPDM_LOSS_ACC), 64,
+       LPDM_MAX_STATS},
+      {"LPDM_LOSS_ACC", LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_MAX_STATS, 16), 16,
+       LPDM_LOSS_ACC},
+  };
+  ok(LPDM_FINGERPRINT ==
+         LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_MAX_STATS, LPDM_LOSS_ACC),
+     "LPDM_FINGERPRINT packs this build's sizes");
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    lpdm_ctx *ctx = lpdm_ctx_new();
+    lpdm_distance_kind dk = {
+        .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.sized", "", NULL),
+        .pairwise = d_pair,
+        .vjp = d_vjp,
+    };
+    dk.head.fingerprint = c[i].fp;
+    char want[96];
+    snprintf(want, sizeof want, "%s %d vs %d", c[i].what, c[i].got, c[i].want);
+    int rc = lpdm_plugin_register(ctx, &dk.head, "sized.so");
+    const char *m = lpdm_ctx_message(ctx);
+    ok(rc < 0 && has(m, want) && has(m, "distance.sized") && has(m, "sized.so") && lpdm_plugin_count(ctx, 0) == 0,
+       "a plugin built with %s %d is refused by name: %s", c[i].what, c[i].got, m);
+    lpdm_ctx_free(ctx);
+  }
+}
+
+/* ------------------------------------------------------------ config reads */
+
+/* A layer whose init reads its string key "act" as a number. */
+static const lpdm_key act_key[] = {{"act", LPDM_T_STRING, "tanh", ""}, {NULL, 0, NULL, NULL}};
+static int y_init_bad(const lpdm_layer_kind *k, const lpdm_config *cfg, int in, lpdm_rng *r, lpdm_layer **out,
+                      lpdm_ctx *c) {
+  lpdm_layer *l = calloc(1, sizeof *l);
+  if (!l) return lpdm_error(c, LPDM_ERR_MEM, "out of memory");
+  l->in_dim = in;
+  l->out_dim = (int)lpdm_cfg_num(cfg, "act") > 0 ? 3 : in; /* NaN: the bug */
+  *out = l;
+  return 0;
+}
+static void y_free_bad(lpdm_layer *s) { free(s); }
+
+/* An algorithm whose iterate reads "steps", which it does not declare. */
+static int a_create_ok(const lpdm_algo_kind *k, const lpdm_config *cfg, const lpdm_algo_setup *su, lpdm_algo **out,
+                       lpdm_ctx *c) {
+  *out = calloc(1, sizeof **out);
+  return *out ? 0 : lpdm_error(c, LPDM_ERR_MEM, "out of memory");
+}
+static int a_iter_bad(lpdm_algo *s, lpdm_stats *st, lpdm_ctx *c) {
+  return lpdm_cfg_int(&s->cfg, "steps") > 0 ? LPDM_DONE : LPDM_OK;
+}
+static void a_free_ok(lpdm_algo *s) { free(s); }
+static const lpdm_key seed_key[] = {{"seed", LPDM_T_INT, "1", ""}, {NULL, 0, NULL, NULL}};
+
+static void test_config_reads(void) {
+  char path[PATH_MAX];
+  lpdm_ctx *ctx = lpdm_ctx_new();
+  fixture(path, sizeof path, "undeclared_key");
+  int rc = lpdm_plugin_load(ctx, path);
+  ok(rc == 0, "undeclared_key loads: a read is checked when it happens (%s)", lpdm_ctx_message(ctx));
+  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_find(ctx, LPDM_KIND_ENV, "UndeclaredKey-v0");
+  if (!ek) {
+    lpdm_ctx_free(ctx);
+    return;
+  }
+  lpdm_config cfg;
+  lpdm_config_init(ctx, &ek->head, &cfg);
+  ok(isnan(lpdm_cfg_num(&cfg, "nope")) && lpdm_cfg_int(&cfg, "nope") == 0 && !strcmp(lpdm_cfg_str(&cfg, "nope"), "") &&
+         cfg.bad.n == 3 && !strcmp(cfg.bad.key, "nope"),
+     "an undeclared read returns NaN, 0, \"\" and is recorded (%d reads of '%s')", cfg.bad.n, cfg.bad.key);
+  rc = lpdm_config_check(ctx, &cfg, "env.UndeclaredKey-v0");
+  ok(rc == LPDM_ERR_ARG && has(lpdm_ctx_message(ctx), "env.UndeclaredKey-v0: read config key 'nope', which it does "
+                                                       "not declare (declared: where, max_episode_steps)"),
+     "lpdm_config_check names the plugin, the key and the declared keys: %s", lpdm_ctx_message(ctx));
+  lpdm_config_init(ctx, &ek->head, &cfg);
+  ok(lpdm_cfg_int(&cfg, "where") == 0 && cfg.bad.why == 3 && lpdm_config_check(ctx, &cfg, "x") == LPDM_ERR_ARG &&
+         has(lpdm_ctx_message(ctx), "read config key 'where' as a number, but it declares it as a string"),
+     "a string key read as a number is a bad read too: %s", lpdm_ctx_message(ctx));
+  lpdm_config_init(ctx, &ek->head, &cfg);
+  ok(lpdm_config_check(ctx, &cfg, "x") == LPDM_OK && lpdm_cfg_int(&cfg, "max_episode_steps") == 10 &&
+         !strcmp(lpdm_cfg_str(&cfg, "where"), "create") && cfg.bad.n == 0,
+     "declared reads record nothing");
+
+  /* create reads it: lpdm_env_new fails, naming env and key */
+  lpdm_env *env = NULL;
+  lpdm_ctx_clear(ctx);
+  rc = lpdm_env_new(ctx, ek, NULL, &env);
+  ok(rc == LPDM_ERR_ARG && env == NULL && has(lpdm_ctx_message(ctx), "env.UndeclaredKey-v0") &&
+         has(lpdm_ctx_message(ctx), "'max_steps'"),
+     "create reading an undeclared key fails lpdm_env_new: %s", lpdm_ctx_message(ctx));
+
+  /* step reads it: the first step fails */
+  lpdm_config_init(ctx, &ek->head, &cfg);
+  lpdm_config_set_str(ctx, &cfg, "env.UndeclaredKey-v0", "where", "step");
+  lpdm_ctx_clear(ctx);
+  rc = lpdm_env_new(ctx, ek, &cfg, &env);
+  float obs[2];
+  double a = 0, r;
+  int te, tr;
+  if (!rc) rc = lpdm_env_reset(env, ctx, 1, 1, obs);
+  ok(rc == 0, "where=step: create and reset run (%s)", lpdm_ctx_message(ctx));
+  if (!rc) {
+    rc = lpdm_env_step(env, ctx, &a, obs, &r, &te, &tr);
+    ok(rc == LPDM_ERR_ARG && has(lpdm_ctx_message(ctx), "env.UndeclaredKey-v0: read config key 'max_steps'"),
+       "step reading an undeclared key fails lpdm_env_step: %s", lpdm_ctx_message(ctx));
+  }
+  lpdm_env_free(env);
+  env = NULL;
+
+  /* a whole run: the algorithm's env copies fail, and so does the run */
+  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR) == 0) {
+    const lpdm_algo_kind *rk = (const lpdm_algo_kind *)lpdm_plugin_find(ctx, LPDM_KIND_ALGO, "reinforce");
+    lpdm_net *net = NULL;
+    lpdm_algo *run = NULL;
+    lpdm_config ecfg;
+    lpdm_config_init(ctx, &ek->head, &ecfg);
+    lpdm_config acfg;
+    rc = rk ? lpdm_net_new(ctx, 2, &net) : -1;
+    if (!rc) rc = lpdm_config_init(ctx, &rk->head, &acfg);
+    if (!rc) rc = lpdm_config_set_str(ctx, &acfg, "reinforce", "mode", "bp");
+    lpdm_algo_setup su = {.env_kind = ek, .env_cfg = &ecfg, .policy = net};
+    if (!rc) rc = lpdm_algo_new(ctx, rk, &acfg, &su, &run);
+    ok(rc < 0 && run == NULL && has(lpdm_ctx_message(ctx), "env.UndeclaredKey-v0") &&
+           has(lpdm_ctx_message(ctx), "'max_steps'"),
+       "a reinforce run on it fails, naming the env and the key: %s", lpdm_ctx_message(ctx));
+    lpdm_algo_free(run);
+    lpdm_net_free(net);
+  } else {
+    ok(0, "load %s: %s", LPDM_PLUGIN_DIR, lpdm_ctx_message(ctx));
+  }
+  lpdm_ctx_free(ctx);
+
+  /* a layer's init and an algorithm's iterate, in memory */
+  ctx = lpdm_ctx_new();
+  lpdm_layer_kind yk = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.badread", "", act_key),
+      .init = y_init_bad,
+      .forward = y_fwd,
+      .free = y_free_bad,
+  };
+  lpdm_net *net = NULL;
+  lpdm_rng rng;
+  lpdm_rng_seed(&rng, 1);
+  rc = lpdm_plugin_register(ctx, &yk.head, "mem");
+  if (!rc) rc = lpdm_net_new(ctx, 3, &net);
+  if (!rc) rc = lpdm_net_add(net, ctx, &yk, NULL, &rng, NULL);
+  ok(rc == LPDM_ERR_ARG && lpdm_net_depth(net) == 0 &&
+         has(lpdm_ctx_message(ctx), "layer 1: layer.badread: read config key 'act' as a number"),
+     "a layer's init reading a string key as a number fails lpdm_net_add: %s", lpdm_ctx_message(ctx));
+  lpdm_net_free(net);
+  lpdm_ctx_clear(ctx);
+  lpdm_algo_kind ak = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.badread", "", seed_key),
+      .create = a_create_ok,
+      .iterate = a_iter_bad,
+      .free = a_free_ok,
+  };
+  lpdm_env_kind mk = {
+      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Mem-v0", "", NULL),
+      .create = e_create,
+      .reset = e_reset,
+      .step = e_step,
+      .free = e_free,
+  };
+  lpdm_algo *alg = NULL;
+  lpdm_stats st = {0};
+  rc = lpdm_net_new(ctx, 3, &net);
+  lpdm_algo_setup su = {.env_kind = &mk, .policy = net};
+  if (!rc) rc = lpdm_algo_new(ctx, &ak, NULL, &su, &alg);
+  ok(rc == 0, "algo.badread is created (%s)", lpdm_ctx_message(ctx));
+  if (!rc) {
+    rc = lpdm_algo_iterate(alg, ctx, &st);
+    ok(rc == LPDM_ERR_ARG && has(lpdm_ctx_message(ctx), "algo.badread: read config key 'steps', which it does not "
+                                                         "declare (declared: seed)"),
+       "its iterate reading an undeclared key fails lpdm_algo_iterate: %s", lpdm_ctx_message(ctx));
+  }
+  lpdm_algo_free(alg);
+  lpdm_net_free(net);
+  lpdm_ctx_free(ctx);
+}
+
 /* ------------------------------------------------------------ main */
 
 int main(void) {
@@ -308,10 +523,12 @@ int main(void) {
   refused(ctx, "bad_major", want, have);
   snprintf(want, sizeof want, "ABI %d.%d", LPDM_ABI_MAJOR, LPDM_ABI_MINOR + 1);
   refused(ctx, "newer_minor", "newer minor", want);
-  snprintf(want, sizeof want, "0x%08x", (unsigned)((LPDM_FINGERPRINT & ~0xffu) | 0x44u));
-  snprintf(have, sizeof have, "0x%08x", (unsigned)LPDM_FINGERPRINT);
+  snprintf(want, sizeof want, "0x%016llx", (unsigned long long)((LPDM_FINGERPRINT & ~(uint64_t)0xff) | 0x44u));
+  snprintf(have, sizeof have, "0x%016llx", (unsigned long long)LPDM_FINGERPRINT);
   refused(ctx, "bad_fingerprint", want, have);
   refused(ctx, "bad_fingerprint", "sizeof(void *) 4 vs 8", "fixture_bad_fingerprint");
+  snprintf(want, sizeof want, "LPDM_MAX_KEYS 48 vs %d", LPDM_MAX_KEYS);
+  refused(ctx, "other_max_keys", want, "distance.fixture_other_max_keys");
   refused(ctx, "null_callback", "'eval'", "loss.fixture_null_callback");
   refused(ctx, "no_entry", "lpdm_plugin_no_entry", NULL);
   refused(ctx, "null_descriptor", "lpdm_plugin_null_descriptor() returned NULL", NULL);
@@ -320,7 +537,8 @@ int main(void) {
   refused(ctx, "duplicate", "already registered", "good_distance.so");
   refused(ctx, "bad_key_type", "'weird' has unknown type 42", "distance.fixture_bad_key_type");
   refused(ctx, "bad_default", "'fast'", "distance.fixture_bad_default");
-  refused(ctx, "too_many_keys", "more than 48 config keys", "distance.fixture_too_many_keys");
+  snprintf(want, sizeof want, "more than %d config keys", LPDM_MAX_KEYS);
+  refused(ctx, "too_many_keys", want, "distance.fixture_too_many_keys");
   refused(ctx, "undefined_symbol", "lpdm_fixture_nowhere", NULL);
   /* Loading the same file again is a duplicate too. */
   fixture(path, sizeof path, "good_distance");
@@ -511,6 +729,8 @@ int main(void) {
   }
   unsetenv("LPDM_PLUGIN_PATH");
 
+  test_fingerprint_sizes();
+  test_config_reads();
   rm_tree(tmp);
   return done_testing();
 }

@@ -10,7 +10,9 @@
    3. LPDM_PLUGIN_PATH=<that build dir>: lpdm_plugin_load_default finds
       distance.minkowski beside the built-in plugins; its pairwise matrix
       matches a double-precision reference, its vjp a finite-difference
-      check, and a bad `p` is refused by its create().
+      check (lpdm_fd_distance_at), and a bad `p` is refused by its create().
+      examples/plugin-distance/gradcheck.c, built beside it against the
+      installed checker (lpdm/gradcheck.h), passes its vjp check.
    4. pkg-config with PKG_CONFIG_PATH=<tmp>/prefix/lib/pkgconfig gives the
       include and library flags and the plugindir variable; plain
       `cc -shared $(pkg-config --cflags --libs lpdm)` builds the same file,
@@ -29,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lpdm/gradcheck.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -155,33 +158,22 @@ static void check_distance(lpdm_ctx *ctx, const float *D, double p) {
   ok(sym && worst < 1e-6, "pairwise (p = %g): symmetric, zero diagonal, within %.1g of a double reference",
      p, worst);
 
-  /* vjp against central differences of f(X) = sum_ij G_ij D_ij(X) */
+  /* vjp against central differences of f(X) = sum_ij G_ij D_ij(X), by the
+     checker of lpdm/gradcheck.h (every coordinate, h = 1e-2) */
   lpdm_config cfg;
   lpdm_distance *d = NULL;
-  float work[LPDM_DIST_WORK(B_, D_)], G[B_ * B_], dX[B_ * D_], Dp[B_ * B_];
+  float G[B_ * B_];
   lpdm_config_init(ctx, &k->head, &cfg);
   lpdm_config_set_num(ctx, &cfg, k->head.name, "p", p);
   int rc = lpdm_distance_new(ctx, k, &cfg, &d);
   for (int i = 0; i < B_ * B_; i++) G[i] = (float)cos(0.9 * i);
-  if (!rc) rc = k->vjp(d, X, B_, D_, D, G, dX, work, ctx);
-  double err = 0;
-  const float h = 1e-2f;
-  for (int n = 0; n < B_ * D_ && !rc; n++) {
-    float keep = X[n];
-    double f[2];
-    for (int s = 0; s < 2; s++) {
-      X[n] = keep + (s ? -h : h);
-      k->pairwise(d, X, B_, D_, Dp, work, ctx);
-      double acc = 0;
-      for (int i = 0; i < B_ * B_; i++) acc += (double)G[i] * Dp[i];
-      f[s] = acc;
-    }
-    X[n] = keep;
-    double fd = (f[0] - f[1]) / (2 * h);
-    double e = fabs(fd - dX[n]) / fmax(1, fabs(fd));
-    if (e > err) err = e;
-  }
-  ok(!rc && err < 2e-3, "vjp (p = %g) agrees with central differences (worst rel. error %.2g)", p, err);
+  lpdm_fd_opts o = lpdm_fd_default();
+  o.tol = 2e-3;
+  o.kinks = 0;
+  o.max_coords = 0;
+  lpdm_fd_result r = {0};
+  if (!rc) rc = lpdm_fd_distance_at(ctx, d, X, B_, D_, G, &o, NULL, &r);
+  ok(!rc && r.pass, "vjp (p = %g) agrees with central differences (rel. error %.2g)", p, r.err);
   lpdm_distance_free(d);
 
   d = NULL;
@@ -246,7 +238,7 @@ int main(void) {
     printf("1..0 # SKIP cannot make a temporary directory under %s\n", t && *t ? t : "/tmp");
     return 0;
   }
-  plan(14);
+  plan(15);
   char prefix[1200], ex[1200], cbuild[1200], pcb[1200], cmd[4 * PATH_MAX + 512];
   char path[2 * PATH_MAX];
   snprintf(prefix, sizeof prefix, "%s/prefix", tmp);
@@ -261,7 +253,7 @@ int main(void) {
   int has_pc = pc_dir(prefix, pcdir, sizeof pcdir); /* <prefix>/<libdir>/pkgconfig */
   snprintf(libdir, sizeof libdir, "%s", has_pc ? pcdir : prefix);
   up(libdir);
-  const char *files[] = {"include/lpdm/lpdm.h", "include/lpdm/distance.h", "@/cmake/lpdm/lpdmConfig.cmake",
+  const char *files[] = {"include/lpdm/lpdm.h", "include/lpdm/distance.h", "include/lpdm/gradcheck.h", "@/cmake/lpdm/lpdmConfig.cmake",
                          "@/cmake/lpdm/lpdmConfigVersion.cmake", "@/cmake/lpdm/lpdmTargets.cmake",
                          "@/cmake/lpdm/lpdmPlugin.cmake", "@/liblpdm.so"};
   int all = inst && has_pc;
@@ -275,7 +267,7 @@ int main(void) {
   }
   ok(all, "cmake --install leaves the headers, the CMake package and lpdm.pc under the prefix");
   if (!inst) {
-    for (int i = 1; i < 14; i++) skip("the install failed");
+    for (int i = 1; i < 15; i++) skip("the install failed");
     rm_tree(tmp);
     return done_testing();
   }
@@ -287,6 +279,12 @@ int main(void) {
   snprintf(path, sizeof path, "%s/minkowski.so", cbuild);
   int built = ok(run("configure and build examples/plugin-distance", cmd) && exists(path),
                  "examples/plugin-distance builds with find_package(lpdm) + lpdm_add_plugin");
+
+  /* its gradient check, built against the install (examples/plugin-distance/gradcheck.c) */
+  snprintf(cmd, sizeof cmd, "'%s/minkowski_gradcheck' '%s/minkowski.so'", cbuild, cbuild);
+  if (built) ok(run("minkowski_gradcheck", cmd), "the example's gradient check, built against the installed "
+                                                  "lpdm/gradcheck.h and liblpdm, passes");
+  else skip("the example did not build");
 
   /* 3. load it and use it */
   float D1[B_ * B_], D2[B_ * B_];

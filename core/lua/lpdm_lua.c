@@ -176,7 +176,7 @@ static void push_plugin(lua_State *L, lpdm_ctx *ctx, const lpdm_plugin *p) {
   lua_pop(L, 1); /* cfg */
   if (p->kind == LPDM_KIND_ALGO) { /* its default local loss, "guided" unless it names one */
     const lpdm_algo_kind *ak = (const lpdm_algo_kind *)p;
-    lua_pushstring(L, ak->head.abi_minor >= 2 && ak->local_loss ? ak->local_loss : "guided");
+    lua_pushstring(L, lpdm_abi_has(&ak->head, LPDM_ABI_MINOR_ALGO_LOCAL_LOSS) && ak->local_loss ? ak->local_loss : "guided");
     lua_setfield(L, -2, "local_loss");
   }
 }

@@ -21,7 +21,7 @@ static int lname(lpdm_ctx *ctx, char *buf, const char *prefix, int layer) {
 }
 
 static int has_state(const lpdm_layer *l) {
-  return l->kind->head.abi_minor >= 2 && l->kind->save && l->kind->load; /* layer state: ABI 1.2 */
+  return lpdm_abi_has(&l->kind->head, LPDM_ABI_MINOR_LAYER_SAVE) && l->kind->save && l->kind->load;
 }
 
 /* Loads the layers' own state (after every parameter has been checked);
@@ -212,28 +212,28 @@ int lpdm_net_load(lpdm_net *net, lpdm_ctx *ctx, const lpdm_st *st, const char *p
 
 int lpdm_env_save(const lpdm_env *env, lpdm_ctx *ctx, lpdm_st *st, const char *prefix) {
   const lpdm_env_kind *k = env->kind;
-  if (k->head.abi_minor < 1 || !k->save)
+  if (!lpdm_abi_has(&k->head, LPDM_ABI_MINOR_ENV_SAVE) || !k->save)
     return lpdm_error(ctx, LPDM_ERR_ARG, "%s cannot be checkpointed (it has no save/load)", k->head.name);
   return k->save(env, st, prefix, ctx);
 }
 
 int lpdm_env_load(lpdm_env *env, lpdm_ctx *ctx, const lpdm_st *st, const char *prefix) {
   const lpdm_env_kind *k = env->kind;
-  if (k->head.abi_minor < 1 || !k->load)
+  if (!lpdm_abi_has(&k->head, LPDM_ABI_MINOR_ENV_SAVE) || !k->load)
     return lpdm_error(ctx, LPDM_ERR_ARG, "%s cannot be checkpointed (it has no save/load)", k->head.name);
   return k->load(env, st, prefix, ctx);
 }
 
 int lpdm_algo_save(lpdm_algo *a, lpdm_ctx *ctx, lpdm_st *st) {
   const lpdm_algo_kind *k = a->kind;
-  if (k->head.abi_minor < 1 || !k->save)
+  if (!lpdm_abi_has(&k->head, LPDM_ABI_MINOR_ALGO_SAVE) || !k->save)
     return lpdm_error(ctx, LPDM_ERR_ARG, "%s cannot be checkpointed (it has no save/load)", k->head.name);
   return k->save(a, st, ctx);
 }
 
 int lpdm_algo_load(lpdm_algo *a, lpdm_ctx *ctx, const lpdm_st *st) {
   const lpdm_algo_kind *k = a->kind;
-  if (k->head.abi_minor < 1 || !k->load)
+  if (!lpdm_abi_has(&k->head, LPDM_ABI_MINOR_ALGO_SAVE) || !k->load)
     return lpdm_error(ctx, LPDM_ERR_ARG, "%s cannot be checkpointed (it has no save/load)", k->head.name);
   return k->load(a, st, ctx);
 }

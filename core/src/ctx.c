@@ -240,15 +240,65 @@ void lpdm_config_format(const lpdm_config *cfg, char *buf, size_t len) {
   }
 }
 
-double lpdm_cfg_num(const lpdm_config *cfg, const char *key) {
-  int i = lpdm_config_index(cfg, key);
-  return i < 0 ? 0.0 : cfg->v[i].num;
+/* Records a bad read in cfg->bad: the one write an accessor makes, through
+   the const pointer it was handed (configs are never defined const; see
+   lpdm_config in plugin.h). The first bad key is kept. */
+static void cfg_bad(const lpdm_config *cfg, const char *key, int why) {
+  lpdm_config_bad *b = (lpdm_config_bad *)&cfg->bad;
+  if (b->n++ == 0) {
+    b->why = why;
+    snprintf(b->key, sizeof b->key, "%s", key ? key : "(null)");
+  }
 }
-int lpdm_cfg_int(const lpdm_config *cfg, const char *key) { return (int)lpdm_cfg_num(cfg, key); }
-int lpdm_cfg_bool(const lpdm_config *cfg, const char *key) { return lpdm_cfg_num(cfg, key) != 0; }
+
+/* Index of a numeric key, or -1 after recording the bad read. */
+static int cfg_numeric(const lpdm_config *cfg, const char *key) {
+  int i = key ? lpdm_config_index(cfg, key) : -1;
+  if (i < 0) cfg_bad(cfg, key, 1);
+  else if (cfg->keys[i].type == LPDM_T_STRING) cfg_bad(cfg, key, 3), i = -1;
+  return i;
+}
+
+double lpdm_cfg_num(const lpdm_config *cfg, const char *key) {
+  int i = cfg_numeric(cfg, key);
+  return i < 0 ? NAN : cfg->v[i].num;
+}
+int lpdm_cfg_int(const lpdm_config *cfg, const char *key) {
+  int i = cfg_numeric(cfg, key);
+  return i < 0 ? 0 : (int)cfg->v[i].num;
+}
+int lpdm_cfg_bool(const lpdm_config *cfg, const char *key) {
+  int i = cfg_numeric(cfg, key);
+  return i < 0 ? 0 : cfg->v[i].num != 0;
+}
 const char *lpdm_cfg_str(const lpdm_config *cfg, const char *key) {
-  int i = lpdm_config_index(cfg, key);
+  int i = key ? lpdm_config_index(cfg, key) : -1;
+  if (i < 0) cfg_bad(cfg, key, 1);
+  else if (cfg->keys[i].type != LPDM_T_STRING) cfg_bad(cfg, key, 2), i = -1;
   return i < 0 ? "" : cfg->v[i].str;
+}
+
+int lpdm_config_check(lpdm_ctx *ctx, const lpdm_config *cfg, const char *what) {
+  if (!cfg || cfg->bad.n == 0) return LPDM_OK;
+  const lpdm_config_bad *b = &cfg->bad;
+  char more[48] = "";
+  if (b->n > 1) snprintf(more, sizeof more, " (and %d more bad reads)", b->n - 1);
+  if (b->why != 1) {
+    int i = lpdm_config_index(cfg, b->key);
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: read config key '%s' as %s, but it declares it as %s%s", what, b->key,
+                      b->why == 2 ? "a string" : "a number", i >= 0 ? type_name(cfg->keys[i].type) : "?", more);
+  }
+  char known[600] = "";
+  size_t len = 0;
+  for (int i = 0; i < cfg->n && len < sizeof known - 40; i++)
+    len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", cfg->keys[i].name);
+  return lpdm_error(ctx, LPDM_ERR_ARG, "%s: read config key '%s', which it does not declare (declared: %s)%s", what,
+                    b->key, cfg->n ? known : "none", more);
+}
+
+int lpdm__cfg_after(lpdm_ctx *ctx, const lpdm_config *cfg, const lpdm_plugin *head, int rc) {
+  if (!cfg || cfg->bad.n == 0) return rc;
+  return lpdm_config_check(ctx, cfg, head->name);
 }
 
 void lpdm_stats_set(lpdm_stats *st, const char *name, double v) {

@@ -32,6 +32,12 @@ int lpdm__grow(lpdm_ctx *ctx, float **buf, size_t *cap, size_t n);
    message starts with it ("Hopper-v5: ..."), so the kind is named once. */
 int lpdm__ctx_name(lpdm_ctx *ctx, int code, const lpdm_plugin *head);
 
+/* The host's check after a callback it handed cfg to (ctx.c): rc when cfg
+   recorded no bad read, else LPDM_ERR_ARG with lpdm_config_check's message
+   naming head's plugin (a bad read is the root cause of whatever else the
+   callback reported). */
+int lpdm__cfg_after(lpdm_ctx *ctx, const lpdm_config *cfg, const lpdm_plugin *head, int rc);
+
 /* Optimizer state (optim.c): moments of param i (v is NULL for SGD) and
    the step count. */
 void lpdm__optim_state(lpdm_optim *o, int i, float **m, float **v, long long **t);

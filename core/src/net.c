@@ -168,6 +168,10 @@ int lpdm_net_add(lpdm_net *n, lpdm_ctx *ctx, const lpdm_layer_kind *k, const lpd
   int in = lpdm_net_out_dim(n);
   lpdm_layer *l = NULL;
   rc = k->init(k, &c, in, rng, &l, ctx);
+  if (c.bad.n) { /* a read of an undeclared key: the root cause, whatever init returned */
+    if (!rc && l) k->free(l);
+    return lpdm_ctx_prefix(ctx, lpdm__cfg_after(ctx, &c, &k->head, rc), "layer %d", n->depth + 1);
+  }
   if (rc) return lpdm_ctx_prefix(ctx, rc, "layer %d (%s)", n->depth + 1, k->head.name);
   if (!l) return lpdm_error(ctx, LPDM_ERR, "layer %d (%s): init returned no layer", n->depth + 1, k->head.name);
   l->kind = k;
@@ -253,7 +257,20 @@ static int layer_fail(lpdm_ctx *ctx, int rc, int i, const lpdm_layer *l, const c
 
 /* ------------------------------------------------------------ inference */
 
-int lpdm_net_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, float *Y) {
+/* After the plugins' callbacks ran: a bad config read by any layer, the
+   distance or the loss (plugin.h, lpdm_config) fails the call, naming the
+   plugin and the key, whatever the call returned; else rc. */
+static int cfg_after(const lpdm_net *n, lpdm_ctx *ctx, int rc, const lpdm_distance *dist, const lpdm_loss *loss) {
+  for (int i = 0; i < n->depth; i++)
+    if (n->layers[i]->cfg.bad.n)
+      return lpdm_ctx_prefix(ctx, lpdm__cfg_after(ctx, &n->layers[i]->cfg, &n->layers[i]->kind->head, rc), "layer %d",
+                             i + 1);
+  if (dist && dist->cfg.bad.n) return lpdm__cfg_after(ctx, &dist->cfg, &dist->kind->head, rc);
+  if (loss && loss->cfg.bad.n) return lpdm__cfg_after(ctx, &loss->cfg, &loss->kind->head, rc);
+  return rc;
+}
+
+static int net_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, float *Y) {
   if (B < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: batch size must be >= 1, got %d", B);
   if (n->depth == 0) {
     memmove(Y, X, (size_t)B * n->in_dim * sizeof(float));
@@ -272,9 +289,13 @@ int lpdm_net_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, float *Y
   return LPDM_OK;
 }
 
+int lpdm_net_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, float *Y) {
+  return cfg_after(n, ctx, net_forward(n, ctx, X, B, Y), NULL, NULL);
+}
+
 /* ------------------------------------------------------------ bp */
 
-int lpdm_net_train_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, const float **Y) {
+static int net_train_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, const float **Y) {
   if (B < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: batch size must be >= 1, got %d", B);
   int rc = grow(ctx, &n->in_copy, (size_t)B * n->in_dim);
   if (rc) return rc;
@@ -292,7 +313,11 @@ int lpdm_net_train_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, co
   return LPDM_OK;
 }
 
-int lpdm_net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
+int lpdm_net_train_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, const float **Y) {
+  return cfg_after(n, ctx, net_train_forward(n, ctx, X, B, Y), NULL, NULL);
+}
+
+static int net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
   int B = n->B_train;
   if (B < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: backward without train_forward");
   if (n->depth == 0) {
@@ -306,7 +331,8 @@ int lpdm_net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
   for (int i = n->depth - 1; i >= 0; i--) {
     lpdm_layer *l = n->layers[i];
     if (!l->kind->backward) { /* a black box: straight through, if asked for and the widths agree */
-      if (!lpdm_cfg_bool(&l->cfg, "straight_through"))
+      int st = lpdm_config_index(&l->cfg, "straight_through"); /* optional: not every black box declares it */
+      if (st < 0 || l->cfg.keys[st].type != LPDM_T_BOOL || !l->cfg.v[st].num)
         return lpdm_error(ctx, LPDM_ERR_ARG,
                           "layer %d (%s) is a black box (no backward): backpropagation cannot pass it; "
                           "use mode=local, or set straight_through=true on it to pass the gradient unchanged",
@@ -326,6 +352,10 @@ int lpdm_net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
     g = gin;
   }
   return LPDM_OK;
+}
+
+int lpdm_net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
+  return cfg_after(n, ctx, net_backward(n, ctx, dOut, dX), NULL, NULL);
 }
 
 void lpdm_net_zero_grad(lpdm_net *n) {
@@ -385,19 +415,14 @@ static int local_step(lpdm_net *n, lpdm_ctx *ctx, int i, const float *cur, float
   return LPDM_OK;
 }
 
-/* The ABI minor from which distance and loss descriptors carry the row
-   callbacks: the host reads those trailing fields only from plugins built
-   for it or later (a shorter descriptor ends before them). */
-#define ROWS_ABI_MINOR 2
-
 static int dist_has_rows(const lpdm_distance *d) {
   const lpdm_distance_kind *k = d->kind;
-  return k->head.abi_minor >= ROWS_ABI_MINOR && k->pairwise_rows && k->vjp_rows;
+  return lpdm_abi_has(&k->head, LPDM_ABI_MINOR_ROWS) && k->pairwise_rows && k->vjp_rows;
 }
 
 static int loss_has_rows(const lpdm_loss *l) {
   const lpdm_loss_kind *k = l->kind;
-  return k->head.abi_minor >= ROWS_ABI_MINOR && k->eval_rows && k->row_passes >= 1 &&
+  return lpdm_abi_has(&k->head, LPDM_ABI_MINOR_ROWS) && k->eval_rows && k->row_passes >= 1 &&
          k->row_passes <= LPDM_LOSS_MAX_PASSES;
 }
 
@@ -549,7 +574,7 @@ static int choose_blocked(const lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance 
                     B, need, have, who);
 }
 
-int lpdm_net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
+static int net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
                           const lpdm_loss *loss, const float *X, int B, const float *g,
                           const float **Y, double *losses) {
   if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "local update: batch size must be >= 2, got %d", B);
@@ -614,4 +639,10 @@ int lpdm_net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
   }
   *Y = cur;
   return LPDM_OK;
+}
+
+int lpdm_net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
+                          const lpdm_loss *loss, const float *X, int B, const float *g,
+                          const float **Y, double *losses) {
+  return cfg_after(n, ctx, net_local_update(n, ctx, dist, loss, X, B, g, Y, losses), dist, loss);
 }

@@ -26,7 +26,11 @@ int lpdm_distance_new(lpdm_ctx *ctx, const lpdm_distance_kind *k, const lpdm_con
   if (!d) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
   d->kind = k;
   int rc = default_cfg(ctx, &k->head, cfg, &d->cfg);
-  if (!rc && k->create) rc = k->create(d, ctx);
+  if (!rc && k->create) {
+    rc = k->create(d, ctx);
+    if (!rc && d->cfg.bad.n && k->destroy) k->destroy(d);
+    rc = lpdm__cfg_after(ctx, &d->cfg, &k->head, rc);
+  }
   if (rc) {
     free(d);
     return rc;
@@ -48,7 +52,11 @@ int lpdm_loss_new(lpdm_ctx *ctx, const lpdm_loss_kind *k, const lpdm_config *cfg
   if (!l) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
   l->kind = k;
   int rc = default_cfg(ctx, &k->head, cfg, &l->cfg);
-  if (!rc && k->create) rc = k->create(l, ctx);
+  if (!rc && k->create) {
+    rc = k->create(l, ctx);
+    if (!rc && l->cfg.bad.n && k->destroy) k->destroy(l);
+    rc = lpdm__cfg_after(ctx, &l->cfg, &k->head, rc);
+  }
   if (rc) {
     free(l);
     return rc;
@@ -72,6 +80,10 @@ int lpdm_env_new(lpdm_ctx *ctx, const lpdm_env_kind *k, const lpdm_config *cfg, 
   if (rc) return rc;
   lpdm_env *e = NULL;
   rc = k->create(k, &c, &e, ctx);
+  if (c.bad.n) { /* a read of an undeclared key: the root cause, whatever create returned */
+    if (!rc && e) k->free(e);
+    return lpdm__cfg_after(ctx, &c, &k->head, rc);
+  }
   if (rc) return lpdm__ctx_name(ctx, rc, &k->head);
   if (!e) return lpdm_error(ctx, LPDM_ERR, "%s: create returned no env", k->head.name);
   e->kind = k;
@@ -95,6 +107,7 @@ static inline int obs_finite(const float *x, int n) {
 
 int lpdm_env_reset(lpdm_env *env, lpdm_ctx *ctx, int has_seed, uint64_t seed, float *obs) {
   int rc = env->kind->reset(env, has_seed, seed, obs, ctx);
+  if (env->cfg.bad.n) return lpdm__cfg_after(ctx, &env->cfg, &env->kind->head, rc);
   if (rc) return rc;
   if (!obs_finite(obs, env->obs_space.dim) && lpdm_check_finite(ctx, obs, (size_t)env->obs_space.dim, "observation"))
     return lpdm_ctx_prefix(ctx, LPDM_ERR_NUM, "%s: reset returned", lpdm_plugin_short(&env->kind->head));
@@ -136,6 +149,7 @@ int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs
                           isnan(action[i]) ? "NaN" : action[i] > 0 ? "inf" : "-inf");
   }
   int rc = env->kind->step(env, action, obs, reward, terminated, truncated, ctx);
+  if (env->cfg.bad.n) return lpdm__cfg_after(ctx, &env->cfg, &env->kind->head, rc);
   if (rc) return rc;
   /* what an env hands back must be usable: a NaN here would surface much
      later as a non-finite loss somewhere else */
@@ -155,7 +169,7 @@ int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg
   if (rc) return rc;
   if (!setup->env_kind || !setup->policy)
     return lpdm_error(ctx, LPDM_ERR_ARG, "%s: an env and a policy network are required", k->head.name);
-  if (setup->comm && setup->comm->size > 1 && !(k->head.abi_minor >= 3 && k->distributed))
+  if (setup->comm && setup->comm->size > 1 && !(lpdm_abi_has(&k->head, LPDM_ABI_MINOR_ALGO_COMM) && k->distributed))
     return lpdm_error(ctx, LPDM_ERR_ARG,
                       "%s does not run data-parallel (asked for %d processes); run it without --distributed",
                       k->head.name, setup->comm->size);
@@ -166,6 +180,11 @@ int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg
                       k->head.name, setup->comm->rank, setup->comm->size);
   lpdm_algo *a = NULL;
   rc = k->create(k, &c, setup, &a, ctx);
+  const lpdm_config *bad = c.bad.n ? &c : !rc && a && a->cfg.bad.n ? &a->cfg : NULL;
+  if (bad) { /* a read of an undeclared key: the root cause, whatever create returned */
+    if (!rc && a) k->free(a);
+    return lpdm__cfg_after(ctx, bad, &k->head, rc);
+  }
   if (rc) return lpdm__ctx_name(ctx, rc, &k->head);
   a->kind = k;
   if (a->cfg.n == 0) a->cfg = c; /* unless create filled in its resolved config */
@@ -175,7 +194,7 @@ int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg
 
 int lpdm_algo_local_loss(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_loss_kind **loss, lpdm_config *cfg,
                          const char **spec) {
-  const char *s = k->head.abi_minor >= 2 && k->local_loss ? k->local_loss : "guided";
+  const char *s = lpdm_abi_has(&k->head, LPDM_ABI_MINOR_ALGO_LOCAL_LOSS) && k->local_loss ? k->local_loss : "guided";
   if (spec) *spec = s;
   char buf[256], name[64];
   if (strlen(s) >= sizeof buf)
@@ -197,6 +216,18 @@ int lpdm_algo_local_loss(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_loss
   if (rc) return lpdm_ctx_prefix(ctx, rc, "%s: local_loss '%s'", k->head.name, s);
   *loss = (const lpdm_loss_kind *)p;
   return LPDM_OK;
+}
+
+int lpdm_algo_iterate(lpdm_algo *a, lpdm_ctx *ctx, lpdm_stats *stats) {
+  int rc = a->kind->iterate(a, stats, ctx);
+  return a->cfg.bad.n ? lpdm__cfg_after(ctx, &a->cfg, &a->kind->head, rc) : rc;
+}
+
+int lpdm_algo_act(lpdm_algo *a, lpdm_ctx *ctx, const float *obs, double *action) {
+  if (!a->kind->act)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s has no deterministic action (act)", a->kind->head.name);
+  int rc = a->kind->act(a, obs, action, ctx);
+  return a->cfg.bad.n ? lpdm__cfg_after(ctx, &a->cfg, &a->kind->head, rc) : rc;
 }
 
 void lpdm_algo_free(lpdm_algo *a) {

@@ -39,9 +39,10 @@
 **     two version fields is known to be laid out as here, so that message
 **     names the file and both versions but does not read the name.
 **   - abi_minor <= LPDM_ABI_MINOR (an older minor is fine: minors only add
-**     optional fields at the end of descriptors).
-**   - fingerprint == LPDM_FINGERPRINT (both shown in hex, with the type sizes
-**     that differ).
+**     optional fields at the end of descriptors, read through the gates
+**     LPDM_ABI_MINOR_* of plugin.h).
+**   - fingerprint == LPDM_FINGERPRINT (both shown in hex, with each field
+**     that differs: a C type size, or an LPDM_MAX_* size of plugin.h).
 **   - kind is one of distance, loss, layer, env, algo.
 **   - name is non-NULL and reads "<kind>.<short>" with a non-empty short
 **     part ("distance.euclidean"; a distance named "loss.x" is refused).
@@ -221,21 +222,23 @@ void lpdm__registry_free(lpdm_ctx *ctx) {
 
 /* ------------------------------------------------------------ checks */
 
-/* Describes which type sizes differ between two fingerprints. */
-static void fingerprint_diff(uint32_t got, uint32_t want, char *buf, size_t len) {
+/* Describes which fields differ between two fingerprints (plugin.h lists
+   them): "sizeof(void *) 4 vs 8", "LPDM_MAX_KEYS 48 vs 128". */
+static void fingerprint_diff(uint64_t got, uint64_t want, char *buf, size_t len) {
   static const struct {
     const char *what;
     int shift, bits;
-  } f[] = {{"void *", 0, 4}, {"size_t", 4, 4}, {"int", 8, 4},        {"long", 12, 4},
-           {"double", 16, 4}, {"float", 20, 4}, {"lpdm_value", 24, 8}};
+  } f[] = {{"sizeof(void *)", 0, 4}, {"sizeof(size_t)", 4, 4}, {"sizeof(int)", 8, 4},
+           {"sizeof(long)", 12, 4},  {"sizeof(double)", 16, 4}, {"sizeof(float)", 20, 4},
+           {"LPDM_STRLEN", 24, 8},   {"LPDM_MAX_KEYS", 32, 12}, {"LPDM_MAX_PARAMS", 44, 4},
+           {"LPDM_MAX_STATS", 48, 8}, {"LPDM_LOSS_ACC", 56, 8}};
   size_t o = 0;
   buf[0] = '\0';
   for (size_t i = 0; i < sizeof f / sizeof f[0] && o < len; i++) {
-    uint32_t mask = (1u << f[i].bits) - 1u;
-    uint32_t a = (got >> f[i].shift) & mask, b = (want >> f[i].shift) & mask;
+    uint64_t mask = ((uint64_t)1 << f[i].bits) - 1u;
+    uint64_t a = (got >> f[i].shift) & mask, b = (want >> f[i].shift) & mask;
     if (a != b)
-      o += (size_t)snprintf(buf + o, len - o, "%ssizeof(%s) %u vs %u", o ? ", " : "", f[i].what,
-                            (unsigned)a, (unsigned)b);
+      o += (size_t)snprintf(buf + o, len - o, "%s%s %u vs %u", o ? ", " : "", f[i].what, (unsigned)a, (unsigned)b);
   }
 }
 
@@ -337,13 +340,13 @@ static int check_plugin(lpdm_ctx *ctx, const lpdm_plugin *p, const char *origin)
                       origin, name, (unsigned)p->abi_major, (unsigned)p->abi_minor,
                       LPDM_ABI_MAJOR, LPDM_ABI_MINOR);
   if (p->fingerprint != LPDM_FINGERPRINT) {
-    char diff[200];
+    char diff[400];
     fingerprint_diff(p->fingerprint, LPDM_FINGERPRINT, diff, sizeof diff);
     return lpdm_error(ctx, LPDM_ERR_ARG,
-                      "%s: plugin '%s' has type-size fingerprint 0x%08x, this lpdm has 0x%08x "
-                      "(%s; rebuild the plugin with this lpdm's headers and compiler settings)",
-                      origin, name, (unsigned)p->fingerprint, (unsigned)LPDM_FINGERPRINT,
-                      diff[0] ? diff : "plugin vs lpdm");
+                      "%s: plugin '%s' has fingerprint 0x%016llx, this lpdm has 0x%016llx "
+                      "(%s, plugin vs lpdm; rebuild the plugin with this lpdm's headers and compiler settings)",
+                      origin, name, (unsigned long long)p->fingerprint, (unsigned long long)LPDM_FINGERPRINT,
+                      diff[0] ? diff : "no field differs");
   }
   if (p->kind < 1 || p->kind > NKINDS)
     return lpdm_error(ctx, LPDM_ERR_ARG,

@@ -83,9 +83,12 @@ static int vjp(const lpdm_distance *self, const float *X, int B, int d, const fl
 }
 
 static const lpdm_distance_kind minkowski_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.minkowski", "Minkowski distance (sum |x_i - x_j|^p)^(1/p)",
-                     keys),
-    pairwise, vjp, create, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.minkowski",
+                             "Minkowski distance (sum |x_i - x_j|^p)^(1/p)", keys),
+    .pairwise = pairwise,
+    .vjp = vjp,
+    .create = create,
+};
 
 /* The one exported symbol: named after the file (minkowski.so). */
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_minkowski(void) { return &minkowski_kind.head; }

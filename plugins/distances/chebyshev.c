@@ -129,7 +129,10 @@ LPDM_VECTORIZE static int vjp(const lpdm_distance *self, const float *X, int B, 
 }
 
 static const lpdm_distance_kind chebyshev_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.chebyshev", "Chebyshev (L-inf) distance max_k |x_ik - x_jk|", NULL),
-    pairwise, vjp, NULL, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.chebyshev",
+                             "Chebyshev (L-inf) distance max_k |x_ik - x_jk|", NULL),
+    .pairwise = pairwise,
+    .vjp = vjp,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_chebyshev(void) { return &chebyshev_kind.head; }

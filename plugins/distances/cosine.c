@@ -125,7 +125,10 @@ LPDM_VECTORIZE static int vjp(const lpdm_distance *self, const float *X, int B, 
 }
 
 static const lpdm_distance_kind cosine_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.cosine", "cosine distance 1 - cos(x_i, x_j)", keys), pairwise, vjp,
-    create, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.cosine", "cosine distance 1 - cos(x_i, x_j)", keys),
+    .pairwise = pairwise,
+    .vjp = vjp,
+    .create = create,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_cosine(void) { return &cosine_kind.head; }

@@ -168,7 +168,11 @@ LPDM_VECTORIZE static int vjp_rows(const lpdm_distance *self, const float *X, in
 }
 
 static const lpdm_distance_kind euclidean_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.euclidean", "Euclidean distance |x_i - x_j|", NULL),
-    pairwise, vjp, NULL, NULL, pairwise_rows, vjp_rows};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.euclidean", "Euclidean distance |x_i - x_j|", NULL),
+    .pairwise = pairwise,
+    .vjp = vjp,
+    .pairwise_rows = pairwise_rows,
+    .vjp_rows = vjp_rows,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_euclidean(void) { return &euclidean_kind.head; }

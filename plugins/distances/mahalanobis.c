@@ -157,8 +157,11 @@ LPDM_VECTORIZE static int vjp(const lpdm_distance *self, const float *X, int B, 
 }
 
 static const lpdm_distance_kind mahalanobis_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.mahalanobis",
-                     "Euclidean distance of the batch-standardised features (diagonal Mahalanobis)", keys),
-    pairwise, vjp, create, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.mahalanobis",
+                             "Euclidean distance of the batch-standardised features (diagonal Mahalanobis)", keys),
+    .pairwise = pairwise,
+    .vjp = vjp,
+    .create = create,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_mahalanobis(void) { return &mahalanobis_kind.head; }

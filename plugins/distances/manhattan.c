@@ -104,7 +104,10 @@ LPDM_VECTORIZE static int vjp(const lpdm_distance *self, const float *X, int B, 
 }
 
 static const lpdm_distance_kind manhattan_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.manhattan", "Manhattan (L1) distance sum_k |x_ik - x_jk|", NULL),
-    pairwise, vjp, NULL, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.manhattan",
+                             "Manhattan (L1) distance sum_k |x_ik - x_jk|", NULL),
+    .pairwise = pairwise,
+    .vjp = vjp,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_manhattan(void) { return &manhattan_kind.head; }

@@ -86,7 +86,12 @@ LPDM_VECTORIZE static int vjp_rows(const lpdm_distance *self, const float *X, in
 }
 
 static const lpdm_distance_kind sqeuclidean_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.sqeuclidean", "squared Euclidean distance |x_i - x_j|^2", NULL),
-    pairwise, vjp, NULL, NULL, pairwise_rows, vjp_rows};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.sqeuclidean",
+                             "squared Euclidean distance |x_i - x_j|^2", NULL),
+    .pairwise = pairwise,
+    .vjp = vjp,
+    .pairwise_rows = pairwise_rows,
+    .vjp_rows = vjp_rows,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_sqeuclidean(void) { return &sqeuclidean_kind.head; }

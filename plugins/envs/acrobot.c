@@ -344,17 +344,17 @@ static int ac_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_c
 }
 
 static const lpdm_env_kind ac_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Acrobot-v1",
-                     "Gymnasium's Acrobot-v1: swing a two-link chain up (Discrete(3), Box(6))",
-                     ac_keys),
-    ac_create,
-    ac_reset,
-    ac_step,
-    ac_free,
-    ac_get_state,
-    ac_set_state,
-    ac_render,
-    ac_save,
-    ac_load};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Acrobot-v1",
+                             "Gymnasium's Acrobot-v1: swing a two-link chain up (Discrete(3), Box(6))", ac_keys),
+    .create = ac_create,
+    .reset = ac_reset,
+    .step = ac_step,
+    .free = ac_free,
+    .get_state = ac_get_state,
+    .set_state = ac_set_state,
+    .render = ac_render,
+    .save = ac_save,
+    .load = ac_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_acrobot(void) { return &ac_kind.head; }

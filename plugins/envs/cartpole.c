@@ -259,17 +259,17 @@ static int cp_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_c
 }
 
 static const lpdm_env_kind cp_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.CartPole-v1",
-                     "Gymnasium's CartPole-v1: balance a pole on a cart (Discrete(2), Box(4))",
-                     cp_keys),
-    cp_create,
-    cp_reset,
-    cp_step,
-    cp_free,
-    cp_get_state,
-    cp_set_state,
-    cp_render,
-    cp_save,
-    cp_load};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.CartPole-v1",
+                             "Gymnasium's CartPole-v1: balance a pole on a cart (Discrete(2), Box(4))", cp_keys),
+    .create = cp_create,
+    .reset = cp_reset,
+    .step = cp_step,
+    .free = cp_free,
+    .get_state = cp_get_state,
+    .set_state = cp_set_state,
+    .render = cp_render,
+    .save = cp_save,
+    .load = cp_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_cartpole(void) { return &cp_kind.head; }

@@ -403,18 +403,19 @@ static int mb_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_c
 }
 
 static const lpdm_env_kind mb_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env." MB_NAME,
-                     "MinAtar's Breakout, minimal actions: 10x10x4 binary grid as C x H x W "
-                     "(Box(400)), Discrete(3), sticky actions",
-                     mb_keys),
-    mb_create,
-    mb_reset,
-    mb_step,
-    mb_free,
-    mb_get_state,
-    mb_set_state,
-    mb_render,
-    mb_save,
-    mb_load};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env." MB_NAME,
+                             "MinAtar's Breakout, minimal actions: 10x10x4 binary grid as C x H x W "
+                             "(Box(400)), Discrete(3), sticky actions",
+                             mb_keys),
+    .create = mb_create,
+    .reset = mb_reset,
+    .step = mb_step,
+    .free = mb_free,
+    .get_state = mb_get_state,
+    .set_state = mb_set_state,
+    .render = mb_render,
+    .save = mb_save,
+    .load = mb_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_minatar_breakout(void) { return &mb_kind.head; }

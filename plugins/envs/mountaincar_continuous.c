@@ -248,17 +248,17 @@ static int mc_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_c
 }
 
 static const lpdm_env_kind mc_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.MountainCarContinuous-v0",
-                     "Gymnasium's MountainCarContinuous-v0: drive a car up a hill (Box(1), Box(2))",
-                     mc_keys),
-    mc_create,
-    mc_reset,
-    mc_step,
-    mc_free,
-    mc_get_state,
-    mc_set_state,
-    mc_render,
-    mc_save,
-    mc_load};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.MountainCarContinuous-v0",
+                             "Gymnasium's MountainCarContinuous-v0: drive a car up a hill (Box(1), Box(2))", mc_keys),
+    .create = mc_create,
+    .reset = mc_reset,
+    .step = mc_step,
+    .free = mc_free,
+    .get_state = mc_get_state,
+    .set_state = mc_set_state,
+    .render = mc_render,
+    .save = mc_save,
+    .load = mc_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_mountaincar_continuous(void) { return &mc_kind.head; }

@@ -244,17 +244,17 @@ static int pd_load(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_c
 }
 
 static const lpdm_env_kind pd_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Pendulum-v1",
-                     "Gymnasium's Pendulum-v1: swing a pendulum up and hold it (Box(1), Box(3))",
-                     pd_keys),
-    pd_create,
-    pd_reset,
-    pd_step,
-    pd_free,
-    pd_get_state,
-    pd_set_state,
-    pd_render,
-    pd_save,
-    pd_load};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Pendulum-v1",
+                             "Gymnasium's Pendulum-v1: swing a pendulum up and hold it (Box(1), Box(3))", pd_keys),
+    .create = pd_create,
+    .reset = pd_reset,
+    .step = pd_step,
+    .free = pd_free,
+    .get_state = pd_get_state,
+    .set_state = pd_set_state,
+    .render = pd_render,
+    .save = pd_save,
+    .load = pd_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_pendulum(void) { return &pd_kind.head; }

@@ -355,7 +355,12 @@ static int conv_backward(lpdm_layer *l, const float *X, const float *Y, int B, f
 }
 
 static const lpdm_layer_kind conv_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.conv2d", "2-D convolution: act(conv(X, W) + b), im2col + GEMM", keys),
-    conv_init, conv_forward, conv_free, conv_backward};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.conv2d",
+                             "2-D convolution: act(conv(X, W) + b), im2col + GEMM", keys),
+    .init = conv_init,
+    .forward = conv_forward,
+    .free = conv_free,
+    .backward = conv_backward,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_conv2d(void) { return &conv_kind.head; }

@@ -269,7 +269,11 @@ static int dense_backward(lpdm_layer *l, const float *X, const float *Y, int B, 
 }
 
 static const lpdm_layer_kind dense_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.dense", "fully connected: act(X W + b)", keys),
-    dense_init, dense_forward, dense_free, dense_backward};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.dense", "fully connected: act(X W + b)", keys),
+    .init = dense_init,
+    .forward = dense_forward,
+    .free = dense_free,
+    .backward = dense_backward,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_dense(void) { return &dense_kind.head; }

@@ -45,7 +45,11 @@ static int flatten_backward(lpdm_layer *l, const float *X, const float *Y, int B
 }
 
 static const lpdm_layer_kind flatten_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.flatten", "identity on flattened (C x H x W) rows", NULL),
-    flatten_init, flatten_forward, flatten_free, flatten_backward};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.flatten", "identity on flattened (C x H x W) rows", NULL),
+    .init = flatten_init,
+    .forward = flatten_forward,
+    .free = flatten_free,
+    .backward = flatten_backward,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_flatten(void) { return &flatten_kind.head; }

@@ -84,7 +84,13 @@ static int noise_load(lpdm_layer *l, const lpdm_st *st, const char *prefix, lpdm
 }
 
 static const lpdm_layer_kind noise_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.noise", "black box: additive Gaussian noise, X + std N(0, 1)", keys),
-    noise_init, noise_forward, noise_free, NULL, noise_save, noise_load};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.noise",
+                             "black box: additive Gaussian noise, X + std N(0, 1)", keys),
+    .init = noise_init,
+    .forward = noise_forward,
+    .free = noise_free,
+    .save = noise_save,
+    .load = noise_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_noise(void) { return &noise_kind.head; }

@@ -83,8 +83,11 @@ static int q_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx *c
 }
 
 static const lpdm_layer_kind q_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.quantize", "black box: round to the nearest of k levels in [lo, hi]",
-                     keys),
-    q_init, q_forward, q_free, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.quantize",
+                             "black box: round to the nearest of k levels in [lo, hi]", keys),
+    .init = q_init,
+    .forward = q_forward,
+    .free = q_free,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_quantize(void) { return &q_kind.head; }

@@ -116,8 +116,13 @@ static int rp_load(lpdm_layer *l, const lpdm_st *st, const char *prefix, lpdm_ct
 }
 
 static const lpdm_layer_kind rp_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.random_projection",
-                     "black box: X R with a fixed seeded Gaussian R, N(0, 1/out), never trained", keys),
-    rp_init, rp_forward, rp_free, NULL, rp_save, rp_load};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.random_projection",
+                             "black box: X R with a fixed seeded Gaussian R, N(0, 1/out), never trained", keys),
+    .init = rp_init,
+    .forward = rp_forward,
+    .free = rp_free,
+    .save = rp_save,
+    .load = rp_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_random_projection(void) { return &rp_kind.head; }

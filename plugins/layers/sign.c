@@ -50,7 +50,10 @@ static int sign_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx
 }
 
 static const lpdm_layer_kind sign_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.sign", "black box: sign(x) in {-1, 0, +1}", keys),
-    sign_init, sign_forward, sign_free, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.sign", "black box: sign(x) in {-1, 0, +1}", keys),
+    .init = sign_init,
+    .forward = sign_forward,
+    .free = sign_free,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_sign(void) { return &sign_kind.head; }

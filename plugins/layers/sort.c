@@ -58,7 +58,10 @@ static int sort_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx
 }
 
 static const lpdm_layer_kind sort_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.sort", "black box: each row sorted ascending", keys), sort_init,
-    sort_forward, sort_free, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.sort", "black box: each row sorted ascending", keys),
+    .init = sort_init,
+    .forward = sort_forward,
+    .free = sort_free,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_sort(void) { return &sort_kind.head; }

@@ -94,8 +94,11 @@ static int topk_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx
 }
 
 static const lpdm_layer_kind topk_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.topk", "black box: keep the k largest values of each row, zero the rest",
-                     keys),
-    topk_init, topk_forward, topk_free, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LAYER, "layer.topk",
+                             "black box: keep the k largest values of each row, zero the rest", keys),
+    .init = topk_init,
+    .forward = topk_forward,
+    .free = topk_free,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_topk(void) { return &topk_kind.head; }

@@ -52,7 +52,12 @@ static int eval_rows(const lpdm_loss *self, int pass, const float *DX, const flo
 }
 
 static const lpdm_loss_kind guided_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.guided", "reward-guided distance matching", keys),
-    1, eval, create, NULL, 1, eval_rows};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.guided", "reward-guided distance matching", keys),
+    .uses_guidance = 1,
+    .eval = eval,
+    .create = create,
+    .row_passes = 1,
+    .eval_rows = eval_rows,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_guided(void) { return &guided_kind.head; }

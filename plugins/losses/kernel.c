@@ -257,7 +257,13 @@ static int eval_rows(const lpdm_loss *self, int pass, const float *DX, const flo
 }
 
 static const lpdm_loss_kind kernel_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.kernel", "distance matching to a kernel of the input distances", keys),
-    1, eval, create, NULL, 3, eval_rows};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.kernel",
+                             "distance matching to a kernel of the input distances", keys),
+    .uses_guidance = 1,
+    .eval = eval,
+    .create = create,
+    .row_passes = 3,
+    .eval_rows = eval_rows,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_kernel(void) { return &kernel_kind.head; }

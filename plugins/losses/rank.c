@@ -238,7 +238,11 @@ LPDM_VECTORIZE static int eval(const lpdm_loss *self, const float *DX, const flo
 }
 
 static const lpdm_loss_kind rank_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.rank", "order of the output distances matches the (guided) target's", keys),
-    1, eval, create, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.rank",
+                             "order of the output distances matches the (guided) target's", keys),
+    .uses_guidance = 1,
+    .eval = eval,
+    .create = create,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_rank(void) { return &rank_kind.head; }

@@ -104,7 +104,11 @@ LPDM_VECTORIZE static int eval(const lpdm_loss *self, const float *DX, const flo
 }
 
 static const lpdm_loss_kind sammon_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.sammon", "Sammon's stress against the (guided) input distances", keys), 1,
-    eval, create, NULL};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.sammon",
+                             "Sammon's stress against the (guided) input distances", keys),
+    .uses_guidance = 1,
+    .eval = eval,
+    .create = create,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_sammon(void) { return &sammon_kind.head; }

@@ -42,7 +42,11 @@ static int eval_rows(const lpdm_loss *self, int pass, const float *DX, const flo
 }
 
 static const lpdm_loss_kind stress_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.stress", "unsupervised MDS stress between input and output distances", keys),
-    0, eval, NULL, NULL, 1, eval_rows};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.stress",
+                             "unsupervised MDS stress between input and output distances", keys),
+    .eval = eval,
+    .row_passes = 1,
+    .eval_rows = eval_rows,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_stress(void) { return &stress_kind.head; }

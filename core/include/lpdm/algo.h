@@ -24,7 +24,7 @@ typedef struct lpdm_episode {
 } lpdm_episode;
 
 /* Named figures of one iteration ("loss_policy", "entropy", ...). */
-#define LPDM_MAX_STATS 32
+/* LPDM_MAX_STATS (32): plugin.h, with the other sizes the fingerprint covers. */
 typedef struct lpdm_stats {
   int n;
   const char *name[LPDM_MAX_STATS]; /* static strings */

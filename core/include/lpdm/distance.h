@@ -53,7 +53,7 @@ struct lpdm_distance_kind {
   /* (optional) private state from the config; NULL means none. */
   int (*create)(lpdm_distance *self, lpdm_ctx *ctx);
   void (*destroy)(lpdm_distance *self); /* (optional) */
-  /* ---- ABI 1.2 (read by the host only from plugins built for >= 1.2) */
+  /* ---- added in ABI 1.2, part of 2.0 (host gate: LPDM_ABI_MINOR_ROWS) */
   /* (optional; both or neither) Rows of the matrix, for batches whose
      B x B matrix does not fit (docs/performance.md, "Large batches").
      pairwise_rows writes the rows r->i0 <= i < r->i1, r->w entries each:

@@ -50,7 +50,7 @@ struct lpdm_env_kind {
   int (*set_state)(lpdm_env *self, const double *state, lpdm_ctx *ctx);
   /* (optional) text rendering into buf */
   int (*render)(const lpdm_env *self, char *buf, size_t len);
-  /* ---- ABI 1.1 (read by the host only from plugins built for >= 1.1) */
+  /* ---- added in ABI 1.1, part of 2.0 (host gate: LPDM_ABI_MINOR_ENV_SAVE) */
   /* (optional) Everything that decides the env's future -- its state, its
      generator, its step counter -- as tensors named "<prefix>.<what>";
      load restores it exactly (lpdm_state_put/get in lpdm.h help). An env

@@ -24,7 +24,7 @@ typedef struct lpdm_param {
   int rows, cols;
 } lpdm_param;
 
-#define LPDM_MAX_PARAMS 8
+/* LPDM_MAX_PARAMS (8): plugin.h, with the other sizes the fingerprint covers. */
 
 /* The public part of a layer instance; a plugin embeds it as the first
    member of its own struct. init() fills every field. */
@@ -51,7 +51,7 @@ struct lpdm_layer_kind {
      param's g and, when dX != NULL, writes dL/dX. */
   int (*backward)(lpdm_layer *self, const float *X, const float *Y, int B,
                   float *dY, float *dX, lpdm_ctx *ctx);
-  /* ---- ABI 1.2 (read by the host only from plugins built for >= 1.2) */
+  /* ---- added in ABI 1.2, part of 2.0 (host gate: LPDM_ABI_MINOR_LAYER_SAVE) */
   /* (optional) State that is not a parameter -- a generator, a fixed
      matrix, running moments -- as tensors "<prefix>.<what>" (prefix is
      "<net>.<layer>"; lpdm_state_put/get in lpdm.h help). The host saves

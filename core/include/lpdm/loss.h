@@ -26,7 +26,7 @@ struct lpdm_loss_kind {
               const float *g, int B, double *L, float *dDY, lpdm_ctx *ctx);
   int (*create)(lpdm_loss *self, lpdm_ctx *ctx); /* (optional) */
   void (*destroy)(lpdm_loss *self);              /* (optional) */
-  /* ---- ABI 1.2 (read by the host only from plugins built for >= 1.2) */
+  /* ---- added in ABI 1.2, part of 2.0 (host gate: LPDM_ABI_MINOR_ROWS) */
   /* (optional) Row-blocked evaluation, for batches whose B x B matrices do
      not fit (docs/performance.md, "Large batches"). row_passes (1 to
      LPDM_LOSS_MAX_PASSES; 0 with eval_rows NULL) statistics passes come
@@ -52,7 +52,7 @@ struct lpdm_loss_kind {
                    const lpdm_rows *r, double *acc, double *L, float *dDY, lpdm_ctx *ctx);
 };
 
-#define LPDM_LOSS_ACC 32        /* doubles of eval_rows' accumulator */
+/* LPDM_LOSS_ACC (32 doubles of eval_rows' accumulator): plugin.h, in the fingerprint. */
 #define LPDM_LOSS_MAX_PASSES 8  /* most statistics passes eval_rows may ask for */
 
 #endif

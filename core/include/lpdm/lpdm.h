@@ -78,6 +78,12 @@ int lpdm_config_set_bool(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, cons
 int lpdm_config_set_text(lpdm_ctx *ctx, lpdm_config *cfg, const char *what, const char *key, const char *text);
 /* Writes "key=value, ..." into buf. */
 void lpdm_config_format(const lpdm_config *cfg, char *buf, size_t len);
+/* LPDM_OK, or LPDM_ERR_ARG with "<what>: read config key 'k', which it
+   does not declare (declared: ...)" when a plugin's lpdm_cfg_* read of cfg
+   went wrong (plugin.h, lpdm_config). lpdm_*_new, lpdm_net_*, lpdm_env_*
+   and the algo functions check it after every callback; a host that calls
+   a callback itself calls this after it. */
+int lpdm_config_check(lpdm_ctx *ctx, const lpdm_config *cfg, const char *what);
 
 /* ------------------------------------------------------------ RNG */
 
@@ -267,6 +273,12 @@ int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs
 int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg,
                   const lpdm_algo_setup *setup, lpdm_algo **out);
 void lpdm_algo_free(lpdm_algo *a);
+/* One iteration (kind->iterate: LPDM_OK, LPDM_DONE or an error) and the
+   deterministic action (kind->act; an error when the kind has none), each
+   failing by name when the plugin read an undeclared config key
+   (lpdm_config_check). Hosts call these rather than the callbacks. */
+int lpdm_algo_iterate(lpdm_algo *a, lpdm_ctx *ctx, lpdm_stats *stats);
+int lpdm_algo_act(lpdm_algo *a, lpdm_ctx *ctx, const float *obs, double *action);
 void lpdm_stats_set(lpdm_stats *st, const char *name, double v); /* name: static */
 
 /* ------------------------------------------------------------ safetensors */
