@@ -72,7 +72,9 @@ static int dist_pairwise(lua_State *L) {
   if ((size_t)B * (size_t)B > ((size_t)1 << 28)) return luaL_argerror(L, 2, "batch too large");
   float *D = lpdmL_tmpbuf(L, (size_t)B * B * sizeof(float));
   float *work = lpdmL_tmpbuf(L, LPDM_DIST_WORK(B, width) * sizeof(float));
-  if (d->d->kind->pairwise(d->d, X, B, width, D, work, ctx)) return lpdmL_fail(L, ctx);
+  if (d->d->kind->pairwise(d->d, X, B, width, D, work, ctx) ||
+      lpdm_config_check(ctx, &d->d->cfg, d->d->kind->head.name))
+    return lpdmL_fail(L, ctx);
   lpdmL_pushfmat(L, D, B, B);
   return 1;
 }
@@ -108,7 +110,9 @@ static int loss_eval(lua_State *L) {
   }
   float *dDY = lpdmL_tmpbuf(L, (size_t)B * B * sizeof(float));
   double val = 0;
-  if (l->l->kind->eval(l->l, DX, DY, g, B, &val, dDY, ctx)) return lpdmL_fail(L, ctx);
+  if (l->l->kind->eval(l->l, DX, DY, g, B, &val, dDY, ctx) ||
+      lpdm_config_check(ctx, &l->l->cfg, l->l->kind->head.name))
+    return lpdmL_fail(L, ctx);
   lua_pushnumber(L, val);
   lpdmL_pushfmat(L, dDY, B, B);
   return 2;

@@ -349,7 +349,7 @@ static int run_act(lua_State *L) {
   lpdmL_readvec(L, 2, r->run->obs_dim, r->obs, NULL, 2, "obs");
   for (int i = 0; i < run_act_dim(r); i++) r->act[i] = 0;
   lpdm_ctx_clear(ctx);
-  if (r->run->kind->act(r->run->algo, r->obs, r->act, ctx)) return run_fail(L, r, ctx);
+  if (lpdm_algo_act(r->run->algo, ctx, r->obs, r->act)) return run_fail(L, r, ctx);
   if (r->run->act_space.type == LPDM_SPACE_DISCRETE) lua_pushinteger(L, (lua_Integer)r->act[0]);
   else lpdmL_pushdvec(L, r->act, run_act_dim(r));
   return 1;

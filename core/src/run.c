@@ -128,5 +128,5 @@ int lpdm_run_new(lpdm_ctx *ctx, const lpdm_run_spec *s, lpdm_run **out) {
 
 int lpdm_run_iterate(lpdm_run *run, lpdm_ctx *ctx, lpdm_stats *st) {
   memset(st, 0, sizeof *st);
-  return run->kind->iterate(run->algo, st, ctx);
+  return lpdm_algo_iterate(run->algo, ctx, st);
 }
