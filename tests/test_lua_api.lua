@@ -1,4 +1,4 @@
--- test_lua_api.lua -- the Lua binding (core/lua/lpdm_lua.c), as TAP.
+-- test_lua_api.lua -- the Lua binding (core/lua/, one file per object family), as TAP.
 -- Run by ctest with build/lpdm; also: build/lpdm tests/test_lua_api.lua
 local lpdm = require("lpdm")
 package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/lib/?.lua;" .. package.path

@@ -1,4 +1,4 @@
--- test_lua_stats.lua -- lpdm.stats (core/lua/lpdm_lua.c over core/src/stats.c), as TAP.
+-- test_lua_stats.lua -- lpdm.stats (core/lua/lpdm_stats.c over core/src/stats.c), as TAP.
 -- Run by ctest with build/lpdm; also: build/lpdm tests/test_lua_stats.lua
 -- The expected values are worked by hand from docs/statistics.md (see the
 -- comments); tests/test_stats.c checks the C functions in more cases.
