@@ -390,7 +390,7 @@ static int value_grad(rf *s, lpdm_ctx *ctx, const float *out, int B, float *d, d
   return LPDM_OK;
 }
 
-static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
+static int rf_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
   rf *s = (rf *)a;
   if (s->global_step >= s->budget) return LPDM_DONE;
   s->T = 0;
@@ -444,12 +444,12 @@ static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
       (rc = update_net(s, ctx, s->vtrunk, s->vhead, B, s->G.p, value_grad, &vloss,
                        lpdm_net_depth(s->vtrunk) <= 8 ? vlocal : NULL)))
     return lpdm_ctx_prefix(ctx, rc, "baseline update %d", s->iteration);
-  lpdm_stats_set(st, "global_step", (double)s->global_step);
-  lpdm_stats_set(st, "batch_size", B);
-  lpdm_stats_set(st, "loss_policy", ploss);
-  if (s->vhead) lpdm_stats_set(st, "loss_value", vloss);
+  lpdm_figures_set(st, "global_step", (double)s->global_step);
+  lpdm_figures_set(st, "batch_size", B);
+  lpdm_figures_set(st, "loss_policy", ploss);
+  if (s->vhead) lpdm_figures_set(st, "loss_value", vloss);
   if (s->local && ll)
-    for (int i = 0; i < lpdm_net_depth(s->trunk); i++) lpdm_stats_set(st, local_names[i], local_losses[i]);
+    for (int i = 0; i < lpdm_net_depth(s->trunk); i++) lpdm_figures_set(st, local_names[i], local_losses[i]);
   if (!s->discrete) lpdm_algo_box_stats(st, s->log_std, s->nact, s->mu_abs, s->mu_n);
   return LPDM_OK;
 }

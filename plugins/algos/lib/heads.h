@@ -74,7 +74,7 @@ double box_clip(const lpdm_space *sp, int i, double x);
 double head_squash(double z, double lo, double hi);
 double head_squash_grad(double z, double lo, double hi);
 /* The Gaussian head's figures: log_std_mean (over the n dimensions) and
-   mu_abs_mean = mu_abs / mu_n (NaN without a step). */
-void gauss_figures(lpdm_figures *f, const float *log_std, int n, double mu_abs, double mu_n);
+   mu_abs_mean = mu_abs / mu_n (NaN without a step); a figures status. */
+int gauss_figures(lpdm_figures *f, const float *log_std, int n, double mu_abs, double mu_n);
 
 #endif
