@@ -26,7 +26,7 @@ void vecenv_free(vecenv *v) {
   if (v->env)
     for (int e = 0; e < v->n; e++) lpdm_env_free(v->env[e]);
   void *ps[] = {v->env, v->ep_ret, v->ep_len, v->om, v->ov, v->oc, v->rm,
-                v->rv,  v->rc,     v->disc,   v->held, v->xbuf, v->raw};
+                v->rv,  v->rc,     v->disc,   v->held, v->xbuf, v->raw, v->obs};
   for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
   free(v);
 }
@@ -71,7 +71,7 @@ static double scale_reward(vecenv *v, int e, double r, int terminated) {
 }
 
 int vecenv_new(lpdm_ctx *ctx, const lpdm_env_kind *kind, const lpdm_config *cfg, int n, uint64_t seed,
-               const vecenv_opts *o, float *obs0, vecenv **out) {
+               const vecenv_opts *o, vecenv **out) {
   *out = NULL;
   vecenv *v = calloc(1, sizeof *v);
   if (!v) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
@@ -95,12 +95,13 @@ int vecenv_new(lpdm_ctx *ctx, const lpdm_env_kind *kind, const lpdm_config *cfg,
       v->ov = malloc((size_t)n * od * sizeof *v->ov);
       v->xbuf = malloc((size_t)(od ? od : 1) * sizeof *v->xbuf);
       v->raw = malloc((size_t)(od ? od : 1) * sizeof *v->raw);
-      if (!v->om || !v->ov || !v->xbuf || !v->raw) goto oom;
+      v->obs = malloc(((size_t)n * od + 1) * sizeof *v->obs);
+      if (!v->om || !v->ov || !v->xbuf || !v->raw || !v->obs) goto oom;
       for (int i = 0; i < n * od; i++) v->ov[i] = 1;
       for (int k = 0; k < n; k++) v->oc[k] = v->rc[k] = 1e-4, v->rv[k] = 1;
     }
     if ((rc = lpdm_env_reset(v->env[e], ctx, 1, seed + (uint64_t)e, v->raw))) goto fail;
-    norm_obs(v, e, v->raw, obs0 + (size_t)e * v->od); /* normalised after the reset, as the wrapper does */
+    norm_obs(v, e, v->raw, v->obs + (size_t)e * v->od); /* normalised after the reset, as the wrapper does */
   }
   *out = v;
   return LPDM_OK;

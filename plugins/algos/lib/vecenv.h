@@ -15,8 +15,9 @@
 **
 **   vecenv_opts o = {.norm_obs = 1, .norm_reward = 1, .clip_obs = 10, .clip_reward = 10, .gamma = 0.99};
 **   vecenv *v;
-**   rc = vecenv_new(ctx, setup->env_kind, setup->env_cfg, N, seed, &o, obs0, &v); // copy e reset with seed + e
+**   rc = vecenv_new(ctx, setup->env_kind, setup->env_cfg, N, seed, &o, &v); // copy e reset with seed + e
 **   vecenv_sink(v, setup->on_episode, setup->user, 0);
+**   float *obs = v->obs + e * v->od;                 // copy e's current observation
 **   rc = vecenv_step(v, ctx, e, action, obs, &r, &term, &trunc);
 **   if (term || trunc) rc = vecenv_end_episode(v, ctx, e, global_step, obs);
 **
@@ -40,6 +41,7 @@ typedef struct vecenv {
   int n, od;                   /* copies, observation size                           */
   vecenv_opts o;
   lpdm_env **env;              /* n copies (owned)                                   */
+  float *obs;                  /* n x od: each copy's current (normalised) observation */
   double *ep_ret;              /* raw return of each copy's running episode          */
   int *ep_len;                 /* its length                                         */
   double *om, *ov, *oc;        /* observation moments: n x od mean, n x od var, n counts */
@@ -56,16 +58,17 @@ typedef struct vecenv {
 } vecenv;
 
 /* Makes n copies of the env (kind, cfg), resets copy e with seed + e and
-   writes its first (normalised) observation into obs0 + e * od. Caller
+   writes its first (normalised) observation into obs + e * od. Caller
    frees with vecenv_free. */
 int vecenv_new(lpdm_ctx *ctx, const lpdm_env_kind *kind, const lpdm_config *cfg, int n, uint64_t seed,
-               const vecenv_opts *o, float *obs0, vecenv **out);
+               const vecenv_opts *o, vecenv **out);
 void vecenv_free(vecenv *v); /* accepts NULL */
 /* Where finished episodes go (on_episode may be NULL); defer = 1 holds them. */
 void vecenv_sink(vecenv *v, void (*on_episode)(void *, const lpdm_episode *), void *user, int defer);
 
-/* One step of copy e: obs receives the normalised observation, *reward the
-   scaled reward (both as given when the wrappers are off). */
+/* One step of copy e: obs (usually v->obs + e * od) receives the normalised
+   observation, *reward the scaled reward (both as given when the wrappers
+   are off). */
 int vecenv_step(vecenv *v, lpdm_ctx *ctx, int e, const double *action, float *obs, double *reward, int *term,
                 int *trunc);
 /* The end of copy e's episode, global_step the steps taken when it ended:
