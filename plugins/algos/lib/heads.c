@@ -148,7 +148,7 @@ void gauss_grad(const float *mu, const float *log_std, const float *a, int n, do
                 float *dmu, float *dlogstd) {
   for (int i = 0; i < n; i++) {
     const double s = exp(log_std[i]), x = (a[i] - (double)mu[i]) / s;
-    dmu[i] = (float)(g * x / s);                       /* dlp/dmu = x / s        */
+    dmu[i] = (float)(g * x / s);                      /* dlp/dmu = x / s        */
     dlogstd[i] += (float)(g * (x * x - 1) - c * inv); /* dlp/dlog s = x^2 - 1 */
   }
 }

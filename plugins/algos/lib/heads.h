@@ -51,11 +51,11 @@ void cat_grad(const float *z, int n, int a, double H, double g, double c, double
 
 /* ---- Gaussian */
 typedef struct gauss_std {
-  int n;            /* action dimensions                 */
-  float *log_std;   /* n values                           */
-  float *grad;      /* n gradients (the loss adds to them) */
+  int n;          /* action dimensions                 */
+  float *log_std; /* n values                           */
+  float *grad;    /* n gradients (the loss adds to them) */
   lpdm_param param;
-  lpdm_optim *opt;  /* its own optimizer                  */
+  lpdm_optim *opt; /* its own optimizer                  */
 } gauss_std;
 /* n log-stds at init, optimised by oc. Caller frees with gauss_std_free. */
 int gauss_std_new(lpdm_ctx *ctx, int n, double init, const lpdm_optim_cfg *oc, gauss_std **out);

@@ -27,7 +27,7 @@ static int ckpt_arrays(ppo *s, ckpt_array *a) {
   const size_t N = (size_t)s->N, od = (size_t)s->od;
   int k = 0;
   a[k++] = (ckpt_array){"next_obs", s->venv->obs, N * od, CKPT_F32};
-  a[k++] = (ckpt_array){"next_done", s->next_done.p, N, CKPT_F32};
+  a[k++] = (ckpt_array){"next_done", s->ro.next_done.p, N, CKPT_F32};
   if (s->x.fnorm) {
     const size_t F = (size_t)lpdm_net_out_dim(s->trunk), VF = (size_t)lpdm_net_out_dim(s->vtrunk);
     a[k++] = (ckpt_array){"feature_mean.policy", s->x.fm_a, F, CKPT_F32};
@@ -54,7 +54,7 @@ int ppo_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
   if (!rc && s->ls) rc = gauss_std_save(s->ls, ctx, st);
   if (!rc) rc = lpdm_state_put_rng(st, ctx, "algo", "rng", &s->rng);
   if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "counters", n, 4);
-  if (!rc) rc = ckpt_put_ints(st, ctx, "algo", "shuffle", s->perm, s->B);
+  if (!rc) rc = ckpt_put_ints(st, ctx, "algo", "shuffle", s->mb.perm, s->B);
   if (!rc) rc = vecenv_save(s->venv, ctx, st);
   return rc;
 }
@@ -68,8 +68,8 @@ int ppo_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   const int B = s->B;
   int64_t n[4];
   int rc = lpdm_state_get_i64(st, ctx, "algo", "counters", n, 4);
-  if (!rc && (n[0] < 0 || n[0] > (int64_t)s->num_updates * B || n[1] < 0 || n[1] > s->num_updates ||
-              n[0] != n[1] * B || (n[2] != 0 && n[2] != 1) || (n[3] != 0 && n[3] != 1)))
+  if (!rc && (n[0] < 0 || n[0] > (int64_t)s->num_updates * B || n[1] < 0 || n[1] > s->num_updates || n[0] != n[1] * B ||
+              (n[2] != 0 && n[2] != 1) || (n[3] != 0 && n[3] != 1)))
     return lpdm_error(ctx, LPDM_ERR_IO,
                       "checkpoint: algo.counters: env step %lld at update %lld does not fit this run (%d steps per "
                       "update, %d updates)",
@@ -90,7 +90,7 @@ int ppo_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
       seen[perm[i]] = 1;
   }
   if (!rc)
-    for (int i = 0; i < B; i++) s->perm[i] = perm[i];
+    for (int i = 0; i < B; i++) s->mb.perm[i] = perm[i];
   free(perm);
   free(seen);
   lpdm_net *net[CKPT_NETS];

@@ -29,8 +29,8 @@ int ppo_dp_init(ppo *s, lpdm_ctx *ctx) {
   d->per += d->per & 1;
   if (s->venv->o.norm_obs) d->per += 2 * ((size_t)Nl * (2 * od + 1));
   d->per += d->per & 1;
-  d->ngrad = lpdm_net_grad_count(s->head) + lpdm_net_grad_count(s->vhead) +
-             lpdm_optim_grad_count(s->ls ? s->ls->opt : NULL);
+  d->ngrad =
+      lpdm_net_grad_count(s->head) + lpdm_net_grad_count(s->vhead) + lpdm_optim_grad_count(s->ls ? s->ls->opt : NULL);
   if (!s->local) d->ngrad += lpdm_net_grad_count(s->trunk) + lpdm_net_grad_count(s->vtrunk);
   d->send = malloc(d->per * sizeof(float));
   d->recv = malloc(d->per * (size_t)d->P * sizeof(float));
@@ -56,7 +56,7 @@ int ppo_dp_exchange(ppo *s, lpdm_ctx *ctx) {
   struct {
     float *a;
     int w;
-  } rows[] = {{s->obs.p, od}, {s->act.p, na}, {s->logp.p, 1}, {s->rew.p, 1}, {s->done.p, 1}};
+  } rows[] = {{s->ro.obs.p, od}, {s->ro.act.p, na}, {s->ro.logp.p, 1}, {s->ro.rew.p, 1}, {s->ro.done.p, 1}};
   float *p = d->send;
   for (int t = 0; t < T; t++)
     for (size_t k = 0; k < sizeof rows / sizeof *rows; k++) {
@@ -66,10 +66,10 @@ int ppo_dp_exchange(ppo *s, lpdm_ctx *ctx) {
     }
   memcpy(p, v->obs + (size_t)d->e0 * od, (size_t)Nl * od * sizeof(float));
   p += (size_t)Nl * od;
-  memcpy(p, s->next_done.p + d->e0, (size_t)Nl * sizeof(float));
+  memcpy(p, s->ro.next_done.p + d->e0, (size_t)Nl * sizeof(float));
   p += Nl;
   p += (size_t)(p - d->send) & 1; /* doubles at an even offset */
-  if (v->o.norm_obs) { /* the copies' observation moments, so that run:act is the same on every rank */
+  if (v->o.norm_obs) {            /* the copies' observation moments, so that run:act is the same on every rank */
     double *x = (double *)(void *)p;
     memcpy(x, v->om + (size_t)d->e0 * od, (size_t)Nl * od * sizeof(double));
     memcpy(x + (size_t)Nl * od, v->ov + (size_t)d->e0 * od, (size_t)Nl * od * sizeof(double));
@@ -89,7 +89,7 @@ int ppo_dp_exchange(ppo *s, lpdm_ctx *ctx) {
       }
     memcpy(v->obs + (size_t)f0 * od, q, (size_t)Nl * od * sizeof(float));
     q += (size_t)Nl * od;
-    memcpy(s->next_done.p + f0, q, (size_t)Nl * sizeof(float));
+    memcpy(s->ro.next_done.p + f0, q, (size_t)Nl * sizeof(float));
     q += Nl;
     q += (size_t)(q - (d->recv + (size_t)r * d->per)) & 1;
     if (v->o.norm_obs) {
@@ -113,7 +113,8 @@ int ppo_dp_exchange(ppo *s, lpdm_ctx *ctx) {
   int rc = LPDM_OK;
   if (total > d->allcap) {
     lpdm_episode *n = realloc(d->all, (total + 64) * sizeof *n);
-    if (!n) rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+    if (!n)
+      rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
     else {
       d->all = n;
       d->allcap = total + 64;
@@ -159,8 +160,7 @@ int ppo_dp_reduce(ppo *s, lpdm_ctx *ctx, ppo_pstats *ps, double *sq_a) {
   if (c->allreduce_f64(c->user, v, 6)) return lpdm_error(ctx, LPDM_ERR, "data-parallel loss sum failed");
   ps->pg_loss = v[0], ps->entropy = v[1], ps->approx_kl = v[2], ps->old_approx_kl = v[3], ps->clipfrac = v[4];
   s->job_vloss = v[5];
-  *sq_a = lpdm_net_grad_sq(s->head) + (lso ? lpdm_optim_grad_sq(lso) : 0) +
-          (s->local ? 0 : lpdm_net_grad_sq(s->trunk));
+  *sq_a = lpdm_net_grad_sq(s->head) + (lso ? lpdm_optim_grad_sq(lso) : 0) + (s->local ? 0 : lpdm_net_grad_sq(s->trunk));
   s->job_sq = lpdm_net_grad_sq(s->vhead) + (s->local ? 0 : lpdm_net_grad_sq(s->vtrunk));
   return LPDM_OK;
 }

@@ -159,7 +159,8 @@ static const lpdm_key keys[] = {
     {"adam_eps", LPDM_T_NUMBER, "1e-5", "epsilon of every Adam optimizer"},
     {"bootstrap_truncated", LPDM_T_BOOL, "false", "bootstrap V(final obs) on truncation (CleanRL: off)"},
     {"norm_obs", LPDM_T_STRING, "auto", "running observation normalisation: true, false, auto (Box only)"},
-    {"norm_reward", LPDM_T_STRING, "auto", "reward scaling by the discounted return's std: true, false, auto (Box only)"},
+    {"norm_reward", LPDM_T_STRING, "auto",
+     "reward scaling by the discounted return's std: true, false, auto (Box only)"},
     {"clip_obs", LPDM_T_NUMBER, "10", "normalised observations are clipped to +-clip_obs"},
     {"clip_reward", LPDM_T_NUMBER, "10", "scaled rewards are clipped to +-clip_reward"},
     {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
@@ -176,14 +177,15 @@ static const lpdm_key keys[] = {
     {"critic_alpha", LPDM_T_NUMBER, "-1", "local: the critic's loss with this alpha (-1: the loss's own)"},
     {"guide", LPDM_T_STRING, "raw", "local: guidance signal as given (raw), clipped (clip) or ranked (rank)"},
     {"guide_clip", LPDM_T_NUMBER, "2", "local, guide=clip: clip at this many standard deviations from the mean"},
-    {"actor_guide", LPDM_T_STRING, "adv", "local: the actor's guidance, adv (A) or signed (A times the centred action index)"},
+    {"actor_guide", LPDM_T_STRING, "adv",
+     "local: the actor's guidance, adv (A) or signed (A times the centred action index)"},
     {"critic_guide", LPDM_T_STRING, "ret", "local: the critic's guidance, ret (returns) or val (the rollout's values)"},
     {"head_epochs", LPDM_T_INT, "0", "local: extra epochs per update that train only the heads (features fixed)"},
     {"head_anneal", LPDM_T_BOOL, "false", "local: anneal the heads' rates (with anneal_lr)"},
     {"guide_anneal", LPDM_T_BOOL, "false", "local: the losses' alpha decays linearly to 0 over the run"},
-    {"local_batch", LPDM_T_STRING, "minibatch", "local: hidden layers learn per minibatch, or once per epoch on the whole rollout"},
+    {"local_batch", LPDM_T_STRING, "minibatch",
+     "local: hidden layers learn per minibatch, or once per epoch on the whole rollout"},
     {NULL, 0, NULL, NULL}};
-
 
 static void ppo_free(lpdm_algo *a) {
   ppo *s = (ppo *)a;
@@ -198,20 +200,22 @@ static void ppo_free(lpdm_algo *a) {
   trunk_rule_free(s->crule);
   ppo_research_free(&s->x);
   ppo_dp_free(&s->dp);
-  void *ps[] = {s->act_env, s->trunk_lr, s->vtrunk_lr, s->perm, s->lbuf_a, s->lbuf_c, s->al, s->cl};
+  void *ps[] = {s->act_env, s->trunk_lr, s->vtrunk_lr, s->mb.perm, s->lbuf_a, s->lbuf_c, s->al, s->cl};
   for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
-  fbuf *bs[] = {&s->obs,   &s->act,    &s->logp,  &s->val,   &s->rew,   &s->done,  &s->adv,   &s->ret,
-                &s->next_done, &s->next_val, &s->feat, &s->out, &s->vfeat, &s->vout, &s->m_obs, &s->m_act,
-                &s->m_logp, &s->m_adv, &s->m_ret, &s->m_val, &s->dout, &s->dfeat, &s->dv, &s->dvfeat,
-                &s->tfeat, &s->vtfeat};
+  ppo_rollout *ro = &s->ro;
+  ppo_minibatch *mb = &s->mb;
+  fbuf *bs[] = {&ro->obs,   &ro->act,       &ro->logp,     &ro->val,   &ro->rew,   &ro->done,  &ro->adv,
+                &ro->ret,   &ro->next_done, &ro->next_val, &ro->feat,  &ro->out,   &ro->vfeat, &ro->vout,
+                &mb->m_obs, &mb->m_act,     &mb->m_logp,   &mb->m_adv, &mb->m_ret, &mb->m_val, &mb->dout,
+                &mb->dfeat, &mb->dv,        &mb->dvfeat,   &mb->tfeat, &mb->vtfeat};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   free(s);
 }
 
 static int critic_job(void *arg, lpdm_ctx *ctx);
 
-static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup,
-                      lpdm_algo **out, lpdm_ctx *ctx) {
+static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup, lpdm_algo **out,
+                      lpdm_ctx *ctx) {
   int local, rc0 = algo_mode(cfg, setup, &local, ctx);
   if (rc0) return rc0;
 
@@ -226,8 +230,8 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
 
   lpdm_config rcfg = *cfg; /* resolved */
   const char *self = "algo.ppo";
-#define AUTO(key, d, c)                                                                          \
-  if (lpdm_cfg_num(cfg, key) == -1 && (rc = lpdm_config_set_num(ctx, &rcfg, self, key, discrete ? (d) : (c)))) \
+#define AUTO(key, d, c)                                                                                                \
+  if (lpdm_cfg_num(cfg, key) == -1 && (rc = lpdm_config_set_num(ctx, &rcfg, self, key, discrete ? (d) : (c))))         \
     return rc;
   AUTO("num_envs", 4, 1)
   AUTO("num_steps", 128, 2048)
@@ -238,9 +242,12 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
 #undef AUTO
   int norm_obs = algo_tri(lpdm_cfg_str(cfg, "norm_obs"), !discrete);
   int norm_rew = algo_tri(lpdm_cfg_str(cfg, "norm_reward"), !discrete);
-  if (norm_obs < 0) return lpdm_error(ctx, LPDM_ERR_ARG, "norm_obs must be true, false or auto, got '%s'", lpdm_cfg_str(cfg, "norm_obs"));
+  if (norm_obs < 0)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "norm_obs must be true, false or auto, got '%s'",
+                      lpdm_cfg_str(cfg, "norm_obs"));
   if (norm_rew < 0)
-    return lpdm_error(ctx, LPDM_ERR_ARG, "norm_reward must be true, false or auto, got '%s'", lpdm_cfg_str(cfg, "norm_reward"));
+    return lpdm_error(ctx, LPDM_ERR_ARG, "norm_reward must be true, false or auto, got '%s'",
+                      lpdm_cfg_str(cfg, "norm_reward"));
   if ((rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_obs", norm_obs ? "true" : "false")) ||
       (rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_reward", norm_rew ? "true" : "false")))
     return rc;
@@ -263,8 +270,8 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
                       "num_minibatches (%d) must divide the batch num_envs x num_steps = %d x %d = %d", nmb, N, T, B);
   const double steps = lpdm_cfg_num(cfg, "steps");
   if (steps < B)
-    return lpdm_error(ctx, LPDM_ERR_ARG,
-                      "steps (%.0f) must cover at least one batch of num_envs x num_steps = %d", steps, B);
+    return lpdm_error(ctx, LPDM_ERR_ARG, "steps (%.0f) must cover at least one batch of num_envs x num_steps = %d",
+                      steps, B);
   const double clip = lpdm_cfg_num(cfg, "clip_coef");
   if (!(clip > 0)) return lpdm_error(ctx, LPDM_ERR_ARG, "clip_coef must be > 0, got %g", clip);
   const char *unit[] = {"gamma", "gae_lambda"};
@@ -272,8 +279,8 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
     double v = lpdm_cfg_num(cfg, unit[i]);
     if (!(v >= 0 && v <= 1)) return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be in [0, 1], got %g", unit[i], v);
   }
-  const char *nonneg[] = {"learning_rate", "ent_coef",  "vf_coef", "max_grad_norm", "target_kl", "head_lr",
-                          "local_lr",      "actor_local_lr", "critic_local_lr"};
+  const char *nonneg[] = {"learning_rate", "ent_coef", "vf_coef",        "max_grad_norm",  "target_kl",
+                          "head_lr",       "local_lr", "actor_local_lr", "critic_local_lr"};
   for (size_t i = 0; i < sizeof nonneg / sizeof *nonneg; i++) {
     double v = lpdm_cfg_num(cfg, nonneg[i]);
     if (!(v >= 0))
@@ -359,7 +366,8 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   const double eps = lpdm_cfg_num(cfg, "adam_eps");
 
   /* the critic's hidden layers, the rates of both nets' */
-  if (setup->value) s->vtrunk = setup->value;
+  if (setup->value)
+    s->vtrunk = setup->value;
   else {
     if ((rc = lpdm_net_clone(s->trunk, ctx, &s->rng, &s->vtrunk))) goto fail;
     s->own_vtrunk = 1;
@@ -375,23 +383,23 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
 
   /* rollout and minibatch buffers */
   s->act_env = malloc((size_t)nact * sizeof *s->act_env);
-  s->perm = malloc((size_t)B * sizeof *s->perm);
-  if (!s->act_env || !s->perm) goto oom;
-  for (int i = 0; i < B; i++) s->perm[i] = i;
+  s->mb.perm = malloc((size_t)B * sizeof *s->mb.perm);
+  if (!s->act_env || !s->mb.perm) goto oom;
+  for (int i = 0; i < B; i++) s->mb.perm[i] = i;
   const int F = lpdm_net_out_dim(s->trunk), VF = lpdm_net_out_dim(s->vtrunk);
   const int W = N > s->M ? N : s->M;
-  if ((rc = fgrow(ctx, &s->obs, (size_t)B * od)) || (rc = fgrow(ctx, &s->act, (size_t)B * na)) ||
-      (rc = fgrow(ctx, &s->logp, B)) || (rc = fgrow(ctx, &s->val, B)) || (rc = fgrow(ctx, &s->rew, B)) ||
-      (rc = fgrow(ctx, &s->done, B)) || (rc = fgrow(ctx, &s->adv, B)) || (rc = fgrow(ctx, &s->ret, B)) ||
-      (rc = fgrow(ctx, &s->next_done, N)) || (rc = fgrow(ctx, &s->next_val, N)) ||
-      (rc = fgrow(ctx, &s->feat, (size_t)W * F)) || (rc = fgrow(ctx, &s->out, (size_t)N * nact)) ||
-      (rc = fgrow(ctx, &s->vfeat, (size_t)B * VF)) || (rc = fgrow(ctx, &s->vout, N)) ||
-      (rc = fgrow(ctx, &s->m_obs, (size_t)s->M * od)) || (rc = fgrow(ctx, &s->m_act, (size_t)s->M * na)) ||
-      (rc = fgrow(ctx, &s->m_logp, s->M)) || (rc = fgrow(ctx, &s->m_adv, s->M)) ||
-      (rc = fgrow(ctx, &s->m_ret, s->M)) || (rc = fgrow(ctx, &s->m_val, s->M)) ||
-      (rc = fgrow(ctx, &s->dout, (size_t)s->M * nact)) || (rc = fgrow(ctx, &s->dfeat, (size_t)s->M * F)) ||
-      (rc = fgrow(ctx, &s->dv, s->M)) || (rc = fgrow(ctx, &s->dvfeat, (size_t)s->M * VF)) ||
-      (rc = fgrow(ctx, &s->tfeat, (size_t)s->M * F)) || (rc = fgrow(ctx, &s->vtfeat, (size_t)s->M * VF)))
+  if ((rc = fgrow(ctx, &s->ro.obs, (size_t)B * od)) || (rc = fgrow(ctx, &s->ro.act, (size_t)B * na)) ||
+      (rc = fgrow(ctx, &s->ro.logp, B)) || (rc = fgrow(ctx, &s->ro.val, B)) || (rc = fgrow(ctx, &s->ro.rew, B)) ||
+      (rc = fgrow(ctx, &s->ro.done, B)) || (rc = fgrow(ctx, &s->ro.adv, B)) || (rc = fgrow(ctx, &s->ro.ret, B)) ||
+      (rc = fgrow(ctx, &s->ro.next_done, N)) || (rc = fgrow(ctx, &s->ro.next_val, N)) ||
+      (rc = fgrow(ctx, &s->ro.feat, (size_t)W * F)) || (rc = fgrow(ctx, &s->ro.out, (size_t)N * nact)) ||
+      (rc = fgrow(ctx, &s->ro.vfeat, (size_t)B * VF)) || (rc = fgrow(ctx, &s->ro.vout, N)) ||
+      (rc = fgrow(ctx, &s->mb.m_obs, (size_t)s->M * od)) || (rc = fgrow(ctx, &s->mb.m_act, (size_t)s->M * na)) ||
+      (rc = fgrow(ctx, &s->mb.m_logp, s->M)) || (rc = fgrow(ctx, &s->mb.m_adv, s->M)) ||
+      (rc = fgrow(ctx, &s->mb.m_ret, s->M)) || (rc = fgrow(ctx, &s->mb.m_val, s->M)) ||
+      (rc = fgrow(ctx, &s->mb.dout, (size_t)s->M * nact)) || (rc = fgrow(ctx, &s->mb.dfeat, (size_t)s->M * F)) ||
+      (rc = fgrow(ctx, &s->mb.dv, s->M)) || (rc = fgrow(ctx, &s->mb.dvfeat, (size_t)s->M * VF)) ||
+      (rc = fgrow(ctx, &s->mb.tfeat, (size_t)s->M * F)) || (rc = fgrow(ctx, &s->mb.vtfeat, (size_t)s->M * VF)))
     goto fail;
   /* the local loss of every hidden layer, for the figures */
   const int da = lpdm_net_depth(s->trunk), dc = lpdm_net_depth(s->vtrunk);
@@ -408,7 +416,7 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
                           .gamma = s->gamma};
   if ((rc = vecenv_new(ctx, setup->env_kind, setup->env_cfg, N, seed, &vo, &s->venv))) goto fail;
   vecenv_sink(s->venv, setup->on_episode, setup->user, comm != NULL);
-  for (int e = 0; e < N; e++) s->next_done.p[e] = 0;
+  for (int e = 0; e < N; e++) s->ro.next_done.p[e] = 0;
   if ((rc = ppo_research_init(s, cfg, ctx))) goto fail;
   if (local && ((rc = trunk_rule_lpdm_new(ctx, setup->distance, s->x.aloss ? s->x.aloss : setup->loss, &s->arule)) ||
                 (rc = trunk_rule_lpdm_new(ctx, setup->distance, s->x.closs ? s->x.closs : setup->loss, &s->crule))))
@@ -437,7 +445,8 @@ int ppo_forward2(lpdm_net *trunk, lpdm_net *head, lpdm_ctx *ctx, const float *X,
 /* A copy another rank steps: its sampling's draws are made and dropped, so
    that every rank's generator stays where one process's would be. */
 static void skip_draws(ppo *s) {
-  if (s->discrete) (void)lpdm_rng_uniform(&s->rng);
+  if (s->discrete)
+    (void)lpdm_rng_uniform(&s->rng);
   else
     for (int i = 0; i < s->nact; i++) (void)lpdm_rng_normal(&s->rng);
 }
@@ -451,27 +460,28 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
   for (int t = 0; t < s->T; t++) {
     const size_t base = (size_t)t * N;
     s->global_step += N;
-    memcpy(s->obs.p + base * od, next_obs, (size_t)N * od * sizeof(float));
-    memcpy(s->done.p + base, s->next_done.p, (size_t)N * sizeof(float));
+    memcpy(s->ro.obs.p + base * od, next_obs, (size_t)N * od * sizeof(float));
+    memcpy(s->ro.done.p + base, s->ro.next_done.p, (size_t)N * sizeof(float));
     int rc;
     /* every copy's row, also in a data-parallel run (where the other
        ranks' rows are from the last exchange and their outputs unused):
        OpenBLAS may round a row differently in a GEMM of fewer rows (one
        row goes through gemv), and a rank's actions must be one process's */
-    if ((rc = ppo_forward2(s->trunk, s->head, ctx, next_obs, N, s->feat.p, s->out.p, s->x.fm_a, s->x.fv_a))) return rc;
+    if ((rc = ppo_forward2(s->trunk, s->head, ctx, next_obs, N, s->ro.feat.p, s->ro.out.p, s->x.fm_a, s->x.fv_a)))
+      return rc;
     for (int e = 0; e < N; e++) {
       if (e < s->dp.e0 || e >= s->dp.e1) {
         skip_draws(s);
         continue;
       }
-      const float *z = s->out.p + (size_t)e * nact;
-      float *a = s->act.p + (base + e) * na;
+      const float *z = s->ro.out.p + (size_t)e * nact;
+      float *a = s->ro.act.p + (base + e) * na;
       double H;
       if (s->discrete) {
         int k = cat_sample(&s->rng, z, nact);
         a[0] = (float)k;
         s->act_env[0] = k;
-        s->logp.p[base + e] = (float)cat_logp(z, nact, k, &H);
+        s->ro.logp.p[base + e] = (float)cat_logp(z, nact, k, &H);
       } else { /* the buffer keeps the draw as a float; the env gets that float clipped to the box */
         const lpdm_space *sp = &s->venv->env[e]->act_space;
         s->mu_n += nact;
@@ -481,7 +491,7 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
           a[i] = (float)s->act_env[i];
           s->act_env[i] = box_clip(sp, i, a[i]);
         }
-        s->logp.p[base + e] = (float)gauss_logp(z, s->ls->log_std, a, nact);
+        s->ro.logp.p[base + e] = (float)gauss_logp(z, s->ls->log_std, a, nact);
       }
       double rs;
       int term, trunc;
@@ -490,20 +500,21 @@ static int rollout(ppo *s, lpdm_ctx *ctx) {
       if (term || trunc) {
         if (trunc && !term && s->bootstrap_trunc) { /* V(final obs), from the current critic */
           float v;
-          if ((rc = ppo_forward2(s->vtrunk, s->vhead, ctx, o, 1, s->vfeat.p, &v, s->x.fm_c, s->x.fv_c))) return rc;
+          if ((rc = ppo_forward2(s->vtrunk, s->vhead, ctx, o, 1, s->ro.vfeat.p, &v, s->x.fm_c, s->x.fv_c))) return rc;
           rs += s->gamma * v;
         }
         if ((rc = vecenv_end_episode(s->venv, ctx, e, s->global_step, o))) return rc;
       }
-      s->rew.p[base + e] = (float)rs;
-      s->next_done.p[e] = (float)(term || trunc);
+      s->ro.rew.p[base + e] = (float)rs;
+      s->ro.next_done.p[e] = (float)(term || trunc);
     }
   }
   return s->dp.comm ? ppo_dp_exchange(s, ctx) : LPDM_OK;
 }
 
 static void gather(const float *src, int width, const int *idx, int M, float *dst) {
-  for (int i = 0; i < M; i++) memcpy(dst + (size_t)i * width, src + (size_t)idx[i] * width, (size_t)width * sizeof(float));
+  for (int i = 0; i < M; i++)
+    memcpy(dst + (size_t)i * width, src + (size_t)idx[i] * width, (size_t)width * sizeof(float));
 }
 
 /* The features a head sees (trunk_features): bp keeps the activations for
@@ -522,9 +533,9 @@ int ppo_trunk_forward(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, trunk_rule *rule, 
 static int trunk_rows(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, trunk_rule *rule, const algo_targets *t,
                       const float **feat, double *ll, float *scratch) {
   if (!s->local)
-    return ppo_trunk_forward(s, ctx, trunk, rule, s->m_obs.p + (size_t)s->dp.r0 * s->od, s->dp.Ml, t, feat, ll,
+    return ppo_trunk_forward(s, ctx, trunk, rule, s->mb.m_obs.p + (size_t)s->dp.r0 * s->od, s->dp.Ml, t, feat, ll,
                              scratch);
-  int rc = ppo_trunk_forward(s, ctx, trunk, rule, s->m_obs.p, s->M, t, feat, ll, scratch);
+  int rc = ppo_trunk_forward(s, ctx, trunk, rule, s->mb.m_obs.p, s->M, t, feat, ll, scratch);
   if (!rc) *feat += (size_t)s->dp.r0 * lpdm_net_out_dim(trunk);
   return rc;
 }
@@ -537,10 +548,15 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
   const float *feat, *out;
   int rc;
   const int F = lpdm_net_out_dim(s->trunk);
-  const float *ga = s->local ? ppo_actor_guidance(s, s->m_adv.p, s->m_act.p, M) : s->m_adv.p;
-  const algo_targets t = {.B = M, .g = ga, .act = s->m_act.p, .na = s->na, .old_logp = s->m_logp.p,
-                          .adv = s->m_adv.p, .ret = s->m_ret.p};
-  if ((rc = trunk_rows(s, ctx, s->trunk, s->arule, &t, &feat, ll, s->tfeat.p))) return rc;
+  const float *ga = s->local ? ppo_actor_guidance(s, s->mb.m_adv.p, s->mb.m_act.p, M) : s->mb.m_adv.p;
+  const algo_targets t = {.B = M,
+                          .g = ga,
+                          .act = s->mb.m_act.p,
+                          .na = s->na,
+                          .old_logp = s->mb.m_logp.p,
+                          .adv = s->mb.m_adv.p,
+                          .ret = s->mb.m_ret.p};
+  if ((rc = trunk_rows(s, ctx, s->trunk, s->arule, &t, &feat, ll, s->mb.tfeat.p))) return rc;
   if (s->x.fnorm) {
     ppo_fn_apply(s->x.fm_a, s->x.fv_a, feat, Ml, F, s->x.nfeat.p);
     feat = s->x.nfeat.p;
@@ -548,15 +564,15 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
   if ((rc = lpdm_net_train_forward(s->head, ctx, feat, Ml, &out))) return rc;
   if (s->ls) lpdm_optim_zero(s->ls->opt);
   ppo_policy_loss_part(Ml, 1.0 / M, s->discrete, s->nact, out, s->ls ? s->ls->log_std : NULL,
-                       s->m_act.p + (size_t)r0 * s->na, s->m_logp.p + r0, s->m_adv.p + r0, s->clip, s->ent_coef,
-                       s->dout.p, s->ls ? s->ls->grad : NULL, ps);
+                       s->mb.m_act.p + (size_t)r0 * s->na, s->mb.m_logp.p + r0, s->mb.m_adv.p + r0, s->clip,
+                       s->ent_coef, s->mb.dout.p, s->ls ? s->ls->grad : NULL, ps);
   lpdm_net_zero_grad(s->head);
-  if ((rc = lpdm_net_backward(s->head, ctx, s->dout.p, s->local ? NULL : s->dfeat.p))) return rc;
+  if ((rc = lpdm_net_backward(s->head, ctx, s->mb.dout.p, s->local ? NULL : s->mb.dfeat.p))) return rc;
   *sq = lpdm_net_grad_sq(s->head) + (s->ls ? lpdm_optim_grad_sq(s->ls->opt) : 0);
   if (!s->local) {
-    if (s->x.fnorm) ppo_fn_backward(s->x.fv_a, s->dfeat.p, Ml, F);
+    if (s->x.fnorm) ppo_fn_backward(s->x.fv_a, s->mb.dfeat.p, Ml, F);
     lpdm_net_zero_grad(s->trunk);
-    if ((rc = lpdm_net_backward(s->trunk, ctx, s->dfeat.p, NULL))) return rc;
+    if ((rc = lpdm_net_backward(s->trunk, ctx, s->mb.dfeat.p, NULL))) return rc;
     *sq += lpdm_net_grad_sq(s->trunk);
   }
   return LPDM_OK;
@@ -569,23 +585,23 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
   const float *vfeat, *vout;
   int rc;
   const int VF = lpdm_net_out_dim(s->vtrunk);
-  const float *gc = s->local ? ppo_critic_guidance(s, s->m_ret.p, s->m_val.p, M) : s->m_ret.p;
-  const algo_targets t = {.B = M, .g = gc, .ret = s->m_ret.p};
-  if ((rc = trunk_rows(s, ctx, s->vtrunk, s->crule, &t, &vfeat, s->job_ll, s->vtfeat.p))) return rc;
+  const float *gc = s->local ? ppo_critic_guidance(s, s->mb.m_ret.p, s->mb.m_val.p, M) : s->mb.m_ret.p;
+  const algo_targets t = {.B = M, .g = gc, .ret = s->mb.m_ret.p};
+  if ((rc = trunk_rows(s, ctx, s->vtrunk, s->crule, &t, &vfeat, s->job_ll, s->mb.vtfeat.p))) return rc;
   if (s->x.fnorm) {
     ppo_fn_apply(s->x.fm_c, s->x.fv_c, vfeat, Ml, VF, s->x.nvfeat.p);
     vfeat = s->x.nvfeat.p;
   }
   if ((rc = lpdm_net_train_forward(s->vhead, ctx, vfeat, Ml, &vout))) return rc;
-  s->job_vloss = ppo_value_loss_part(Ml, 1.0 / M, vout, s->m_val.p + r0, s->m_ret.p + r0, s->clip_vloss ? s->clip : 0,
-                                     s->vf_coef, s->dv.p);
+  s->job_vloss = ppo_value_loss_part(Ml, 1.0 / M, vout, s->mb.m_val.p + r0, s->mb.m_ret.p + r0,
+                                     s->clip_vloss ? s->clip : 0, s->vf_coef, s->mb.dv.p);
   lpdm_net_zero_grad(s->vhead);
-  if ((rc = lpdm_net_backward(s->vhead, ctx, s->dv.p, s->local ? NULL : s->dvfeat.p))) return rc;
+  if ((rc = lpdm_net_backward(s->vhead, ctx, s->mb.dv.p, s->local ? NULL : s->mb.dvfeat.p))) return rc;
   s->job_sq = lpdm_net_grad_sq(s->vhead);
   if (!s->local) {
-    if (s->x.fnorm) ppo_fn_backward(s->x.fv_c, s->dvfeat.p, Ml, VF);
+    if (s->x.fnorm) ppo_fn_backward(s->x.fv_c, s->mb.dvfeat.p, Ml, VF);
     lpdm_net_zero_grad(s->vtrunk);
-    if ((rc = lpdm_net_backward(s->vtrunk, ctx, s->dvfeat.p, NULL))) return rc;
+    if ((rc = lpdm_net_backward(s->vtrunk, ctx, s->mb.dvfeat.p, NULL))) return rc;
     s->job_sq += lpdm_net_grad_sq(s->vtrunk);
   }
   return LPDM_OK;
@@ -601,19 +617,19 @@ static int critic_job(void *arg, lpdm_ctx *ctx) { return critic_part(arg, ctx); 
 static int minibatch(ppo *s, lpdm_ctx *ctx, const int *idx, ppo_pstats *ps, double *vloss, double *gnorm) {
   const int M = s->M, od = s->od, na = s->na;
   int rc;
-  gather(s->obs.p, od, idx, M, s->m_obs.p);
-  gather(s->act.p, na, idx, M, s->m_act.p);
-  gather(s->logp.p, 1, idx, M, s->m_logp.p);
-  gather(s->adv.p, 1, idx, M, s->m_adv.p);
-  gather(s->ret.p, 1, idx, M, s->m_ret.p);
-  gather(s->val.p, 1, idx, M, s->m_val.p);
+  gather(s->ro.obs.p, od, idx, M, s->mb.m_obs.p);
+  gather(s->ro.act.p, na, idx, M, s->mb.m_act.p);
+  gather(s->ro.logp.p, 1, idx, M, s->mb.m_logp.p);
+  gather(s->ro.adv.p, 1, idx, M, s->mb.m_adv.p);
+  gather(s->ro.ret.p, 1, idx, M, s->mb.m_ret.p);
+  gather(s->ro.val.p, 1, idx, M, s->mb.m_val.p);
   if (s->norm_adv && M > 1) { /* torch's std: unbiased */
     double m = 0, v = 0;
-    for (int i = 0; i < M; i++) m += s->m_adv.p[i];
+    for (int i = 0; i < M; i++) m += s->mb.m_adv.p[i];
     m /= M;
-    for (int i = 0; i < M; i++) v += (s->m_adv.p[i] - m) * (s->m_adv.p[i] - m);
+    for (int i = 0; i < M; i++) v += (s->mb.m_adv.p[i] - m) * (s->mb.m_adv.p[i] - m);
     const double sd = sqrt(v / (M - 1));
-    for (int i = 0; i < M; i++) s->m_adv.p[i] = (float)((s->m_adv.p[i] - m) / (sd + 1e-8));
+    for (int i = 0; i < M; i++) s->mb.m_adv.p[i] = (float)((s->mb.m_adv.p[i] - m) / (sd + 1e-8));
   }
   s->job_ll = s->lbuf_c;
   /* the critic's half on the other thread (if any) while this one does the actor's */
@@ -662,11 +678,12 @@ static int ppo_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
      it, so these are the values CleanRL computes step by step), the
      bootstrap values, GAE */
   const int N = s->N, B = s->B, M = s->M;
-  if ((rc = ppo_forward2(s->vtrunk, s->vhead, ctx, s->obs.p, B, s->vfeat.p, s->val.p, s->x.fm_c, s->x.fv_c)) ||
-      (rc = ppo_forward2(s->vtrunk, s->vhead, ctx, s->venv->obs, N, s->vfeat.p, s->next_val.p, s->x.fm_c, s->x.fv_c)))
+  if ((rc = ppo_forward2(s->vtrunk, s->vhead, ctx, s->ro.obs.p, B, s->ro.vfeat.p, s->ro.val.p, s->x.fm_c, s->x.fv_c)) ||
+      (rc = ppo_forward2(s->vtrunk, s->vhead, ctx, s->venv->obs, N, s->ro.vfeat.p, s->ro.next_val.p, s->x.fm_c,
+                         s->x.fv_c)))
     return rc;
-  ppo_gae(s->T, N, s->rew.p, s->val.p, s->done.p, s->next_val.p, s->next_done.p, s->gamma, s->lam, s->adv.p,
-          s->ret.p);
+  ppo_gae(s->T, N, s->ro.rew.p, s->ro.val.p, s->ro.done.p, s->ro.next_val.p, s->ro.next_done.p, s->gamma, s->lam,
+          s->ro.adv.p, s->ro.ret.p);
 
   /* epochs over shuffled minibatches */
   ppo_pstats ps = {0};
@@ -677,11 +694,11 @@ static int ppo_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
   int nmb_done = 0, nmb_local = 0, epochs_done = 0;
   const int all_epochs = s->epochs + (s->local ? s->x.head_epochs : 0);
   for (int epoch = 0; epoch < all_epochs; epoch++) {
-    s->frozen = epoch >= s->epochs; /* head_epochs: the trunks only forward */
+    s->frozen = epoch >= s->epochs;   /* head_epochs: the trunks only forward */
     for (int i = B - 1; i > 0; i--) { /* Fisher-Yates, in place as CleanRL's np.random.shuffle */
-      int j = (int)lpdm_rng_below(&s->rng, (uint64_t)i + 1), t = s->perm[i];
-      s->perm[i] = s->perm[j];
-      s->perm[j] = t;
+      int j = (int)lpdm_rng_below(&s->rng, (uint64_t)i + 1), t = s->mb.perm[i];
+      s->mb.perm[i] = s->mb.perm[j];
+      s->mb.perm[j] = t;
     }
     if (s->local && s->x.rollout_local && !s->frozen) {
       if ((rc = ppo_rollout_local_step(s, ctx, s->lbuf_a, s->lbuf_c))) return rc;
@@ -691,7 +708,7 @@ static int ppo_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
       s->frozen = 1; /* the minibatches: heads only */
     }
     for (int start = 0; start < B; start += M) {
-      if ((rc = minibatch(s, ctx, s->perm + start, &ps, &vloss, &gnorm))) return rc;
+      if ((rc = minibatch(s, ctx, s->mb.perm + start, &ps, &vloss, &gnorm))) return rc;
       clipfrac += ps.clipfrac;
       if (s->local && !s->frozen) {
         nmb_local++;
@@ -708,12 +725,12 @@ static int ppo_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
   if (s->x.fnorm && (rc = ppo_fn_refresh(s, ctx, s->x.fn_beta))) return rc;
   /* explained variance of the rollout's values */
   double my = 0, md = 0;
-  for (int i = 0; i < B; i++) my += s->ret.p[i], md += s->ret.p[i] - s->val.p[i];
+  for (int i = 0; i < B; i++) my += s->ro.ret.p[i], md += s->ro.ret.p[i] - s->ro.val.p[i];
   my /= B;
   md /= B;
   double vy = 0, vd = 0;
   for (int i = 0; i < B; i++) {
-    double y = s->ret.p[i] - my, d = s->ret.p[i] - s->val.p[i] - md;
+    double y = s->ro.ret.p[i] - my, d = s->ro.ret.p[i] - s->ro.val.p[i] - md;
     vy += y * y;
     vd += d * d;
   }
@@ -738,8 +755,10 @@ static int ppo_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
   for (size_t i = 0; !rc && i < sizeof fig / sizeof *fig; i++) rc = lpdm_figures_set(st, fig[i].name, fig[i].v);
   if (!rc && !s->discrete) rc = gauss_figures(st, s->ls->log_std, s->nact, s->mu_abs, s->mu_n);
   const int nl = nmb_local ? nmb_local : 1;
-  for (int i = 0; !rc && s->local && i < da; i++) rc = lpdm_figures_setf(st, s->al[i] / nl, "actor_local_loss_%d", i + 1);
-  for (int i = 0; !rc && s->local && i < dc; i++) rc = lpdm_figures_setf(st, s->cl[i] / nl, "critic_local_loss_%d", i + 1);
+  for (int i = 0; !rc && s->local && i < da; i++)
+    rc = lpdm_figures_setf(st, s->al[i] / nl, "actor_local_loss_%d", i + 1);
+  for (int i = 0; !rc && s->local && i < dc; i++)
+    rc = lpdm_figures_setf(st, s->cl[i] / nl, "critic_local_loss_%d", i + 1);
   if (rc) return lpdm_error(ctx, rc, "update %d: cannot record its figures", s->update);
   return s->update >= s->num_updates ? LPDM_DONE : LPDM_OK;
 }
@@ -748,18 +767,20 @@ static int ppo_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
    0's running moments (not updated). */
 static int ppo_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx) {
   ppo *s = (ppo *)a;
-  float *o = s->m_obs.p; /* M x od floats, M >= 1 */
+  float *o = s->mb.m_obs.p; /* M x od floats, M >= 1 */
   vecenv_norm_frozen(s->venv, 0, obs, o);
-  int rc = ppo_forward2(s->trunk, s->head, ctx, o, 1, s->feat.p, s->out.p, s->x.fm_a, s->x.fv_a);
+  int rc = ppo_forward2(s->trunk, s->head, ctx, o, 1, s->ro.feat.p, s->ro.out.p, s->x.fm_a, s->x.fv_a);
   if (rc) return rc;
-  if (s->discrete) action[0] = cat_argmax(s->out.p, s->nact);
+  if (s->discrete)
+    action[0] = cat_argmax(s->ro.out.p, s->nact);
   else
-    for (int i = 0; i < s->nact; i++) action[i] = s->out.p[i];
+    for (int i = 0; i < s->nact; i++) action[i] = s->ro.out.p[i];
   return LPDM_OK;
 }
 
 static const lpdm_algo_kind ppo_kind = {
-    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.ppo", "PPO (clipped surrogate, GAE) as CleanRL's, bp or local", keys),
+    .head =
+        LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.ppo", "PPO (clipped surrogate, GAE) as CleanRL's, bp or local", keys),
     .create = ppo_create,
     .iterate = ppo_iterate,
     .free = ppo_free,

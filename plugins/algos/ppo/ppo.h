@@ -26,15 +26,15 @@ typedef struct ppo_research {
      instances, else NULL (the setup's loss) */
   lpdm_loss *aloss, *closs;
   int guide_anneal;
-  double alpha0[2];   /* guide_anneal: the actor's and the critic's starting alpha */
-  int guide;          /* 0 raw, 1 clip, 2 rank */
+  double alpha0[2]; /* guide_anneal: the actor's and the critic's starting alpha */
+  int guide;        /* 0 raw, 1 clip, 2 rank */
   double guide_clip;
-  int signed_guide;   /* actor_guide = signed */
-  int val_guide;      /* critic_guide = val   */
+  int signed_guide; /* actor_guide = signed */
+  int val_guide;    /* critic_guide = val   */
   int head_epochs, head_anneal;
-  int rollout_local;  /* local_batch = rollout */
-  fbuf ga, gc, gs;    /* transformed guidance */
-  void *rk_a, *rk_c;  /* rank scratch */
+  int rollout_local; /* local_batch = rollout */
+  fbuf ga, gc, gs;   /* transformed guidance */
+  void *rk_a, *rk_c; /* rank scratch */
   /* feature standardisation before the heads (feature_norm, both modes) */
   int fnorm;
   double fn_beta;
@@ -49,13 +49,30 @@ typedef struct ppo_research {
 typedef struct ppo_dp {
   const lpdm_comm *comm; /* NULL: one process */
   int P, rank, e0, e1, r0, Ml;
-  float *send, *recv;    /* the rollout exchange */
-  size_t per;            /* floats per rank in it */
-  float *grad;           /* every summed gradient, flat */
+  float *send, *recv; /* the rollout exchange */
+  size_t per;         /* floats per rank in it */
+  float *grad;        /* every summed gradient, flat */
   size_t ngrad;
-  lpdm_episode *all;     /* everyone's episodes of a rollout */
+  lpdm_episode *all; /* everyone's episodes of a rollout */
   size_t allcap;
 } ppo_dp;
+
+/* The rollout's buffers, time-major (row t * N + e): observations,
+   actions, their log-probs, values, rewards, done flags (obs t began an
+   episode), advantages and returns; the done flags and values after the
+   last step; the features and outputs of the acting passes. */
+typedef struct ppo_rollout {
+  fbuf obs, act, logp, val, rew, done, adv, ret, next_done, next_val;
+  fbuf feat, out, vfeat, vout;
+} ppo_rollout;
+
+/* A minibatch: the shuffle order (in place from epoch to epoch, as
+   CleanRL's), the gathered rows, the heads' output gradients and the
+   trunks' feature buffers. */
+typedef struct ppo_minibatch {
+  int *perm;
+  fbuf m_obs, m_act, m_logp, m_adv, m_ret, m_val, dout, dfeat, dv, dvfeat, tfeat, vtfeat;
+} ppo_minibatch;
 
 typedef struct ppo {
   lpdm_algo base;
@@ -74,20 +91,16 @@ typedef struct ppo {
   double mu_abs, mu_n; /* Box: sum of |policy mean| over the rollout */
   lpdm_rng rng;
   /* parts */
-  vecenv *venv;        /* the copies; venv->obs is the obs each copy's next step starts from */
-  double *act_env;     /* one copy's action for the env */
+  vecenv *venv;    /* the copies; venv->obs is the obs each copy's next step starts from */
+  double *act_env; /* one copy's action for the env */
   lpdm_net *trunk, *head, *vtrunk, *vhead;
   int own_vtrunk;
   double *trunk_lr, *vtrunk_lr; /* base rate of each hidden layer */
-  gauss_std *ls;       /* Box: the log-std */
-  trunk_rule *arule, *crule; /* local mode: the actor's and the critic's LPDM rule */
-  forkjoin *fj;        /* threads = 2 */
-  /* rollout (time-major, T x N) */
-  fbuf obs, act, logp, val, rew, done, adv, ret, next_done, next_val;
-  fbuf feat, out, vfeat, vout;
-  /* minibatch */
-  int *perm;
-  fbuf m_obs, m_act, m_logp, m_adv, m_ret, m_val, dout, dfeat, dv, dvfeat, tfeat, vtfeat;
+  gauss_std *ls;                /* Box: the log-std */
+  trunk_rule *arule, *crule;    /* local mode: the actor's and the critic's LPDM rule */
+  forkjoin *fj;                 /* threads = 2 */
+  ppo_rollout ro;
+  ppo_minibatch mb;
   int frozen; /* this epoch's trunks only forward (head_epochs, rollout local step) */
   /* the critic's half of a minibatch: results (critic_part) */
   double *job_ll, job_vloss, job_sq;

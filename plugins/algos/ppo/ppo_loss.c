@@ -39,7 +39,8 @@ double ppo_policy_loss_part(int M, double inv, int discrete, int na, const float
     const float *z = out + (size_t)t * na;
     float *dz = dout + (size_t)t * na;
     double H, lp;
-    if (discrete) lp = cat_logp(z, na, (int)act[t], &H);
+    if (discrete)
+      lp = cat_logp(z, na, (int)act[t], &H);
     else {
       lp = gauss_logp(z, log_std, act + (size_t)t * na, na);
       H = gauss_entropy(log_std, na);
@@ -55,8 +56,10 @@ double ppo_policy_loss_part(int M, double inv, int discrete, int na, const float
     /* d max(l1, l2)/d lp: -A r where the unclipped term is the larger (or
        r is inside the range, where both are equal), else 0 */
     const double g = (l1 >= l2 ? -A * r : 0.0) * inv;
-    if (discrete) cat_grad(z, na, (int)act[t], H, g, ent_coef, inv, dz);
-    else gauss_grad(z, log_std, act + (size_t)t * na, na, g, ent_coef, inv, dz, dlogstd);
+    if (discrete)
+      cat_grad(z, na, (int)act[t], H, g, ent_coef, inv, dz);
+    else
+      gauss_grad(z, log_std, act + (size_t)t * na, na, g, ent_coef, inv, dz, dlogstd);
   }
   st->pg_loss = pg * inv;
   st->entropy = ent * inv;
@@ -69,8 +72,8 @@ double ppo_policy_loss_part(int M, double inv, int discrete, int na, const float
 double ppo_policy_loss(int M, int discrete, int na, const float *out, const float *log_std, const float *act,
                        const float *oldlogp, const float *adv, double clip, double ent_coef, float *dout,
                        float *dlogstd, ppo_pstats *st) {
-  return ppo_policy_loss_part(M, 1.0 / M, discrete, na, out, log_std, act, oldlogp, adv, clip, ent_coef, dout,
-                              dlogstd, st);
+  return ppo_policy_loss_part(M, 1.0 / M, discrete, na, out, log_std, act, oldlogp, adv, clip, ent_coef, dout, dlogstd,
+                              st);
 }
 
 double ppo_value_loss_part(int M, double inv, const float *v, const float *vold, const float *ret, double clip,

@@ -102,7 +102,8 @@ int ppo_rates_init(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx, double eps) {
 /* Every rate at frac of its base (anneal_lr); local heads keep theirs
    unless head_anneal. */
 void ppo_set_all_rates(ppo *s, double frac) {
-  for (int i = 0; i < lpdm_net_depth(s->trunk); i++) lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), s->trunk_lr[i] * frac);
+  for (int i = 0; i < lpdm_net_depth(s->trunk); i++)
+    lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), s->trunk_lr[i] * frac);
   for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
     lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), s->vtrunk_lr[i] * frac);
   const double hf = s->local && !s->x.head_anneal ? 1.0 : frac;
@@ -195,7 +196,8 @@ int ppo_research_init(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx) {
     return lpdm_error(ctx, LPDM_ERR_ARG, "actor_guide=signed needs Discrete actions (at least 2)");
   const int GM = x->rollout_local ? B : s->M; /* the largest batch a local step sees */
   if (x->signed_guide && (rc = fgrow(ctx, &x->gs, GM))) return rc;
-  if (x->rollout_local && ((rc = fgrow(ctx, &s->tfeat, (size_t)B * F)) || (rc = fgrow(ctx, &s->vtfeat, (size_t)B * VF))))
+  if (x->rollout_local &&
+      ((rc = fgrow(ctx, &s->mb.tfeat, (size_t)B * F)) || (rc = fgrow(ctx, &s->mb.vtfeat, (size_t)B * VF))))
     return rc;
   if (x->guide) {
     if ((rc = fgrow(ctx, &x->ga, GM)) || (rc = fgrow(ctx, &x->gc, GM))) return rc;
@@ -283,14 +285,19 @@ int ppo_rollout_local_step(ppo *s, lpdm_ctx *ctx, double *la, double *lc) {
   const int B = s->B;
   const float *feat;
   int rc;
-  const float *ga = ppo_actor_guidance(s, s->adv.p, s->act.p, B);
-  const algo_targets ta = {.B = B, .g = ga, .act = s->act.p, .na = s->na, .old_logp = s->logp.p, .adv = s->adv.p,
-                           .ret = s->ret.p};
-  if ((rc = ppo_trunk_forward(s, ctx, s->trunk, s->arule, s->obs.p, B, &ta, &feat, la, s->tfeat.p)))
+  const float *ga = ppo_actor_guidance(s, s->ro.adv.p, s->ro.act.p, B);
+  const algo_targets ta = {.B = B,
+                           .g = ga,
+                           .act = s->ro.act.p,
+                           .na = s->na,
+                           .old_logp = s->ro.logp.p,
+                           .adv = s->ro.adv.p,
+                           .ret = s->ro.ret.p};
+  if ((rc = ppo_trunk_forward(s, ctx, s->trunk, s->arule, s->ro.obs.p, B, &ta, &feat, la, s->mb.tfeat.p)))
     return lpdm_ctx_prefix(ctx, rc, "update %d, actor", s->update);
-  const float *gc = ppo_critic_guidance(s, s->ret.p, s->val.p, B);
-  const algo_targets tc = {.B = B, .g = gc, .ret = s->ret.p};
-  if ((rc = ppo_trunk_forward(s, ctx, s->vtrunk, s->crule, s->obs.p, B, &tc, &feat, lc, s->vtfeat.p)))
+  const float *gc = ppo_critic_guidance(s, s->ro.ret.p, s->ro.val.p, B);
+  const algo_targets tc = {.B = B, .g = gc, .ret = s->ro.ret.p};
+  if ((rc = ppo_trunk_forward(s, ctx, s->vtrunk, s->crule, s->ro.obs.p, B, &tc, &feat, lc, s->mb.vtfeat.p)))
     return lpdm_ctx_prefix(ctx, rc, "update %d, critic", s->update);
   return LPDM_OK;
 }
@@ -325,8 +332,10 @@ static void fn_update(float *m, float *v, int *seen, double beta, const float *X
       bv += d * d;
     }
     bv /= B;
-    if (!*seen) m[j] = (float)bm, v[j] = (float)bv;
-    else m[j] += (float)(beta * (bm - m[j])), v[j] += (float)(beta * (bv - v[j]));
+    if (!*seen)
+      m[j] = (float)bm, v[j] = (float)bv;
+    else
+      m[j] += (float)(beta * (bm - m[j])), v[j] += (float)(beta * (bv - v[j]));
   }
   *seen = 1;
 }
@@ -337,10 +346,10 @@ static void fn_update(float *m, float *v, int *seen, double beta, const float *X
    rollout and the epochs that learn from it see the same standardisation. */
 int ppo_fn_refresh(ppo *s, lpdm_ctx *ctx, double beta) {
   ppo_research *x = &s->x;
-  int rc = lpdm_net_forward(s->trunk, ctx, s->obs.p, s->B, x->bfeat.p);
+  int rc = lpdm_net_forward(s->trunk, ctx, s->ro.obs.p, s->B, x->bfeat.p);
   if (rc) return rc;
   fn_update(x->fm_a, x->fv_a, &x->fn_seen_a, beta, x->bfeat.p, s->B, lpdm_net_out_dim(s->trunk));
-  if ((rc = lpdm_net_forward(s->vtrunk, ctx, s->obs.p, s->B, x->bfeat.p))) return rc;
+  if ((rc = lpdm_net_forward(s->vtrunk, ctx, s->ro.obs.p, s->B, x->bfeat.p))) return rc;
   fn_update(x->fm_c, x->fv_c, &x->fn_seen_c, beta, x->bfeat.p, s->B, lpdm_net_out_dim(s->vtrunk));
   return LPDM_OK;
 }
