@@ -179,11 +179,10 @@ static double bench_train_on(const char *env_id, const char *algon, const char *
     die("setup");
   const lpdm_run_spec spec = {.algo = algon, .algo_cfg = &ac, .env_id = env_id, .policy = net, .loss_name = lossn};
   if (lpdm_run_new(ctx, &spec, &run)) die(algon);
-  lpdm_stats st;
   int rc, iters = 0;
   double t0 = bench_now();
   do {
-    rc = lpdm_run_iterate(run, ctx, &st);
+    rc = lpdm_run_iterate(run, ctx);
     iters++;
   } while (rc == LPDM_OK);
   double dt = bench_now() - t0;

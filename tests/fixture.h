@@ -25,7 +25,7 @@
      if (fx_run_new(ctx, &r, "ppo", "CartPole-v1", "mode=local steps=2048",
                     &(fx_net_spec){2, "out=16", 3}, NULL))
        diag("%s", lpdm_ctx_message(ctx));
-     ... lpdm_run_iterate(r.run, ctx, &st) ...
+     ... lpdm_run_iterate(r.run, ctx) ...
      fx_run_free(&r);
      lpdm_ctx_free(ctx); */
 #ifndef LPDM_TEST_FIXTURE_H

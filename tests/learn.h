@@ -36,9 +36,8 @@ static void track_episode(void *u, const lpdm_episode *e) {
    with stop_at_threshold until t's average reaches the threshold. Returns
    0, or the error code (the ctx says why). */
 static inline int learn_iterate(lpdm_ctx *ctx, lpdm_run *run, const track *t, int stop_at_threshold) {
-  lpdm_stats st;
   int rc;
-  do rc = lpdm_run_iterate(run, ctx, &st);
+  do rc = lpdm_run_iterate(run, ctx);
   while (rc == LPDM_OK && !(stop_at_threshold && t->reached >= 0));
   return rc < 0 ? rc : 0;
 }

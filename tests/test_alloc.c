@@ -190,9 +190,9 @@ static int run_new(fx_run *p, const char *algo, const char *env, const char *set
   return fx_run_new(ctx, p, algo, env, settings, &(fx_net_spec){2, "out=16", 3}, &spec);
 }
 
-static int batch_size(const lpdm_stats *st) {
-  for (int i = 0; i < st->n; i++)
-    if (!strcmp(st->name[i], "batch_size")) return (int)st->value[i];
+static int batch_size(const lpdm_figures *st) {
+  double v;
+  if (lpdm_figures_get(st, "batch_size", &v)) return (int)v;
   return 0; /* PPO: one size */
 }
 
@@ -201,19 +201,18 @@ static int batch_size(const lpdm_stats *st) {
 static void test_algo(const char *algo, const char *env, const char *settings) {
   fx_run p;
   int rc = run_new(&p, algo, env, settings);
-  lpdm_stats st;
   int it, maxB = 0, counted = 0, grew = 0;
   long allocs = 0, frees = 0;
   for (it = 0; !rc && it < 3; it++) {
-    rc = lpdm_run_iterate(p.run, ctx, &st) != LPDM_OK;
-    if (batch_size(&st) > maxB) maxB = batch_size(&st);
+    rc = lpdm_run_iterate(p.run, ctx) != LPDM_OK;
+    if (batch_size(p.run->figures) > maxB) maxB = batch_size(p.run->figures);
   }
   for (it = 0; !rc && counted < 3 && it < 30; it++) {
     long a, f;
     count_start();
-    rc = lpdm_run_iterate(p.run, ctx, &st) != LPDM_OK;
+    rc = lpdm_run_iterate(p.run, ctx) != LPDM_OK;
     count_stop(&a, &f);
-    const int B = batch_size(&st);
+    const int B = batch_size(p.run->figures);
     if (B > maxB) { /* buffers may grow to a new largest batch */
       maxB = B;
       grew++;

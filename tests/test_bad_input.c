@@ -26,9 +26,8 @@ static int run2(const char *algo, const char *mode, const char *ekey, const char
   fx_run r = {NULL, NULL};
   lpdm_run_spec spec = {.env_cfg = &ec, .loss_name = "guided"};
   if (!rc) rc = fx_run_new(ctx, &r, algo, "NanEnv-v0", atext, &(fx_net_spec){1, NULL, 1}, &spec);
-  lpdm_stats st;
   while (!rc) {
-    rc = lpdm_run_iterate(r.run, ctx, &st);
+    rc = lpdm_run_iterate(r.run, ctx);
     if (rc == LPDM_DONE) break;
   }
   fx_run_free(&r);

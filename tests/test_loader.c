@@ -138,7 +138,7 @@ static int a_create(const lpdm_algo_kind *k, const lpdm_config *cfg, const lpdm_
                     lpdm_algo **out, lpdm_ctx *c) {
   return 0;
 }
-static int a_iter(lpdm_algo *s, lpdm_stats *st, lpdm_ctx *c) { return 0; }
+static int a_iter(lpdm_algo *s, lpdm_figures *st, lpdm_ctx *c) { return 0; }
 static void a_free(lpdm_algo *s) {}
 
 /* Registering desc (of type `type`) with `member` cleared fails naming `field`. */
@@ -269,19 +269,17 @@ static void test_fingerprint_sizes(void) {
     uint64_t fp;
     int got, want;
   } c[] = {
-      {"LPDM_STRLEN", LPDM_FINGERPRINT_OF(32, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_MAX_STATS, LPDM_LOSS_ACC), 32,
+      {"LPDM_STRLEN", LPDM_FINGERPRINT_OF(32, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_LOSS_ACC), 32,
        LPDM_STRLEN},
-      {"LPDM_MAX_KEYS", LPDM_FINGERPRINT_OF(LPDM_STRLEN, 256, LPDM_MAX_PARAMS, LPDM_MAX_STATS, LPDM_LOSS_ACC), 256,
+      {"LPDM_MAX_KEYS", LPDM_FINGERPRINT_OF(LPDM_STRLEN, 256, LPDM_MAX_PARAMS, LPDM_LOSS_ACC), 256,
        LPDM_MAX_KEYS},
-      {"LPDM_MAX_PARAMS", LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, 4, LPDM_MAX_STATS, LPDM_LOSS_ACC), 4,
+      {"LPDM_MAX_PARAMS", LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, 4, LPDM_LOSS_ACC), 4,
        LPDM_MAX_PARAMS},
-      {"LPDM_MAX_STATS", LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, 64, LPDM_LOSS_ACC), 64,
-       LPDM_MAX_STATS},
-      {"LPDM_LOSS_ACC", LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_MAX_STATS, 16), 16,
+      {"LPDM_LOSS_ACC", LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, 16), 16,
        LPDM_LOSS_ACC},
   };
   ok(LPDM_FINGERPRINT ==
-         LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_MAX_STATS, LPDM_LOSS_ACC),
+         LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_LOSS_ACC),
      "LPDM_FINGERPRINT packs this build's sizes");
   for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
     lpdm_ctx *ctx = lpdm_ctx_new();
@@ -322,7 +320,7 @@ static int a_create_ok(const lpdm_algo_kind *k, const lpdm_config *cfg, const lp
   *out = calloc(1, sizeof **out);
   return *out ? 0 : lpdm_error(c, LPDM_ERR_MEM, "out of memory");
 }
-static int a_iter_bad(lpdm_algo *s, lpdm_stats *st, lpdm_ctx *c) {
+static int a_iter_bad(lpdm_algo *s, lpdm_figures *st, lpdm_ctx *c) {
   return lpdm_cfg_int(&s->cfg, "steps") > 0 ? LPDM_DONE : LPDM_OK;
 }
 static void a_free_ok(lpdm_algo *s) { free(s); }
@@ -439,18 +437,19 @@ static void test_config_reads(void) {
       .free = e_free,
   };
   lpdm_algo *alg = NULL;
-  lpdm_stats st = {0};
+  lpdm_figures *st = lpdm_figures_new();
   rc = lpdm_net_new(ctx, 3, &net);
   lpdm_algo_setup su = {.env_kind = &mk, .policy = net};
   if (!rc) rc = lpdm_algo_new(ctx, &ak, NULL, &su, &alg);
   ok(rc == 0, "algo.badread is created (%s)", lpdm_ctx_message(ctx));
   if (!rc) {
-    rc = lpdm_algo_iterate(alg, ctx, &st);
+    rc = lpdm_algo_iterate(alg, ctx, st);
     ok(rc == LPDM_ERR_ARG && has(lpdm_ctx_message(ctx), "algo.badread: read config key 'steps', which it does not "
                                                          "declare (declared: seed)"),
        "its iterate reading an undeclared key fails lpdm_algo_iterate: %s", lpdm_ctx_message(ctx));
   }
   lpdm_algo_free(alg);
+  lpdm_figures_free(st);
   lpdm_net_free(net);
   lpdm_ctx_free(ctx);
 }

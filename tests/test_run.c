@@ -53,9 +53,9 @@ int main(void) {
            r->act_space.n == 2 && r->setup.policy == net && r->setup.value == NULL && r->setup.env_cfg == &r->env_cfg,
        "%s on CartPole-v1 by id: distance.euclidean and the algorithm's own loss (%s), made by the run", algos[i],
        r && r->loss ? r->loss->kind->head.name : lpdm_ctx_message(ctx));
-    lpdm_stats st;
-    int it = r ? lpdm_run_iterate(r, ctx, &st) : -1;
-    ok(it == LPDM_OK && st.n > 0, "%s: one iteration runs (%d figures)", algos[i], it == LPDM_OK ? st.n : 0);
+    int it = r ? lpdm_run_iterate(r, ctx) : -1;
+    int nfig = it == LPDM_OK ? lpdm_figures_count(r->figures) : 0;
+    ok(it == LPDM_OK && nfig > 0, "%s: one iteration runs (%d figures)", algos[i], nfig);
     lpdm_run_free(r);
   }
 

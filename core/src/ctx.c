@@ -301,14 +301,3 @@ int lpdm__cfg_after(lpdm_ctx *ctx, const lpdm_config *cfg, const lpdm_plugin *he
   return lpdm_config_check(ctx, cfg, head->name);
 }
 
-void lpdm_stats_set(lpdm_stats *st, const char *name, double v) {
-  for (int i = 0; i < st->n; i++)
-    if (st->name[i] == name || strcmp(st->name[i], name) == 0) {
-      st->value[i] = v;
-      return;
-    }
-  if (st->n < LPDM_MAX_STATS) {
-    st->name[st->n] = name;
-    st->value[st->n++] = v;
-  }
-}

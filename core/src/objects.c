@@ -218,8 +218,8 @@ int lpdm_algo_local_loss(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_loss
   return LPDM_OK;
 }
 
-int lpdm_algo_iterate(lpdm_algo *a, lpdm_ctx *ctx, lpdm_stats *stats) {
-  int rc = a->kind->iterate(a, stats, ctx);
+int lpdm_algo_iterate(lpdm_algo *a, lpdm_ctx *ctx, lpdm_figures *figures) {
+  int rc = a->kind->iterate(a, figures, ctx);
   return a->cfg.bad.n ? lpdm__cfg_after(ctx, &a->cfg, &a->kind->head, rc) : rc;
 }
 

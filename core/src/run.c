@@ -22,6 +22,7 @@ void lpdm_run_free(lpdm_run *run) {
   lpdm_algo_free(run->algo); /* first: it borrows everything below */
   if (run->own_distance) lpdm_distance_free(run->distance);
   if (run->own_loss) lpdm_loss_free(run->loss);
+  lpdm_figures_free(run->figures);
   free(run);
 }
 
@@ -95,7 +96,8 @@ int lpdm_run_new(lpdm_ctx *ctx, const lpdm_run_spec *s, lpdm_run **out) {
   lpdm_run *r = calloc(1, sizeof *r);
   if (!r) return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory", what);
   r->kind = (const lpdm_algo_kind *)ap;
-  int rc = run_env(ctx, s, what, r);
+  int rc = (r->figures = lpdm_figures_new()) ? LPDM_OK : lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory", what);
+  if (!rc) rc = run_env(ctx, s, what, r);
   if (!rc && !s->policy) rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: 'policy' (a net) is required", what);
   if (!rc) rc = run_net(ctx, s->policy, "policy", what, r);
   if (!rc) rc = run_net(ctx, s->value, "value", what, r);
@@ -126,7 +128,7 @@ int lpdm_run_new(lpdm_ctx *ctx, const lpdm_run_spec *s, lpdm_run **out) {
   return LPDM_OK;
 }
 
-int lpdm_run_iterate(lpdm_run *run, lpdm_ctx *ctx, lpdm_stats *st) {
-  memset(st, 0, sizeof *st);
-  return lpdm_algo_iterate(run->algo, ctx, st);
+int lpdm_run_iterate(lpdm_run *run, lpdm_ctx *ctx) {
+  lpdm_figures_clear(run->figures);
+  return lpdm_algo_iterate(run->algo, ctx, run->figures);
 }

@@ -111,7 +111,6 @@ typedef enum lpdm_type {
 #define LPDM_STRLEN 64     /* lpdm_value.str: a string key's value, with its NUL         */
 #define LPDM_MAX_KEYS 128  /* lpdm_config.v: keys one plugin may declare                  */
 #define LPDM_MAX_PARAMS 8  /* lpdm_layer.params: tensors of one layer (layer.h)           */
-#define LPDM_MAX_STATS 32  /* lpdm_stats: figures one iteration reports (algo.h)          */
 #define LPDM_LOSS_ACC 32   /* doubles of a loss's eval_rows accumulator (loss.h)          */
 
 /* One config key a plugin declares: name, type, default (as text, parsed
@@ -167,19 +166,19 @@ typedef struct lpdm_config {
    that differs):
      bits  0..23  sizeof void *, size_t, int, long, double, float (4 bits each)
      bits 24..31  LPDM_STRLEN          bits 32..43  LPDM_MAX_KEYS
-     bits 44..47  LPDM_MAX_PARAMS      bits 48..55  LPDM_MAX_STATS
+     bits 44..47  LPDM_MAX_PARAMS      bits 48..55  0 (reserved: an iteration's
+                                       figures are not a fixed struct since 2.0)
      bits 56..63  LPDM_LOSS_ACC
    LPDM_FINGERPRINT_OF packs given values (a test builds a plugin "with
    another size" with it); LPDM_FINGERPRINT is this build's. */
-#define LPDM_FINGERPRINT_OF(strlen_, keys_, params_, stats_, acc_)                                           \
+#define LPDM_FINGERPRINT_OF(strlen_, keys_, params_, acc_)                                                   \
   ((uint64_t)sizeof(void *) | ((uint64_t)sizeof(size_t) << 4) | ((uint64_t)sizeof(int) << 8) |                \
    ((uint64_t)sizeof(long) << 12) | ((uint64_t)sizeof(double) << 16) | ((uint64_t)sizeof(float) << 20) |      \
    ((uint64_t)(strlen_) << 24) | ((uint64_t)(keys_) << 32) | ((uint64_t)(params_) << 44) |                    \
-   ((uint64_t)(stats_) << 48) | ((uint64_t)(acc_) << 56))
+   ((uint64_t)(acc_) << 56))
 #define LPDM_FINGERPRINT \
-  LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_MAX_STATS, LPDM_LOSS_ACC)
-#if LPDM_STRLEN > 0xff || LPDM_MAX_KEYS > 0xfff || LPDM_MAX_PARAMS > 0xf || LPDM_MAX_STATS > 0xff || \
-    LPDM_LOSS_ACC > 0xff
+  LPDM_FINGERPRINT_OF(LPDM_STRLEN, LPDM_MAX_KEYS, LPDM_MAX_PARAMS, LPDM_LOSS_ACC)
+#if LPDM_STRLEN > 0xff || LPDM_MAX_KEYS > 0xfff || LPDM_MAX_PARAMS > 0xf || LPDM_LOSS_ACC > 0xff
 #error "an LPDM_MAX_* size outgrew its field of LPDM_FINGERPRINT: widen the field (a new ABI major)"
 #endif
 

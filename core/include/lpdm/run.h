@@ -12,8 +12,7 @@
 **                      .policy = net};
 **   lpdm_run *run = NULL;
 **   if (lpdm_run_new(ctx, &s, &run)) fprintf(stderr, "%s\n", lpdm_ctx_message(ctx));
-**   lpdm_stats st;
-**   while (lpdm_run_iterate(run, ctx, &st) == LPDM_OK) { ... }
+**   while (lpdm_run_iterate(run, ctx) == LPDM_OK) { ... run->figures ... }
 **   lpdm_run_free(run);
 **
 ** Errors leave a message in ctx; with spec.what set, messages about the
@@ -68,6 +67,7 @@ typedef struct lpdm_run {
   lpdm_loss *loss;
   int own_distance, own_loss;
   lpdm_algo_setup setup;        /* what the algorithm was given                             */
+  lpdm_figures *figures;        /* the last iteration's figures (owned; read them)           */
 } lpdm_run;
 
 /* Builds a run from spec into *out (NULL on failure; nothing is left
@@ -78,10 +78,11 @@ typedef struct lpdm_run {
 int lpdm_run_new(lpdm_ctx *ctx, const lpdm_run_spec *spec, lpdm_run **out);
 /* Frees the algorithm, then the distance and loss it made. Accepts NULL. */
 void lpdm_run_free(lpdm_run *run);
-/* One iteration (one update): clears *st and calls the algorithm's
-   iterate. LPDM_OK while there is more to do, LPDM_DONE when the budget is
-   spent, a negative status on error (ctx says why). */
-int lpdm_run_iterate(lpdm_run *run, lpdm_ctx *ctx, lpdm_stats *st);
+/* One iteration (one update): clears run->figures and has the algorithm
+   fill them (lpdm_algo_iterate). LPDM_OK while there is more to do,
+   LPDM_DONE when the budget is spent, a negative status on error (ctx says
+   why). */
+int lpdm_run_iterate(lpdm_run *run, lpdm_ctx *ctx);
 
 #ifdef __cplusplus
 }
