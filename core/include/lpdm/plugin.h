@@ -47,9 +47,11 @@ extern "C" {
    2.0: lpdm_config holds LPDM_MAX_KEYS = 128 keys (was 48) and records a
    read of an undeclared key; the fingerprint is 64 bits and covers the
    LPDM_MAX_* sizes; an algorithm's iterate fills an lpdm_figures (names
-   copied, any number) instead of the fixed lpdm_stats. Every field of 1.3 is part of 2.0, so 2.0's gates are
-   all minor 0; a plugin built for 1.x is refused by its major (rebuild it:
-   its source needs no change). */
+   copied, any number) instead of the fixed lpdm_stats. Every field of 1.3
+   is part of 2.0, so 2.0's gates are all minor 0; a plugin built for 1.x
+   is refused by its major (rebuild it: an algorithm's iterate takes
+   lpdm_figures and sets with lpdm_figures_set; other kinds need no
+   change). */
 #define LPDM_ABI_MAJOR 2
 #define LPDM_ABI_MINOR 0
 
