@@ -184,16 +184,18 @@ static double bench_train_on(const char *env_id, const char *algon, const char *
     die("setup");
   lpdm_algo_setup su = {ek, NULL, net, NULL, dist, loss, NULL, NULL};
   if (lpdm_algo_new(ctx, ak, &ac, &su, &algo)) die(algon);
-  lpdm_stats st;
+  lpdm_figures *st = lpdm_figures_new();
+  if (!st) die("figures");
   int rc, iters = 0;
   double t0 = bench_now();
   do {
-    st.n = 0;
-    rc = ak->iterate(algo, &st, ctx);
+    lpdm_figures_clear(st);
+    rc = ak->iterate(algo, st, ctx);
     iters++;
   } while (rc == LPDM_OK);
   double dt = bench_now() - t0;
   if (per_update) *per_update = 1e3 * dt / iters;
+  lpdm_figures_free(st);
   if (rc < 0) die("iterate");
   lpdm_algo_free(algo);
   lpdm_net_free(net);

@@ -40,11 +40,14 @@ static inline int learn_iterate(lpdm_ctx *ctx, const lpdm_algo_kind *ak, const l
   lpdm_algo *algo = NULL;
   int rc = lpdm_algo_new(ctx, ak, ac, su, &algo);
   if (rc) return rc;
-  lpdm_stats st;
-  do {
-    memset(&st, 0, sizeof st);
-    rc = ak->iterate(algo, &st, ctx);
-  } while (rc == LPDM_OK && !(stop_at_threshold && t->reached >= 0));
+  lpdm_figures *st = lpdm_figures_new();
+  if (!st) rc = LPDM_ERR_MEM;
+  while (rc == LPDM_OK) {
+    lpdm_figures_clear(st);
+    rc = ak->iterate(algo, st, ctx);
+    if (stop_at_threshold && t->reached >= 0) break;
+  }
+  lpdm_figures_free(st);
   lpdm_algo_free(algo);
   return rc < 0 ? rc : 0;
 }

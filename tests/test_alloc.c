@@ -229,9 +229,9 @@ static int run_new(run *p, const char *algo, const char *env, const char *settin
   return lpdm_algo_new(ctx, ak, &ac, &su, &p->algo);
 }
 
-static int batch_size(const lpdm_stats *st) {
-  for (int i = 0; i < st->n; i++)
-    if (!strcmp(st->name[i], "batch_size")) return (int)st->value[i];
+static int batch_size(const lpdm_figures *st) {
+  double v;
+  if (lpdm_figures_get(st, "batch_size", &v)) return (int)v;
   return 0; /* PPO: one size */
 }
 
@@ -240,21 +240,22 @@ static int batch_size(const lpdm_stats *st) {
 static void test_algo(const char *algo, const char *env, const char *settings) {
   run p;
   int rc = run_new(&p, algo, env, settings);
-  lpdm_stats st;
+  lpdm_figures *st = lpdm_figures_new();
+  if (!st) rc = LPDM_ERR_MEM;
   int it, maxB = 0, counted = 0, grew = 0;
   long allocs = 0, frees = 0;
   for (it = 0; !rc && it < 3; it++) {
-    memset(&st, 0, sizeof st);
-    rc = p.algo->kind->iterate(p.algo, &st, ctx) != LPDM_OK;
-    if (batch_size(&st) > maxB) maxB = batch_size(&st);
+    lpdm_figures_clear(st);
+    rc = p.algo->kind->iterate(p.algo, st, ctx) != LPDM_OK;
+    if (batch_size(st) > maxB) maxB = batch_size(st);
   }
   for (it = 0; !rc && counted < 3 && it < 30; it++) {
     long a, f;
-    memset(&st, 0, sizeof st);
+    lpdm_figures_clear(st);
     count_start();
-    rc = p.algo->kind->iterate(p.algo, &st, ctx) != LPDM_OK;
+    rc = p.algo->kind->iterate(p.algo, st, ctx) != LPDM_OK;
     count_stop(&a, &f);
-    const int B = batch_size(&st);
+    const int B = batch_size(st);
     if (B > maxB) { /* buffers may grow to a new largest batch */
       maxB = B;
       grew++;
@@ -269,6 +270,7 @@ static void test_algo(const char *algo, const char *env, const char *settings) {
      algo, env, settings, counted, allocs, frees);
   if (rc) diag("%s", lpdm_ctx_message(ctx));
   if (grew) diag("%d iterations with a new largest batch (up to %d steps) not counted", grew, maxB);
+  lpdm_figures_free(st);
   run_free(&p);
 }
 

@@ -43,12 +43,13 @@ static int run2(const char *algo, const char *mode, const char *ekey, const char
     lpdm_algo_setup su = {ek, &ec, net, NULL, dist, loss, NULL, NULL};
     rc = lpdm_algo_new(ctx, ak, &ac, &su, &a);
   }
-  lpdm_stats st;
+  lpdm_figures *st = lpdm_figures_new();
   while (!rc) {
-    memset(&st, 0, sizeof st);
-    rc = ak->iterate(a, &st, ctx);
+    lpdm_figures_clear(st);
+    rc = ak->iterate(a, st, ctx);
     if (rc == LPDM_DONE) break;
   }
+  lpdm_figures_free(st);
   lpdm_algo_free(a);
   lpdm_net_free(net);
   lpdm_loss_free(loss);

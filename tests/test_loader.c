@@ -137,7 +137,7 @@ static int a_create(const lpdm_algo_kind *k, const lpdm_config *cfg, const lpdm_
                     lpdm_algo **out, lpdm_ctx *c) {
   return 0;
 }
-static int a_iter(lpdm_algo *s, lpdm_stats *st, lpdm_ctx *c) { return 0; }
+static int a_iter(lpdm_algo *s, lpdm_figures *st, lpdm_ctx *c) { return 0; }
 static void a_free(lpdm_algo *s) {}
 
 /* Registering desc (of type `type`) with `member` cleared fails naming `field`. */

@@ -264,7 +264,7 @@ typedef struct prun {
   lpdm_distance *dist;
   lpdm_loss *loss;
   rec r;
-  lpdm_stats st;
+  lpdm_figures *st;
 } prun;
 
 static void prun_free(prun *p) {
@@ -272,6 +272,7 @@ static void prun_free(prun *p) {
   lpdm_net_free(p->net);
   lpdm_distance_free(p->dist);
   lpdm_loss_free(p->loss);
+  lpdm_figures_free(p->st);
 }
 
 /* Builds PPO on env with two tanh layers of 16 and the "k=v k=v" settings. */
@@ -309,14 +310,14 @@ static int prun_new(prun *p, const char *env, const char *loss, const char *sett
 }
 
 static int prun_iter(prun *p) {
-  memset(&p->st, 0, sizeof p->st);
-  return p->algo->kind->iterate(p->algo, &p->st, ctx);
+  if (!p->st && !(p->st = lpdm_figures_new())) return LPDM_ERR_MEM;
+  lpdm_figures_clear(p->st);
+  return p->algo->kind->iterate(p->algo, p->st, ctx);
 }
 
 static double stat(const prun *p, const char *name) {
-  for (int i = 0; i < p->st.n; i++)
-    if (!strcmp(p->st.name[i], name)) return p->st.value[i];
-  return NAN;
+  double v;
+  return lpdm_figures_get(p->st, name, &v) ? v : NAN;
 }
 
 static void test_plugin(void) {

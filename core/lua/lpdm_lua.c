@@ -1704,6 +1704,7 @@ typedef struct lrun {
   int done, failed;
   float *obs;            /* act() buffers                 */
   double *act;
+  lpdm_figures *fig;     /* iterate()'s figures, reused   */
 } lrun;
 
 static const char *const run_keys[] = {"env", "env_config", "policy", "value", "distance", "loss",
@@ -1746,6 +1747,8 @@ static int run_gc(lua_State *L) {
   r->policy = r->value = NULL;
   free(r->eps);
   r->eps = NULL;
+  lpdm_figures_free(r->fig);
+  r->fig = NULL;
   r->neps = r->caps = 0;
   free(r->obs);
   r->obs = NULL;
@@ -1938,15 +1941,6 @@ static int run_fail(lua_State *L, lrun *r, lpdm_ctx *ctx) {
   return luaL_error(L, "%s: %s", an, m);
 }
 
-static const char *find_stat(const lpdm_stats *st, const char *name, double *v) {
-  for (int i = 0; i < st->n; i++)
-    if (st->name[i] && strcmp(st->name[i], name) == 0) {
-      *v = st->value[i];
-      return st->name[i];
-    }
-  return NULL;
-}
-
 /* run:iterate() -> {global_step=, iteration=, episodes={...}, stats={...}} or nil */
 static int run_iterate(lua_State *L) {
   lrun *r = check_run(L, 1);
@@ -1959,28 +1953,28 @@ static int run_iterate(lua_State *L) {
     lua_pushnil(L);
     return 1;
   }
-  lpdm_stats st;
-  memset(&st, 0, sizeof st);
+  if (!r->fig && !(r->fig = lpdm_figures_new())) return luaL_error(L, "%s: out of memory", r->kind->head.name);
+  lpdm_figures *st = r->fig;
+  lpdm_figures_clear(st);
   r->neps = 0;
   r->lost = 0;
   lpdm_ctx_clear(ctx);
-  int rc = r->kind->iterate(r->algo, &st, ctx);
+  int rc = r->kind->iterate(r->algo, st, ctx);
   if (rc < 0) {
     r->failed = 1;
     return run_fail(L, r, ctx);
   }
   if (rc == LPDM_DONE) {
     r->done = 1;
-    if (r->neps == 0 && st.n == 0) {
+    if (r->neps == 0 && lpdm_figures_count(st) == 0) {
       lua_pushnil(L);
       return 1;
     }
   }
-  if (st.n < 0 || st.n > LPDM_MAX_STATS) st.n = 0;
   if (r->lost) return luaL_error(L, "%s: out of memory recording episodes", r->kind->head.name);
   r->iteration++;
   double gs;
-  if (find_stat(&st, "global_step", &gs) && gs > (double)r->global_step) r->global_step = (int64_t)gs;
+  if (lpdm_figures_get(st, "global_step", &gs) && gs > (double)r->global_step) r->global_step = (int64_t)gs;
 
   lua_createtable(L, 0, 4);
   lua_pushinteger(L, (lua_Integer)r->global_step);
@@ -2002,11 +1996,11 @@ static int run_iterate(lua_State *L) {
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, -2, "episodes");
-  lua_createtable(L, 0, st.n);
-  for (int i = 0; i < st.n; i++) {
-    if (!st.name[i] || strcmp(st.name[i], "global_step") == 0) continue;
-    lua_pushnumber(L, st.value[i]);
-    lua_setfield(L, -2, st.name[i]);
+  lua_createtable(L, 0, lpdm_figures_count(st));
+  for (int i = 0; i < lpdm_figures_count(st); i++) {
+    if (strcmp(lpdm_figures_name(st, i), "global_step") == 0) continue;
+    lua_pushnumber(L, lpdm_figures_value(st, i));
+    lua_setfield(L, -2, lpdm_figures_name(st, i));
   }
   lua_setfield(L, -2, "stats");
   return 1;

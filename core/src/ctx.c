@@ -251,14 +251,3 @@ const char *lpdm_cfg_str(const lpdm_config *cfg, const char *key) {
   return i < 0 ? "" : cfg->v[i].str;
 }
 
-void lpdm_stats_set(lpdm_stats *st, const char *name, double v) {
-  for (int i = 0; i < st->n; i++)
-    if (st->name[i] == name || strcmp(st->name[i], name) == 0) {
-      st->value[i] = v;
-      return;
-    }
-  if (st->n < LPDM_MAX_STATS) {
-    st->name[st->n] = name;
-    st->value[st->n++] = v;
-  }
-}

@@ -231,6 +231,23 @@ size_t lpdm_net_param_count(const lpdm_net *n) {
   return s;
 }
 
+/* Which features a head sees (lpdm.h): bp keeps the activations, local lets
+   the step (the algorithm's rule) train the net first, frozen only runs it. */
+int lpdm_net_features(lpdm_net *n, lpdm_ctx *ctx, int mode, const lpdm_local_step *step, const float *X, int B,
+                      float *scratch, const float **Y) {
+  if (mode == LPDM_FEAT_BP) return lpdm_net_train_forward(n, ctx, X, B, Y);
+  if (mode != LPDM_FEAT_LOCAL && mode != LPDM_FEAT_FROZEN)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "net: features mode must be bp, local or frozen, got %d", mode);
+  if (n->depth == 0) {
+    *Y = X;
+    return LPDM_OK;
+  }
+  if (mode == LPDM_FEAT_LOCAL && step && step->update && B >= step->min_batch)
+    return step->update(step->arg, n, ctx, X, B, Y);
+  *Y = scratch;
+  return lpdm_net_forward(n, ctx, X, B, scratch);
+}
+
 size_t lpdm_net_work_bytes(const lpdm_net *n) {
   size_t s = n->in_copy.cap + n->gA.cap + n->gB.cap + n->yA.cap + n->yB.cap + n->DX.cap + n->DY.cap +
              n->dD.cap + n->dY.cap + n->work.cap;

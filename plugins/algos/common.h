@@ -82,11 +82,11 @@ static inline double lpdm_algo_squash_grad(double z, double lo, double hi) {
    log_std_mean (the mean over the nact action dimensions) and mu_abs_mean
    (mu_abs / mu_n: the policy mean's |value| summed over the update's
    steps and dimensions; NaN without a step). */
-static inline void lpdm_algo_box_stats(lpdm_stats *st, const float *log_std, int nact, double mu_abs, double mu_n) {
+static inline void lpdm_algo_box_stats(lpdm_figures *st, const float *log_std, int nact, double mu_abs, double mu_n) {
   double m = 0;
   for (int i = 0; i < nact; i++) m += log_std[i];
-  lpdm_stats_set(st, "log_std_mean", m / nact);
-  lpdm_stats_set(st, "mu_abs_mean", mu_n > 0 ? mu_abs / mu_n : NAN);
+  lpdm_figures_set(st, "log_std_mean", m / nact);
+  lpdm_figures_set(st, "mu_abs_mean", mu_n > 0 ? mu_abs / mu_n : NAN);
 }
 
 /* Draws an index from softmax(logits[0..n-1]). */

@@ -1315,7 +1315,7 @@ static int worker_new(ppo *s, lpdm_ctx *ctx, worker **out) {
   return LPDM_OK;
 }
 
-static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
+static int ppo_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
   ppo *s = (ppo *)a;
   if (s->update >= s->num_updates) return LPDM_DONE;
   s->update++;
@@ -1437,24 +1437,24 @@ static int ppo_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   const double ev = vy == 0 ? NAN : 1 - vd / vy;
   const double wall = now_s() - s->t_start;
 
-  lpdm_stats_set(st, "global_step", (double)s->global_step);
-  lpdm_stats_set(st, "learning_rate", s->head_lr * frac); /* bp: learning_rate */
-  lpdm_stats_set(st, "value_loss", vloss);
-  lpdm_stats_set(st, "policy_loss", ps.pg_loss);
-  lpdm_stats_set(st, "entropy", ps.entropy);
-  lpdm_stats_set(st, "old_approx_kl", ps.old_approx_kl);
-  lpdm_stats_set(st, "approx_kl", ps.approx_kl);
-  lpdm_stats_set(st, "clipfrac", clipfrac / nmb_done);
-  lpdm_stats_set(st, "explained_variance", ev);
-  lpdm_stats_set(st, "sps", wall > 0 ? s->global_step / wall : 0);
-  lpdm_stats_set(st, "epochs", epochs_done);
-  lpdm_stats_set(st, "grad_norm", gnorm);
+  lpdm_figures_set(st, "global_step", (double)s->global_step);
+  lpdm_figures_set(st, "learning_rate", s->head_lr * frac); /* bp: learning_rate */
+  lpdm_figures_set(st, "value_loss", vloss);
+  lpdm_figures_set(st, "policy_loss", ps.pg_loss);
+  lpdm_figures_set(st, "entropy", ps.entropy);
+  lpdm_figures_set(st, "old_approx_kl", ps.old_approx_kl);
+  lpdm_figures_set(st, "approx_kl", ps.approx_kl);
+  lpdm_figures_set(st, "clipfrac", clipfrac / nmb_done);
+  lpdm_figures_set(st, "explained_variance", ev);
+  lpdm_figures_set(st, "sps", wall > 0 ? s->global_step / wall : 0);
+  lpdm_figures_set(st, "epochs", epochs_done);
+  lpdm_figures_set(st, "grad_norm", gnorm);
   if (!s->discrete) lpdm_algo_box_stats(st, s->log_std, s->nact, s->mu_abs, s->mu_n);
   if (s->local) {
     if (da <= MAX_LAYER_STATS)
-      for (int i = 0; i < da; i++) lpdm_stats_set(st, actor_names[i], al[i] / (nmb_local ? nmb_local : 1));
+      for (int i = 0; i < da; i++) lpdm_figures_set(st, actor_names[i], al[i] / (nmb_local ? nmb_local : 1));
     if (dc <= MAX_LAYER_STATS)
-      for (int i = 0; i < dc; i++) lpdm_stats_set(st, critic_names[i], cl[i] / (nmb_local ? nmb_local : 1));
+      for (int i = 0; i < dc; i++) lpdm_figures_set(st, critic_names[i], cl[i] / (nmb_local ? nmb_local : 1));
   }
   return s->update >= s->num_updates ? LPDM_DONE : LPDM_OK;
 }

@@ -23,13 +23,12 @@ typedef struct lpdm_episode {
   int env_index;       /* which env copy                                */
 } lpdm_episode;
 
-/* Named figures of one iteration ("loss_policy", "entropy", ...). */
-#define LPDM_MAX_STATS 32
-typedef struct lpdm_stats {
-  int n;
-  const char *name[LPDM_MAX_STATS]; /* static strings */
-  double value[LPDM_MAX_STATS];
-} lpdm_stats;
+/* The named figures of one iteration ("loss_policy", "entropy",
+   "actor_local_loss_12", ...): an opaque, growable list that the host makes
+   and an algorithm's iterate fills with lpdm_figures_set (lpdm.h). Names are
+   copied, of any number and length; setting a name again replaces its value.
+   (Up to ABI 1.3 this was the fixed struct lpdm_stats of 32 static names.) */
+typedef struct lpdm_figures lpdm_figures;
 
 /* What the host hands an algorithm. Everything is borrowed: the algorithm
    must not free it, and it outlives the algorithm instance. */
@@ -66,7 +65,7 @@ struct lpdm_algo_kind {
   lpdm_plugin head; /* kind LPDM_KIND_ALGO, name "algo.<x>" */
   int (*create)(const lpdm_algo_kind *kind, const lpdm_config *cfg,
                 const lpdm_algo_setup *setup, lpdm_algo **out, lpdm_ctx *ctx);
-  int (*iterate)(lpdm_algo *self, lpdm_stats *stats, lpdm_ctx *ctx);
+  int (*iterate)(lpdm_algo *self, lpdm_figures *figures, lpdm_ctx *ctx);
   void (*free)(lpdm_algo *self); /* accepts NULL */
   /* (optional) greedy/deterministic action for obs, for evaluation */
   int (*act)(lpdm_algo *self, const float *obs, double *action, lpdm_ctx *ctx);

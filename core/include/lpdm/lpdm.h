@@ -216,6 +216,24 @@ const float *lpdm_net_grad_set(lpdm_net *net, const float *src);
 int lpdm_net_local_update(lpdm_net *net, lpdm_ctx *ctx, const lpdm_distance *dist,
                           const lpdm_loss *loss, const float *X, int B,
                           const float *g, const float **Y, double *losses);
+/* Which features a head sees: the one place an algorithm's modes differ.
+     LPDM_FEAT_BP      train_forward: every activation kept for backward;
+     LPDM_FEAT_LOCAL   step->update trains the net on X (its local rule) and
+                       gives the output after the update, detached; without a
+                       step, or B < step->min_batch, the net's plain output;
+     LPDM_FEAT_FROZEN  the net's plain output; the net is never trained.
+   A net without layers gives X itself in local and frozen mode. scratch
+   (B x out_dim floats, caller's) receives a plain output; *Y points at
+   the features (borrowed: X, scratch or the net's buffer, valid until the
+   next call on net). plugins/algos/lib/rule.h plugs its rules in here. */
+enum { LPDM_FEAT_BP = 0, LPDM_FEAT_LOCAL = 1, LPDM_FEAT_FROZEN = 2 };
+typedef struct lpdm_local_step {
+  int (*update)(void *arg, lpdm_net *net, lpdm_ctx *ctx, const float *X, int B, const float **Y);
+  void *arg;
+  int min_batch; /* fewer samples: no update (LPDM needs 2 for a pair) */
+} lpdm_local_step;
+int lpdm_net_features(lpdm_net *net, lpdm_ctx *ctx, int mode, const lpdm_local_step *step, const float *X, int B,
+                      float *scratch, const float **Y);
 /* Bytes of working memory the net holds now (activations, buffers). */
 size_t lpdm_net_work_bytes(const lpdm_net *net);
 
@@ -267,7 +285,22 @@ int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs
 int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg,
                   const lpdm_algo_setup *setup, lpdm_algo **out);
 void lpdm_algo_free(lpdm_algo *a);
-void lpdm_stats_set(lpdm_stats *st, const char *name, double v); /* name: static */
+
+/* An iteration's figures (algo.h). The host makes one (caller frees with
+   lpdm_figures_free) and clears it before each iterate; an algorithm sets
+   them. set copies the name (set again: the value is replaced) and returns
+   LPDM_ERR_MEM when it cannot grow, LPDM_ERR_ARG for a NULL or empty name:
+   nothing is dropped silently. setf formats the name ("local_loss_%d"). */
+lpdm_figures *lpdm_figures_new(void);
+void lpdm_figures_free(lpdm_figures *f);
+void lpdm_figures_clear(lpdm_figures *f);
+int lpdm_figures_set(lpdm_figures *f, const char *name, double v);
+int lpdm_figures_setf(lpdm_figures *f, double v, const char *fmt, ...) LPDM_PRINTF(3, 4);
+int lpdm_figures_count(const lpdm_figures *f);
+const char *lpdm_figures_name(const lpdm_figures *f, int i); /* borrowed; NULL out of range */
+double lpdm_figures_value(const lpdm_figures *f, int i);     /* NaN out of range */
+/* 1 and *v when name is set, else 0. */
+int lpdm_figures_get(const lpdm_figures *f, const char *name, double *v);
 
 /* ------------------------------------------------------------ safetensors */
 

@@ -25,9 +25,13 @@
 extern "C" {
 #endif
 
-#define LPDM_ABI_MAJOR 1
+/* 2: an algorithm's iterate fills an lpdm_figures (names copied, any number)
+   instead of the fixed lpdm_stats struct, a changed signature, hence a new
+   major. The minor numbering goes on from 1.3, so that every gate on a
+   minor (>= 1: checkpoints, ...) keeps its meaning. */
+#define LPDM_ABI_MAJOR 2
 #define LPDM_ABI_MINOR 3 /* 1.1: env and algo state for checkpoints; 1.2: layer state, row-blocked distances and losses;
-                            1.3: algo setup.comm (data-parallel runs) */
+                            1.3: algo setup.comm (data-parallel runs); 2.3: lpdm_figures */
 
 #if defined(__GNUC__)
 #define LPDM_EXPORT __attribute__((visibility("default")))

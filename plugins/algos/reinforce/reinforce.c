@@ -1,13 +1,13 @@
 /*
-** reinforce.c -- REINFORCE (Williams 1992), Monte-Carlo policy gradient, in
+** reinforce/reinforce.c -- REINFORCE (Williams 1992), Monte-Carlo policy gradient, in
 ** two modes over the same network:
 **
 **   bp     the policy loss  -1/B sum_t log pi(a_t | s_t) A_t  is
 **          backpropagated through the head and every hidden layer;
-**   local  the hidden layers learn by their local loss (lpdm_net_local_update:
-**          each layer matches its output distances to its input distances,
-**          guided by the returns-to-go for loss.guided), and only the head
-**          learns from the policy loss, on the detached features.
+**   local  the hidden layers learn by their local loss (lib/rule.h's LPDM
+**          rule: each layer matches its output distances to its input
+**          distances, guided by the returns-to-go for loss.guided), and only
+**          the head learns from the policy loss, on the detached features.
 **
 ** One iteration: run `episodes_per_update` whole episodes with the current
 ** policy, compute the discounted returns-to-go G_t, the weights A_t (G_t,
@@ -42,8 +42,13 @@
 **                                 (default: the policy head's, bp lr, local head_lr;
 **                                 docs/reinforce.md, "Box actions in local mode")
 **
-** Stats per update: global_step, batch_size, loss_policy, loss_value (with a
-** baseline), local_loss_N (local mode), and for Box actions log_std_mean
+** Built from the parts in plugins/algos/lib: one env copy (vecenv, no
+** wrappers), the heads and distributions (heads: softmax, Gaussian with
+** gauss_std), the features each head sees (trunk_features: bp or local
+** through the LPDM rule).
+**
+** Figures per update: global_step, batch_size, loss_policy, loss_value (with a
+** baseline), local_loss_N for every hidden layer N (local mode), and for Box actions log_std_mean
 ** (over the action dimensions) and mu_abs_mean (the policy mean's |value|
 ** over the update's steps and the action dimensions).
 **
@@ -57,7 +62,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/heads.h"
+#include "lib/rule.h"
+#include "lib/util.h"
+#include "lib/vecenv.h"
 
 static const lpdm_key keys[] = {
     {"mode", LPDM_T_STRING, "local", "local (local losses + head) or bp (backpropagation)"},
@@ -80,26 +88,22 @@ static const lpdm_key keys[] = {
 typedef struct rf {
   lpdm_algo base;
   lpdm_algo_setup setup;
-  lpdm_env *env;
+  vecenv *venv;           /* one copy: its env, episode tally and current obs */
+  const lpdm_space *asp;  /* its action space */
   lpdm_net *trunk, *head; /* policy: trunk borrowed, head owned */
   lpdm_net *vtrunk, *vhead;
   int own_vtrunk;
   int local, discrete, nact, obs_dim;
+  trunk_rule *rule;       /* local mode: LPDM's rule over setup's distance and loss */
   double gamma, entropy_coef;
   int normalize, episodes_per_update;
   int64_t budget, global_step;
   int iteration;
   lpdm_rng rng;
-  /* log-std (Gaussian) as a parameter with its own Adam */
-  float *log_std, *glog_std;
-  lpdm_param ls_param;
-  lpdm_optim *ls_opt;
-  int squash;          /* squash_mean: mu inside the action range (lpdm_algo_squash) */
-  double mu_abs, mu_n; /* Box: sum of |policy mean| over the update's steps */
-  /* current episode state */
-  float *obs;
-  double ep_ret;
-  int ep_len;
+  gauss_std *ls;          /* Box: the log-std with its own Adam */
+  int squash;             /* squash_mean: mu inside the action range (head_squash) */
+  double mu_abs, mu_n;    /* Box: sum of |policy mean| over the update's steps */
+  double *ll, *vll;       /* the local loss per hidden layer of the policy, of the baseline */
   /* batch buffers */
   fbuf X, A, R, G, W, dlogits, feat1, out1, V, dV;
   size_t T; /* steps in the batch */
@@ -108,14 +112,14 @@ typedef struct rf {
 static void rf_free(lpdm_algo *a) {
   rf *s = (rf *)a;
   if (!s) return;
-  lpdm_env_free(s->env);
+  vecenv_free(s->venv);
   lpdm_net_free(s->head);
   lpdm_net_free(s->vhead);
   if (s->own_vtrunk) lpdm_net_free(s->vtrunk);
-  lpdm_optim_free(s->ls_opt);
-  free(s->log_std);
-  free(s->glog_std);
-  free(s->obs);
+  gauss_std_free(s->ls);
+  trunk_rule_free(s->rule);
+  free(s->ll);
+  free(s->vll);
   fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   free(s);
@@ -123,7 +127,7 @@ static void rf_free(lpdm_algo *a) {
 
 static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup,
                      lpdm_algo **out, lpdm_ctx *ctx) {
-  int local, rc0 = lpdm_algo_mode(cfg, setup, &local, ctx);
+  int local, rc0 = algo_mode(cfg, setup, &local, ctx);
   if (rc0) return rc0;
   double gamma = lpdm_cfg_num(cfg, "gamma");
   if (!(gamma >= 0 && gamma <= 1)) return lpdm_error(ctx, LPDM_ERR_ARG, "gamma must be in [0, 1], got %g", gamma);
@@ -146,16 +150,21 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   uint64_t seed = (uint64_t)(int64_t)lpdm_cfg_num(cfg, "seed");
   lpdm_rng_seed(&s->rng, seed);
   s->trunk = setup->policy;
-  int rc = lpdm_env_new(ctx, setup->env_kind, setup->env_cfg, &s->env);
+  /* the env, reset with seed (it draws nothing from s->rng) */
+  const vecenv_opts vo = {.norm_obs = 0, .norm_reward = 0, .clip_obs = 1, .clip_reward = 1, .gamma = gamma};
+  int rc = vecenv_new(ctx, setup->env_kind, setup->env_cfg, 1, seed, &vo, &s->venv);
   if (rc) goto fail;
-  s->obs_dim = s->env->obs_space.dim;
+  vecenv_sink(s->venv, setup->on_episode, setup->user, 0);
+  const lpdm_env *env = s->venv->env[0];
+  s->asp = &env->act_space;
+  s->obs_dim = env->obs_space.dim;
   if (lpdm_net_in_dim(s->trunk) != s->obs_dim) {
     rc = lpdm_error(ctx, LPDM_ERR_ARG, "the policy takes %d inputs but %s observations have %d",
                     lpdm_net_in_dim(s->trunk), lpdm_plugin_short(&setup->env_kind->head), s->obs_dim);
     goto fail;
   }
-  s->discrete = s->env->act_space.type == LPDM_SPACE_DISCRETE;
-  s->nact = s->discrete ? s->env->act_space.n : s->env->act_space.dim;
+  s->discrete = env->act_space.type == LPDM_SPACE_DISCRETE;
+  s->nact = s->discrete ? env->act_space.n : env->act_space.dim;
 
   /* learning rates */
   int guided = local && setup->loss->kind->uses_guidance;
@@ -172,33 +181,24 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
     if (!lpdm_net_lr_kept(s->trunk, i)) lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), local ? local_lr : lr);
 
   lpdm_optim_cfg hoc = lpdm_optim_default(LPDM_OPT_ADAM, plr);
-  if ((rc = lpdm_algo_make_head(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, NULL, 1, &s->rng, &hoc)))
-    goto fail;
+  if ((rc = head_make(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, NULL, 1, &s->rng, &hoc))) goto fail;
   if (s->discrete && lpdm_cfg_bool(cfg, "squash_mean")) {
     rc = lpdm_error(ctx, LPDM_ERR_ARG, "squash_mean is for Box actions, and %s's are Discrete",
                     lpdm_plugin_short(&setup->env_kind->head));
     goto fail;
   }
   if (!s->discrete) {
-    s->log_std = malloc((size_t)s->nact * sizeof(float));
-    s->glog_std = calloc((size_t)s->nact, sizeof(float));
-    if (!s->log_std || !s->glog_std) {
-      rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
-      goto fail;
-    }
-    for (int i = 0; i < s->nact; i++) s->log_std[i] = (float)lpdm_cfg_num(cfg, "log_std_init");
     s->squash = lpdm_cfg_bool(cfg, "squash_mean");
-    const lpdm_space *sp = &s->env->act_space;
+    const lpdm_space *sp = s->asp;
     for (int i = 0; s->squash && i < s->nact; i++)
       if (!isfinite(sp->low[i]) || !isfinite(sp->high[i]) || !(sp->high[i] > sp->low[i])) {
         rc = lpdm_error(ctx, LPDM_ERR_ARG, "squash_mean needs a finite action range, but %s's action %d has [%g, %g]",
                         lpdm_plugin_short(&setup->env_kind->head), i, sp->low[i], sp->high[i]);
         goto fail;
       }
-    s->ls_param = (lpdm_param){"log_std", s->log_std, s->glog_std, (size_t)s->nact, 1, s->nact};
     double log_std_lr = lpdm_cfg_num(cfg, "log_std_lr");
     lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, log_std_lr > 0 ? log_std_lr : plr);
-    if ((rc = lpdm_optim_new(ctx, &oc, &s->ls_param, 1, &s->ls_opt))) goto fail;
+    if ((rc = gauss_std_new(ctx, s->nact, lpdm_cfg_num(cfg, "log_std_init"), &oc, &s->ls))) goto fail;
   }
   if (lpdm_cfg_bool(cfg, "baseline")) {
     if (setup->value) {
@@ -214,18 +214,19 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
           lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), local ? local_lr : value_lr);
     }
     lpdm_optim_cfg voc = lpdm_optim_default(LPDM_OPT_ADAM, value_lr);
-    if ((rc = lpdm_algo_make_head(ctx, &s->vhead, lpdm_net_out_dim(s->vtrunk), 1, NULL, 1, &s->rng, &voc)))
-      goto fail;
+    if ((rc = head_make(ctx, &s->vhead, lpdm_net_out_dim(s->vtrunk), 1, NULL, 1, &s->rng, &voc))) goto fail;
   }
-  s->obs = malloc((size_t)s->obs_dim * sizeof(float));
-  if (!s->obs) {
+  if (local && (rc = trunk_rule_lpdm_new(ctx, setup->distance, setup->loss, &s->rule))) goto fail;
+  const int depth = lpdm_net_depth(s->trunk), vdepth = s->vtrunk ? lpdm_net_depth(s->vtrunk) : 0;
+  s->ll = calloc((size_t)(depth ? depth : 1), sizeof *s->ll);
+  s->vll = calloc((size_t)(vdepth ? vdepth : 1), sizeof *s->vll);
+  if (!s->ll || !s->vll) {
     rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
     goto fail;
   }
   if ((rc = fgrow(ctx, &s->feat1, (size_t)lpdm_net_out_dim(s->trunk))) ||
       (rc = fgrow(ctx, &s->out1, (size_t)s->nact)))
     goto fail;
-  if ((rc = lpdm_env_reset(s->env, ctx, 1, seed, s->obs))) goto fail;
   *out = &s->base;
   return LPDM_OK;
 fail:
@@ -237,9 +238,9 @@ fail:
 static int policy_out(rf *s, lpdm_ctx *ctx, const float *obs) {
   int rc = lpdm_net_forward(s->trunk, ctx, obs, 1, s->feat1.p);
   if (!rc) rc = lpdm_net_forward(s->head, ctx, s->feat1.p, 1, s->out1.p);
-  const lpdm_space *sp = &s->env->act_space;
+  const lpdm_space *sp = s->asp;
   if (!rc && s->squash)
-    for (int i = 0; i < s->nact; i++) s->out1.p[i] = (float)lpdm_algo_squash(s->out1.p[i], sp->low[i], sp->high[i]);
+    for (int i = 0; i < s->nact; i++) s->out1.p[i] = (float)head_squash(s->out1.p[i], sp->low[i], sp->high[i]);
   return rc;
 }
 
@@ -255,62 +256,51 @@ static int run_episode(rf *s, lpdm_ctx *ctx, int *finished) {
     if ((rc = fgrow(ctx, &s->X, (s->T + 1) * od)) || (rc = fgrow(ctx, &s->A, (s->T + 1) * na)) ||
         (rc = fgrow(ctx, &s->R, s->T + 1)))
       return rc;
-    memcpy(s->X.p + s->T * od, s->obs, (size_t)od * sizeof(float));
-    if ((rc = policy_out(s, ctx, s->obs))) return rc;
+    float *obs = s->venv->obs;
+    memcpy(s->X.p + s->T * od, obs, (size_t)od * sizeof(float));
+    if ((rc = policy_out(s, ctx, obs))) return rc;
     if (s->discrete) {
-      int k = lpdm_algo_sample_softmax(&s->rng, s->out1.p, s->nact);
+      int k = cat_sample(&s->rng, s->out1.p, s->nact);
       s->A.p[s->T] = (float)k;
       a[0] = k;
-    } else {
-      const lpdm_space *sp = &s->env->act_space;
+    } else { /* the env gets the draw clipped to the box, the batch the draw as a float */
       s->mu_n += na;
+      gauss_draw(&s->rng, s->out1.p, s->ls->log_std, na, a);
       for (int i = 0; i < na; i++) {
         s->mu_abs += fabs(s->out1.p[i]);
-        double x = s->out1.p[i] + exp(s->log_std[i]) * lpdm_rng_normal(&s->rng);
-        s->A.p[s->T * na + i] = (float)x;
-        a[i] = x < sp->low[i] ? sp->low[i] : x > sp->high[i] ? sp->high[i] : x;
+        s->A.p[s->T * na + i] = (float)a[i];
+        a[i] = box_clip(s->asp, i, a[i]);
       }
     }
     double r;
     int term, trunc;
-    if ((rc = lpdm_env_step(s->env, ctx, a, s->obs, &r, &term, &trunc))) return rc;
+    if ((rc = vecenv_step(s->venv, ctx, 0, a, obs, &r, &term, &trunc))) return rc;
     s->R.p[s->T] = (float)r;
     s->T++;
     s->global_step++;
-    s->ep_ret += r;
-    s->ep_len++;
     if (term || trunc) {
-      lpdm_episode ep = {s->global_step, s->ep_ret, s->ep_len, 0};
-      if (s->setup.on_episode) s->setup.on_episode(s->setup.user, &ep);
-      s->ep_ret = 0;
-      s->ep_len = 0;
       *finished = 1;
-      return lpdm_env_reset(s->env, ctx, 0, 0, s->obs);
+      return vecenv_end_episode(s->venv, ctx, 0, s->global_step, obs);
     }
   }
   return LPDM_OK;
 }
 
-static const char *local_names[] = {"local_loss_1", "local_loss_2", "local_loss_3", "local_loss_4",
-                                    "local_loss_5", "local_loss_6", "local_loss_7", "local_loss_8"};
-
 /* Trains trunk+head on batch X (B rows) so that head(trunk(X)) follows the
    output gradient computed by grad_fn. In local mode the trunk is trained by
-   its local loss with guidance g first. */
+   its local rule with guidance g first (trunk_features), and the head learns
+   on the detached features. */
 static int update_net(rf *s, lpdm_ctx *ctx, lpdm_net *trunk, lpdm_net *head, int B, const float *g,
                       int (*grad_fn)(rf *, lpdm_ctx *, const float *, int, float *, double *),
                       double *loss_out, double *local_losses) {
   const float *feat, *out;
   int rc, F = lpdm_net_out_dim(trunk), O = lpdm_net_out_dim(head);
-  if (s->local && lpdm_net_depth(trunk) > 0) {
-    if (B < 2) { /* a one-step episode: no pairs to match; forward only */
-      if ((rc = fgrow(ctx, &s->V, (size_t)B * F)) || (rc = lpdm_net_forward(trunk, ctx, s->X.p, B, s->V.p)))
-        return rc;
-      feat = s->V.p;
-    } else if ((rc = lpdm_net_local_update(trunk, ctx, s->setup.distance, s->setup.loss, s->X.p, B, g, &feat,
-                                           local_losses)))
-      return rc;
-  } else if ((rc = lpdm_net_train_forward(trunk, ctx, s->X.p, B, &feat)))
+  /* local: a one-step episode has no pairs to match, and gets the features
+     without an update (the rule's min_batch) into V */
+  const algo_targets t = {.B = B, .g = g, .act = s->A.p, .na = s->discrete ? 1 : s->nact, .ret = s->G.p};
+  if (s->local && (rc = fgrow(ctx, &s->V, (size_t)B * F))) return rc;
+  if ((rc = trunk_features(trunk, ctx, s->local ? LPDM_FEAT_LOCAL : LPDM_FEAT_BP, s->rule, s->X.p, B, &t, s->V.p,
+                           &feat, local_losses)))
     return rc;
   if ((rc = lpdm_net_train_forward(head, ctx, feat, B, &out))) return rc;
   if ((rc = fgrow(ctx, &s->dlogits, (size_t)B * O))) return rc;
@@ -338,18 +328,10 @@ static int policy_grad(rf *s, lpdm_ctx *ctx, const float *out, int B, float *d, 
     for (int t = 0; t < B; t++) {
       const float *z = out + (size_t)t * na;
       float *dz = d + (size_t)t * na;
-      double mx = z[0];
-      for (int i = 1; i < na; i++)
-        if (z[i] > mx) mx = z[i];
-      double sum = 0;
-      for (int i = 0; i < na; i++) sum += exp(z[i] - mx);
-      double lse = mx + log(sum), H = 0;
-      int a = (int)s->A.p[t];
-      for (int i = 0; i < na; i++) {
-        double p = exp(z[i] - lse);
-        H -= p * (z[i] - lse);
-      }
-      L -= w[t] * (z[a] - lse);
+      const int a = (int)s->A.p[t];
+      double H;
+      const double lpa = cat_logp(z, na, a, &H), lse = cat_lse(z, na);
+      L -= w[t] * lpa;
       ent += H;
       for (int i = 0; i < na; i++) {
         double p = exp(z[i] - lse), lp = z[i] - lse;
@@ -358,22 +340,24 @@ static int policy_grad(rf *s, lpdm_ctx *ctx, const float *out, int B, float *d, 
       }
     }
   } else {
-    const lpdm_space *sp = &s->env->act_space;
-    for (int i = 0; i < na; i++) s->glog_std[i] = 0;
+    const lpdm_space *sp = s->asp;
+    const float *log_std = s->ls->log_std;
+    float *glog_std = s->ls->grad;
+    for (int i = 0; i < na; i++) glog_std[i] = 0;
     for (int t = 0; t < B; t++) {
       const float *z = out + (size_t)t * na; /* the head's outputs: mu, or squashed to it */
       float *dm = d + (size_t)t * na;
       for (int i = 0; i < na; i++) {
         /* a float, as the head's output: A - mu is a float difference, as it always was */
-        float mu = s->squash ? (float)lpdm_algo_squash(z[i], sp->low[i], sp->high[i]) : z[i];
-        double sd = exp(s->log_std[i]), x = (s->A.p[(size_t)t * na + i] - mu) / sd;
-        double lp = -0.5 * x * x - s->log_std[i] - 0.5 * log(2 * M_PI);
+        float mu = s->squash ? (float)head_squash(z[i], sp->low[i], sp->high[i]) : z[i];
+        double sd = exp(log_std[i]), x = (s->A.p[(size_t)t * na + i] - mu) / sd;
+        double lp = -0.5 * x * x - log_std[i] - 0.5 * log(2 * M_PI);
         L -= w[t] * lp;
-        dm[i] = (float)(-w[t] * x / sd / B * (s->squash ? lpdm_algo_squash_grad(z[i], sp->low[i], sp->high[i]) : 1));
-        s->glog_std[i] += (float)((w[t] * (1 - x * x) - c) / B);
+        dm[i] = (float)(-w[t] * x / sd / B * (s->squash ? head_squash_grad(z[i], sp->low[i], sp->high[i]) : 1));
+        glog_std[i] += (float)((w[t] * (1 - x * x) - c) / B);
       }
     }
-    for (int i = 0; i < na; i++) ent += B * (0.5 + 0.5 * log(2 * M_PI) + s->log_std[i]);
+    for (int i = 0; i < na; i++) ent += B * (0.5 + 0.5 * log(2 * M_PI) + log_std[i]);
   }
   *loss = L / B - c * ent / B;
   return LPDM_OK;
@@ -390,7 +374,7 @@ static int value_grad(rf *s, lpdm_ctx *ctx, const float *out, int B, float *d, d
   return LPDM_OK;
 }
 
-static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
+static int rf_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
   rf *s = (rf *)a;
   if (s->global_step >= s->budget) return LPDM_DONE;
   s->T = 0;
@@ -416,8 +400,9 @@ static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   if (eps == 0) return LPDM_DONE;
   int B = (int)done_T;
   s->iteration++;
-  double local_losses[8] = {0}, vlocal[8] = {0}, vloss = 0, ploss = 0;
-  double *ll = lpdm_net_depth(s->trunk) <= 8 ? local_losses : NULL;
+  double vloss = 0, ploss = 0;
+  const int depth = lpdm_net_depth(s->trunk);
+  for (int i = 0; i < depth; i++) s->ll[i] = 0;
   /* the weights: G, minus the baseline, standardised */
   if (s->vhead) {
     const int F = lpdm_net_out_dim(s->vtrunk);
@@ -436,34 +421,27 @@ static int rf_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
     double sd = sqrt(v / (B - 1));
     for (int t = 0; t < B; t++) s->W.p[t] = (float)((s->W.p[t] - m) / (sd + 1e-8));
   }
-  if (s->ls_opt) lpdm_optim_zero(s->ls_opt);
-  if ((rc = update_net(s, ctx, s->trunk, s->head, B, s->G.p, policy_grad, &ploss, ll)))
+  if (s->ls) lpdm_optim_zero(s->ls->opt);
+  if ((rc = update_net(s, ctx, s->trunk, s->head, B, s->G.p, policy_grad, &ploss, s->ll)))
     return lpdm_ctx_prefix(ctx, rc, "policy update %d", s->iteration);
-  if (s->ls_opt && (rc = lpdm_optim_step(s->ls_opt, ctx, 1.0f))) return rc;
-  if (s->vhead &&
-      (rc = update_net(s, ctx, s->vtrunk, s->vhead, B, s->G.p, value_grad, &vloss,
-                       lpdm_net_depth(s->vtrunk) <= 8 ? vlocal : NULL)))
+  if (s->ls && (rc = lpdm_optim_step(s->ls->opt, ctx, 1.0f))) return rc;
+  if (s->vhead && (rc = update_net(s, ctx, s->vtrunk, s->vhead, B, s->G.p, value_grad, &vloss, s->vll)))
     return lpdm_ctx_prefix(ctx, rc, "baseline update %d", s->iteration);
-  lpdm_stats_set(st, "global_step", (double)s->global_step);
-  lpdm_stats_set(st, "batch_size", B);
-  lpdm_stats_set(st, "loss_policy", ploss);
-  if (s->vhead) lpdm_stats_set(st, "loss_value", vloss);
-  if (s->local && ll)
-    for (int i = 0; i < lpdm_net_depth(s->trunk); i++) lpdm_stats_set(st, local_names[i], local_losses[i]);
-  if (!s->discrete) lpdm_algo_box_stats(st, s->log_std, s->nact, s->mu_abs, s->mu_n);
-  return LPDM_OK;
+  rc = lpdm_figures_set(st, "global_step", (double)s->global_step);
+  if (!rc) rc = lpdm_figures_set(st, "batch_size", B);
+  if (!rc) rc = lpdm_figures_set(st, "loss_policy", ploss);
+  if (!rc && s->vhead) rc = lpdm_figures_set(st, "loss_value", vloss);
+  for (int i = 0; !rc && s->local && i < depth; i++) rc = lpdm_figures_setf(st, s->ll[i], "local_loss_%d", i + 1);
+  if (!rc && !s->discrete) rc = gauss_figures(st, s->ls->log_std, s->nact, s->mu_abs, s->mu_n);
+  return rc ? lpdm_error(ctx, rc, "update %d: cannot record its figures", s->iteration) : LPDM_OK;
 }
 
 static int rf_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx) {
   rf *s = (rf *)a;
   int rc = policy_out(s, ctx, obs);
   if (rc) return rc;
-  if (s->discrete) {
-    int k = 0;
-    for (int i = 1; i < s->nact; i++)
-      if (s->out1.p[i] > s->out1.p[k]) k = i;
-    action[0] = k;
-  } else
+  if (s->discrete) action[0] = cat_argmax(s->out1.p, s->nact);
+  else
     for (int i = 0; i < s->nact; i++) action[i] = s->out1.p[i];
   return LPDM_OK;
 }
@@ -474,18 +452,18 @@ static int rf_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx)
    current observation and the env's own state are everything. */
 static int rf_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
   rf *s = (rf *)a;
-  int64_t n[3] = {s->global_step, s->iteration, s->ep_len};
+  const vecenv *v = s->venv;
+  int64_t n[3] = {s->global_step, s->iteration, v->ep_len[0]};
   int rc = lpdm_net_save(s->trunk, ctx, st, "policy", 1);
   if (!rc) rc = lpdm_net_save(s->head, ctx, st, "policy_head", 1);
   if (!rc && s->vhead) rc = lpdm_net_save(s->vtrunk, ctx, st, "value", 1);
   if (!rc && s->vhead) rc = lpdm_net_save(s->vhead, ctx, st, "value_head", 1);
-  if (!rc && s->ls_opt) rc = lpdm_state_put_f32(st, ctx, "algo", "log_std", s->log_std, (size_t)s->nact);
-  if (!rc && s->ls_opt) rc = lpdm_optim_save(s->ls_opt, ctx, st, "algo.log_std_optim");
+  if (!rc && s->ls) rc = gauss_std_save(s->ls, ctx, st);
   if (!rc) rc = lpdm_state_put_rng(st, ctx, "algo", "rng", &s->rng);
   if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "counters", n, 3);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "episode_return", &s->ep_ret, 1);
-  if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "obs", s->obs, (size_t)s->obs_dim);
-  if (!rc) rc = lpdm_env_save(s->env, ctx, st, "env");
+  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "episode_return", v->ep_ret, 1);
+  if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "obs", v->obs, (size_t)s->obs_dim);
+  if (!rc) rc = lpdm_env_save(v->env[0], ctx, st, "env");
   return rc;
 }
 
@@ -502,21 +480,28 @@ static int rf_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   if (!rc) rc = lpdm_net_load(s->head, ctx, st, "policy_head", 1);
   if (!rc && s->vhead) rc = lpdm_net_load(s->vtrunk, ctx, st, "value", 1);
   if (!rc && s->vhead) rc = lpdm_net_load(s->vhead, ctx, st, "value_head", 1);
-  if (!rc && s->ls_opt) rc = lpdm_state_get_f32(st, ctx, "algo", "log_std", s->log_std, (size_t)s->nact);
-  if (!rc && s->ls_opt) rc = lpdm_optim_load(s->ls_opt, ctx, st, "algo.log_std_optim");
+  if (!rc && s->ls) rc = gauss_std_load(s->ls, ctx, st);
   if (!rc) rc = lpdm_state_get_rng(st, ctx, "algo", "rng", &s->rng);
-  if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "obs", s->obs, (size_t)s->obs_dim);
-  if (!rc) rc = lpdm_env_load(s->env, ctx, st, "env");
+  vecenv *v = s->venv;
+  if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "obs", v->obs, (size_t)s->obs_dim);
+  if (!rc) rc = lpdm_env_load(v->env[0], ctx, st, "env");
   if (rc) return rc;
   s->global_step = n[0];
   s->iteration = (int)n[1];
-  s->ep_len = (int)n[2];
-  s->ep_ret = ret;
+  v->ep_len[0] = (int)n[2];
+  v->ep_ret[0] = ret;
   return LPDM_OK;
 }
 
 static const lpdm_algo_kind reinforce_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.reinforce", "REINFORCE (Monte-Carlo policy gradient), bp or local", keys),
-    rf_create, rf_iterate, rf_free, rf_act, rf_save, rf_load};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.reinforce", "REINFORCE (Monte-Carlo policy gradient), bp or local",
+                             keys),
+    .create = rf_create,
+    .iterate = rf_iterate,
+    .free = rf_free,
+    .act = rf_act,
+    .save = rf_save,
+    .load = rf_load,
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_reinforce(void) { return &reinforce_kind.head; }

@@ -1,0 +1,42 @@
+/*
+** lib/util.c -- growable buffers, the mode key, the clock (lib/util.h).
+*/
+#include "lib/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int fgrow(lpdm_ctx *ctx, fbuf *b, size_t n) {
+  if (n <= b->cap) return LPDM_OK;
+  size_t nc = b->cap ? b->cap : 256;
+  while (nc < n) nc *= 2;
+  float *p = realloc(b->p, nc * sizeof(float));
+  if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  b->p = p;
+  b->cap = nc;
+  return LPDM_OK;
+}
+
+int algo_mode(const lpdm_config *cfg, const lpdm_algo_setup *setup, int *local, lpdm_ctx *ctx) {
+  const char *mode = lpdm_cfg_str(cfg, "mode");
+  if (!strcmp(mode, "local")) *local = 1;
+  else if (!strcmp(mode, "bp")) *local = 0;
+  else return lpdm_error(ctx, LPDM_ERR_ARG, "mode must be 'local' or 'bp', got '%s'", mode);
+  if (*local && (!setup->distance || !setup->loss))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "mode 'local' needs a distance and a loss");
+  return LPDM_OK;
+}
+
+int algo_tri(const char *v, int dflt) {
+  if (!strcmp(v, "auto")) return dflt;
+  if (!strcmp(v, "true")) return 1;
+  if (!strcmp(v, "false")) return 0;
+  return -1;
+}
+
+double algo_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}

@@ -1,0 +1,37 @@
+/*
+** lib/util.h -- small helpers of the algorithm plugins (plugins/algos/lib,
+** a private static library linked into every algo plugin; not ABI):
+** growable float buffers, the "mode" key, a monotonic clock and the
+** "auto"/"true"/"false" switches.
+**
+**   fbuf b = {0};
+**   if ((rc = fgrow(ctx, &b, n))) return rc;   // b.p holds >= n floats
+**   ...
+**   free(b.p);
+*/
+#ifndef LPDM_ALGOS_UTIL_H
+#define LPDM_ALGOS_UTIL_H
+#include <stddef.h>
+
+#include "lpdm/lpdm.h"
+
+/* A float buffer that grows to the largest size asked for and is reused. */
+typedef struct fbuf {
+  float *p;
+  size_t cap;
+} fbuf;
+
+/* Makes b hold at least n floats (contents kept); LPDM_ERR_MEM on failure. */
+int fgrow(lpdm_ctx *ctx, fbuf *b, size_t n);
+
+/* The "mode" key every algorithm has: *local = 1 for "local", 0 for "bp";
+   local mode needs the setup's distance and loss. */
+int algo_mode(const lpdm_config *cfg, const lpdm_algo_setup *setup, int *local, lpdm_ctx *ctx);
+
+/* "auto" / "true" / "false" -> dflt / 1 / 0, or -1 when none of them. */
+int algo_tri(const char *v, int dflt);
+
+/* Seconds on a monotonic clock (for sps). */
+double algo_now(void);
+
+#endif
