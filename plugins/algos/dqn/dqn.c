@@ -71,8 +71,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "lib/heads.h"
 #include "lib/replay.h"
+#include "lib/rule.h"
+#include "lib/util.h"
+#include "lib/vecenv.h"
 
 static const lpdm_key keys[] = {
     {"mode", LPDM_T_STRING, "local", "local (local losses + head) or bp (backpropagation)"},
@@ -94,14 +97,13 @@ static const lpdm_key keys[] = {
     {"iteration_steps", LPDM_T_INT, "100", "env steps per iteration (one row of updates.csv)"},
     {NULL, 0, NULL, NULL}};
 
-#define MAX_LAYER_STATS 8
-
 typedef struct dqn {
   lpdm_algo base;
   lpdm_algo_setup setup;
-  lpdm_env *env;
+  vecenv *venv;             /* one env copy: autoreset, episode tally, current obs */
   lpdm_net *trunk, *head;   /* the Q-network: trunk borrowed, head owned */
   lpdm_net *ttrunk, *thead; /* its target copy, owned */
+  trunk_rule *rule;         /* local mode: how the trunk learns (LPDM's rule) */
   lpdm_replay *rb;
   lpdm_rng rng;
   int local, nact, od;
@@ -112,27 +114,27 @@ typedef struct dqn {
   /* progress */
   int64_t global_step, updates;
   int iteration;
-  float *obs, *next_obs; /* obs_dim each */
-  double ep_ret;
-  int ep_len;
-  /* work: one observation's features and Q-values; the batch's targets and dQ */
-  fbuf feat1, q1, y, dq, tfeat, tq;
-  /* the iteration's sums, for its stats */
-  double sum_loss, sum_q, sum_local[MAX_LAYER_STATS];
+  float *next_obs; /* obs_dim: the step's next observation, before any reset */
+  /* work: one observation's features and Q-values; the batch's targets, dQ, features */
+  fbuf feat1, q1, y, dq, tfeat, tq, scratch;
+  /* the iteration's sums, for its figures; ll: one update's local losses */
+  double sum_loss, sum_q, *sum_local, *ll;
   int n_upd;
 } dqn;
 
 static void dqn_free(lpdm_algo *a) {
   dqn *s = (dqn *)a;
   if (!s) return;
-  lpdm_env_free(s->env);
+  vecenv_free(s->venv);
+  trunk_rule_free(s->rule);
   lpdm_net_free(s->head);
   lpdm_net_free(s->ttrunk);
   lpdm_net_free(s->thead);
   lpdm_replay_free(s->rb);
-  free(s->obs);
   free(s->next_obs);
-  fbuf *bs[] = {&s->feat1, &s->q1, &s->y, &s->dq, &s->tfeat, &s->tq};
+  free(s->sum_local);
+  free(s->ll);
+  fbuf *bs[] = {&s->feat1, &s->q1, &s->y, &s->dq, &s->tfeat, &s->tq, &s->scratch};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   free(s);
 }
@@ -174,7 +176,7 @@ static int int_key(lpdm_ctx *ctx, const lpdm_config *cfg, const char *key, int64
 static int dqn_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup,
                       lpdm_algo **out, lpdm_ctx *ctx) {
   (void)kind;
-  int local, rc = lpdm_algo_mode(cfg, setup, &local, ctx);
+  int local, rc = algo_mode(cfg, setup, &local, ctx);
   if (rc) return rc;
   dqn *s = calloc(1, sizeof *s);
   if (!s) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
@@ -217,8 +219,11 @@ static int dqn_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   }
   if (!head_lr) head_lr = local ? 4 * lr : lr;
   if (!local_lr) local_lr = lr;
-  if ((rc = lpdm_env_new(ctx, setup->env_kind, setup->env_cfg, &s->env))) goto fail;
-  const lpdm_space *as = &s->env->act_space;
+  /* the env copy, reset with seed (no wrappers: CleanRL's dqn.py has none) */
+  const vecenv_opts vo = {.norm_obs = 0, .norm_reward = 0, .clip_obs = 1, .clip_reward = 1, .gamma = s->gamma};
+  if ((rc = vecenv_new(ctx, setup->env_kind, setup->env_cfg, 1, (uint64_t)seed, &vo, &s->venv))) goto fail;
+  vecenv_sink(s->venv, setup->on_episode, setup->user, 0);
+  const lpdm_space *as = &s->venv->env[0]->act_space;
   if (as->type != LPDM_SPACE_DISCRETE) {
     rc = lpdm_error(ctx, LPDM_ERR_ARG,
                     "dqn needs a Discrete action space, but %s's is Box(%d): use ppo or reinforce for continuous "
@@ -227,7 +232,7 @@ static int dqn_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
     goto fail;
   }
   s->nact = as->n;
-  s->od = s->env->obs_space.dim;
+  s->od = s->venv->od;
   if (lpdm_net_in_dim(s->trunk) != s->od) {
     rc = lpdm_error(ctx, LPDM_ERR_ARG, "the Q-network takes %d inputs, the env's observations have %d",
                     lpdm_net_in_dim(s->trunk), s->od);
@@ -239,37 +244,32 @@ static int dqn_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   for (int i = 0; i < lpdm_net_depth(s->trunk); i++)
     if (!lpdm_net_lr_kept(s->trunk, i)) lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), local ? local_lr : lr);
   lpdm_optim_cfg hoc = lpdm_optim_default(LPDM_OPT_ADAM, local ? head_lr : lr);
-  if ((rc = lpdm_algo_make_head(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, NULL, 1, &s->rng, &hoc)))
-    goto fail;
+  if ((rc = head_make(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, NULL, 1, &s->rng, &hoc))) goto fail;
+  if (local && (rc = trunk_rule_lpdm_new(ctx, setup->distance, setup->loss, &s->rule))) goto fail;
   /* the target network: a copy (its own draws from a throwaway generator, then overwritten) */
   lpdm_rng tr;
   lpdm_rng_seed(&tr, (uint64_t)seed ^ 0x7a5c3d1e9b2f4a68ULL);
   if ((rc = lpdm_net_clone(s->trunk, ctx, &tr, &s->ttrunk)) || (rc = lpdm_net_clone(s->head, ctx, &tr, &s->thead)) ||
       (rc = copy_net(ctx, s->trunk, s->ttrunk)) || (rc = copy_net(ctx, s->head, s->thead)))
     goto fail;
-  s->obs = malloc((size_t)s->od * sizeof(float));
+  const int depth = lpdm_net_depth(s->trunk);
   s->next_obs = malloc((size_t)s->od * sizeof(float));
-  if (!s->obs || !s->next_obs) {
+  s->sum_local = calloc((size_t)depth + 1, sizeof(double));
+  s->ll = calloc((size_t)depth + 1, sizeof(double));
+  if (!s->next_obs || !s->sum_local || !s->ll) {
     rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
     goto fail;
   }
   size_t F = (size_t)lpdm_net_out_dim(s->trunk), B = (size_t)s->batch, A = (size_t)s->nact;
   if ((rc = fgrow(ctx, &s->feat1, F)) || (rc = fgrow(ctx, &s->q1, A)) || (rc = fgrow(ctx, &s->y, B)) ||
-      (rc = fgrow(ctx, &s->dq, B * A)) || (rc = fgrow(ctx, &s->tfeat, B * F)) || (rc = fgrow(ctx, &s->tq, B * A)))
+      (rc = fgrow(ctx, &s->dq, B * A)) || (rc = fgrow(ctx, &s->tfeat, B * F)) || (rc = fgrow(ctx, &s->tq, B * A)) ||
+      (rc = fgrow(ctx, &s->scratch, B * F)))
     goto fail;
-  if ((rc = lpdm_env_reset(s->env, ctx, 1, (uint64_t)seed, s->obs))) goto fail;
   *out = &s->base;
   return LPDM_OK;
 fail:
   dqn_free(&s->base);
   return rc;
-}
-
-static int argmax(const float *q, int n) {
-  int k = 0;
-  for (int i = 1; i < n; i++)
-    if (q[i] > q[k]) k = i;
-  return k;
 }
 
 /* Q(obs, .) into s->q1 */
@@ -298,19 +298,23 @@ static int train_step(dqn *s, lpdm_ctx *ctx) {
   float *y = s->y.p;
   for (int i = 0; i < B; i++) {
     const float *qn = s->tq.p + (size_t)i * A;
-    float mx = qn[argmax(qn, A)];
+    float mx = qn[cat_argmax(qn, A)];
     y[i] = b.reward[i] + (float)s->gamma * mx * (1.0f - b.done[i]);
   }
-  /* the features: bp keeps them for backward; local trains the hidden layers on them first */
+  /* The features the head sees (trunk_features): bp keeps the trunk's
+     activations for backward; local lets the rule train the trunk on the
+     minibatch first, guided by the TD targets, and detaches its output. A
+     rule that needs the head's error (direct feedback alignment) gets the
+     features frozen and runs after the loss, below. */
+  const algo_targets t = {.B = B, .g = y, .act = b.action, .na = 1, .td_target = y, .dout = s->dq.p, .dout_dim = A};
+  const int after = s->local && s->rule->vt->needs_head_error;
+  const int fmode = !s->local ? LPDM_FEAT_BP : after ? LPDM_FEAT_FROZEN : LPDM_FEAT_LOCAL;
   const float *feat, *q;
-  double ll[MAX_LAYER_STATS] = {0};
-  int depth = lpdm_net_depth(s->trunk);
-  if (s->local && depth > 0 && B >= 2)
-    rc = lpdm_net_local_update(s->trunk, ctx, s->setup.distance, s->setup.loss, b.obs, B, y, &feat,
-                               depth <= MAX_LAYER_STATS ? ll : NULL);
-  else
-    rc = lpdm_net_train_forward(s->trunk, ctx, b.obs, B, &feat);
-  if (rc || (rc = lpdm_net_train_forward(s->head, ctx, feat, B, &q))) return rc;
+  const int depth = lpdm_net_depth(s->trunk);
+  for (int i = 0; i < depth; i++) s->ll[i] = 0;
+  if ((rc = trunk_features(s->trunk, ctx, fmode, s->rule, b.obs, B, &t, s->scratch.p, &feat, s->ll)) ||
+      (rc = lpdm_net_train_forward(s->head, ctx, feat, B, &q)))
+    return rc;
   /* TD loss mean_i (Q(s_i, a_i) - y_i)^2 and its gradient, at the taken actions only */
   float *dq = s->dq.p;
   memset(dq, 0, (size_t)B * A * sizeof(float));
@@ -321,6 +325,10 @@ static int train_step(dqn *s, lpdm_ctx *ctx) {
     L += e * e;
     qs += q[(size_t)i * A + a];
     dq[(size_t)i * A + a] = (float)(2 * e / B);
+  }
+  if (after) { /* the rule learns from dL/dQ per sample (dq, before backward may overwrite it) */
+    const float *Y;
+    if ((rc = trunk_rule_update(s->rule, s->trunk, ctx, b.obs, B, &t, &Y, s->ll))) return rc;
   }
   lpdm_net_zero_grad(s->head);
   if (s->local) {
@@ -334,7 +342,7 @@ static int train_step(dqn *s, lpdm_ctx *ctx) {
   }
   s->sum_loss += L / B;
   s->sum_q += qs / B;
-  for (int i = 0; i < depth && i < MAX_LAYER_STATS; i++) s->sum_local[i] += ll[i];
+  for (int i = 0; i < depth; i++) s->sum_local[i] += s->ll[i];
   s->n_upd++;
   s->updates++;
   return LPDM_OK;
@@ -347,25 +355,20 @@ static int env_step(dqn *s, lpdm_ctx *ctx) {
   if (lpdm_rng_uniform(&s->rng) < epsilon(s, t))
     a = (int)lpdm_rng_below(&s->rng, (uint64_t)s->nact);
   else {
-    if ((rc = q_values(s, ctx, s->obs))) return rc;
-    a = argmax(s->q1.p, s->nact);
+    if ((rc = q_values(s, ctx, s->venv->obs))) return rc;
+    a = cat_argmax(s->q1.p, s->nact);
   }
   double act = a, r;
   int term, trunc;
-  if ((rc = lpdm_env_step(s->env, ctx, &act, s->next_obs, &r, &term, &trunc))) return rc;
+  float *obs = s->venv->obs;
+  if ((rc = vecenv_step(s->venv, ctx, 0, &act, s->next_obs, &r, &term, &trunc))) return rc;
   float fa = (float)a;
-  lpdm_replay_add(s->rb, s->obs, s->next_obs, &fa, r, term);
+  lpdm_replay_add(s->rb, obs, s->next_obs, &fa, r, term);
   s->global_step++;
-  s->ep_ret += r;
-  s->ep_len++;
-  if (term || trunc) {
-    lpdm_episode ep = {s->global_step, s->ep_ret, s->ep_len, 0};
-    if (s->setup.on_episode) s->setup.on_episode(s->setup.user, &ep);
-    s->ep_ret = 0;
-    s->ep_len = 0;
-    if ((rc = lpdm_env_reset(s->env, ctx, 0, 0, s->obs))) return rc;
+  if (term || trunc) { /* reports the episode, resets the copy, obs <- its first observation */
+    if ((rc = vecenv_end_episode(s->venv, ctx, 0, s->global_step, obs))) return rc;
   } else
-    memcpy(s->obs, s->next_obs, (size_t)s->od * sizeof(float));
+    memcpy(obs, s->next_obs, (size_t)s->od * sizeof(float));
   if (t > s->learning_starts) {
     if (t % s->train_freq == 0 && (rc = train_step(s, ctx)))
       return lpdm_ctx_prefix(ctx, rc, "gradient step %lld", (long long)s->updates + 1);
@@ -377,15 +380,12 @@ static int env_step(dqn *s, lpdm_ctx *ctx) {
   return LPDM_OK;
 }
 
-static const char *local_names[MAX_LAYER_STATS] = {"local_loss_1", "local_loss_2", "local_loss_3",
-                                                   "local_loss_4", "local_loss_5", "local_loss_6",
-                                                   "local_loss_7", "local_loss_8"};
-
-static int dqn_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
+static int dqn_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
   dqn *s = (dqn *)a;
   if (s->global_step >= s->budget) return LPDM_DONE;
   s->sum_loss = s->sum_q = 0;
-  memset(s->sum_local, 0, sizeof s->sum_local);
+  const int depth = lpdm_net_depth(s->trunk);
+  for (int i = 0; i < depth; i++) s->sum_local[i] = 0;
   s->n_upd = 0;
   double eps = epsilon(s, s->global_step);
   for (int k = 0; k < s->iter_steps && s->global_step < s->budget; k++) {
@@ -394,23 +394,22 @@ static int dqn_iterate(lpdm_algo *a, lpdm_stats *st, lpdm_ctx *ctx) {
   }
   s->iteration++;
   double n = s->n_upd;
-  lpdm_stats_set(st, "global_step", (double)s->global_step);
-  lpdm_stats_set(st, "epsilon", eps);
-  lpdm_stats_set(st, "td_loss", n > 0 ? s->sum_loss / n : NAN);
-  lpdm_stats_set(st, "q_values", n > 0 ? s->sum_q / n : NAN);
-  lpdm_stats_set(st, "updates", n);
-  lpdm_stats_set(st, "replay_size", (double)lpdm_replay_size(s->rb));
-  if (s->local && lpdm_net_depth(s->trunk) <= MAX_LAYER_STATS)
-    for (int i = 0; i < lpdm_net_depth(s->trunk); i++)
-      lpdm_stats_set(st, local_names[i], n > 0 ? s->sum_local[i] / n : NAN);
-  return LPDM_OK;
+  int rc = lpdm_figures_set(st, "global_step", (double)s->global_step);
+  if (!rc) rc = lpdm_figures_set(st, "epsilon", eps);
+  if (!rc) rc = lpdm_figures_set(st, "td_loss", n > 0 ? s->sum_loss / n : NAN);
+  if (!rc) rc = lpdm_figures_set(st, "q_values", n > 0 ? s->sum_q / n : NAN);
+  if (!rc) rc = lpdm_figures_set(st, "updates", n);
+  if (!rc) rc = lpdm_figures_set(st, "replay_size", (double)lpdm_replay_size(s->rb));
+  for (int i = 0; !rc && s->local && i < depth; i++)
+    rc = lpdm_figures_setf(st, n > 0 ? s->sum_local[i] / n : NAN, "local_loss_%d", i + 1);
+  return rc;
 }
 
 static int dqn_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx) {
   dqn *s = (dqn *)a;
   int rc = q_values(s, ctx, obs);
   if (rc) return rc;
-  action[0] = argmax(s->q1.p, s->nact);
+  action[0] = cat_argmax(s->q1.p, s->nact);
   return LPDM_OK;
 }
 
@@ -419,51 +418,54 @@ static int dqn_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx
    the generator, the counters, the current observation and the env. */
 static int dqn_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
   dqn *s = (dqn *)a;
-  int64_t n[4] = {s->global_step, s->iteration, s->ep_len, s->updates};
+  int64_t n[3] = {s->global_step, s->iteration, s->updates};
   int rc = lpdm_net_save(s->trunk, ctx, st, "q", 1);
   if (!rc) rc = lpdm_net_save(s->head, ctx, st, "q_head", 1);
   if (!rc) rc = lpdm_net_save(s->ttrunk, ctx, st, "q_target", 0);
   if (!rc) rc = lpdm_net_save(s->thead, ctx, st, "q_target_head", 0);
   if (!rc) rc = lpdm_replay_save(s->rb, ctx, st, "replay");
   if (!rc) rc = lpdm_state_put_rng(st, ctx, "algo", "rng", &s->rng);
-  if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "counters", n, 4);
-  if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "episode_return", &s->ep_ret, 1);
-  if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "obs", s->obs, (size_t)s->od);
-  if (!rc) rc = lpdm_env_save(s->env, ctx, st, "env");
+  if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "counters", n, 3);
+  if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "obs", s->venv->obs, (size_t)s->od);
+  if (!rc) rc = vecenv_save(s->venv, ctx, st); /* episode tally, "env.0" */
+  if (!rc && s->rule) rc = trunk_rule_save(s->rule, ctx, st, "algo.rule");
   return rc;
 }
 
 static int dqn_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   dqn *s = (dqn *)a;
-  int64_t n[4];
-  double ret;
+  int64_t n[3];
   /* the replay buffer first: another buffer_size is the likeliest mismatch, and it says so */
   int rc = lpdm_replay_load(s->rb, ctx, st, "replay");
-  if (!rc) rc = lpdm_state_get_i64(st, ctx, "algo", "counters", n, 4);
-  if (!rc && (n[0] < 0 || n[0] > s->budget || n[1] < 0 || n[1] > INT32_MAX || n[2] < 0 || n[2] > INT32_MAX ||
-              n[3] < 0 || n[3] > n[0]))
+  if (!rc) rc = lpdm_state_get_i64(st, ctx, "algo", "counters", n, 3);
+  if (!rc && (n[0] < 0 || n[0] > s->budget || n[1] < 0 || n[1] > INT32_MAX || n[2] < 0 || n[2] > n[0]))
     rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: algo.counters out of range for this run (step %lld of %lld)",
                     (long long)n[0], (long long)s->budget);
-  if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "episode_return", &ret, 1);
   if (!rc) rc = lpdm_net_load(s->trunk, ctx, st, "q", 1);
   if (!rc) rc = lpdm_net_load(s->head, ctx, st, "q_head", 1);
   if (!rc) rc = lpdm_net_load(s->ttrunk, ctx, st, "q_target", 0);
   if (!rc) rc = lpdm_net_load(s->thead, ctx, st, "q_target_head", 0);
   if (!rc) rc = lpdm_state_get_rng(st, ctx, "algo", "rng", &s->rng);
-  if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "obs", s->obs, (size_t)s->od);
-  if (!rc) rc = lpdm_env_load(s->env, ctx, st, "env");
+  if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "obs", s->venv->obs, (size_t)s->od);
+  if (!rc) rc = vecenv_load(s->venv, ctx, st);
+  if (!rc && s->rule) rc = trunk_rule_load(s->rule, ctx, st, "algo.rule");
   if (rc) return rc;
   s->global_step = n[0];
   s->iteration = (int)n[1];
-  s->ep_len = (int)n[2];
-  s->updates = n[3];
-  s->ep_ret = ret;
+  s->updates = n[2];
   return LPDM_OK;
 }
 
 static const lpdm_algo_kind dqn_kind = {
-    LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.dqn", "DQN (CleanRL's dqn.py: replay, target network, epsilon-greedy), bp or local",
-                     keys),
-    dqn_create, dqn_iterate, dqn_free, dqn_act, dqn_save, dqn_load, "guided", 0};
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.dqn",
+                             "DQN (CleanRL's dqn.py: replay, target network, epsilon-greedy), bp or local", keys),
+    .create = dqn_create,
+    .iterate = dqn_iterate,
+    .free = dqn_free,
+    .act = dqn_act,
+    .save = dqn_save,
+    .load = dqn_load,
+    .local_loss = "guided",
+};
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_dqn(void) { return &dqn_kind.head; }
