@@ -1,4 +1,4 @@
-/* test_ppo.c -- PPO's parts, each on its own (plugins/algos/ppo_math.h),
+/* test_ppo.c -- PPO's parts, each on its own (plugins/algos/ppo/ppo_loss.h),
    then the plugin: GAE against hand-computed cases, the Gaussian and
    categorical log-probabilities and entropies against closed forms and a
    Monte-Carlo estimate, the clipped surrogate's and the clipped value
@@ -11,8 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../plugins/algos/common.h"
-#include "../plugins/algos/ppo_math.h"
+#include "../plugins/algos/lib/heads.h"
+#include "../plugins/algos/ppo/ppo_loss.h"
+#include "../plugins/algos/lib/vecenv.h"
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -51,8 +52,8 @@ static void test_gae(void) {
 static void test_distributions(void) {
   const float mu[2] = {0.5f, -1}, ls[2] = {(float)log(2.0), 0}, a[2] = {1.5f, -1};
   double want = -0.5 * 0.25 - log(2.0) - 0.5 * log(2 * M_PI) + (-0.5 * log(2 * M_PI));
-  ok(close_to(ppo_gauss_logp(mu, ls, a, 2), want, 1e-6), "Gaussian log-prob: closed form (%.6f)", want);
-  double H = ppo_gauss_entropy(ls, 2), wantH = 1 + log(2 * M_PI) + ls[0];
+  ok(close_to(gauss_logp(mu, ls, a, 2), want, 1e-6), "Gaussian log-prob: closed form (%.6f)", want);
+  double H = gauss_entropy(ls, 2), wantH = 1 + log(2 * M_PI) + ls[0];
   ok(close_to(H, wantH, 1e-6), "Gaussian entropy: closed form (%.6f)", wantH);
   lpdm_rng rng;
   lpdm_rng_seed(&rng, 7);
@@ -61,18 +62,18 @@ static void test_distributions(void) {
   for (int i = 0; i < n; i++) {
     float x[2];
     for (int j = 0; j < 2; j++) x[j] = (float)(mu[j] + exp(ls[j]) * lpdm_rng_normal(&rng));
-    mc -= ppo_gauss_logp(mu, ls, x, 2);
+    mc -= gauss_logp(mu, ls, x, 2);
   }
   mc /= n;
   ok(fabs(mc - H) < 0.02, "Gaussian entropy equals E[-log p] over 200k samples (%.4f vs %.4f)", mc, H);
   const float z[3] = {1, 2, 3};
-  double Hc, lp = ppo_cat_logp(z, 3, 2, &Hc);
+  double Hc, lp = cat_logp(z, 3, 2, &Hc);
   double Z = exp(1) + exp(2) + exp(3), wH = 0;
   for (int i = 0; i < 3; i++) wH -= exp(z[i]) / Z * log(exp(z[i]) / Z);
   ok(close_to(lp, 3 - log(Z), 1e-9) && close_to(Hc, wH, 1e-9), "categorical log-prob and entropy: closed form");
   const float zbig[2] = {1000, 0};
-  ppo_cat_logp(zbig, 2, 1, &Hc);
-  ok(isfinite(ppo_cat_logp(zbig, 2, 1, &Hc)) && isfinite(Hc), "categorical log-prob stays finite for logits of 1000");
+  cat_logp(zbig, 2, 1, &Hc);
+  ok(isfinite(cat_logp(zbig, 2, 1, &Hc)) && isfinite(Hc), "categorical log-prob stays finite for logits of 1000");
 }
 
 /* ---------------------------------------------------------------- clipped objective */
@@ -104,8 +105,8 @@ static void make_case(pcase *c, int discrete, lpdm_rng *rng) {
     c->adv[t] = (float)lpdm_rng_normal(rng);
   }
   for (int t = 0; t < M; t++) {
-    double H, lp = discrete ? ppo_cat_logp(c->out + t * NA, NA, (int)c->act[t], &H)
-                            : ppo_gauss_logp(c->out + t * NA, c->ls, c->act + t * NA, NA);
+    double H, lp = discrete ? cat_logp(c->out + t * NA, NA, (int)c->act[t], &H)
+                            : gauss_logp(c->out + t * NA, c->ls, c->act + t * NA, NA);
     double r;
     do r = 0.6 + lpdm_rng_uniform(rng); /* [0.6, 1.6) */
     while (fabs(r - 0.8) < 0.05 || fabs(r - 1.2) < 0.05);
@@ -124,11 +125,11 @@ static void test_squash(void) {
   for (int r = 0; r < 2; r++) {
     double lo = rng[r][0], hi = rng[r][1], c = 0.5 * (lo + hi), h = 0.5 * (hi - lo);
     for (size_t k = 0; k < sizeof zs / sizeof *zs; k++) {
-      double z = zs[k], mu = lpdm_algo_squash(z, lo, hi);
+      double z = zs[k], mu = head_squash(z, lo, hi);
       if (!(mu >= lo && mu <= hi)) inside = 0;
       const double a = c + 0.3 * h, sd = 0.6;
-      double x = (a - mu) / sd, g = -x / sd * lpdm_algo_squash_grad(z, lo, hi);
-      double e = 1e-5, xp = (a - lpdm_algo_squash(z + e, lo, hi)) / sd, xm = (a - lpdm_algo_squash(z - e, lo, hi)) / sd;
+      double x = (a - mu) / sd, g = -x / sd * head_squash_grad(z, lo, hi);
+      double e = 1e-5, xp = (a - head_squash(z + e, lo, hi)) / sd, xm = (a - head_squash(z - e, lo, hi)) / sd;
       double fd = (0.5 * xp * xp - 0.5 * xm * xm) / (2 * e);
       double err = fabs(fd - g) / fmax(1e-6, fabs(fd) + fabs(g));
       if (fabs(fd - g) > 1e-7 && err > 1e-6) fd_ok = 0;
@@ -181,7 +182,7 @@ static void test_clip_grad(int discrete) {
   float d1[M * NA];
   for (int t = 0; t < M; t++) one.adv[t] = 0;
   one.adv[0] = 1;
-  double H, lp0 = discrete ? ppo_cat_logp(one.out, NA, (int)one.act[0], &H) : ppo_gauss_logp(one.out, one.ls, one.act, NA);
+  double H, lp0 = discrete ? cat_logp(one.out, NA, (int)one.act[0], &H) : gauss_logp(one.out, one.ls, one.act, NA);
   one.oldlp[0] = (float)(lp0 - log(1.5));
   ppo_pstats st;
   float dl1[NA] = {0};
@@ -228,7 +229,7 @@ static void test_value_grad(int clipped) {
 static void test_rms(void) {
   double mean[2] = {0, 0}, var[2] = {1, 1}, count = 1e-4;
   const double xs[5][2] = {{1, -3}, {2, 5}, {0.5, 7}, {-4, 1}, {3, 3}};
-  for (int i = 0; i < 5; i++) ppo_rms_update(mean, var, &count, xs[i], 2);
+  for (int i = 0; i < 5; i++) rms_update(mean, var, &count, xs[i], 2);
   /* the pooled moments of the prior (mean 0, var 1, weight 1e-4) and the data */
   int good = close_to(count, 5 + 1e-4, 1e-12);
   for (int j = 0; j < 2; j++) {

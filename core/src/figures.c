@@ -22,8 +22,8 @@
 
 struct lpdm_figures {
   int n, cap;
-  char **name;  /* owned copies; kept across clears and reused */
-  size_t *len;  /* capacity of each name */
+  char **name; /* owned copies; kept across clears and reused */
+  size_t *len; /* capacity of each name */
   double *value;
 };
 
@@ -87,9 +87,7 @@ int lpdm_figures_setf(lpdm_figures *f, double v, const char *fmt, ...) {
 
 int lpdm_figures_count(const lpdm_figures *f) { return f ? f->n : 0; }
 
-const char *lpdm_figures_name(const lpdm_figures *f, int i) {
-  return f && i >= 0 && i < f->n ? f->name[i] : NULL;
-}
+const char *lpdm_figures_name(const lpdm_figures *f, int i) { return f && i >= 0 && i < f->n ? f->name[i] : NULL; }
 
 double lpdm_figures_value(const lpdm_figures *f, int i) { return f && i >= 0 && i < f->n ? f->value[i] : NAN; }
 

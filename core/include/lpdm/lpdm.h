@@ -290,7 +290,8 @@ void lpdm_algo_free(lpdm_algo *a);
    lpdm_figures_free) and clears it before each iterate; an algorithm sets
    them. set copies the name (set again: the value is replaced) and returns
    LPDM_ERR_MEM when it cannot grow, LPDM_ERR_ARG for a NULL or empty name:
-   nothing is dropped silently. setf formats the name ("local_loss_%d"). */
+   nothing is dropped silently. setf formats the name ("local_loss_%d"; a
+   name of 256 characters or more is LPDM_ERR_ARG). */
 lpdm_figures *lpdm_figures_new(void);
 void lpdm_figures_free(lpdm_figures *f);
 void lpdm_figures_clear(lpdm_figures *f);

@@ -38,8 +38,8 @@ int ckpt_get_ints(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const ch
   int rc = lpdm_state_get_i64(st, ctx, prefix, what, t, n);
   for (int i = 0; !rc && i < n; i++)
     if (t[i] < lo || t[i] > hi)
-      rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: %s.%s[%d] out of range (%lld, not in [%lld, %lld])", prefix,
-                      what, i, (long long)t[i], (long long)lo, (long long)hi);
+      rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: %s.%s[%d] out of range (%lld, not in [%lld, %lld])", prefix, what,
+                      i, (long long)t[i], (long long)lo, (long long)hi);
   if (!rc)
     for (int i = 0; i < n; i++) x[i] = (int)t[i];
   free(t);

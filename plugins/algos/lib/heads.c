@@ -144,6 +144,15 @@ double gauss_entropy(const float *log_std, int n) {
   return h;
 }
 
+void gauss_grad(const float *mu, const float *log_std, const float *a, int n, double g, double c, double inv,
+                float *dmu, float *dlogstd) {
+  for (int i = 0; i < n; i++) {
+    const double s = exp(log_std[i]), x = (a[i] - (double)mu[i]) / s;
+    dmu[i] = (float)(g * x / s);                      /* dlp/dmu = x / s        */
+    dlogstd[i] += (float)(g * (x * x - 1) - c * inv); /* dlp/dlog s = x^2 - 1 */
+  }
+}
+
 void gauss_draw(lpdm_rng *rng, const float *mu, const float *log_std, int n, double *x) {
   for (int i = 0; i < n; i++) x[i] = mu[i] + exp(log_std[i]) * lpdm_rng_normal(rng);
 }

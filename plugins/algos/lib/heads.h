@@ -44,18 +44,18 @@ int cat_sample(lpdm_rng *rng, const float *z, int n);
 double cat_logp(const float *z, int n, int a, double *H);
 /* The first index of the largest logit (greedy action, DQN's argmax). */
 int cat_argmax(const float *z, int n);
-/* dz_i = g ([i == a] - p_i) + c p_i (log p_i + H) inv: the gradient of
-   g log pi(a) - c H / inv... as PPO weights them (g carries its 1/M, the
-   entropy term is c inv). H is the entropy cat_logp gave. */
+/* dz = d/dz [g log pi(a) - c inv H], i.e. dz_i = g ([i == a] - p_i) +
+   c p_i (log p_i + H) inv (g carries its own 1/M; the entropy term is
+   weighted by c inv). H is the entropy cat_logp gave. */
 void cat_grad(const float *z, int n, int a, double H, double g, double c, double inv, float *dz);
 
 /* ---- Gaussian */
 typedef struct gauss_std {
-  int n;            /* action dimensions                 */
-  float *log_std;   /* n values                           */
-  float *grad;      /* n gradients (the loss adds to them) */
+  int n;          /* action dimensions                 */
+  float *log_std; /* n values                           */
+  float *grad;    /* n gradients (the loss adds to them) */
   lpdm_param param;
-  lpdm_optim *opt;  /* its own optimizer                  */
+  lpdm_optim *opt; /* its own optimizer                  */
 } gauss_std;
 /* n log-stds at init, optimised by oc. Caller frees with gauss_std_free. */
 int gauss_std_new(lpdm_ctx *ctx, int n, double init, const lpdm_optim_cfg *oc, gauss_std **out);
@@ -66,6 +66,10 @@ int gauss_std_load(gauss_std *g, lpdm_ctx *ctx, const lpdm_st *st);
 /* mu (n) and log_std (n): log pi(a) and the entropy, in double. */
 double gauss_logp(const float *mu, const float *log_std, const float *a, int n);
 double gauss_entropy(const float *log_std, int n);
+/* dmu = d/dmu [g log pi(a)], and dlogstd += d/dlog_std [g log pi(a) - c_inv H]:
+   dmu_i = g x_i / s_i, dlogstd_i += g (x_i^2 - 1) - c_inv, x_i = (a_i - mu_i) / s_i. */
+void gauss_grad(const float *mu, const float *log_std, const float *a, int n, double g, double c, double inv,
+                float *dmu, float *dlogstd);
 /* x_i = mu_i + exp(log_std_i) N(0, 1), i = 0..n-1 (n normal draws, in order). */
 void gauss_draw(lpdm_rng *rng, const float *mu, const float *log_std, int n, double *x);
 /* x clipped to the box's [low_i, high_i]. */

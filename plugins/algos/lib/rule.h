@@ -49,8 +49,8 @@
 /* What a rule may learn from, per sample (B samples; NULL when absent). */
 typedef struct algo_targets {
   int B;
-  const float *g;         /* guidance (LPDM's guided loss)                         */
-  const float *act;       /* actions: B x na (an index per sample when Discrete)   */
+  const float *g;   /* guidance (LPDM's guided loss)                         */
+  const float *act; /* actions: B x na (an index per sample when Discrete)   */
   int na;
   const float *old_logp;  /* PPO: log-probabilities at rollout time                */
   const float *adv;       /* advantages (PPO)                                      */

@@ -20,9 +20,12 @@ int fgrow(lpdm_ctx *ctx, fbuf *b, size_t n) {
 
 int algo_mode(const lpdm_config *cfg, const lpdm_algo_setup *setup, int *local, lpdm_ctx *ctx) {
   const char *mode = lpdm_cfg_str(cfg, "mode");
-  if (!strcmp(mode, "local")) *local = 1;
-  else if (!strcmp(mode, "bp")) *local = 0;
-  else return lpdm_error(ctx, LPDM_ERR_ARG, "mode must be 'local' or 'bp', got '%s'", mode);
+  if (!strcmp(mode, "local"))
+    *local = 1;
+  else if (!strcmp(mode, "bp"))
+    *local = 0;
+  else
+    return lpdm_error(ctx, LPDM_ERR_ARG, "mode must be 'local' or 'bp', got '%s'", mode);
   if (*local && (!setup->distance || !setup->loss))
     return lpdm_error(ctx, LPDM_ERR_ARG, "mode 'local' needs a distance and a loss");
   return LPDM_OK;

@@ -25,7 +25,7 @@ void vecenv_free(vecenv *v) {
   if (!v) return;
   if (v->env)
     for (int e = 0; e < v->n; e++) lpdm_env_free(v->env[e]);
-  void *ps[] = {v->env, v->ep_ret, v->ep_len, v->om, v->ov, v->oc, v->rm,
+  void *ps[] = {v->env, v->ep_ret, v->ep_len, v->om,   v->ov,   v->oc,  v->rm,
                 v->rv,  v->rc,     v->disc,   v->held, v->xbuf, v->raw, v->obs};
   for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
   free(v);
@@ -186,8 +186,8 @@ int vecenv_load(vecenv *v, lpdm_ctx *ctx, const lpdm_st *st) {
   ckpt_array a[8];
   int rc = ckpt_get_ints(st, ctx, "algo", "episode_length", v->ep_len, N, 0, INT32_MAX);
   if (!rc) rc = ckpt_get(st, ctx, "algo", a, arrays(v, a));
-  if (!rc && (!ckpt_nonneg(v->ov, N * od) || !ckpt_nonneg(v->oc, N) || !ckpt_nonneg(v->rv, N) ||
-              !ckpt_nonneg(v->rc, N)))
+  if (!rc &&
+      (!ckpt_nonneg(v->ov, N * od) || !ckpt_nonneg(v->oc, N) || !ckpt_nonneg(v->rv, N) || !ckpt_nonneg(v->rc, N)))
     rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: a normalisation variance or count is negative or not finite");
   for (int e = 0; !rc && e < N; e++) {
     char pre[32];

@@ -32,13 +32,13 @@
 #include "lpdm/lpdm.h"
 
 typedef struct vecenv_opts {
-  int norm_obs, norm_reward;   /* the wrappers, per copy                 */
-  double clip_obs, clip_reward;/* their clipping (> 0)                   */
-  double gamma;                /* the discount of norm_reward's return   */
+  int norm_obs, norm_reward;    /* the wrappers, per copy                 */
+  double clip_obs, clip_reward; /* their clipping (> 0)                   */
+  double gamma;                 /* the discount of norm_reward's return   */
 } vecenv_opts;
 
 typedef struct vecenv {
-  int n, od;                   /* copies, observation size                           */
+  int n, od; /* copies, observation size                           */
   vecenv_opts o;
   lpdm_env **env;              /* n copies (owned)                                   */
   float *obs;                  /* n x od: each copy's current (normalised) observation */
@@ -53,8 +53,8 @@ typedef struct vecenv {
   int defer;
   lpdm_episode *held;
   int nheld, held_cap;
-  double *xbuf;                /* od doubles */
-  float *raw;                  /* one raw observation */
+  double *xbuf; /* od doubles */
+  float *raw;   /* one raw observation */
 } vecenv;
 
 /* Makes n copies of the env (kind, cfg), resets copy e with seed + e and

@@ -81,8 +81,10 @@ static const lpdm_key keys[] = {
     {"value_lr", LPDM_T_NUMBER, "0", "learning rate of the baseline (0: as the policy)"},
     {"entropy_coef", LPDM_T_NUMBER, "0", "entropy bonus coefficient"},
     {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
-    {"log_std_lr", LPDM_T_NUMBER, "0", "Gaussian policy: learning rate of the log standard deviation (0: the policy head's)"},
-    {"squash_mean", LPDM_T_BOOL, "false", "Gaussian policy: mean = centre + half-width * tanh(head output), inside the action range"},
+    {"log_std_lr", LPDM_T_NUMBER, "0",
+     "Gaussian policy: learning rate of the log standard deviation (0: the policy head's)"},
+    {"squash_mean", LPDM_T_BOOL, "false",
+     "Gaussian policy: mean = centre + half-width * tanh(head output), inside the action range"},
     {NULL, 0, NULL, NULL}};
 
 typedef struct rf {
@@ -94,16 +96,16 @@ typedef struct rf {
   lpdm_net *vtrunk, *vhead;
   int own_vtrunk;
   int local, discrete, nact, obs_dim;
-  trunk_rule *rule;       /* local mode: LPDM's rule over setup's distance and loss */
+  trunk_rule *rule; /* local mode: LPDM's rule over setup's distance and loss */
   double gamma, entropy_coef;
   int normalize, episodes_per_update;
   int64_t budget, global_step;
   int iteration;
   lpdm_rng rng;
-  gauss_std *ls;          /* Box: the log-std with its own Adam */
-  int squash;             /* squash_mean: mu inside the action range (head_squash) */
-  double mu_abs, mu_n;    /* Box: sum of |policy mean| over the update's steps */
-  double *ll, *vll;       /* the local loss per hidden layer of the policy, of the baseline */
+  gauss_std *ls;       /* Box: the log-std with its own Adam */
+  int squash;          /* squash_mean: mu inside the action range (head_squash) */
+  double mu_abs, mu_n; /* Box: sum of |policy mean| over the update's steps */
+  double *ll, *vll;    /* the local loss per hidden layer of the policy, of the baseline */
   /* batch buffers */
   fbuf X, A, R, G, W, dlogits, feat1, out1, V, dV;
   size_t T; /* steps in the batch */
@@ -125,8 +127,8 @@ static void rf_free(lpdm_algo *a) {
   free(s);
 }
 
-static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup,
-                     lpdm_algo **out, lpdm_ctx *ctx) {
+static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup, lpdm_algo **out,
+                     lpdm_ctx *ctx) {
   int local, rc0 = algo_mode(cfg, setup, &local, ctx);
   if (rc0) return rc0;
   double gamma = lpdm_cfg_num(cfg, "gamma");
@@ -224,8 +226,7 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
     rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
     goto fail;
   }
-  if ((rc = fgrow(ctx, &s->feat1, (size_t)lpdm_net_out_dim(s->trunk))) ||
-      (rc = fgrow(ctx, &s->out1, (size_t)s->nact)))
+  if ((rc = fgrow(ctx, &s->feat1, (size_t)lpdm_net_out_dim(s->trunk))) || (rc = fgrow(ctx, &s->out1, (size_t)s->nact)))
     goto fail;
   *out = &s->base;
   return LPDM_OK;
@@ -291,16 +292,16 @@ static int run_episode(rf *s, lpdm_ctx *ctx, int *finished) {
    its local rule with guidance g first (trunk_features), and the head learns
    on the detached features. */
 static int update_net(rf *s, lpdm_ctx *ctx, lpdm_net *trunk, lpdm_net *head, int B, const float *g,
-                      int (*grad_fn)(rf *, lpdm_ctx *, const float *, int, float *, double *),
-                      double *loss_out, double *local_losses) {
+                      int (*grad_fn)(rf *, lpdm_ctx *, const float *, int, float *, double *), double *loss_out,
+                      double *local_losses) {
   const float *feat, *out;
   int rc, F = lpdm_net_out_dim(trunk), O = lpdm_net_out_dim(head);
   /* local: a one-step episode has no pairs to match, and gets the features
      without an update (the rule's min_batch) into V */
   const algo_targets t = {.B = B, .g = g, .act = s->A.p, .na = s->discrete ? 1 : s->nact, .ret = s->G.p};
   if (s->local && (rc = fgrow(ctx, &s->V, (size_t)B * F))) return rc;
-  if ((rc = trunk_features(trunk, ctx, s->local ? LPDM_FEAT_LOCAL : LPDM_FEAT_BP, s->rule, s->X.p, B, &t, s->V.p,
-                           &feat, local_losses)))
+  if ((rc = trunk_features(trunk, ctx, s->local ? LPDM_FEAT_LOCAL : LPDM_FEAT_BP, s->rule, s->X.p, B, &t, s->V.p, &feat,
+                           local_losses)))
     return rc;
   if ((rc = lpdm_net_train_forward(head, ctx, feat, B, &out))) return rc;
   if ((rc = fgrow(ctx, &s->dlogits, (size_t)B * O))) return rc;
@@ -440,7 +441,8 @@ static int rf_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx)
   rf *s = (rf *)a;
   int rc = policy_out(s, ctx, obs);
   if (rc) return rc;
-  if (s->discrete) action[0] = cat_argmax(s->out1.p, s->nact);
+  if (s->discrete)
+    action[0] = cat_argmax(s->out1.p, s->nact);
   else
     for (int i = 0; i < s->nact; i++) action[i] = s->out1.p[i];
   return LPDM_OK;
