@@ -59,11 +59,12 @@
 ** over the iteration's gradient steps, NaN when it had none), updates (its
 ** gradient steps), replay_size, local_loss_N (local mode).
 **
-** Checkpoints hold the Q-network and its target with the Adam moments
-** ("q", "q_head", "q_target", "q_target_head"), the replay buffer
-** ("replay.*", lib/replay.h), the generator, the counters, the current
-** observation and the env: a resumed run continues bit for bit. A
-** checkpoint of another buffer_size is refused, naming both sizes.
+** Checkpoints hold the Q-network with its Adam moments ("q", "q_head"),
+** its target ("q_target", "q_target_head"), the replay buffer ("replay.*",
+** lib/replay.h), the generator, the counters, the current observation and
+** the env copy (vecenv_save: its episode tally, "env.0"): a resumed run
+** continues bit for bit. A checkpoint of another buffer_size is refused,
+** naming both sizes.
 **
 ** Lua:
 **   local q = lpdm.net{ inputs = 4, lpdm.dense{120, act = "relu"}, lpdm.dense{84, act = "relu"} }
