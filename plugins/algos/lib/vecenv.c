@@ -152,6 +152,8 @@ int vecenv_end_episode(vecenv *v, lpdm_ctx *ctx, int e, int64_t global_step, flo
   return LPDM_OK;
 }
 
+int vecenv_nheld(const vecenv *v) { return v->nheld; }
+
 void vecenv_clear_held(vecenv *v) { v->nheld = 0; }
 
 /* The arrays, by name, that save and load share. */

@@ -78,7 +78,7 @@ int vecenv_end_episode(vecenv *v, lpdm_ctx *ctx, int e, int64_t global_step, flo
 /* Normalises raw by copy e's moments without updating them (greedy acting). */
 void vecenv_norm_frozen(const vecenv *v, int e, const float *raw, float *obs);
 /* Held episodes (defer = 1): the count; vecenv_clear_held forgets them. */
-static inline int vecenv_nheld(const vecenv *v) { return v->nheld; }
+int vecenv_nheld(const vecenv *v);
 void vecenv_clear_held(vecenv *v);
 
 /* Gymnasium's RunningMeanStd update by one sample x of dim values. */

@@ -214,48 +214,12 @@ static void ppo_free(lpdm_algo *a) {
 
 static int critic_job(void *arg, lpdm_ctx *ctx);
 
-static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup, lpdm_algo **out,
-                      lpdm_ctx *ctx) {
-  int local, rc0 = algo_mode(cfg, setup, &local, ctx);
-  if (rc0) return rc0;
-
-  /* The action space decides the defaults: look at one env first. */
-  lpdm_env *probe = NULL;
-  int rc = lpdm_env_new(ctx, setup->env_kind, setup->env_cfg, &probe);
-  if (rc) return rc;
-  const int discrete = probe->act_space.type == LPDM_SPACE_DISCRETE;
-  const int od = probe->obs_space.dim, na = discrete ? 1 : probe->act_space.dim;
-  const int nact = discrete ? probe->act_space.n : probe->act_space.dim;
-  lpdm_env_free(probe);
-
-  lpdm_config rcfg = *cfg; /* resolved */
-  const char *self = "algo.ppo";
-#define AUTO(key, d, c)                                                                                                \
-  if (lpdm_cfg_num(cfg, key) == -1 && (rc = lpdm_config_set_num(ctx, &rcfg, self, key, discrete ? (d) : (c))))         \
-    return rc;
-  AUTO("num_envs", 4, 1)
-  AUTO("num_steps", 128, 2048)
-  AUTO("num_minibatches", 4, 32)
-  AUTO("update_epochs", 4, 10)
-  AUTO("learning_rate", 2.5e-4, 3e-4)
-  AUTO("ent_coef", 0.01, 0.0)
-#undef AUTO
-  int norm_obs = algo_tri(lpdm_cfg_str(cfg, "norm_obs"), !discrete);
-  int norm_rew = algo_tri(lpdm_cfg_str(cfg, "norm_reward"), !discrete);
-  if (norm_obs < 0)
-    return lpdm_error(ctx, LPDM_ERR_ARG, "norm_obs must be true, false or auto, got '%s'",
-                      lpdm_cfg_str(cfg, "norm_obs"));
-  if (norm_rew < 0)
-    return lpdm_error(ctx, LPDM_ERR_ARG, "norm_reward must be true, false or auto, got '%s'",
-                      lpdm_cfg_str(cfg, "norm_reward"));
-  if ((rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_obs", norm_obs ? "true" : "false")) ||
-      (rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_reward", norm_rew ? "true" : "false")))
-    return rc;
-  cfg = &rcfg;
-
-  /* Check everything before any env is stepped. */
+/* Checks the resolved config against the env (od observations) and the
+   processes (comm, NULL for one) before any env is stepped. */
+static int ppo_check(const lpdm_config *cfg, const lpdm_algo_setup *setup, int od, const lpdm_comm *comm,
+                     lpdm_ctx *ctx) {
   const int N = lpdm_cfg_int(cfg, "num_envs"), T = lpdm_cfg_int(cfg, "num_steps");
-  const int nmb = lpdm_cfg_int(cfg, "num_minibatches"), epochs = lpdm_cfg_int(cfg, "update_epochs");
+  const int nmb = lpdm_cfg_int(cfg, "num_minibatches");
   const char *sizes[] = {"num_envs", "num_steps", "num_minibatches", "update_epochs"};
   for (int i = 0; i < 4; i++)
     if (lpdm_cfg_num(cfg, sizes[i]) < 1)
@@ -300,7 +264,6 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
     return lpdm_error(ctx, LPDM_ERR_ARG, "the value net takes %d inputs but %s observations have %d",
                       lpdm_net_in_dim(setup->value), lpdm_plugin_short(&setup->env_kind->head), od);
 
-  const lpdm_comm *comm = setup->comm && setup->comm->size > 1 ? setup->comm : NULL;
   if (comm) {
     if (N % comm->size)
       return lpdm_error(ctx, LPDM_ERR_ARG,
@@ -313,6 +276,56 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
     if (lpdm_cfg_bool(cfg, "feature_norm"))
       return lpdm_error(ctx, LPDM_ERR_ARG, "feature_norm is not supported in a data-parallel run (yet)");
   }
+
+  return LPDM_OK;
+}
+
+static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup, lpdm_algo **out,
+                      lpdm_ctx *ctx) {
+  int local, rc0 = algo_mode(cfg, setup, &local, ctx);
+  if (rc0) return rc0;
+
+  /* The action space decides the defaults: look at one env first. */
+  lpdm_env *probe = NULL;
+  int rc = lpdm_env_new(ctx, setup->env_kind, setup->env_cfg, &probe);
+  if (rc) return rc;
+  const int discrete = probe->act_space.type == LPDM_SPACE_DISCRETE;
+  const int od = probe->obs_space.dim, na = discrete ? 1 : probe->act_space.dim;
+  const int nact = discrete ? probe->act_space.n : probe->act_space.dim;
+  lpdm_env_free(probe);
+
+  lpdm_config rcfg = *cfg; /* resolved */
+  const char *self = "algo.ppo";
+#define AUTO(key, d, c)                                                                                                \
+  if (lpdm_cfg_num(cfg, key) == -1 && (rc = lpdm_config_set_num(ctx, &rcfg, self, key, discrete ? (d) : (c))))         \
+    return rc;
+  AUTO("num_envs", 4, 1)
+  AUTO("num_steps", 128, 2048)
+  AUTO("num_minibatches", 4, 32)
+  AUTO("update_epochs", 4, 10)
+  AUTO("learning_rate", 2.5e-4, 3e-4)
+  AUTO("ent_coef", 0.01, 0.0)
+#undef AUTO
+  int norm_obs = algo_tri(lpdm_cfg_str(cfg, "norm_obs"), !discrete);
+  int norm_rew = algo_tri(lpdm_cfg_str(cfg, "norm_reward"), !discrete);
+  if (norm_obs < 0)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "norm_obs must be true, false or auto, got '%s'",
+                      lpdm_cfg_str(cfg, "norm_obs"));
+  if (norm_rew < 0)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "norm_reward must be true, false or auto, got '%s'",
+                      lpdm_cfg_str(cfg, "norm_reward"));
+  if ((rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_obs", norm_obs ? "true" : "false")) ||
+      (rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_reward", norm_rew ? "true" : "false")))
+    return rc;
+  cfg = &rcfg;
+
+  /* Check everything before any env is stepped. */
+  const lpdm_comm *comm = setup->comm && setup->comm->size > 1 ? setup->comm : NULL;
+  if ((rc = ppo_check(cfg, setup, od, comm, ctx))) return rc;
+  const int N = lpdm_cfg_int(cfg, "num_envs"), T = lpdm_cfg_int(cfg, "num_steps");
+  const int nmb = lpdm_cfg_int(cfg, "num_minibatches"), epochs = lpdm_cfg_int(cfg, "update_epochs");
+  const int B = N * T, threads = lpdm_cfg_int(cfg, "threads");
+  const double steps = lpdm_cfg_num(cfg, "steps"), clip = lpdm_cfg_num(cfg, "clip_coef");
 
   ppo *s = calloc(1, sizeof *s);
   if (!s) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
