@@ -339,9 +339,9 @@ static int train_step(dqn *s, lpdm_ctx *ctx) {
   if (s->local) {
     if ((rc = lpdm_net_backward(s->head, ctx, dq, NULL)) || (rc = lpdm_net_step(s->head, ctx, 1.0f))) return rc;
   } else {
-    if ((rc = fgrow(ctx, &s->tfeat, (size_t)B * lpdm_net_out_dim(s->trunk)))) return rc;
     lpdm_net_zero_grad(s->trunk);
-    if ((rc = lpdm_net_backward(s->head, ctx, dq, s->tfeat.p)) || (rc = lpdm_net_backward(s->trunk, ctx, s->tfeat.p, NULL)) ||
+    float *dfeat = s->tfeat.p; /* dL/dfeatures (the target's features are spent) */
+    if ((rc = lpdm_net_backward(s->head, ctx, dq, dfeat)) || (rc = lpdm_net_backward(s->trunk, ctx, dfeat, NULL)) ||
         (rc = lpdm_net_step(s->head, ctx, 1.0f)) || (rc = lpdm_net_step(s->trunk, ctx, 1.0f)))
       return rc;
   }
