@@ -8,8 +8,8 @@
 --   --loss=guided      --distance=euclidean
 --   --seed=1           --steps=500000
 --   --out=runs/<env>_<algo>_<mode>_<loss>_s<seed>
---   --hidden=64,64     hidden widths (--hidden= for none)
---   --act=tanh         hidden activation
+--   --hidden=64,64     hidden widths (--hidden= for none; dqn: 120,84, CleanRL's Q-network)
+--   --act=tanh         hidden activation (dqn: relu)
 --   --init, --gain     hidden layers' initialisation (default: orthogonal with
 --                      gain sqrt(2) for ppo, as CleanRL; torch-style, gain 1, otherwise)
 --   --total-timesteps  CleanRL's name for --steps
@@ -72,8 +72,8 @@ local FIXED = {
   { "seed", "1", "seed of the network, the algorithm and the env" },
   { "steps", "500000", "env-step budget" },
   { "out", nil, "output directory (default runs/<env>_<algo>_<mode>_<loss>_s<seed>)" },
-  { "hidden", "64,64", "widths of the hidden layers, comma-separated (empty: none)" },
-  { "act", "tanh", "activation of the hidden layers" },
+  { "hidden", "64,64", "widths of the hidden layers, comma-separated (empty: none; dqn: 120,84)" },
+  { "act", "tanh", "activation of the hidden layers (dqn: relu)" },
   { "init", nil, "hidden layers' initialisation: torch or orthogonal (default: orthogonal for ppo, torch otherwise)" },
   { "gain", nil, "scale of the hidden layers' initial weights (default: sqrt(2) with orthogonal, 1 with torch)" },
   { "total_timesteps", nil, "CleanRL's name for --steps" },
@@ -223,13 +223,18 @@ local function str_flag(name, default)
   return v
 end
 
+-- The hidden layers an algorithm gets when --hidden/--act do not say:
+-- CleanRL's network for each (dqn.py's Q-network: 120 and 84 ReLU units).
+local NET_DEFAULTS = { dqn = { hidden = "120,84", act = "relu" } }
+
 local cfg = {
   env = str_flag("env", "CartPole-v1"),
   algo = str_flag("algo", "reinforce"),
   mode = str_flag("mode", "local"),
   distance = str_flag("distance", "euclidean"),
-  act = str_flag("act", "tanh"),
 }
+local net_defaults = NET_DEFAULTS[cfg.algo] or { hidden = "64,64", act = "tanh" }
+cfg.act = str_flag("act", net_defaults.act)
 
 local algo_p = plugin_info("algo", cfg.algo)
 -- Without --loss, the algorithm's own default local loss ("guided", or e.g.
@@ -276,7 +281,7 @@ if flags.total_timesteps ~= nil then
 end
 cfg.steps = int_flag("steps", "500000", 1)
 
-local hidden_s = str_flag("hidden", "64,64")
+local hidden_s = str_flag("hidden", net_defaults.hidden)
 cfg.hidden = json.array()
 for w in (hidden_s ~= "" and hidden_s .. "," or ""):gmatch("([^,]*),") do -- "64,,64": an empty width is an error
   local n = math.tointeger(tonumber(w))

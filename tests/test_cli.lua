@@ -413,6 +413,24 @@ test("PPO killed and resumed: bp, local on two threads, continuous with normalis
     "--num-steps=256", "--steps=10000", "--seed=5", "--quiet" })
 end)
 
+test("DQN killed and resumed (replay buffer in the checkpoint): bp and local; another buffer size is named", function()
+  local flags = { "--algo=dqn", "--mode=bp", "--steps=4000", "--learning-starts=500", "--seed=3", "--quiet" }
+  local b = kill_and_resume("dqn-bp", flags)
+  local other = { table.unpack(flags) }
+  other[#other + 1] = "--buffer-size=5000"
+  other[#other + 1] = "--resume=" .. b
+  expect(1, { "replay buffer holds 10000 transitions", "buffer_size is 5000" }, TRAIN, table.unpack(other))
+  kill_and_resume("dqn-local", { "--algo=dqn", "--mode=local", "--steps=4000", "--learning-starts=500",
+    "--target-network-frequency=200", "--tau=0.5", "--seed=4", "--quiet" })
+end)
+
+test("DQN refuses a Box action space by name, and a replay buffer it cannot allocate, naming its size", function()
+  expect(1, { "dqn needs a Discrete action space", "Pendulum-v1" }, TRAIN, "--algo=dqn", "--env=Pendulum-v1",
+    "--quiet", "--out=" .. TMP .. "/dqn-box")
+  expect(1, { "buffer_size=100000000000000", "bytes" }, TRAIN, "--algo=dqn", "--buffer-size=100000000000000",
+    "--quiet", "--out=" .. TMP .. "/dqn-huge")
+end)
+
 test("an algorithm without checkpoints is named when asked for one", function()
   local fx = os.getenv("LPDM_FIXTURE_DIR")
   check(fx, "LPDM_FIXTURE_DIR is not set (ctest sets it)")
