@@ -87,16 +87,24 @@ int fx_obs_dim(lpdm_ctx *ctx, const char *id) {
 
 lpdm_net *fx_dense_net(lpdm_ctx *ctx, int in, int layers, const char *text, uint64_t seed) {
   const lpdm_plugin *dk = lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  lpdm_config cfg;
   lpdm_net *net = NULL;
   lpdm_rng rng;
   lpdm_rng_seed(&rng, seed);
-  if (!dk || fx_config(ctx, dk, text, &cfg) || lpdm_net_new(ctx, in, &net)) return NULL;
-  for (int i = 0; i < layers; i++)
-    if (lpdm_net_add(net, ctx, (const lpdm_layer_kind *)dk, &cfg, &rng, NULL)) {
+  if (!dk || lpdm_net_new(ctx, in, &net)) return NULL;
+  const char *seg = text ? text : "";
+  for (int i = 0; i < layers; i++) {
+    /* "a|b": layer 1 takes a, layer 2 b, later layers the last segment */
+    char one[256];
+    const char *bar = strchr(seg, '|');
+    size_t n = bar ? (size_t)(bar - seg) : strlen(seg);
+    snprintf(one, sizeof one, "%.*s", (int)n, seg);
+    lpdm_config cfg;
+    if (fx_config(ctx, dk, one, &cfg) || lpdm_net_add(net, ctx, (const lpdm_layer_kind *)dk, &cfg, &rng, NULL)) {
       lpdm_net_free(net);
       return NULL;
     }
+    if (bar) seg = bar + 1;
+  }
   return net;
 }
 

@@ -70,7 +70,7 @@ int fx_obs_dim(lpdm_ctx *ctx, const char *id);
 /* ------------------------------------------------------------ nets and runs */
 
 /* `layers` dense layers from `in` inputs, each with settings text (NULL:
-   defaults), initialised in order from one generator seeded with seed,
+   defaults; "a|b" gives layer 1 the settings a, layer 2 and later b), initialised in order from one generator seeded with seed,
    with the default optimizer. Caller frees with lpdm_net_free; NULL on
    failure. */
 lpdm_net *fx_dense_net(lpdm_ctx *ctx, int in, int layers, const char *text, uint64_t seed);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "learn.h"
 #include "tap.h"
 
@@ -21,41 +22,27 @@ static lpdm_ctx *ctx;
 
 /* The step at which the bar was reached, -1 if never, -2 on error. */
 static long long run(const char *env, const char *mode, int seed, double threshold, double steps, double *best) {
-  const lpdm_env_kind *ek = (const lpdm_env_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ENV, env);
-  const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
-  const lpdm_algo_kind *ak = (const lpdm_algo_kind *)lpdm_plugin_get(ctx, LPDM_KIND_ALGO, "dqn");
-  if (!ek || !dk || !ak) return -2;
-  lpdm_net *net = NULL;
-  long long result = -2;
-  lpdm_config ac, l1, l2;
-  lpdm_rng rng;
-  lpdm_rng_seed(&rng, (uint64_t)seed);
-  if (lpdm_config_init(ctx, &dk->head, &l1) || lpdm_config_set_num(ctx, &l1, "dense", "out", 120) ||
-      lpdm_config_set_str(ctx, &l1, "dense", "act", "relu") || lpdm_config_init(ctx, &dk->head, &l2) ||
-      lpdm_config_set_num(ctx, &l2, "dense", "out", 84) || lpdm_config_set_str(ctx, &l2, "dense", "act", "relu") ||
-      lpdm_config_init(ctx, &ak->head, &ac) || lpdm_config_set_str(ctx, &ac, "dqn", "mode", mode) ||
-      lpdm_config_set_num(ctx, &ac, "dqn", "seed", seed) || lpdm_config_set_num(ctx, &ac, "dqn", "steps", steps) ||
-      lpdm_net_new(ctx, env_obs_dim(ctx, ek), &net) || lpdm_net_add(net, ctx, dk, &l1, &rng, NULL) ||
-      lpdm_net_add(net, ctx, dk, &l2, &rng, NULL))
-    goto out;
+  char text[128];
+  snprintf(text, sizeof text, "mode=%s seed=%d steps=%.0f", mode, seed, steps);
   track t;
   track_init(&t, threshold);
-  lpdm_algo_setup su = {ek, NULL, net, NULL, NULL, NULL, track_episode, &t};
-  if (learn_iterate(ctx, ak, &ac, &su, &t, 1)) goto out;
-  *best = t.best;
-  result = t.reached;
-out:
+  fx_run r;
+  lpdm_run_spec spec = {.on_episode = track_episode, .user = &t};
+  long long result = -2;
+  /* CleanRL's Q-network: 120 and 84 ReLU units, seeded by the run's seed */
+  if (!fx_run_new(ctx, &r, "dqn", env, text, &(fx_net_spec){2, "out=120 act=relu|out=84 act=relu", (uint64_t)seed},
+                  &spec) &&
+      !learn_iterate(ctx, r.run, &t, 1)) {
+    *best = t.best;
+    result = t.reached;
+  }
   if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
-  lpdm_net_free(net);
+  fx_run_free(&r);
   return result;
 }
 
 int main(void) {
-  ctx = lpdm_ctx_new();
-  if (lpdm_plugin_load_dir(ctx, LPDM_PLUGIN_DIR)) {
-    printf("Bail out! %s\n", lpdm_ctx_message(ctx));
-    return 1;
-  }
+  ctx = fx_ctx();
   plan(1);
   int hits = 0;
   for (int seed = 1; seed <= 5; seed++) {
