@@ -32,6 +32,12 @@
 #include <unistd.h>
 
 #include "lpdm/gradcheck.h"
+
+/* Compiler flags for what this test builds against the install: a
+   sanitizer build's liblpdm needs the sanitizer runtime in the executable. */
+#ifndef LPDM_TEST_SDK_FLAGS
+#define LPDM_TEST_SDK_FLAGS ""
+#endif
 #include "lpdm/lpdm.h"
 #include "tap.h"
 
@@ -274,8 +280,9 @@ int main(void) {
 
   /* 2. the example through find_package(lpdm) */
   snprintf(cmd, sizeof cmd,
-           "cmake -S '%s' -B '%s' -DCMAKE_PREFIX_PATH='%s' -DCMAKE_BUILD_TYPE=Release && cmake --build '%s'", ex,
-           cbuild, prefix, cbuild);
+           "cmake -S '%s' -B '%s' -DCMAKE_PREFIX_PATH='%s' -DCMAKE_BUILD_TYPE=Release"
+           " -DCMAKE_C_FLAGS='%s' -DCMAKE_EXE_LINKER_FLAGS='%s' && cmake --build '%s'",
+           ex, cbuild, prefix, LPDM_TEST_SDK_FLAGS, LPDM_TEST_SDK_FLAGS, cbuild);
   snprintf(path, sizeof path, "%s/minkowski.so", cbuild);
   int built = ok(run("configure and build examples/plugin-distance", cmd) && exists(path),
                  "examples/plugin-distance builds with find_package(lpdm) + lpdm_add_plugin");
