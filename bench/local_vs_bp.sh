@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench/local_vs_bp.sh: whole-process wall time of scripts/train.lua, local
+# mode beside bp mode, measured side by side in one run (issue 22's figure).
+#
+#   bench/local_vs_bp.sh [BUILD_DIR] [RUNS]      (defaults: build, 3)
+#
+# For each pair (PPO on CartPole-v1 200k steps, HalfCheetah-v5 100k, Hopper-v5
+# 100k; REINFORCE guided on CartPole-v1 300k) it runs local and bp in turn,
+# L B L B ... (RUNS of each, after one unpaired warm-up run of each), so a
+# drift in the shared machine's speed hits both alike, and prints the median
+# wall time of each and the median of the pairwise local/bp ratios.
+# Seed 1, default flags otherwise, --quiet, OPENBLAS_NUM_THREADS=1 (one BLAS
+# thread; lpdm's own threads setting stays at its default, 1). The first lines name the
+# machine. Wall time is read with `date +%s.%N` around each process.
+# The full default set takes about 2-3 minutes on the project's 2-core machine.
+set -euo pipefail
+build=${1:-build}; runs=${2:-3}
+src=$(cd "$(dirname "$0")/.." && pwd)
+lpdm="$build/lpdm"; train="$src/scripts/train.lua"
+[ -x "$lpdm" ] || { echo "no $lpdm: build first" >&2; exit 1; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+export OPENBLAS_NUM_THREADS=1
+
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+echo "# machine: ${cpu:-unknown CPU}, $(nproc) cores online, $(uname -sr)"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_NUM_THREADS=1, lpdm threads=1 (the default)"
+echo "# seed 1, default flags, --quiet; $runs runs of each, alternating local/bp; medians"
+
+one() { # prints the wall seconds of one run: flags...
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$lpdm" "$train" --quiet --seed=1 --out="$tmp/run" "$@" >"$tmp/log" 2>&1 \
+    || { echo "FAILED: $*" >&2; cat "$tmp/log" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  rm -rf "$tmp/run"
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+printf '%-36s %10s %10s %12s\n' "run" "local s" "bp s" "local/bp"
+pair() { # label "local flags" "bp flags"
+  local label=$1 lf=$2 bf=$3 l b i
+  : >"$tmp/l"; : >"$tmp/b"; : >"$tmp/r"
+  # shellcheck disable=SC2086
+  { one $lf; one $bf; } >/dev/null # warm-up (page cache, MuJoCo model load)
+  for ((i = 0; i < runs; i++)); do
+    # shellcheck disable=SC2086
+    l=$(one $lf); b=$(one $bf)
+    echo "$l" >>"$tmp/l"; echo "$b" >>"$tmp/b"
+    awk -v l="$l" -v b="$b" 'BEGIN { printf "%.4f\n", l / b }' >>"$tmp/r"
+  done
+  printf '%-36s %10s %10s %11.2fx\n' "$label" "$(median <"$tmp/l")" "$(median <"$tmp/b")" "$(median <"$tmp/r")"
+}
+
+pair "PPO CartPole-v1 200k" \
+  "--algo=ppo --mode=local --env=CartPole-v1 --steps=200000" \
+  "--algo=ppo --mode=bp --env=CartPole-v1 --steps=200000"
+pair "PPO HalfCheetah-v5 100k" \
+  "--algo=ppo --mode=local --env=HalfCheetah-v5 --steps=100000" \
+  "--algo=ppo --mode=bp --env=HalfCheetah-v5 --steps=100000"
+pair "PPO Hopper-v5 100k" \
+  "--algo=ppo --mode=local --env=Hopper-v5 --steps=100000" \
+  "--algo=ppo --mode=bp --env=Hopper-v5 --steps=100000"
+pair "REINFORCE CartPole-v1 300k (guided)" \
+  "--algo=reinforce --mode=local --loss=guided --env=CartPole-v1 --steps=300000" \
+  "--algo=reinforce --mode=bp --env=CartPole-v1 --steps=300000"
