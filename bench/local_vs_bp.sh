@@ -22,7 +22,9 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=1
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
-echo "# machine: ${cpu:-unknown CPU}, $(nproc) cores online, $(uname -sr)"
+fam=$(lscpu | sed -n 's/^CPU family: *//p' | head -1); mod=$(lscpu | sed -n 's/^Model: *//p' | head -1)
+simd=$(grep -q avx512f /proc/cpuinfo && echo AVX-512 || { grep -q avx2 /proc/cpuinfo && echo AVX2 || echo "no AVX2"; })
+echo "# machine: ${cpu:-unknown CPU} (family ${fam:-?}, model ${mod:-?}; $simd), $(nproc) cores online, $(uname -sr)"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_NUM_THREADS=1, lpdm threads=1 (the default)"
 echo "# seed 1, default flags, --quiet; $runs runs of each, alternating local/bp; medians"
 
