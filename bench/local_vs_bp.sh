@@ -12,7 +12,7 @@
 # Seed 1, default flags otherwise, --quiet, OPENBLAS_NUM_THREADS=1 (one BLAS
 # thread; lpdm's own threads setting stays at its default, 1). The first lines name the
 # machine. Wall time is read with `date +%s.%N` around each process.
-# The full default set takes about 2-3 minutes on the project's 2-core machine.
+# The full default set takes about 4-5 minutes on the project's 2-core machine.
 set -euo pipefail
 build=${1:-build}; runs=${2:-3}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +23,7 @@ export OPENBLAS_NUM_THREADS=1
 
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 fam=$(lscpu | sed -n 's/^CPU family: *//p' | head -1); mod=$(lscpu | sed -n 's/^Model: *//p' | head -1)
-simd=$(grep -q avx512f /proc/cpuinfo && echo AVX-512 || { grep -q avx2 /proc/cpuinfo && echo AVX2 || echo "no AVX2"; })
+if grep -q avx512f /proc/cpuinfo; then simd=AVX-512; elif grep -q avx2 /proc/cpuinfo; then simd=AVX2; else simd="no AVX2"; fi
 echo "# machine: ${cpu:-unknown CPU} (family ${fam:-?}, model ${mod:-?}; $simd), $(nproc) cores online, $(uname -sr)"
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_NUM_THREADS=1, lpdm threads=1 (the default)"
 echo "# seed 1, default flags, --quiet; $runs runs of each, alternating local/bp; medians"
@@ -41,13 +41,12 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 
 printf '%-36s %10s %10s %12s\n' "run" "local s" "bp s" "local/bp"
 pair() { # label "local flags" "bp flags"
-  local label=$1 lf=$2 bf=$3 l b i
+  local label=$1 l b i lf bf
+  read -ra lf <<<"$2"; read -ra bf <<<"$3"
   : >"$tmp/l"; : >"$tmp/b"; : >"$tmp/r"
-  # shellcheck disable=SC2086
-  { one $lf; one $bf; } >/dev/null # warm-up (page cache, MuJoCo model load)
+  { one "${lf[@]}"; one "${bf[@]}"; } >/dev/null # warm-up (page cache, MuJoCo model load)
   for ((i = 0; i < runs; i++)); do
-    # shellcheck disable=SC2086
-    l=$(one $lf); b=$(one $bf)
+    l=$(one "${lf[@]}"); b=$(one "${bf[@]}")
     echo "$l" >>"$tmp/l"; echo "$b" >>"$tmp/b"
     awk -v l="$l" -v b="$b" 'BEGIN { printf "%.4f\n", l / b }' >>"$tmp/r"
   done
