@@ -15,6 +15,11 @@
 --   --total-timesteps  CleanRL's name for --steps
 --   --threshold=X      the 20-episode average that counts as solved
 --                      (default: Gymnasium's reward_threshold of the env)
+--   --blocked, --local-budget-mib=N  local mode: row-blocked local losses
+--                      (docs/performance.md, "Large batches")
+--   --partners=K       local mode: each sample's local loss over K random
+--                      partners instead of all B-1 (0, the default: every
+--                      pair; an estimate, docs/performance.md)
 --   --checkpoint-every=N  save DIR/checkpoint.safetensors every N updates
 --   --resume=DIR       continue the run checkpointed in DIR: the same flags
 --                      give the same progress.csv as a run never stopped
@@ -81,6 +86,7 @@ local FIXED = {
   { "quiet", nil, "no progress lines" },
   { "blocked", "false", "local mode: the local losses over blocks of rows, never a whole B x B matrix (docs/performance.md)" },
   { "local_budget_mib", "1024", "local mode: whole B x B matrices up to this many MiB, row blocks beyond (refused for losses without them)" },
+  { "partners", "0", "local mode: each sample's local loss over K random partners, not all B-1 (0: every pair, exact; an estimate, docs/performance.md)" },
   { "checkpoint_every", "0", "save DIR/checkpoint.safetensors every N updates (0: never)" },
   { "resume", nil, "DIR: continue the run checkpointed in DIR (give the same flags)" },
   { "distributed", nil, "data-parallel over MPI ranks (mpirun -np N ...; ppo; docs/distributed.md)" },
@@ -416,6 +422,18 @@ do -- large batches (lpdm.net's large_batches; the value net is a clone and keep
   cfg.blocked = b == "true"
   cfg.local_budget_mib = int_flag("local_budget_mib", "1024", 1)
   layers.large_batches = { blocked = cfg.blocked, budget_mib = cfg.local_budget_mib }
+  -- sampled pairs: K partners per row, drawn from a generator seeded with
+  -- --seed (saved in checkpoints as <net>.partner_rng); 0 leaves the net's
+  -- default (every pair), so runs without the flag are unchanged
+  cfg.partners = int_flag("partners", "0", 0)
+  if cfg.partners > 0 then
+    if cfg.mode ~= "local" then
+      die(string.format("--partners=%d samples the local losses' pairs: it needs --mode=local (bp has no pair losses)",
+        cfg.partners))
+    end
+    layers.large_batches.partners = cfg.partners
+    layers.large_batches.seed = cfg.seed
+  end
 end
 local policy = try(lpdm.net, layers)
 

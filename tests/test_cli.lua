@@ -158,6 +158,9 @@ local BAD = {
   { "--env", { "--env needs a value" } },
   { "--blocked=maybe", { "--blocked", "'maybe'" } },
   { "--local-budget-mib=0", { "--local-budget-mib", "'0'" } },
+  { "--partners=-1", { "--partners", "'-1'" } },
+  { "--partners=2.5", { "--partners", "'2.5'" } },
+  { "--partners=some", { "--partners", "'some'" } },
   { "stray", { "'stray'" } },
 }
 for _, c in ipairs(BAD) do
@@ -370,6 +373,33 @@ test("--blocked=true trains through the row-blocked path and says so in summary.
     "summary.json records the large-batch settings")
 end)
 
+test("--partners=K reaches the nets: another progress.csv than every pair, the same bytes twice, in summary.json",
+  function()
+    for _, algo in ipairs({ "reinforce", "ppo" }) do
+      local base = { TRAIN, "--algo=" .. algo, "--mode=local", "--steps=6000", "--seed=3", "--quiet" }
+      local function go(name, extra)
+        local args = { table.unpack(base) }
+        if extra then args[#args + 1] = extra end
+        args[#args + 1] = "--out=" .. TMP .. "/partners-" .. algo .. "-" .. name
+        expect(0, { "done:" }, table.unpack(args))
+        return read(TMP .. "/partners-" .. algo .. "-" .. name .. "/progress.csv")
+      end
+      local all, all0, p1, p2 = go("all"), go("zero", "--partners=0"), go("k8a", "--partners=8"), go("k8b", "--partners=8")
+      check(all and #all > 60 and all == all0, algo .. ": --partners=0 is every pair, the same bytes as no flag")
+      check(p1 and #p1 > 60 and p1 == p2, algo .. ": two --partners=8 runs differ")
+      check(p1 ~= all, algo .. ": --partners=8 gives the same progress.csv as every pair (the flag did not reach the net)")
+      local sj = read(TMP .. "/partners-" .. algo .. "-k8a/summary.json") or ""
+      check(sj:find('"partners": 8', 1, true), algo .. ": summary.json lacks \"partners\": 8")
+    end
+  end)
+
+test("--help shows --partners; --partners in bp mode is refused by name", function()
+  expect(0, { "--partners", "K random" }, TRAIN, "--help")
+  expect(1, { "--partners=4", "--mode=local" }, TRAIN, "--partners=4", "--mode=bp", STEPS, "--out=" .. TMP .. "/pbp")
+  check(not exists(TMP .. "/pbp/progress.csv"), "a refused run wrote progress.csv")
+  expect(0, { "done:" }, TRAIN, "--partners=0", "--mode=bp", STEPS, "--quiet", "--out=" .. TMP .. "/pbp0")
+end)
+
 -- ---------------------------------------------------------------- resume
 
 -- Runs flags uninterrupted into DIR-a, then checkpointed every 5 updates
@@ -411,6 +441,11 @@ test("PPO killed and resumed: bp, local on two threads, continuous with normalis
     "--loss=kernel", "--anchor=1", "--feature-norm=true", "--quiet" })
   kill_and_resume("ppo-box", { "--algo=ppo", "--mode=local", "--env=Pendulum-v1", "--num-envs=2",
     "--num-steps=256", "--steps=10000", "--seed=5", "--quiet" })
+end)
+
+test("PPO local with --partners killed and resumed: the partners' generators are in the checkpoint", function()
+  kill_and_resume("ppo-partners", { "--algo=ppo", "--mode=local", "--steps=12000", "--seed=3", "--partners=8",
+    "--quiet" })
 end)
 
 test("DQN killed and resumed (replay buffer in the checkpoint): bp and local; another buffer size is named", function()
