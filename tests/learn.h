@@ -2,8 +2,10 @@
    and the env step at which it first reached a threshold. */
 #ifndef LPDM_TEST_LEARN_H
 #define LPDM_TEST_LEARN_H
+#include <stdio.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "lpdm/run.h"
 
@@ -40,5 +42,28 @@ static inline int learn_iterate(lpdm_ctx *ctx, lpdm_run *run, const track *t, in
   do rc = lpdm_run_iterate(run, ctx);
   while (rc == LPDM_OK && !(stop_at_threshold && t->reached >= 0));
   return rc < 0 ? rc : 0;
+}
+
+/* One learning run: algo on env with the settings text, a policy of the
+   dense layers net describes, the local loss by name (NULL: the
+   algorithm's own), its 20-episode average tracked against threshold to
+   the end of the budget or, with stop_at_threshold, until it reaches it.
+   Returns the env step at which it did, -1 if never, -2 on error (said as a
+   TAP comment); *best receives the best average. */
+static inline long long learn_run(lpdm_ctx *ctx, const char *algo, const char *env, const char *text,
+                                  const fx_net_spec *net, const char *loss, double threshold, int stop_at_threshold,
+                                  double *best) {
+  track t;
+  track_init(&t, threshold);
+  lpdm_run_spec spec = {.loss_name = loss, .on_episode = track_episode, .user = &t};
+  fx_run r;
+  long long result = -2;
+  if (!fx_run_new(ctx, &r, algo, env, text, net, &spec) && !learn_iterate(ctx, r.run, &t, stop_at_threshold)) {
+    *best = t.best;
+    result = t.reached;
+  }
+  if (result == -2) printf("# error: %s\n", lpdm_ctx_message(ctx));
+  fx_run_free(&r);
+  return result;
 }
 #endif

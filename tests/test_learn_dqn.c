@@ -24,21 +24,9 @@ static lpdm_ctx *ctx;
 static long long run(const char *env, const char *mode, int seed, double threshold, double steps, double *best) {
   char text[128];
   snprintf(text, sizeof text, "mode=%s seed=%d steps=%.0f", mode, seed, steps);
-  track t;
-  track_init(&t, threshold);
-  fx_run r;
-  lpdm_run_spec spec = {.on_episode = track_episode, .user = &t};
-  long long result = -2;
   /* CleanRL's Q-network: 120 and 84 ReLU units, seeded by the run's seed */
-  if (!fx_run_new(ctx, &r, "dqn", env, text, &(fx_net_spec){2, "out=120 act=relu|out=84 act=relu", (uint64_t)seed},
-                  &spec) &&
-      !learn_iterate(ctx, r.run, &t, 1)) {
-    *best = t.best;
-    result = t.reached;
-  }
-  if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
-  fx_run_free(&r);
-  return result;
+  return learn_run(ctx, "dqn", env, text, &(fx_net_spec){2, "out=120 act=relu|out=84 act=relu", (uint64_t)seed}, NULL,
+                   threshold, 1, best);
 }
 
 int main(void) {

@@ -28,20 +28,8 @@ static lpdm_ctx *ctx;
 static long long run(const char *env, const char *mode, int seed, double threshold, double steps, double *best) {
   char text[128];
   snprintf(text, sizeof text, "mode=%s seed=%d steps=%.0f", mode, seed, steps);
-  track t;
-  track_init(&t, threshold);
-  lpdm_run_spec spec = {.on_episode = track_episode, .user = &t};
-  fx_run r;
-  long long result = -2;
-  if (!fx_run_new(ctx, &r, "ppo", env, text, &(fx_net_spec){2, "init=orthogonal gain=1.4142135623730951", (uint64_t)seed},
-                  &spec) &&
-      !learn_iterate(ctx, r.run, &t, 1)) {
-    *best = t.best;
-    result = t.reached;
-  }
-  if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
-  fx_run_free(&r);
-  return result;
+  return learn_run(ctx, "ppo", env, text, &(fx_net_spec){2, "init=orthogonal gain=1.4142135623730951", (uint64_t)seed},
+                   NULL, threshold, 1, best);
 }
 
 int main(void) {

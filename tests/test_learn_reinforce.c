@@ -29,19 +29,8 @@ typedef struct variant {
 static long long run(const variant *v, int seed, double *best) {
   char text[256];
   snprintf(text, sizeof text, "mode=%s seed=%d steps=500000 %s", v->mode, seed, v->extra ? v->extra : "");
-  track t;
-  track_init(&t, v->threshold);
-  fx_run r;
-  lpdm_run_spec spec = {.loss_name = v->loss, .on_episode = track_episode, .user = &t};
-  long long result = -2;
-  if (!fx_run_new(ctx, &r, "reinforce", v->env, text, &(fx_net_spec){2, NULL, (uint64_t)seed}, &spec) &&
-      !learn_iterate(ctx, r.run, &t, 0)) {
-    *best = t.best;
-    result = t.reached;
-  }
-  if (result == -2) diag("error: %s", lpdm_ctx_message(ctx));
-  fx_run_free(&r);
-  return result;
+  return learn_run(ctx, "reinforce", v->env, text, &(fx_net_spec){2, NULL, (uint64_t)seed}, v->loss, v->threshold, 0,
+                   best);
 }
 
 int main(void) {

@@ -154,6 +154,15 @@ static void a_free(lpdm_algo *s) {}
     lpdm_ctx_free(c_);                                                                       \
   } while (0)
 
+/* An in-memory env kind (the e_* callbacks above), registered by hand. */
+static const lpdm_env_kind mem_env = {
+    .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Mem-v0", "", NULL),
+    .create = e_create,
+    .reset = e_reset,
+    .step = e_step,
+    .free = e_free,
+};
+
 static void test_register(void) {
   lpdm_distance_kind dk = {
       .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.mem", "", NULL),
@@ -170,13 +179,6 @@ static void test_register(void) {
       .forward = y_fwd,
       .free = y_free,
   };
-  lpdm_env_kind ek = {
-      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Mem-v0", "", NULL),
-      .create = e_create,
-      .reset = e_reset,
-      .step = e_step,
-      .free = e_free,
-  };
   lpdm_algo_kind ak = {
       .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.mem", "", NULL),
       .create = a_create,
@@ -190,10 +192,10 @@ static void test_register(void) {
   NULL_FIELD(lpdm_layer_kind, yk, init, "init");
   NULL_FIELD(lpdm_layer_kind, yk, forward, "forward");
   NULL_FIELD(lpdm_layer_kind, yk, free, "free");
-  NULL_FIELD(lpdm_env_kind, ek, create, "create");
-  NULL_FIELD(lpdm_env_kind, ek, reset, "reset");
-  NULL_FIELD(lpdm_env_kind, ek, step, "step");
-  NULL_FIELD(lpdm_env_kind, ek, free, "free");
+  NULL_FIELD(lpdm_env_kind, mem_env, create, "create");
+  NULL_FIELD(lpdm_env_kind, mem_env, reset, "reset");
+  NULL_FIELD(lpdm_env_kind, mem_env, step, "step");
+  NULL_FIELD(lpdm_env_kind, mem_env, free, "free");
   NULL_FIELD(lpdm_algo_kind, ak, create, "create");
   NULL_FIELD(lpdm_algo_kind, ak, iterate, "iterate");
   NULL_FIELD(lpdm_algo_kind, ak, free, "free");
@@ -201,13 +203,13 @@ static void test_register(void) {
   lpdm_ctx *ctx = lpdm_ctx_new();
   ok(lpdm_plugin_register(ctx, &dk.head, "A") == 0 && lpdm_plugin_register(ctx, &lk.head, NULL) == 0 &&
          lpdm_plugin_register(ctx, &yk.head, "C") == 0 &&
-         lpdm_plugin_register(ctx, &ek.head, "D") == 0 &&
+         lpdm_plugin_register(ctx, &mem_env.head, "D") == 0 &&
          lpdm_plugin_register(ctx, &ak.head, "E") == 0,
      "register: one complete descriptor of each kind (%s)", lpdm_ctx_message(ctx));
   ok(lpdm_plugin_count(ctx, 0) == 5 && lpdm_plugin_count(ctx, LPDM_KIND_ENV) == 1,
      "register: counts");
-  ok(lpdm_plugin_find(ctx, LPDM_KIND_ENV, "Mem-v0") == &ek.head &&
-         lpdm_plugin_find(ctx, 0, "env.Mem-v0") == &ek.head,
+  ok(lpdm_plugin_find(ctx, LPDM_KIND_ENV, "Mem-v0") == &mem_env.head &&
+         lpdm_plugin_find(ctx, 0, "env.Mem-v0") == &mem_env.head,
      "register: env found by short and full name");
   ok(lpdm_plugin_origin(ctx, &lk.head) && strcmp(lpdm_plugin_origin(ctx, &lk.head), "<memory>") == 0,
      "register: NULL origin recorded as <memory>");
@@ -429,17 +431,10 @@ static void test_config_reads(void) {
       .iterate = a_iter_bad,
       .free = a_free_ok,
   };
-  lpdm_env_kind mk = {
-      .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ENV, "env.Mem-v0", "", NULL),
-      .create = e_create,
-      .reset = e_reset,
-      .step = e_step,
-      .free = e_free,
-  };
   lpdm_algo *alg = NULL;
   lpdm_figures *st = lpdm_figures_new();
   rc = lpdm_net_new(ctx, 3, &net);
-  lpdm_algo_setup su = {.env_kind = &mk, .policy = net};
+  lpdm_algo_setup su = {.env_kind = &mem_env, .policy = net};
   if (!rc) rc = lpdm_algo_new(ctx, &ak, NULL, &su, &alg);
   ok(rc == 0, "algo.badread is created (%s)", lpdm_ctx_message(ctx));
   if (!rc) {
