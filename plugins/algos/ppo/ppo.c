@@ -561,14 +561,7 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
   const float *feat, *out;
   int rc;
   const int F = lpdm_net_out_dim(s->trunk);
-  const float *ga = s->local ? ppo_actor_guidance(s, s->mb.m_adv.p, s->mb.m_act.p, M) : s->mb.m_adv.p;
-  const algo_targets t = {.B = M,
-                          .g = ga,
-                          .act = s->mb.m_act.p,
-                          .na = s->na,
-                          .old_logp = s->mb.m_logp.p,
-                          .adv = s->mb.m_adv.p,
-                          .ret = s->mb.m_ret.p};
+  const algo_targets t = ppo_actor_targets(s, s->mb.m_adv.p, s->mb.m_act.p, s->mb.m_logp.p, s->mb.m_ret.p, M);
   if ((rc = trunk_rows(s, ctx, s->trunk, s->arule, &t, &feat, ll, s->mb.tfeat.p))) return rc;
   if (s->x.fnorm) {
     ppo_fn_apply(s->x.fm_a, s->x.fv_a, feat, Ml, F, s->x.nfeat.p);
@@ -598,8 +591,7 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
   const float *vfeat, *vout;
   int rc;
   const int VF = lpdm_net_out_dim(s->vtrunk);
-  const float *gc = s->local ? ppo_critic_guidance(s, s->mb.m_ret.p, s->mb.m_val.p, M) : s->mb.m_ret.p;
-  const algo_targets t = {.B = M, .g = gc, .ret = s->mb.m_ret.p};
+  const algo_targets t = ppo_critic_targets(s, s->mb.m_ret.p, s->mb.m_val.p, M);
   if ((rc = trunk_rows(s, ctx, s->vtrunk, s->crule, &t, &vfeat, s->job_ll, s->mb.vtfeat.p))) return rc;
   if (s->x.fnorm) {
     ppo_fn_apply(s->x.fm_c, s->x.fv_c, vfeat, Ml, VF, s->x.nvfeat.p);

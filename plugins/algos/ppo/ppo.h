@@ -122,8 +122,9 @@ void ppo_set_all_rates(ppo *s, double frac);
 int ppo_research_init(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx);
 void ppo_research_free(ppo_research *x);
 int ppo_guide_anneal(ppo *s, lpdm_ctx *ctx);
-const float *ppo_actor_guidance(ppo *s, const float *adv, const float *act, int n);
-const float *ppo_critic_guidance(ppo *s, const float *ret, const float *val, int n);
+algo_targets ppo_actor_targets(ppo *s, const float *adv, const float *act, const float *logp, const float *ret,
+                               int n);
+algo_targets ppo_critic_targets(ppo *s, const float *ret, const float *val, int n);
 int ppo_rollout_local_step(ppo *s, lpdm_ctx *ctx, double *la, double *lc);
 void ppo_fn_apply(const float *m, const float *v, const float *X, int B, int F, float *out);
 void ppo_fn_backward(const float *v, float *d, int B, int F);

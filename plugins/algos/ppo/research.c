@@ -262,7 +262,7 @@ static const float *guide_signal(const ppo *s, const float *g, int M, float *out
 /* The guidance of the actor's local loss for n samples: the advantages
    (times the action index mapped to [-1, 1] with actor_guide = signed),
    then guide_signal's transform. */
-const float *ppo_actor_guidance(ppo *s, const float *adv, const float *act, int n) {
+static const float *ppo_actor_guidance(ppo *s, const float *adv, const float *act, int n) {
   const float *ga = adv;
   if (s->x.signed_guide) {
     const float h = 0.5f * (float)(s->nact - 1);
@@ -273,8 +273,27 @@ const float *ppo_actor_guidance(ppo *s, const float *adv, const float *act, int 
 }
 
 /* The critic's: the returns (or the rollout's values, critic_guide = val). */
-const float *ppo_critic_guidance(ppo *s, const float *ret, const float *val, int n) {
+static const float *ppo_critic_guidance(ppo *s, const float *ret, const float *val, int n) {
   return guide_signal(s, s->x.val_guide ? val : ret, n, s->x.gc.p, s->x.rk_c);
+}
+
+/* What the actor's trunk rule learns from, for n samples (a minibatch or
+   the whole rollout): the guidance (in local mode; bp reads no guidance),
+   the actions, the old log-probs, the advantages and the returns. */
+algo_targets ppo_actor_targets(ppo *s, const float *adv, const float *act, const float *logp, const float *ret,
+                               int n) {
+  return (algo_targets){.B = n,
+                        .g = s->local ? ppo_actor_guidance(s, adv, act, n) : adv,
+                        .act = act,
+                        .na = s->na,
+                        .old_logp = logp,
+                        .adv = adv,
+                        .ret = ret};
+}
+
+/* The critic's: its guidance and the returns. */
+algo_targets ppo_critic_targets(ppo *s, const float *ret, const float *val, int n) {
+  return (algo_targets){.B = n, .g = s->local ? ppo_critic_guidance(s, ret, val, n) : ret, .ret = ret};
 }
 
 /* local_batch = rollout: both trunks take one local step on the whole
@@ -285,18 +304,10 @@ int ppo_rollout_local_step(ppo *s, lpdm_ctx *ctx, double *la, double *lc) {
   const int B = s->B;
   const float *feat;
   int rc;
-  const float *ga = ppo_actor_guidance(s, s->ro.adv.p, s->ro.act.p, B);
-  const algo_targets ta = {.B = B,
-                           .g = ga,
-                           .act = s->ro.act.p,
-                           .na = s->na,
-                           .old_logp = s->ro.logp.p,
-                           .adv = s->ro.adv.p,
-                           .ret = s->ro.ret.p};
+  const algo_targets ta = ppo_actor_targets(s, s->ro.adv.p, s->ro.act.p, s->ro.logp.p, s->ro.ret.p, B);
   if ((rc = ppo_trunk_forward(s, ctx, s->trunk, s->arule, s->ro.obs.p, B, &ta, &feat, la, s->mb.tfeat.p)))
     return lpdm_ctx_prefix(ctx, rc, "update %d, actor", s->update);
-  const float *gc = ppo_critic_guidance(s, s->ro.ret.p, s->ro.val.p, B);
-  const algo_targets tc = {.B = B, .g = gc, .ret = s->ro.ret.p};
+  const algo_targets tc = ppo_critic_targets(s, s->ro.ret.p, s->ro.val.p, B);
   if ((rc = ppo_trunk_forward(s, ctx, s->vtrunk, s->crule, s->ro.obs.p, B, &tc, &feat, lc, s->mb.vtfeat.p)))
     return lpdm_ctx_prefix(ctx, rc, "update %d, critic", s->update);
   return LPDM_OK;
