@@ -55,6 +55,7 @@
 
 #define LPDM_MATCH_TARGET_ONLY
 #include "match.h"
+#include "expneg.h"
 
 static const char NAME[] = "loss.rank";
 
@@ -78,28 +79,6 @@ static int create(lpdm_loss *self, lpdm_ctx *ctx) {
     return lpdm_error(ctx, LPDM_ERR_ARG, "%s: tau must be finite and > 0, got %g", NAME, tau);
   if (pairs < 0) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: pairs must be >= 0 (0: all), got %d", NAME, pairs);
   return LPDM_OK;
-}
-
-/* exp(-a) for a >= 0 (0 beyond 87): Cody-Waite reduction, degree-6
-   polynomial, 2^n from the exponent bits. Vectorises. */
-static inline float exp_neg(float a) {
-  const float x = a < 87.0f ? -a : -87.0f;
-  const float n = floorf(x * 1.44269504f + 0.5f);
-  float r = x - n * 0.693145752f;
-  r = r - n * 1.42860677e-6f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  union {
-    int32_t i;
-    float f;
-  } u;
-  u.i = ((int32_t)n + 127) << 23;
-  return p * u.f;
 }
 
 /* log(1 + e) for 0 <= e <= 1: 2 atanh(e / (2 + e)), seven odd terms. */
@@ -167,7 +146,7 @@ static inline void segment(const row *r, int guided, int j0, int j1, int off, do
 #pragma omp simd reduction(+ : l, c)
     for (int u = 0; u < n; u++) {
       const float z = zb[u], w = fabsf(wb[u]);
-      const float e = exp_neg(fabsf(z)), inv = 1.0f / (1.0f + e);
+      const float e = lpdm_exp_neg(fabsf(z)), inv = 1.0f / (1.0f + e);
       const float sp = (z > 0.0f ? z : 0.0f) + log1p_01(e);
       const float sg = z >= 0.0f ? inv : e * inv;
       l += w * sp;
