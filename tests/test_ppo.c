@@ -287,6 +287,62 @@ static double stat(const prun *p, const char *name) {
   return lpdm_figures_get(p->f.run->figures, name, &v) ? v : NAN;
 }
 
+/* ---------------------------------------------------------------- the critic's own weights
+
+   The critic's (REINFORCE: the baseline's) hidden layers are drawn
+   independently of the actor's (issue 22: they used to be drawn from a
+   generator seeded like the actor's, so the two started identical, and in
+   local-stress mode stayed so). Compared through the checkpoint's tensors,
+   at the start and after three updates, in every mode. The run's seed is
+   the policy net's (3), as train.lua seeds both. */
+static int trunks_differ(lpdm_run *run, int layer) {
+  lpdm_st *st = NULL;
+  int differ = -1;
+  char pn[32], vn[32];
+  snprintf(pn, sizeof pn, "policy.%d.weight", layer);
+  snprintf(vn, sizeof vn, "value.%d.weight", layer);
+  if (!lpdm_st_new(ctx, &st) && !run->kind->save(run->algo, st, ctx)) {
+    size_t na = 0, nb = 0;
+    const void *a = lpdm_st_get(st, pn, NULL, NULL, NULL, &na), *b = lpdm_st_get(st, vn, NULL, NULL, NULL, &nb);
+    if (a && b) differ = na != nb || memcmp(a, b, na) != 0;
+  }
+  lpdm_st_free(st);
+  return differ;
+}
+
+static void test_critic_init(void) {
+  const struct {
+    const char *algo, *env, *loss, *settings;
+  } c[] = {
+      {"ppo", "CartPole-v1", NULL, "mode=bp seed=3 steps=2048 num_steps=64"},
+      {"ppo", "CartPole-v1", NULL, "mode=local seed=3 steps=2048 num_steps=64"},
+      {"ppo", "CartPole-v1", "stress", "mode=local seed=3 steps=2048 num_steps=64"},
+      {"ppo", "CartPole-v1", "guided", "mode=local seed=3 steps=2048 num_steps=64"},
+      {"ppo", "Pendulum-v1", "stress", "mode=local seed=3 steps=2048 num_steps=64"},
+      {"reinforce", "CartPole-v1", NULL, "mode=bp seed=3 baseline=true steps=3000"},
+      {"reinforce", "CartPole-v1", "stress", "mode=local seed=3 baseline=true steps=3000"},
+      {"reinforce", "CartPole-v1", "guided", "mode=local seed=3 baseline=true steps=3000"},
+  };
+  for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+    fx_run f;
+    lpdm_run_spec spec = {.loss_name = c[k].loss};
+    int rc = fx_run_new(ctx, &f, c[k].algo, c[k].env, c[k].settings,
+                        &(fx_net_spec){2, "out=16 init=orthogonal gain=1.4142135623730951", 3}, &spec);
+    int d0[2] = {-1, -1}, d1[2] = {-1, -1};
+    if (!rc)
+      for (int l = 0; l < 2; l++) d0[l] = trunks_differ(f.run, l);
+    for (int i = 0; !rc && i < 3; i++) rc = lpdm_run_iterate(f.run, ctx) < 0;
+    if (!rc)
+      for (int l = 0; l < 2; l++) d1[l] = trunks_differ(f.run, l);
+    ok(!rc && d0[0] == 1 && d0[1] == 1 && d1[0] == 1 && d1[1] == 1,
+       "%s %s %s %s: the critic's hidden layers differ from the actor's at the start (%d %d) and after 3 updates "
+       "(%d %d)",
+       c[k].algo, c[k].env, c[k].settings, c[k].loss ? c[k].loss : "(default loss)", d0[0], d0[1], d1[0], d1[1]);
+    if (rc) diag("%s", lpdm_ctx_message(ctx));
+    fx_run_free(&f);
+  }
+}
+
 static void test_plugin(void) {
   prun a, b;
   /* resolved defaults */
@@ -474,6 +530,7 @@ int main(void) {
   test_value_grad(1);
   test_rms();
   test_plugin();
+  test_critic_init();
   lpdm_ctx_free(ctx);
   return done_testing();
 }

@@ -43,3 +43,17 @@ double algo_now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
+
+int algo_trunk_twin(lpdm_ctx *ctx, lpdm_net *src, uint64_t seed, uint64_t salt, lpdm_net **out) {
+  lpdm_rng r;
+  lpdm_rng_seed(&r, seed ^ salt);
+  int rc = lpdm_net_clone(src, ctx, &r, out);
+  if (rc) return rc;
+  lpdm_local_cfg lc = lpdm_net_local(*out);
+  lc.seed ^= salt;
+  if ((rc = lpdm_net_set_local(*out, ctx, &lc))) {
+    lpdm_net_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}

@@ -12,6 +12,7 @@
 #ifndef LPDM_ALGOS_UTIL_H
 #define LPDM_ALGOS_UTIL_H
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lpdm/lpdm.h"
 
@@ -30,6 +31,17 @@ int algo_mode(const lpdm_config *cfg, const lpdm_algo_setup *setup, int *local, 
 
 /* "auto" / "true" / "false" -> dflt / 1 / 0, or -1 when none of them. */
 int algo_tri(const char *v, int dflt);
+
+/* The critic's (or baseline's) hidden layers: a net shaped like src (its
+   layers, settings, optimisers, local options) with weights of its own,
+   drawn from a generator seeded from seed and salt, not from the
+   algorithm's: the actor's trunk is drawn from a generator seeded with the
+   run's seed, so a clone drawn from the same stream started out identical
+   to it (issue 22). Its partner generator (local mode's pair sampling) is
+   reseeded from salt too, so the two trunks never share partners. */
+int algo_trunk_twin(lpdm_ctx *ctx, lpdm_net *src, uint64_t seed, uint64_t salt, lpdm_net **out);
+/* Salts: one per role, so that two roles never share a stream. */
+#define ALGO_SALT_CRITIC 0x63726974696301ULL /* "critic" */
 
 /* Seconds on a monotonic clock (for sps). */
 double algo_now(void);

@@ -382,7 +382,7 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   if (setup->value)
     s->vtrunk = setup->value;
   else {
-    if ((rc = lpdm_net_clone(s->trunk, ctx, &s->rng, &s->vtrunk))) goto fail;
+    if ((rc = algo_trunk_twin(ctx, s->trunk, seed, ALGO_SALT_CRITIC, &s->vtrunk))) goto fail;
     s->own_vtrunk = 1;
   }
   if ((rc = ppo_rates_init(s, cfg, ctx, eps))) goto fail;

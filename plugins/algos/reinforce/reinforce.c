@@ -209,7 +209,7 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
         if (!lpdm_net_lr_kept(s->vtrunk, i))
           lpdm_optim_set_lr(lpdm_net_optim(s->vtrunk, i), local ? local_lr : value_lr);
     } else {
-      if ((rc = lpdm_net_clone(s->trunk, ctx, &s->rng, &s->vtrunk))) goto fail;
+      if ((rc = algo_trunk_twin(ctx, s->trunk, seed, ALGO_SALT_CRITIC, &s->vtrunk))) goto fail;
       s->own_vtrunk = 1;
       for (int i = 0; i < lpdm_net_depth(s->vtrunk); i++)
         if (!lpdm_net_lr_kept(s->vtrunk, i))
