@@ -7,8 +7,11 @@
    raw episode returns, per-layer local rates, annealing, target-KL stop
    and determinism (the same seed, run on 1 thread and on 2, gives the same
    episodes and losses). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../plugins/algos/lib/heads.h"
@@ -343,6 +346,33 @@ static void test_critic_init(void) {
   }
 }
 
+/* threads = 0 (the default) resolves to 2 when the process may use two
+   CPUs, else 1; LPDM_THREADS = 1 or 2 decides instead; the run's config
+   reports the count used. */
+static void test_threads_auto(void) {
+  cpu_set_t set;
+  const int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+  const char *was = getenv("LPDM_THREADS");
+  char *saved = was ? strdup(was) : NULL;
+  unsetenv("LPDM_THREADS");
+  prun a;
+  int rc = prun_new(&a, "CartPole-v1", NULL, "mode=bp steps=2048");
+  ok(!rc && lpdm_cfg_int(&a.algo->cfg, "threads") == (cpus >= 2 ? 2 : 1),
+     "threads = 0 resolves to %d on %d CPU(s) (got %d)", cpus >= 2 ? 2 : 1, cpus,
+     rc ? -1 : lpdm_cfg_int(&a.algo->cfg, "threads"));
+  prun_free(&a);
+  setenv("LPDM_THREADS", "1", 1);
+  rc = prun_new(&a, "CartPole-v1", NULL, "mode=bp steps=2048");
+  ok(!rc && lpdm_cfg_int(&a.algo->cfg, "threads") == 1, "LPDM_THREADS=1 makes it 1");
+  prun_free(&a);
+  rc = prun_new(&a, "CartPole-v1", NULL, "mode=bp steps=2048 threads=2");
+  ok(!rc && lpdm_cfg_int(&a.algo->cfg, "threads") == 2, "an explicit threads = 2 is kept whatever LPDM_THREADS says");
+  prun_free(&a);
+  if (saved) setenv("LPDM_THREADS", saved, 1);
+  else unsetenv("LPDM_THREADS");
+  free(saved);
+}
+
 static void test_plugin(void) {
   prun a, b;
   /* resolved defaults */
@@ -531,6 +561,7 @@ int main(void) {
   test_rms();
   test_plugin();
   test_critic_init();
+  test_threads_auto();
   lpdm_ctx_free(ctx);
   return done_testing();
 }

@@ -402,13 +402,18 @@ end
 
 -- Starts one run in the background: train.lua's output goes to run.log,
 -- its pid to pid, its exit status to exit_code (written last, atomically).
-local function start(run, lpdm_bin, train)
+-- With one_thread (several runs share the machine: --jobs > 1, or MPI
+-- ranks) LPDM_THREADS=1 keeps PPO's threads = 0 (auto) at one thread per
+-- run, unless the caller's environment sets LPDM_THREADS; results do not
+-- depend on it.
+local function start(run, lpdm_bin, train, one_thread)
   sh("rm -rf " .. q(run.dir))
   mkdir_p(run.dir)
   local parts = { q(lpdm_bin), q(train) }
   for _, a in ipairs(run.args) do parts[#parts + 1] = q(a) end
   local d = q(run.dir)
-  local cmd = "OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} " .. table.concat(parts, " ")
+  local cmd = "OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} "
+    .. (one_thread and "LPDM_THREADS=${LPDM_THREADS:-1} " or "") .. table.concat(parts, " ")
   local script = string.format(
     "%s > %s/run.log 2>&1 </dev/null & echo $! > %s/pid; wait $!; echo $? > %s/exit_code.tmp; mv %s/exit_code.tmp %s/exit_code",
     cmd, d, d, d, d, d)
@@ -449,7 +454,7 @@ function M.execute(todo, opts)
         if opts.claim and not opts.claim(r) then
           elsewhere = elsewhere + 1
         else
-          start(r, lpdm_bin, train)
+          start(r, lpdm_bin, train, jobs > 1 or opts.claim ~= nil)
           running[#running + 1] = r
         end
       end

@@ -105,8 +105,14 @@
 **   local_batch     = "minibatch"  local: the hidden layers learn on every
 **                              minibatch, or once per epoch on the whole
 **                              "rollout" batch (the heads still on minibatches)
-**   threads         = 1        2: each minibatch's actor and critic halves run on
-**                              two threads (results identical to 1 thread)
+**   threads         = 0        2: each minibatch's actor and critic halves run on
+**                              two threads (results identical to 1 thread); 0
+**                              (auto): 2 when the process may run on 2 or more
+**                              CPUs and is not one of several MPI ranks, else
+**                              1, unless the environment variable LPDM_THREADS
+**                              says 1 or 2 (sweeps set it to 1 when they run
+**                              several runs at a time). The run's config
+**                              reports the count used.
 **
 ** Built from the parts in plugins/algos/lib: the env copies with their
 ** wrappers and episode reports (vecenv), the heads and distributions
@@ -129,10 +135,13 @@
 **   local run = lpdm.algo("ppo", { env = lpdm.env("CartPole-v1"), policy = net,
 **                                  mode = "bp", seed = 1, steps = 500000 })
 */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ppo/ppo.h"
 
@@ -170,7 +179,8 @@ static const lpdm_key keys[] = {
     {"critic_local_lr", LPDM_T_NUMBER, "0", "local: the critic's hidden layers (0: local_lr)"},
     {"actor_local_lrs", LPDM_T_STRING, "", "local: per actor hidden layer, comma-separated (overrides)"},
     {"critic_local_lrs", LPDM_T_STRING, "", "local: per critic hidden layer, comma-separated (overrides)"},
-    {"threads", LPDM_T_INT, "1", "2: update actor and critic on two threads (same results)"},
+    {"threads", LPDM_T_INT, "0",
+     "1 or 2: update actor and critic on two threads (same results); 0: 2 when the process may use 2 CPUs"},
     {"feature_norm", LPDM_T_BOOL, "false", "standardise the hidden features before each head (running moments)"},
     {"feature_norm_momentum", LPDM_T_NUMBER, "0.1", "weight of each update's batch in the feature moments"},
     {"actor_alpha", LPDM_T_NUMBER, "-1", "local: the actor's loss with this alpha (-1: the loss's own)"},
@@ -252,7 +262,8 @@ static int ppo_check(const lpdm_config *cfg, const lpdm_algo_setup *setup, int o
                         i < 2 ? " (or -1 for CleanRL's default)" : "", v);
   }
   const int threads = lpdm_cfg_int(cfg, "threads");
-  if (threads != 1 && threads != 2) return lpdm_error(ctx, LPDM_ERR_ARG, "threads must be 1 or 2, got %d", threads);
+  if (threads != 1 && threads != 2)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "threads must be 1 or 2 (or 0: auto), got %d", threads);
   const char *pos[] = {"adam_eps", "clip_obs", "clip_reward"};
   for (int i = 0; i < 3; i++)
     if (!(lpdm_cfg_num(cfg, pos[i]) > 0))
@@ -278,6 +289,19 @@ static int ppo_check(const lpdm_config *cfg, const lpdm_algo_setup *setup, int o
   }
 
   return LPDM_OK;
+}
+
+/* threads = 0: 2 when this process may run on two CPUs (its affinity
+   mask, so a pinned or cgroup-limited run counts what it has) and is the
+   only rank, else 1; LPDM_THREADS = 1 or 2 in the environment decides
+   instead (a sweep running several runs at once sets 1). */
+static int auto_threads(const lpdm_comm *comm) {
+  const char *e = getenv("LPDM_THREADS");
+  if (e && (!strcmp(e, "1") || !strcmp(e, "2"))) return e[0] - '0';
+  if (comm && comm->size > 1) return 1;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set) >= 2 ? 2 : 1;
+  return sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 }
 
 static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const lpdm_algo_setup *setup, lpdm_algo **out,
@@ -316,6 +340,9 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
                       lpdm_cfg_str(cfg, "norm_reward"));
   if ((rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_obs", norm_obs ? "true" : "false")) ||
       (rc = lpdm_config_set_str(ctx, &rcfg, self, "norm_reward", norm_rew ? "true" : "false")))
+    return rc;
+  if (lpdm_cfg_int(cfg, "threads") == 0 &&
+      (rc = lpdm_config_set_num(ctx, &rcfg, self, "threads", auto_threads(setup->comm))))
     return rc;
   cfg = &rcfg;
 
