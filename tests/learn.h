@@ -3,11 +3,22 @@
 #ifndef LPDM_TEST_LEARN_H
 #define LPDM_TEST_LEARN_H
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fixture.h"
 #include "lpdm/lpdm.h"
 #include "lpdm/run.h"
+
+/* How many seeds a bar runs: its own n, or LPDM_LEARN_SEEDS when that is
+   larger. Seeds beyond n are run and reported as TAP comments only; the
+   bar counts seeds 1..n. For "seeds 1..10 before and after a change":
+   LPDM_LEARN_SEEDS=10 ctest --test-dir build -R test_learn -V. */
+static inline int learn_seeds(int n) {
+  const char *e = getenv("LPDM_LEARN_SEEDS");
+  const int m = e ? atoi(e) : 0;
+  return m > n ? m : n;
+}
 
 typedef struct track {
   double win[20];

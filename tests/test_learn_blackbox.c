@@ -83,14 +83,15 @@ int main(void) {
   ctx = fx_ctx();
   plan(1);
   int hits = 0;
-  for (int seed = 1; seed <= 5; seed++) {
+  for (int seed = 1; seed <= learn_seeds(5); seed++) {
     double best = 0;
     int episodes = 0;
     long long at = run(seed, &best, &episodes);
-    if (at >= 0) hits++;
+    if (at >= 0 && seed <= 5) hits++;
     diag("CartPole-v1 local/guided dense(64) -> sign -> dense(64), seed %d: %s 475%s %lld (best 20-episode average "
-         "%.1f, %d episodes)",
-         seed, at >= 0 ? "reached" : "did not reach", at >= 0 ? " at step" : "", at, best, episodes);
+         "%.1f, %d episodes)%s",
+         seed, at >= 0 ? "reached" : "did not reach", at >= 0 ? " at step" : "", at, best, episodes,
+         seed > 5 ? " [extra seed, not counted]" : "");
   }
   ok(hits >= 3, "REINFORCE local/guided (head_lr 1e-2, local_lr 3e-4) through a sign layer reaches a 20-episode "
                 "average of 475 in %d of 5 seeds (need 3)",
