@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # bench/local_vs_bp.sh: whole-process wall time of scripts/train.lua, local
-# mode beside bp mode, measured side by side in one run (issue 22's figure).
+# mode beside bp mode, measured side by side in one run (issue 22's figure),
+# and, when a CleanRL reference is laid out, CleanRL's ppo.py beside lpdm's
+# PPO bp on CartPole-v1.
 #
 #   bench/local_vs_bp.sh [BUILD_DIR] [RUNS]      (defaults: build, 3)
+#   CLEANRL_REF=DIR bench/local_vs_bp.sh ...     (DIR from ../shared/tools/cleanrl-ref's setup-ref.sh)
 #
 # For each pair (PPO on CartPole-v1 200k steps, HalfCheetah-v5 100k, Hopper-v5
 # 100k; REINFORCE guided on CartPole-v1 300k) it runs local and bp in turn,
 # L B L B ... (RUNS of each, after one unpaired warm-up run of each), so a
 # drift in the shared machine's speed hits both alike, and prints the median
 # wall time of each and the median of the pairwise local/bp ratios.
-# Seed 1, default flags otherwise, --quiet, OPENBLAS_NUM_THREADS=1 (one BLAS
-# thread; lpdm's own threads setting stays at its default, 1). The first lines name the
-# machine. Wall time is read with `date +%s.%N` around each process.
-# The full default set takes about 4-5 minutes on the project's 2-core machine.
+# Seed 1, default flags otherwise (so PPO's threads = auto: 2 on a machine
+# with 2 CPUs), --quiet, OPENBLAS_NUM_THREADS=1 (one BLAS thread, what the
+# lpdm binary sets anyway). THREADS=1 in the environment runs PPO on one
+# thread instead (--threads=1). With CLEANRL_REF, a last pair times
+# CleanRL's ppo.py (CartPole-v1, 200,000 steps, seed 1, Debian's
+# python3-torch) against lpdm's PPO bp the same way, and prints
+# CleanRL/lpdm. The first lines name the machine. Wall time is read with
+# `date +%s.%N` around each process. The full default set takes about 4-5
+# minutes on the project's 2-core machine (plus ~1.5 min per CleanRL run).
 set -euo pipefail
 build=${1:-build}; runs=${2:-3}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,12 +33,23 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 fam=$(lscpu | sed -n 's/^CPU family: *//p' | head -1); mod=$(lscpu | sed -n 's/^Model: *//p' | head -1)
 if grep -q avx512f /proc/cpuinfo; then simd=AVX-512; elif grep -q avx2 /proc/cpuinfo; then simd=AVX2; else simd="no AVX2"; fi
 echo "# machine: ${cpu:-unknown CPU} (family ${fam:-?}, model ${mod:-?}; $simd), $(nproc) cores online, $(uname -sr)"
-echo "# $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_NUM_THREADS=1, lpdm threads=1 (the default)"
+thr=()
+[ "${THREADS:-}" = 1 ] && thr=(--threads=1)
+echo "# $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_NUM_THREADS=1, PPO threads: ${THREADS:-auto (the default)}"
 echo "# seed 1, default flags, --quiet; $runs runs of each, alternating local/bp; medians"
 
 one() { # prints the wall seconds of one run: flags...
   local t0 t1
   t0=$(date +%s.%N)
+  if [ "$1" = cleanrl ]; then
+    t0=$(date +%s.%N)
+    (cd "$CLEANRL_REF/cleanrl" && PYTHONPATH="$CLEANRL_REF/gymnasium:$CLEANRL_REF/stub:." /usr/bin/python3 ppo_ref.py \
+      --seed 1 --total-timesteps 200000 >"$tmp/log" 2>&1) || { echo "FAILED: CleanRL" >&2; cat "$tmp/log" >&2; exit 1; }
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+    return
+  fi
+  case " $* " in *" --algo=ppo "*) set -- "$@" "${thr[@]}" ;; esac
   "$lpdm" "$train" --quiet --seed=1 --out="$tmp/run" "$@" >"$tmp/log" 2>&1 \
     || { echo "FAILED: $*" >&2; cat "$tmp/log" >&2; exit 1; }
   t1=$(date +%s.%N)
@@ -65,3 +84,7 @@ pair "PPO Hopper-v5 100k" \
 pair "REINFORCE CartPole-v1 300k (guided)" \
   "--algo=reinforce --mode=local --loss=guided --env=CartPole-v1 --steps=300000" \
   "--algo=reinforce --mode=bp --env=CartPole-v1 --steps=300000"
+if [ -n "${CLEANRL_REF:-}" ]; then
+  printf '%-36s %10s %10s %12s\n' "" "CleanRL s" "lpdm bp s" "CleanRL/lpdm"
+  pair "PPO CartPole-v1 200k, CleanRL vs bp" "cleanrl" "--algo=ppo --mode=bp --env=CartPole-v1 --steps=200000"
+fi
