@@ -167,12 +167,64 @@ LPDM_VECTORIZE static int vjp_rows(const lpdm_distance *self, const float *X, in
   return LPDM_OK;
 }
 
+/* The upper triangle only (ABI 2.1): the syrk's G, then one pass of sqrt
+   over i < j, nothing mirrored. */
+LPDM_VECTORIZE static int pairwise_upper(const lpdm_distance *self, const float *X, int B, int d, float *D,
+                                         float *work, lpdm_ctx *ctx) {
+  float *nrm = work; /* B */
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, B, d, 1.0f, X, d, 0.0f, D, B);
+  for (int i = 0; i < B; i++) nrm[i] = D[(size_t)i * B + i];
+  for (int i = 0; i < B; i++) {
+    float *Di = D + (size_t)i * B;
+    const float ni = nrm[i];
+    for (int j = i + 1; j < B; j++) {
+      float s = ni + nrm[j] - 2.0f * Di[j];
+      Di[j] = sqrtf(s > 0.0f ? s : 0.0f);
+    }
+    Di[i] = 0.0f;
+  }
+  return LPDM_OK;
+}
+
+/* dD given at i < j, the pair's whole gradient: S_ij = dD_ij / D_ij there
+   (the upper triangle of the symmetric S of vjp), r its full row sums
+   (row i's own entries plus column i's, accumulated as the rows go), and
+   dX = diag(r) X - S X by one cblas_ssymm, which reads S's upper triangle. */
+LPDM_VECTORIZE static int vjp_upper(const lpdm_distance *self, const float *X, int B, int d, const float *D,
+                                    const float *dD, float *dX, float *work, lpdm_ctx *ctx) {
+  float *S = work, *r = work + (size_t)B * B;
+  memset(r, 0, (size_t)B * sizeof *r);
+  for (int i = 0; i < B; i++) {
+    float *Si = S + (size_t)i * B;
+    const float *Di = D + (size_t)i * B, *gi = dD + (size_t)i * B;
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int j = i + 1; j < B; j++) {
+      float s = Di[j] > 0.0f ? gi[j] / Di[j] : 0.0f;
+      Si[j] = s;
+      r[j] += s;
+      acc += s;
+    }
+    Si[i] = 0.0f;
+    r[i] += acc;
+  }
+  cblas_ssymm(CblasRowMajor, CblasLeft, CblasUpper, B, d, -1.0f, S, B, X, d, 0.0f, dX, d);
+  for (int i = 0; i < B; i++) {
+    float *o = dX + (size_t)i * d;
+    const float *x = X + (size_t)i * d;
+    for (int k = 0; k < d; k++) o[k] += r[i] * x[k];
+  }
+  return LPDM_OK;
+}
+
 static const lpdm_distance_kind euclidean_kind = {
     .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.euclidean", "Euclidean distance |x_i - x_j|", NULL),
     .pairwise = pairwise,
     .vjp = vjp,
     .pairwise_rows = pairwise_rows,
     .vjp_rows = vjp_rows,
+    .pairwise_upper = pairwise_upper,
+    .vjp_upper = vjp_upper,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_euclidean(void) { return &euclidean_kind.head; }
