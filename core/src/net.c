@@ -19,6 +19,12 @@
    and not trained. Buffers grow to the largest batch seen and are reused:
    after the first update of a given size, nothing is allocated.
 
+   When the distance has pairwise_upper/vjp_upper and the loss eval_upper
+   (ABI 2.1: euclidean with stress or guided), the three middle steps work
+   on the upper triangles of the symmetric matrices only: no mirror, no
+   transpose, half the O(B^2) passes (docs/performance.md). Otherwise the
+   whole matrices, as above.
+
    Large batches (lpdm_local_cfg): when the whole matrices would exceed the
    net's budget, or the net asks for it, and the distance and the loss both
    have the ABI 1.2 row callbacks, local_blocked() replaces the middle

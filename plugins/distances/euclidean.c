@@ -18,6 +18,15 @@
 ** are those of the untiled code to the bit (bench_kernels --check compares
 ** two builds; docs/performance.md, "Local-loss kernels").
 **
+** The upper triangle (ABI 2.1, the local update's path when its loss has
+** eval_upper): pairwise_upper is the syrk and one sqrt pass over i < j,
+** nothing mirrored; vjp_upper takes the pair's whole gradient dD_ij (i < j),
+** forms S_ij = dD_ij / D_ij there with the full row sums r (row i's entries
+** plus column i's), and dX = diag(r) X - S X by one cblas_ssymm on S's
+** upper triangle: no transpose of dD, half the O(B^2) passes. (A mirrored
+** S and cblas_sgemm measured no faster than the ssymm; a direct
+** |x_i - x_j| for narrow X, d = 4, no faster than the syrk.)
+**
 ** Row blocks (ABI 1.2, for batches whose B x B matrix does not fit):
 ** pairwise_rows forms rows i0..i1 as X[i0:i1] X^T (one cblas_sgemm) with the
 ** norms n_j recomputed (O(B d), small beside the product); vjp_rows, with
