@@ -148,7 +148,8 @@ LPDM_VECTORIZE static int vjp(const lpdm_distance *self, const float *X, int B, 
       float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
       for (int j = 0; j < B; j++) {
-        float s = Di[j] > 0.0f ? (gi[j] + Si[j]) / Di[j] : 0.0f;
+        const float q = (gi[j] + Si[j]) / Di[j]; /* unconditional: no masked loads */
+        const float s = Di[j] > 0.0f ? q : 0.0f;
         Si[j] = s;
         acc += s;
       }
@@ -209,7 +210,8 @@ LPDM_VECTORIZE static int vjp_upper(const lpdm_distance *self, const float *X, i
     float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
     for (int j = i + 1; j < B; j++) {
-      float s = Di[j] > 0.0f ? gi[j] / Di[j] : 0.0f;
+      const float q = gi[j] / Di[j]; /* read and divide unconditionally: no masked loads */
+      const float s = Di[j] > 0.0f ? q : 0.0f;
       Si[j] = s;
       r[j] += s;
       acc += s;
