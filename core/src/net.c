@@ -19,6 +19,12 @@
    and not trained. Buffers grow to the largest batch seen and are reused:
    after the first update of a given size, nothing is allocated.
 
+   When the distance has pairwise_upper/vjp_upper and the loss eval_upper
+   (ABI 2.1: euclidean with stress or guided), the three middle steps work
+   on the upper triangles of the symmetric matrices only: no mirror, no
+   transpose, half the O(B^2) passes (docs/performance.md). Otherwise the
+   whole matrices, as above.
+
    Large batches (lpdm_local_cfg): when the whole matrices would exceed the
    net's budget, or the net asks for it, and the distance and the loss both
    have the ABI 1.2 row callbacks, local_blocked() replaces the middle
@@ -443,6 +449,15 @@ static int loss_has_rows(const lpdm_loss *l) {
          k->row_passes <= LPDM_LOSS_MAX_PASSES;
 }
 
+static int dist_has_upper(const lpdm_distance *d) {
+  const lpdm_distance_kind *k = d->kind;
+  return lpdm_abi_has(&k->head, LPDM_ABI_MINOR_UPPER) && k->pairwise_upper && k->vjp_upper;
+}
+
+static int loss_has_upper(const lpdm_loss *l) {
+  return lpdm_abi_has(&l->kind->head, LPDM_ABI_MINOR_UPPER) && l->kind->eval_upper;
+}
+
 static int cmp_int(const void *a, const void *b) {
   int x = *(const int *)a, y = *(const int *)b;
   return (x > y) - (x < y);
@@ -612,6 +627,14 @@ static int net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dis
       (rc = grow(ctx, &n->dY, (size_t)B * W)) || (rc = grow(ctx, &n->work, LPDM_DIST_WORK(B, W))))
     return rc;
   const lpdm_distance_kind *dk = dist->kind;
+  /* the upper triangles only, when the distance and the loss both can */
+  const int up = dist_has_upper(dist) && loss_has_upper(loss);
+  int (*pairwise)(const lpdm_distance *, const float *, int, int, float *, float *, lpdm_ctx *) =
+      up ? dk->pairwise_upper : dk->pairwise;
+  int (*vjp)(const lpdm_distance *, const float *, int, int, const float *, const float *, float *, float *,
+             lpdm_ctx *) = up ? dk->vjp_upper : dk->vjp;
+  int (*eval)(const lpdm_loss *, const float *, const float *, const float *, int, double *, float *, lpdm_ctx *) =
+      up ? loss->kind->eval_upper : loss->kind->eval;
   const float *cur = X;
   int cur_dim = n->in_dim;
   float *DX = n->DX.p, *DY = n->DY.p;
@@ -629,18 +652,18 @@ static int net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dis
       continue;
     }
     if (!have_dx) {
-      rc = dk->pairwise(dist, cur, B, cur_dim, DX, n->work.p, ctx);
+      rc = pairwise(dist, cur, B, cur_dim, DX, n->work.p, ctx);
       if (rc) return layer_fail(ctx, rc, i, l, "input distances");
     }
-    rc = dk->pairwise(dist, out, B, l->out_dim, DY, n->work.p, ctx);
+    rc = pairwise(dist, out, B, l->out_dim, DY, n->work.p, ctx);
     if (rc) return layer_fail(ctx, rc, i, l, "output distances");
     double L = 0;
-    rc = loss->kind->eval(loss, DX, DY, g, B, &L, n->dD.p, ctx);
+    rc = eval(loss, DX, DY, g, B, &L, n->dD.p, ctx);
     if (rc) return layer_fail(ctx, rc, i, l, "local loss");
     if (!isfinite(L))
       return lpdm_error(ctx, LPDM_ERR_NUM, "layer %d (%s): local loss is %g", i + 1, l->kind->head.name, L);
     if (losses) losses[i] = L;
-    rc = dk->vjp(dist, out, B, l->out_dim, DY, n->dD.p, n->dY.p, n->work.p, ctx);
+    rc = vjp(dist, out, B, l->out_dim, DY, n->dD.p, n->dY.p, n->work.p, ctx);
     if (rc) return layer_fail(ctx, rc, i, l, "distance gradient");
     if ((rc = local_step(n, ctx, i, cur, out, B))) return rc;
     if (n->post) {

@@ -18,6 +18,15 @@
 ** are those of the untiled code to the bit (bench_kernels --check compares
 ** two builds; docs/performance.md, "Local-loss kernels").
 **
+** The upper triangle (ABI 2.1, the local update's path when its loss has
+** eval_upper): pairwise_upper is the syrk and one sqrt pass over i < j,
+** nothing mirrored; vjp_upper takes the pair's whole gradient dD_ij (i < j),
+** forms S_ij = dD_ij / D_ij there with the full row sums r (row i's entries
+** plus column i's), and dX = diag(r) X - S X by one cblas_ssymm on S's
+** upper triangle: no transpose of dD, half the O(B^2) passes. (A mirrored
+** S and cblas_sgemm measured no faster than the ssymm; a direct
+** |x_i - x_j| for narrow X, d = 4, no faster than the syrk.)
+**
 ** Row blocks (ABI 1.2, for batches whose B x B matrix does not fit):
 ** pairwise_rows forms rows i0..i1 as X[i0:i1] X^T (one cblas_sgemm) with the
 ** norms n_j recomputed (O(B d), small beside the product); vjp_rows, with
@@ -139,7 +148,8 @@ LPDM_VECTORIZE static int vjp(const lpdm_distance *self, const float *X, int B, 
       float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
       for (int j = 0; j < B; j++) {
-        float s = Di[j] > 0.0f ? (gi[j] + Si[j]) / Di[j] : 0.0f;
+        const float q = (gi[j] + Si[j]) / Di[j]; /* unconditional: no masked loads */
+        const float s = Di[j] > 0.0f ? q : 0.0f;
         Si[j] = s;
         acc += s;
       }
@@ -167,12 +177,65 @@ LPDM_VECTORIZE static int vjp_rows(const lpdm_distance *self, const float *X, in
   return LPDM_OK;
 }
 
+/* The upper triangle only (ABI 2.1): the syrk's G, then one pass of sqrt
+   over i < j, nothing mirrored. */
+LPDM_VECTORIZE static int pairwise_upper(const lpdm_distance *self, const float *X, int B, int d, float *D,
+                                         float *work, lpdm_ctx *ctx) {
+  float *nrm = work; /* B */
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, B, d, 1.0f, X, d, 0.0f, D, B);
+  for (int i = 0; i < B; i++) nrm[i] = D[(size_t)i * B + i];
+  for (int i = 0; i < B; i++) {
+    float *Di = D + (size_t)i * B;
+    const float ni = nrm[i];
+    for (int j = i + 1; j < B; j++) {
+      float s = ni + nrm[j] - 2.0f * Di[j];
+      Di[j] = sqrtf(s > 0.0f ? s : 0.0f);
+    }
+    Di[i] = 0.0f;
+  }
+  return LPDM_OK;
+}
+
+/* dD given at i < j, the pair's whole gradient: S_ij = dD_ij / D_ij there
+   (the upper triangle of the symmetric S of vjp), r its full row sums
+   (row i's own entries plus column i's, accumulated as the rows go), and
+   dX = diag(r) X - S X by one cblas_ssymm, which reads S's upper triangle. */
+LPDM_VECTORIZE static int vjp_upper(const lpdm_distance *self, const float *X, int B, int d, const float *D,
+                                    const float *dD, float *dX, float *work, lpdm_ctx *ctx) {
+  float *S = work, *r = work + (size_t)B * B;
+  memset(r, 0, (size_t)B * sizeof *r);
+  for (int i = 0; i < B; i++) {
+    float *Si = S + (size_t)i * B;
+    const float *Di = D + (size_t)i * B, *gi = dD + (size_t)i * B;
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int j = i + 1; j < B; j++) {
+      const float q = gi[j] / Di[j]; /* read and divide unconditionally: no masked loads */
+      const float s = Di[j] > 0.0f ? q : 0.0f;
+      Si[j] = s;
+      r[j] += s;
+      acc += s;
+    }
+    Si[i] = 0.0f;
+    r[i] += acc;
+  }
+  cblas_ssymm(CblasRowMajor, CblasLeft, CblasUpper, B, d, -1.0f, S, B, X, d, 0.0f, dX, d);
+  for (int i = 0; i < B; i++) {
+    float *o = dX + (size_t)i * d;
+    const float *x = X + (size_t)i * d;
+    for (int k = 0; k < d; k++) o[k] += r[i] * x[k];
+  }
+  return LPDM_OK;
+}
+
 static const lpdm_distance_kind euclidean_kind = {
     .head = LPDM_PLUGIN_HEAD(LPDM_KIND_DISTANCE, "distance.euclidean", "Euclidean distance |x_i - x_j|", NULL),
     .pairwise = pairwise,
     .vjp = vjp,
     .pairwise_rows = pairwise_rows,
     .vjp_rows = vjp_rows,
+    .pairwise_upper = pairwise_upper,
+    .vjp_upper = vjp_upper,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_euclidean(void) { return &euclidean_kind.head; }

@@ -201,7 +201,10 @@ static inline void lpdm_pairs_l2_rows_vjp(const float *X, int B, int d, const lp
     const float *Di = D + (size_t)i * B, *gi = dD + (size_t)i * B;
     if (root) {
 #pragma omp simd
-      for (int j = 0; j < B; j++) Si[j] = Di[j] > 0.0f ? gi[j] / Di[j] : 0.0f;
+      for (int j = 0; j < B; j++) { /* read and divide unconditionally: no masked loads */
+        const float q = gi[j] / Di[j];
+        Si[j] = Di[j] > 0.0f ? q : 0.0f;
+      }
     } else {
       memcpy(Si, gi, (size_t)B * sizeof *Si);
     }

@@ -45,6 +45,12 @@ static int eval(const lpdm_loss *self, const float *DX, const float *DY, const f
                          dDY, ctx);
 }
 
+static int eval_upper(const lpdm_loss *self, const float *DX, const float *DY, const float *g, int B, double *L,
+                      float *dDY, lpdm_ctx *ctx) {
+  return lpdm_match_eval_upper(DX, DY, g, B, lpdm_cfg_num(&self->cfg, "alpha"), lpdm_cfg_bool(&self->cfg, "normalize"),
+                               lpdm_cfg_num(&self->cfg, "eps"), L, dDY, ctx);
+}
+
 static int eval_rows(const lpdm_loss *self, int pass, const float *DX, const float *DY, const float *g, int B,
                      const lpdm_rows *r, double *acc, double *L, float *dDY, lpdm_ctx *ctx) {
   return lpdm_match_rows(pass, DX, DY, g, B, r, lpdm_cfg_num(&self->cfg, "alpha"),
@@ -58,6 +64,7 @@ static const lpdm_loss_kind guided_kind = {
     .create = create,
     .row_passes = 1,
     .eval_rows = eval_rows,
+    .eval_upper = eval_upper,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_guided(void) { return &guided_kind.head; }

@@ -35,6 +35,12 @@ static int eval(const lpdm_loss *self, const float *DX, const float *DY, const f
                          lpdm_cfg_num(&self->cfg, "eps"), L, dDY, ctx);
 }
 
+static int eval_upper(const lpdm_loss *self, const float *DX, const float *DY, const float *g, int B, double *L,
+                      float *dDY, lpdm_ctx *ctx) {
+  return lpdm_match_eval_upper(DX, DY, NULL, B, 0.0, lpdm_cfg_bool(&self->cfg, "normalize"),
+                               lpdm_cfg_num(&self->cfg, "eps"), L, dDY, ctx);
+}
+
 static int eval_rows(const lpdm_loss *self, int pass, const float *DX, const float *DY, const float *g, int B,
                      const lpdm_rows *r, double *acc, double *L, float *dDY, lpdm_ctx *ctx) {
   return lpdm_match_rows(pass, DX, DY, NULL, B, r, 0.0, lpdm_cfg_bool(&self->cfg, "normalize"),
@@ -47,6 +53,7 @@ static const lpdm_loss_kind stress_kind = {
     .eval = eval,
     .row_passes = 1,
     .eval_rows = eval_rows,
+    .eval_upper = eval_upper,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_stress(void) { return &stress_kind.head; }

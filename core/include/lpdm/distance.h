@@ -70,6 +70,20 @@ struct lpdm_distance_kind {
                        float *work, lpdm_ctx *ctx);
   int (*vjp_rows)(const lpdm_distance *self, const float *X, int B, int d, const lpdm_rows *r, const float *D,
                   const float *dD, float *dX, float *work, lpdm_ctx *ctx);
+  /* ---- added in ABI 2.1 (host gate: LPDM_ABI_MINOR_UPPER) */
+  /* (optional; both or neither) The same matrix and vjp over the upper
+     triangle only, for a host whose loss reads only that (loss.h's
+     eval_upper): half the O(B^2) passes, no mirror and no transpose.
+     pairwise_upper writes D[i*B+j] = dist(x_i, x_j) for i < j and D_ii = 0;
+     the lower triangle is left as it was. vjp_upper overwrites dX with
+         sum over i < j of dD[i*B+j] * d D_ij / d X
+     reading D and dD at i < j only: dD_ij is the gradient with respect to
+     the pair's one distance (which the full vjp gets as dD_ij + dD_ji).
+     work: LPDM_DIST_WORK(B, d) floats, as pairwise and vjp. */
+  int (*pairwise_upper)(const lpdm_distance *self, const float *X, int B, int d, float *D, float *work,
+                        lpdm_ctx *ctx);
+  int (*vjp_upper)(const lpdm_distance *self, const float *X, int B, int d, const float *D, const float *dD,
+                   float *dX, float *work, lpdm_ctx *ctx);
 };
 
 #endif

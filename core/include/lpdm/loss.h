@@ -50,6 +50,16 @@ struct lpdm_loss_kind {
   int row_passes;
   int (*eval_rows)(const lpdm_loss *self, int pass, const float *DX, const float *DY, const float *g, int B,
                    const lpdm_rows *r, double *acc, double *L, float *dDY, lpdm_ctx *ctx);
+  /* ---- added in ABI 2.1 (host gate: LPDM_ABI_MINOR_UPPER) */
+  /* (optional) eval over the upper triangles: DX and DY are read at i < j
+     only (the host's distance wrote nothing else, distance.h's
+     pairwise_upper), and the loss is eval's for the symmetric matrices
+     they stand for, up to float summation order. Writes *L and, at i < j
+     only, dDY_ij = dL/dDY_ij + dL/dDY_ji: the gradient with respect to the
+     pair's one distance, which vjp_upper takes. The host uses it when its
+     distance has pairwise_upper and vjp_upper. */
+  int (*eval_upper)(const lpdm_loss *self, const float *DX, const float *DY, const float *g, int B, double *L,
+                    float *dDY, lpdm_ctx *ctx);
 };
 
 /* LPDM_LOSS_ACC (32 doubles of eval_rows' accumulator): plugin.h, in the fingerprint. */

@@ -51,9 +51,11 @@ extern "C" {
    is part of 2.0, so 2.0's gates are all minor 0; a plugin built for 1.x
    is refused by its major (rebuild it: an algorithm's iterate takes
    lpdm_figures and sets with lpdm_figures_set; other kinds need no
-   change). */
+   change).
+   2.1: a distance's pairwise_upper/vjp_upper and a loss's eval_upper (the
+   local update over the upper triangle of its symmetric matrices). */
 #define LPDM_ABI_MAJOR 2
-#define LPDM_ABI_MINOR 0
+#define LPDM_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define LPDM_EXPORT __attribute__((visibility("default")))
@@ -214,6 +216,7 @@ typedef struct lpdm_plugin {
 #define LPDM_ABI_MINOR_ROWS 0            /* distance *_rows, loss row_passes/eval_rows (1.2) */
 #define LPDM_ABI_MINOR_ALGO_LOCAL_LOSS 0 /* lpdm_algo_kind.local_loss         (1.2 in ABI 1) */
 #define LPDM_ABI_MINOR_ALGO_COMM 0       /* lpdm_algo_kind.distributed, setup.comm    (1.3) */
+#define LPDM_ABI_MINOR_UPPER 1           /* distance pairwise_upper/vjp_upper, loss eval_upper (2.1) */
 
 /* 1 when a plugin built as head says has the fields of that minor (the
    loader has already refused another major and a newer minor). */
