@@ -327,7 +327,8 @@ int main(void) {
   const lpdm_distance_kind *eu = (const lpdm_distance_kind *)load("euclidean", LPDM_KIND_DISTANCE, "euclidean");
   const lpdm_loss_kind *stress = (const lpdm_loss_kind *)load("stress", LPDM_KIND_LOSS, "stress");
   const lpdm_loss_kind *guided = (const lpdm_loss_kind *)load("guided", LPDM_KIND_LOSS, "guided");
-  if (!dense || !eu || !stress || !guided) {
+  const lpdm_loss_kind *kernel = (const lpdm_loss_kind *)load("kernel", LPDM_KIND_LOSS, "kernel");
+  if (!dense || !eu || !stress || !guided || !kernel) {
     printf("Bail out! plugins missing: %s\n", lpdm_ctx_message(ctx));
     return 1;
   }
@@ -350,8 +351,15 @@ int main(void) {
   check_upper_loss(guided, eu, 1, 0.5, 10);
   check_upper_loss(guided, eu, 0, 0.5, 17);
   check_upper_loss(guided, eu, 1, 1.0, 2);
+  /* loss.kernel (PPO's local default): rows longer than its 16 float lanes too */
+  check_upper_loss(kernel, eu, 1, 0.5, 10);
+  check_upper_loss(kernel, eu, 0, 0.5, 17);
+  check_upper_loss(kernel, eu, 1, 0.0, 40);
+  check_upper_loss(kernel, eu, 1, 1.0, 64);
   check_chain(dense, eu, stress, 1);
   check_chain(dense, eu, guided, 1);
+  check_chain(dense, eu, kernel, 0);
+  check_chain(dense, eu, kernel, 1);
   lpdm_ctx_free(ctx);
   return done_testing();
 }

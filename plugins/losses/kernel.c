@@ -236,14 +236,15 @@ static kset kset_of(const lpdm_loss *self, const float *g) {
                 .sigma = lpdm_cfg_num(cf, "sigma")};
 }
 
-/* pass 0 of row i: sums of DX, DY and the gaps */
-LPDM_INLINE void stats0(const kset *ks, const float *x, const float *y, const float *g, int i, const int *J, int w,
-                          int diag, double *acc) {
+/* pass 0 of a row: sums of DX, DY and (g: NULL when alpha = 0) the gaps
+   |gi - g_j| */
+LPDM_INLINE void stats0(const float *x, const float *y, const float *g, float gi, const int *J, int w, int diag,
+                        double *acc) {
   double sx, sy;
   row_xy(x, y, w, &sx, &sy);
   if (diag >= 0) sx -= x[diag], sy -= y[diag];
   acc[KR_SX] += sx, acc[KR_SY] += sy;
-  if (ks->alpha != 0) acc[KR_SG] += row_gap(g, g[i], J, w); /* the diagonal's gap is 0 */
+  if (g) acc[KR_SG] += row_gap(g, gi, J, w); /* the diagonal's gap is 0 */
 }
 
 static inline float inv2s2_of(const kset *ks, const double *acc, double N) {
@@ -288,7 +289,7 @@ LPDM_VECTORIZE static int eval(const lpdm_loss *self, const float *DX, const flo
   const float *ga = ks.alpha != 0 ? g : NULL; /* alpha = 0 never reads g */
   const double N = (double)B * (B - 1);
   double acc[6] = {0};
-  for (int i = 0; i < B; i++) stats0(&ks, DX + (size_t)i * B, DY + (size_t)i * B, g, i, NULL, B, i, acc);
+  for (int i = 0; i < B; i++) stats0(DX + (size_t)i * B, DY + (size_t)i * B, ga, ga ? ga[i] : 0.0f, NULL, B, i, acc);
   /* K into dDY (scratch until the last pass) */
   const float inv2s2 = inv2s2_of(&ks, acc, N);
   for (int i = 0; i < B; i++) {
@@ -313,6 +314,49 @@ LPDM_VECTORIZE static int eval(const lpdm_loss *self, const float *DX, const flo
     float *d = dDY + (size_t)i * B;
     for (int j = 0; j < B; j++) d[j] = fs * (d[j] - fc) + fa;
     d[i] = 0;
+  }
+  if (!isfinite(*L)) return lpdm_error(ctx, LPDM_ERR_NUM, "%s: loss is %g (non-finite distances?)", NAME, *L);
+  return LPDM_OK;
+}
+
+/* ---- the same over the upper triangles (ABI 2.1 eval_upper; loss.h): DX
+   and DY are read at i < j only; each pair is one entry, its sums count
+   twice (an exact doubling), and dDY_ij (i < j) gets dL/dDY_ij + dL/dDY_ji,
+   twice eval's entry (also exact). Half the pairs' work of eval, no
+   diagonal; the same loss up to the order of the float sums. */
+LPDM_VECTORIZE static int eval_upper(const lpdm_loss *self, const float *DX, const float *DY, const float *g, int B,
+                                     double *L, float *dDY, lpdm_ctx *ctx) {
+  if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: batch size must be >= 2, got %d", NAME, B);
+  const kset ks = kset_of(self, g);
+  const float *ga = ks.alpha != 0 ? g : NULL; /* alpha = 0 never reads g */
+  const double N = (double)B * (B - 1);
+  double acc[6] = {0};
+  for (int i = 0; i + 1 < B; i++) {
+    const size_t o = (size_t)i * B + (size_t)i + 1;
+    stats0(DX + o, DY + o, ga ? ga + i + 1 : NULL, ga ? ga[i] : 0.0f, NULL, B - 1 - i, -1, acc);
+  }
+  acc[KR_SX] *= 2, acc[KR_SY] *= 2, acc[KR_SG] *= 2;
+  const float inv2s2 = inv2s2_of(&ks, acc, N);
+  for (int i = 0; i + 1 < B; i++) {
+    const size_t o = (size_t)i * B + (size_t)i + 1;
+    acc[KR_SK] += row_kern(DX + o, dDY + o, B - 1 - i, ks.gauss, inv2s2);
+  }
+  acc[KR_SK] *= 2;
+  double mY;
+  residual p = resid_of(&ks, acc, N, &mY);
+  for (int i = 0; i + 1 < B; i++) {
+    const size_t o = (size_t)i * B + (size_t)i + 1;
+    double sl, sc;
+    row_resid(&p, DX + o, dDY + o, DY + o, ga ? ga + i + 1 : NULL, ga ? ga[i] : 0.0f, NULL, B - 1 - i, dDY + o, &sl,
+              &sc);
+    acc[KR_L] += sl, acc[KR_C] += sc;
+  }
+  acc[KR_L] *= 2, acc[KR_C] *= 2;
+  *L = finish(&ks, acc, N, mY, &p);
+  const float fs = 2 * p.fs, fc = p.fc, fa = 2 * p.fa;
+  for (int i = 0; i + 1 < B; i++) {
+    float *d = dDY + (size_t)i * B;
+    for (int j = i + 1; j < B; j++) d[j] = fs * (d[j] - fc) + fa;
   }
   if (!isfinite(*L)) return lpdm_error(ctx, LPDM_ERR_NUM, "%s: loss is %g (non-finite distances?)", NAME, *L);
   return LPDM_OK;
@@ -344,7 +388,7 @@ LPDM_VECTORIZE static int eval_rows(const lpdm_loss *self, int pass, const float
     const int *J = r->J ? r->J + o : NULL, dg = r->J ? -1 : i;
     const float *x = DX + o, *y = DY + o;
     if (pass == 0) {
-      stats0(&ks, x, y, g, i, J, w, dg, acc);
+      stats0(x, y, ga, ga ? ga[i] : 0.0f, J, w, dg, acc);
     } else if (pass == 1) {
       acc[KR_SK] += row_kern(x, NULL, w, ks.gauss, inv2s2) - (dg >= 0 ? diag_kern(ks.gauss, x[dg], inv2s2) : 0.0f);
     } else {
@@ -372,6 +416,7 @@ static const lpdm_loss_kind kernel_kind = {
     .create = create,
     .row_passes = 3,
     .eval_rows = eval_rows,
+    .eval_upper = eval_upper,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_kernel(void) { return &kernel_kind.head; }
