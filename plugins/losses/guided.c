@@ -12,6 +12,10 @@
 ** alpha = 0 is the unsupervised stress. Samples with similar returns are
 ** pulled together in feature space, dissimilar ones pushed apart.
 **
+** Upper triangles (ABI 2.1 eval_upper, match.h's lpdm_match_eval_upper):
+** the same loss read from the pairs i < j only, writing the pair's whole
+** gradient there; the local update takes it with distance.euclidean.
+**
 ** Large batches (ABI 1.2 eval_rows, match.h's lpdm_match_rows): one pass
 ** over row blocks gathers the sums that give the means, L and c; a second
 ** writes dL/dDY block by block. Never a B x B matrix.

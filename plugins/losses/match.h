@@ -11,6 +11,10 @@
 **     T = (1 - alpha) DX + alpha G,   R = DY - T,   dL/dDY = 2 R / N.
 ** alpha = 0 (or g == NULL) is the unsupervised stress.
 **
+** lpdm_match_eval_upper is the same loss over the upper triangles (the ABI
+** 2.1 eval_upper of stress.c and guided.c): sums over i < j, and dL/dDY_ij
+** there as the pair's whole gradient (twice the entry above).
+**
 ** lpdm_match_rows is the same loss over blocks of rows (the ABI 1.2
 ** eval_rows of stress.c and guided.c), for batches whose B x B matrices do
 ** not fit; kruskal.c, sammon.c, rank.c and kernel.c do not see it.

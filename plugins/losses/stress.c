@@ -10,6 +10,10 @@
 ** mY (see match.h). The layer learns a (usually wider) map that preserves
 ** its input's pairwise geometry, as in multi-dimensional scaling.
 **
+** Upper triangles (ABI 2.1 eval_upper, match.h's lpdm_match_eval_upper):
+** the same loss read from the pairs i < j only, writing the pair's whole
+** gradient there; the local update takes it with distance.euclidean.
+**
 ** Large batches (ABI 1.2 eval_rows, match.h's lpdm_match_rows): one pass
 ** over row blocks gathers the sums that give the means, L and c; a second
 ** writes dL/dDY block by block. Never a B x B matrix.
