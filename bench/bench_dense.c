@@ -9,10 +9,12 @@
      bwd 128    layer backward at B = 128 (tanh', dW, db, dX)
    each as the best of R batches of calls (a batch at least 20 ms of this
    thread's CPU time), so a busy machine shows as spread, not as a shift.
-   The figures are microseconds per call; compare two builds by running
-   both. tanh alone is timed too (ns per element over a 64 x 128 block).
+   The figures are microseconds per call. tanh alone is timed too (ns per
+   element over a 64 x 128 block, the input refilled each time).
 
-   Run: OPENBLAS_NUM_THREADS=1 build/bench/bench_dense [--quick] */
+   Run: OPENBLAS_NUM_THREADS=1 build/bench/bench_dense [--quick]
+   Another build's liblpdm and plugins (found beside liblpdm) under the
+   same program: LD_LIBRARY_PATH=OTHER/build build/bench/bench_dense */
 #include <math.h>
 
 #include "bench.h"

@@ -192,15 +192,16 @@ typedef float v8 __attribute__((vector_size(32)));
 /* Y (B x q) = X W + bias (bias may be NULL): X is B x p, W is p x q, both
    row-major. Every element is s = 0, s = s + X[i][t] W[t][j] for t = 0, 1,
    .., p - 1 in order, then s + bias[j]. The same operations run in every
-   path: 6-row x 16-column register tiles (8-float vectors, GCC/clang
-   vector extensions, lowered to AVX2 or SSE2 by the clones), 1-row x
-   32-column tiles for the last one or two rows (and for B = 1: the
-   REINFORCE rollout), scalar loops for the columns past a multiple of 16.
+   path: 6-row (and, for a last block of 3 or 4 rows, such as PPO's
+   four-env rollout, 4-row) x 16-column register tiles (8-float vectors,
+   GCC/clang vector extensions, lowered to AVX2 or SSE2 by the clones),
+   1-row x 32-column tiles for a last block of one or two rows (and for
+   B = 1: the REINFORCE rollout), scalar loops for the columns past a multiple of 16.
    So a row's result does not depend on B, on the tile it falls in or on
    the clone (no clone fuses a multiply-add: ISO C mode, -ffp-contract=off). */
 #if defined(__GNUC__)
 /* one row x: y[j0 .. j0 + 16 n) for n = 1 or 2 16-column blocks */
-static inline void row_tile(int p, int q, const float *x, const float *W, const float *bias, float *y, int j0, int n) {
+static inline __attribute__((always_inline)) void row_tile(int p, int q, const float *x, const float *W, const float *bias, float *y, int j0, int n) {
   v8 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, b0, b1, b2, b3;
   const float *w = W + j0;
   if (n == 2)
@@ -229,6 +230,42 @@ static inline void row_tile(int p, int q, const float *x, const float *W, const 
     V8_STORE(y + j0 + 8 * k, o);
   }
 }
+/* rows x[0 .. nr) (nr = 4 or 6, a constant where it is inlined): the
+   16 columns from j0 of their first R rows of Y */
+static inline __attribute__((always_inline)) void rows_tile(int nr, int R, int p, int q, const float *const *x, const float *W, const float *bias,
+                             float *Y, int j0) {
+  v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0}, c40 = {0},
+     c41 = {0}, c50 = {0}, c51 = {0}, b0, b1;
+  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5];
+  const float *w = W + j0;
+  for (int t = 0; t < p; t++, w += q) {
+    V8_LOAD(b0, w);
+    V8_LOAD(b1, w + 8);
+    c00 += x0[t] * b0;
+    c01 += x0[t] * b1;
+    c10 += x1[t] * b0;
+    c11 += x1[t] * b1;
+    c20 += x2[t] * b0;
+    c21 += x2[t] * b1;
+    c30 += x3[t] * b0;
+    c31 += x3[t] * b1;
+    if (nr == 6) {
+      c40 += x4[t] * b0;
+      c41 += x4[t] * b1;
+      c50 += x5[t] * b0;
+      c51 += x5[t] * b1;
+    }
+  }
+  v8 e0 = {0}, e1 = {0};
+  if (bias) V8_LOAD(e0, bias + j0), V8_LOAD(e1, bias + j0 + 8);
+  float *y = Y + j0;
+  const v8 out[6][2] = {{c00 + e0, c01 + e1}, {c10 + e0, c11 + e1}, {c20 + e0, c21 + e1},
+                        {c30 + e0, c31 + e1}, {c40 + e0, c41 + e1}, {c50 + e0, c51 + e1}};
+  for (int r = 0; r < R; r++, y += q) {
+    V8_STORE(y, out[r][0]);
+    V8_STORE(y + 8, out[r][1]);
+  }
+}
 #endif
 
 LPDM_VECTORIZE static void mm(int B, int p, int q, const float *X, const float *W, const float *bias, float *Y) {
@@ -246,40 +283,13 @@ LPDM_VECTORIZE static void mm(int B, int p, int q, const float *X, const float *
         if (j0 < q16) row_tile(p, q, x, W, bias, y, j0, 1);
       }
     else {
-      /* a short block (3 to 5 rows) repeats its first row: computed, not stored */
+      /* 3 or 4 rows: a 4-row tile, 5 or 6: a 6-row one; a short block
+         repeats its first row (computed, not stored) */
       const float *x[RB];
       for (int r = 0; r < RB; r++) x[r] = X + (size_t)(i0 + (r < R ? r : 0)) * p;
-      const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5];
-      for (int j0 = 0; j0 < q16; j0 += 16) {
-        v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0}, c40 = {0},
-           c41 = {0}, c50 = {0}, c51 = {0}, b0, b1;
-        const float *w = W + j0;
-        for (int t = 0; t < p; t++, w += q) {
-          V8_LOAD(b0, w);
-          V8_LOAD(b1, w + 8);
-          c00 += x0[t] * b0;
-          c01 += x0[t] * b1;
-          c10 += x1[t] * b0;
-          c11 += x1[t] * b1;
-          c20 += x2[t] * b0;
-          c21 += x2[t] * b1;
-          c30 += x3[t] * b0;
-          c31 += x3[t] * b1;
-          c40 += x4[t] * b0;
-          c41 += x4[t] * b1;
-          c50 += x5[t] * b0;
-          c51 += x5[t] * b1;
-        }
-        v8 e0 = {0}, e1 = {0};
-        if (bias) V8_LOAD(e0, bias + j0), V8_LOAD(e1, bias + j0 + 8);
-        float *y = Y + (size_t)i0 * q + j0;
-        const v8 out[RB][2] = {{c00 + e0, c01 + e1}, {c10 + e0, c11 + e1}, {c20 + e0, c21 + e1},
-                               {c30 + e0, c31 + e1}, {c40 + e0, c41 + e1}, {c50 + e0, c51 + e1}};
-        for (int r = 0; r < R; r++, y += q) {
-          V8_STORE(y, out[r][0]);
-          V8_STORE(y + 8, out[r][1]);
-        }
-      }
+      for (int j0 = 0; j0 < q16; j0 += 16)
+        if (R <= 4) rows_tile(4, R, p, q, x, W, bias, Y + (size_t)i0 * q, j0);
+        else rows_tile(6, R, p, q, x, W, bias, Y + (size_t)i0 * q, j0);
     }
     const int jt = q16;
 #else
