@@ -2,7 +2,8 @@
    the two ways to train them.
 
    bp mode: lpdm_net_train_forward keeps each layer's output (act[i]) and a
-   copy of the input; lpdm_net_backward walks back through them.
+   copy of the input (lpdm_net_train_forward_ref: a pointer to it);
+   lpdm_net_backward walks back through them.
 
    local mode (lpdm_net_local_update): the batch flows forward once. For
    each trainable layer l with input X_l:
@@ -58,6 +59,7 @@ struct lpdm_net {
   /* bp */
   int B_train;
   buf in_copy;
+  const float *x_train; /* the input backward reads: in_copy.p, or the caller's (train_forward_ref) */
   buf *act;
   buf gA, gB;
   /* inference and local */
@@ -318,13 +320,21 @@ int lpdm_net_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, float *Y
 
 /* ------------------------------------------------------------ bp */
 
-static int net_train_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, const float **Y) {
+/* keep: 1 copies X (backward may come after the caller changed it), 0
+   keeps the pointer (the caller promises X stays as it is until backward):
+   the copy was 10% of PPO bp on CartPole, glibc's memcpy of the heads'
+   B x 64 inputs being slow on the project's machine. */
+static int net_train_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, const float **Y, int keep) {
   if (B < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "net: batch size must be >= 1, got %d", B);
-  int rc = grow(ctx, &n->in_copy, (size_t)B * n->in_dim);
-  if (rc) return rc;
-  memcpy(n->in_copy.p, X, (size_t)B * n->in_dim * sizeof(float));
+  int rc;
+  if (keep) {
+    if ((rc = grow(ctx, &n->in_copy, (size_t)B * n->in_dim))) return rc;
+    memcpy(n->in_copy.p, X, (size_t)B * n->in_dim * sizeof(float));
+    X = n->in_copy.p;
+  }
+  n->x_train = X;
   n->B_train = B;
-  const float *cur = n->in_copy.p;
+  const float *cur = X;
   for (int i = 0; i < n->depth; i++) {
     lpdm_layer *l = n->layers[i];
     if ((rc = grow(ctx, &n->act[i], (size_t)B * l->out_dim))) return rc;
@@ -337,7 +347,11 @@ static int net_train_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, 
 }
 
 int lpdm_net_train_forward(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, const float **Y) {
-  return cfg_after(n, ctx, net_train_forward(n, ctx, X, B, Y), NULL, NULL);
+  return cfg_after(n, ctx, net_train_forward(n, ctx, X, B, Y, 1), NULL, NULL);
+}
+
+int lpdm_net_train_forward_ref(lpdm_net *n, lpdm_ctx *ctx, const float *X, int B, const float **Y) {
+  return cfg_after(n, ctx, net_train_forward(n, ctx, X, B, Y, 0), NULL, NULL);
 }
 
 static int net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
@@ -368,7 +382,7 @@ static int net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
       if (i == 0 && dX) memmove(dX, g, (size_t)B * l->in_dim * sizeof(float));
       continue; /* dX = dY: g stays where it is */
     }
-    const float *in = i == 0 ? n->in_copy.p : n->act[i - 1].p;
+    const float *in = i == 0 ? n->x_train : n->act[i - 1].p;
     float *gin = i == 0 ? dX : (g == n->gA.p ? n->gB.p : n->gA.p);
     rc = l->kind->backward(l, in, n->act[i].p, B, g, gin, ctx);
     if (rc) return layer_fail(ctx, rc, i, l, "backward");

@@ -204,6 +204,9 @@ int lpdm_net_forward(lpdm_net *net, lpdm_ctx *ctx, const float *X, int B, float 
    (B x out_dim, may be overwritten), adds parameter gradients, and writes
    dX (B x in_dim) when dX != NULL. */
 int lpdm_net_train_forward(lpdm_net *net, lpdm_ctx *ctx, const float *X, int B, const float **Y);
+/* The same without copying X: backward reads the caller's X, which must
+   stay valid and unchanged until lpdm_net_backward (the same results). */
+int lpdm_net_train_forward_ref(lpdm_net *net, lpdm_ctx *ctx, const float *X, int B, const float **Y);
 int lpdm_net_backward(lpdm_net *net, lpdm_ctx *ctx, float *dOut, float *dX);
 void lpdm_net_zero_grad(lpdm_net *net);
 /* One optimizer step on every trainable layer (scale as lpdm_optim_step). */

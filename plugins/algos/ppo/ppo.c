@@ -594,7 +594,7 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
     ppo_fn_apply(s->x.fm_a, s->x.fv_a, feat, Ml, F, s->x.nfeat.p);
     feat = s->x.nfeat.p;
   }
-  if ((rc = lpdm_net_train_forward(s->head, ctx, feat, Ml, &out))) return rc;
+  if ((rc = lpdm_net_train_forward_ref(s->head, ctx, feat, Ml, &out))) return rc; /* feat holds until backward */
   if (s->ls) lpdm_optim_zero(s->ls->opt);
   ppo_policy_loss_part(Ml, 1.0 / M, s->discrete, s->nact, out, s->ls ? s->ls->log_std : NULL,
                        s->mb.m_act.p + (size_t)r0 * s->na, s->mb.m_logp.p + r0, s->mb.m_adv.p + r0, s->clip,
@@ -624,7 +624,7 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
     ppo_fn_apply(s->x.fm_c, s->x.fv_c, vfeat, Ml, VF, s->x.nvfeat.p);
     vfeat = s->x.nvfeat.p;
   }
-  if ((rc = lpdm_net_train_forward(s->vhead, ctx, vfeat, Ml, &vout))) return rc;
+  if ((rc = lpdm_net_train_forward_ref(s->vhead, ctx, vfeat, Ml, &vout))) return rc;
   s->job_vloss = ppo_value_loss_part(Ml, 1.0 / M, vout, s->mb.m_val.p + r0, s->mb.m_ret.p + r0,
                                      s->clip_vloss ? s->clip : 0, s->vf_coef, s->mb.dv.p);
   lpdm_net_zero_grad(s->vhead);

@@ -303,7 +303,7 @@ static int update_net(rf *s, lpdm_ctx *ctx, lpdm_net *trunk, lpdm_net *head, int
   if ((rc = trunk_features(trunk, ctx, s->local ? LPDM_FEAT_LOCAL : LPDM_FEAT_BP, s->rule, s->X.p, B, &t, s->V.p, &feat,
                            local_losses)))
     return rc;
-  if ((rc = lpdm_net_train_forward(head, ctx, feat, B, &out))) return rc;
+  if ((rc = lpdm_net_train_forward_ref(head, ctx, feat, B, &out))) return rc; /* feat holds until backward */
   if ((rc = fgrow(ctx, &s->dlogits, (size_t)B * O))) return rc;
   if ((rc = grad_fn(s, ctx, out, B, s->dlogits.p, loss_out))) return rc;
   lpdm_net_zero_grad(head);
