@@ -282,84 +282,74 @@ static double finish(const kset *ks, const double *acc, double N, double mY, res
   return loss;
 }
 
-LPDM_VECTORIZE static int eval(const lpdm_loss *self, const float *DX, const float *DY, const float *g, int B,
-                               double *L, float *dDY, lpdm_ctx *ctx) {
+/* eval (upper = 0) and eval_upper (upper = 1, ABI 2.1; loss.h). eval reads
+   whole rows and takes the diagonal's terms off each row's sums. eval_upper
+   reads DX and DY at i < j only: each pair is one entry, its sums count
+   twice (an exact doubling), and dDY_ij (i < j) gets dL/dDY_ij +
+   dL/dDY_ji, twice eval's entry (also exact): half the pairs' work, no
+   diagonal, the same loss up to the order of the float sums. K goes into
+   dDY (scratch until the last pass), then R over it in place. */
+LPDM_INLINE int eval_pairs(const lpdm_loss *self, const float *DX, const float *DY, const float *g, int B, double *L,
+                           float *dDY, lpdm_ctx *ctx, const int upper) {
   if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: batch size must be >= 2, got %d", NAME, B);
   const kset ks = kset_of(self, g);
   const float *ga = ks.alpha != 0 ? g : NULL; /* alpha = 0 never reads g */
   const double N = (double)B * (B - 1);
+  const int rows = upper ? B - 1 : B;
   double acc[6] = {0};
-  for (int i = 0; i < B; i++) stats0(DX + (size_t)i * B, DY + (size_t)i * B, ga, ga ? ga[i] : 0.0f, NULL, B, i, acc);
-  /* K into dDY (scratch until the last pass) */
+/* row i: its first entry's offset, its width, its g_j, the diagonal's column (-1: none) */
+#define ROW_O(i) ((size_t)(i) * B + (upper ? (size_t)(i) + 1 : 0))
+#define ROW_W(i) (upper ? B - 1 - (i) : B)
+#define ROW_G(i) (ga ? ga + (upper ? (i) + 1 : 0) : NULL)
+#define ROW_D(i) (upper ? -1 : (i))
+  for (int i = 0; i < rows; i++)
+    stats0(DX + ROW_O(i), DY + ROW_O(i), ROW_G(i), ga ? ga[i] : 0.0f, NULL, ROW_W(i), ROW_D(i), acc);
+  if (upper) acc[KR_SX] *= 2, acc[KR_SY] *= 2, acc[KR_SG] *= 2;
   const float inv2s2 = inv2s2_of(&ks, acc, N);
-  for (int i = 0; i < B; i++) {
-    const float *x = DX + (size_t)i * B;
-    acc[KR_SK] += row_kern(x, dDY + (size_t)i * B, B, ks.gauss, inv2s2) - diag_kern(ks.gauss, x[i], inv2s2);
+  for (int i = 0; i < rows; i++) {
+    double v = row_kern(DX + ROW_O(i), dDY + ROW_O(i), ROW_W(i), ks.gauss, inv2s2);
+    if (!upper) v -= diag_kern(ks.gauss, DX[(size_t)i * B + i], inv2s2);
+    acc[KR_SK] += v;
   }
+  if (upper) acc[KR_SK] *= 2;
   double mY;
   residual p = resid_of(&ks, acc, N, &mY);
-  /* R over K, in place: p.fs = 1, fc = fa = 0 leave R itself */
-  for (int i = 0; i < B; i++) {
-    const float *x = DX + (size_t)i * B, *y = DY + (size_t)i * B;
-    float *d = dDY + (size_t)i * B;
-    const float kd = d[i];
-    double sl, sc;
-    row_resid(&p, x, d, y, ga, ga ? ga[i] : 0.0f, NULL, B, d, &sl, &sc);
-    const float rd = y[i] * p.iY - p.ta * kd; /* the diagonal's R (0 by the ABI) */
-    acc[KR_L] += sl - (double)(rd * rd), acc[KR_C] += sc - (double)(rd * (y[i] * p.iY));
+  for (int i = 0; i < rows; i++) { /* p.fs = 1, fc = fa = 0 leave R itself */
+    const size_t o = ROW_O(i);
+    float *d = dDY + o;
+    const float kd = upper ? 0.0f : d[i];
+    double sl, sc, dl = 0, dc = 0;
+    row_resid(&p, DX + o, d, DY + o, ROW_G(i), ga ? ga[i] : 0.0f, NULL, ROW_W(i), d, &sl, &sc);
+    if (!upper) { /* the diagonal's R (0 by the ABI) */
+      const float yd = DY[o + (size_t)i] * p.iY, rd = DY[o + (size_t)i] * p.iY - p.ta * kd;
+      dl = (double)(rd * rd), dc = (double)(rd * yd);
+    }
+    acc[KR_L] += sl - dl, acc[KR_C] += sc - dc;
   }
+#undef ROW_O
+#undef ROW_W
+#undef ROW_G
+#undef ROW_D
+  if (upper) acc[KR_L] *= 2, acc[KR_C] *= 2;
   *L = finish(&ks, acc, N, mY, &p);
-  const float fs = p.fs, fc = p.fc, fa = p.fa;
-  for (int i = 0; i < B; i++) {
+  const float fs = upper ? 2 * p.fs : p.fs, fc = p.fc, fa = upper ? 2 * p.fa : p.fa;
+  for (int i = 0; i < rows; i++) {
     float *d = dDY + (size_t)i * B;
-    for (int j = 0; j < B; j++) d[j] = fs * (d[j] - fc) + fa;
-    d[i] = 0;
+    for (int j = upper ? i + 1 : 0; j < B; j++) d[j] = fs * (d[j] - fc) + fa;
+    if (!upper) d[i] = 0;
   }
   if (!isfinite(*L)) return lpdm_error(ctx, LPDM_ERR_NUM, "%s: loss is %g (non-finite distances?)", NAME, *L);
   return LPDM_OK;
 }
 
-/* ---- the same over the upper triangles (ABI 2.1 eval_upper; loss.h): DX
-   and DY are read at i < j only; each pair is one entry, its sums count
-   twice (an exact doubling), and dDY_ij (i < j) gets dL/dDY_ij + dL/dDY_ji,
-   twice eval's entry (also exact). Half the pairs' work of eval, no
-   diagonal; the same loss up to the order of the float sums. */
+LPDM_VECTORIZE static int eval(const lpdm_loss *self, const float *DX, const float *DY, const float *g, int B,
+                               double *L, float *dDY, lpdm_ctx *ctx) {
+  return eval_pairs(self, DX, DY, g, B, L, dDY, ctx, 0);
+}
+
 LPDM_VECTORIZE static int eval_upper(const lpdm_loss *self, const float *DX, const float *DY, const float *g, int B,
                                      double *L, float *dDY, lpdm_ctx *ctx) {
-  if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: batch size must be >= 2, got %d", NAME, B);
-  const kset ks = kset_of(self, g);
-  const float *ga = ks.alpha != 0 ? g : NULL; /* alpha = 0 never reads g */
-  const double N = (double)B * (B - 1);
-  double acc[6] = {0};
-  for (int i = 0; i + 1 < B; i++) {
-    const size_t o = (size_t)i * B + (size_t)i + 1;
-    stats0(DX + o, DY + o, ga ? ga + i + 1 : NULL, ga ? ga[i] : 0.0f, NULL, B - 1 - i, -1, acc);
-  }
-  acc[KR_SX] *= 2, acc[KR_SY] *= 2, acc[KR_SG] *= 2;
-  const float inv2s2 = inv2s2_of(&ks, acc, N);
-  for (int i = 0; i + 1 < B; i++) {
-    const size_t o = (size_t)i * B + (size_t)i + 1;
-    acc[KR_SK] += row_kern(DX + o, dDY + o, B - 1 - i, ks.gauss, inv2s2);
-  }
-  acc[KR_SK] *= 2;
-  double mY;
-  residual p = resid_of(&ks, acc, N, &mY);
-  for (int i = 0; i + 1 < B; i++) {
-    const size_t o = (size_t)i * B + (size_t)i + 1;
-    double sl, sc;
-    row_resid(&p, DX + o, dDY + o, DY + o, ga ? ga + i + 1 : NULL, ga ? ga[i] : 0.0f, NULL, B - 1 - i, dDY + o, &sl,
-              &sc);
-    acc[KR_L] += sl, acc[KR_C] += sc;
-  }
-  acc[KR_L] *= 2, acc[KR_C] *= 2;
-  *L = finish(&ks, acc, N, mY, &p);
-  const float fs = 2 * p.fs, fc = p.fc, fa = 2 * p.fa;
-  for (int i = 0; i + 1 < B; i++) {
-    float *d = dDY + (size_t)i * B;
-    for (int j = i + 1; j < B; j++) d[j] = fs * (d[j] - fc) + fa;
-  }
-  if (!isfinite(*L)) return lpdm_error(ctx, LPDM_ERR_NUM, "%s: loss is %g (non-finite distances?)", NAME, *L);
-  return LPDM_OK;
+  return eval_pairs(self, DX, DY, g, B, L, dDY, ctx, 1);
 }
 
 /* ---- the same over row blocks (ABI 1.2 eval_rows; loss.h): three
