@@ -30,27 +30,37 @@
 #include "lpdm/lpdm.h"
 
 #ifndef LPDM_MATCH_TARGET_ONLY /* defined by the losses that use only the pieces below */
-LPDM_VECTORIZE static int lpdm_match_eval(const float *DX, const float *DY, const float *g, int B, double alpha,
-                           int normalize, double eps, double *L, float *dDY, lpdm_ctx *ctx) {
+/* The whole matrices (upper = 0, lpdm_match_eval) or the upper triangles
+   (upper = 1, lpdm_match_eval_upper: loss.h's eval_upper). Over the upper
+   triangles the sums run over the N = B(B-1)/2 pairs i < j, which give the
+   same means, L and c as the B(B-1) ordered pairs of a symmetric matrix,
+   and dDY_ij (i < j) is the pair's whole gradient, twice the whole
+   matrix's entry: dDY_ij = 2 / (N mY) * (R_ij - c), N the unordered count.
+   Whole matrices: the diagonals of DX, DY and |g_i - g_j| are zero, so
+   whole-row sums are off-diagonal sums. Rows are summed in float
+   (vectorised), rows added in double. */
+static inline __attribute__((always_inline)) int lpdm_match_pairs(const float *DX, const float *DY, const float *g,
+                                                                  int B, double alpha, int normalize, double eps,
+                                                                  double *L, float *dDY, lpdm_ctx *ctx,
+                                                                  const int upper) {
   if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "batch size must be >= 2, got %d", B);
-  const double N = (double)B * (B - 1);
+  const double N = upper ? (double)B * (B - 1) / 2 : (double)B * (B - 1);
+  const int rows = upper ? B - 1 : B;
   if (!g) alpha = 0;
-  /* The diagonals of DX, DY and |g_i - g_j| are zero, so whole-row sums
-     are off-diagonal sums; rows are summed in float (vectorised), rows
-     added in double. */
   double sX = 0, sY = 0, sG = 0;
-  for (int i = 0; i < B; i++) {
+  for (int i = 0; i < rows; i++) {
     const float *x = DX + (size_t)i * B, *y = DY + (size_t)i * B;
+    const int j0 = upper ? i + 1 : 0;
     float rx = 0, ry = 0, rg = 0;
 #pragma omp simd reduction(+ : rx, ry)
-    for (int j = 0; j < B; j++) {
+    for (int j = j0; j < B; j++) {
       rx += x[j];
       ry += y[j];
     }
     if (alpha != 0) {
       const float gi = g[i];
 #pragma omp simd reduction(+ : rg)
-      for (int j = 0; j < B; j++) rg += fabsf(gi - g[j]);
+      for (int j = j0; j < B; j++) rg += fabsf(gi - g[j]);
     }
     sX += rx;
     sY += ry;
@@ -61,14 +71,15 @@ LPDM_VECTORIZE static int lpdm_match_eval(const float *DX, const float *DY, cons
   const double mG = normalize ? sG / N + eps : 1.0;
   const float a = (float)((1 - alpha) / mX), c2 = (float)(alpha / mG), iY = (float)(1.0 / mY);
   double loss = 0, c = 0;
-  for (int i = 0; i < B; i++) {
+  for (int i = 0; i < rows; i++) {
     const float *x = DX + (size_t)i * B, *y = DY + (size_t)i * B;
     float *d = dDY + (size_t)i * B;
+    const int j0 = upper ? i + 1 : 0;
     float rl = 0, rc = 0;
     if (alpha != 0) {
       const float gi = g[i];
 #pragma omp simd reduction(+ : rl, rc)
-      for (int j = 0; j < B; j++) {
+      for (int j = j0; j < B; j++) {
         float yn = y[j] * iY;
         float r = yn - (a * x[j] + c2 * fabsf(gi - g[j]));
         rl += r * r;
@@ -77,7 +88,7 @@ LPDM_VECTORIZE static int lpdm_match_eval(const float *DX, const float *DY, cons
       }
     } else {
 #pragma omp simd reduction(+ : rl, rc)
-      for (int j = 0; j < B; j++) {
+      for (int j = j0; j < B; j++) {
         float yn = y[j] * iY;
         float r = yn - a * x[j];
         rl += r * r;
@@ -91,84 +102,23 @@ LPDM_VECTORIZE static int lpdm_match_eval(const float *DX, const float *DY, cons
   *L = loss / N;
   /* dL/dDY = s (R - c) off the diagonal; the diagonal is no pair */
   const float fc = normalize ? (float)(c / N) : 0.0f, fs = (float)(2.0 / (N * mY));
-  for (int i = 0; i < B; i++) {
+  for (int i = 0; i < rows; i++) {
     float *d = dDY + (size_t)i * B;
-    for (int j = 0; j < B; j++) d[j] = fs * (d[j] - fc);
-    d[i] = 0;
+    for (int j = upper ? i + 1 : 0; j < B; j++) d[j] = fs * (d[j] - fc);
+    if (!upper) d[i] = 0;
   }
   if (!isfinite(*L)) return lpdm_error(ctx, LPDM_ERR_NUM, "loss is %g (non-finite distances?)", *L);
   return LPDM_OK;
 }
 
-/* ---- the same loss over the upper triangles (loss.h's eval_upper): the
-   sums run over the N = B(B-1)/2 pairs i < j, which give the same means,
-   L and c as the B(B-1) ordered pairs of a symmetric matrix; dDY_ij
-   (i < j) is the pair's whole gradient, twice lpdm_match_eval's entry:
-       dDY_ij = 2 / (N mY) * (R_ij - c)    (N the unordered count). */
+LPDM_VECTORIZE static int lpdm_match_eval(const float *DX, const float *DY, const float *g, int B, double alpha,
+                                          int normalize, double eps, double *L, float *dDY, lpdm_ctx *ctx) {
+  return lpdm_match_pairs(DX, DY, g, B, alpha, normalize, eps, L, dDY, ctx, 0);
+}
+
 LPDM_VECTORIZE static int lpdm_match_eval_upper(const float *DX, const float *DY, const float *g, int B, double alpha,
                                                 int normalize, double eps, double *L, float *dDY, lpdm_ctx *ctx) {
-  if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "batch size must be >= 2, got %d", B);
-  const double N = (double)B * (B - 1) / 2;
-  if (!g) alpha = 0;
-  double sX = 0, sY = 0, sG = 0;
-  for (int i = 0; i < B - 1; i++) {
-    const float *x = DX + (size_t)i * B, *y = DY + (size_t)i * B;
-    float rx = 0, ry = 0, rg = 0;
-#pragma omp simd reduction(+ : rx, ry)
-    for (int j = i + 1; j < B; j++) {
-      rx += x[j];
-      ry += y[j];
-    }
-    if (alpha != 0) {
-      const float gi = g[i];
-#pragma omp simd reduction(+ : rg)
-      for (int j = i + 1; j < B; j++) rg += fabsf(gi - g[j]);
-    }
-    sX += rx;
-    sY += ry;
-    sG += rg;
-  }
-  const double mX = normalize ? sX / N + eps : 1.0;
-  const double mY = normalize ? sY / N + eps : 1.0;
-  const double mG = normalize ? sG / N + eps : 1.0;
-  const float a = (float)((1 - alpha) / mX), c2 = (float)(alpha / mG), iY = (float)(1.0 / mY);
-  double loss = 0, c = 0;
-  for (int i = 0; i < B - 1; i++) {
-    const float *x = DX + (size_t)i * B, *y = DY + (size_t)i * B;
-    float *d = dDY + (size_t)i * B;
-    float rl = 0, rc = 0;
-    if (alpha != 0) {
-      const float gi = g[i];
-#pragma omp simd reduction(+ : rl, rc)
-      for (int j = i + 1; j < B; j++) {
-        float yn = y[j] * iY;
-        float r = yn - (a * x[j] + c2 * fabsf(gi - g[j]));
-        rl += r * r;
-        rc += r * yn;
-        d[j] = r;
-      }
-    } else {
-#pragma omp simd reduction(+ : rl, rc)
-      for (int j = i + 1; j < B; j++) {
-        float yn = y[j] * iY;
-        float r = yn - a * x[j];
-        rl += r * r;
-        rc += r * yn;
-        d[j] = r;
-      }
-    }
-    loss += rl;
-    c += rc;
-  }
-  *L = loss / N;
-  const float fc = normalize ? (float)(c / N) : 0.0f, fs = (float)(2.0 / (N * mY));
-  for (int i = 0; i < B - 1; i++) {
-    float *d = dDY + (size_t)i * B;
-#pragma omp simd
-    for (int j = i + 1; j < B; j++) d[j] = fs * (d[j] - fc);
-  }
-  if (!isfinite(*L)) return lpdm_error(ctx, LPDM_ERR_NUM, "loss is %g (non-finite distances?)", *L);
-  return LPDM_OK;
+  return lpdm_match_pairs(DX, DY, g, B, alpha, normalize, eps, L, dDY, ctx, 1);
 }
 
 /* ---- the same loss over row blocks (loss.h's eval_rows, row_passes = 1):
