@@ -20,6 +20,9 @@ static inline int learn_seeds(int n) {
   return m > n ? m : n;
 }
 
+/* The suffix of a seed's TAP comment: seeds beyond the bar's n are marked. */
+static inline const char *learn_extra(int seed, int n) { return seed > n ? " [extra seed, not counted]" : ""; }
+
 typedef struct track {
   double win[20];
   int n;

@@ -57,7 +57,7 @@ int main(void) {
       hits += at >= 0 && seed <= v[i].seeds;
       diag("%s %s seed %d: %s %g%s %lld (best 20-episode average %.1f)%s", v[i].env, v[i].mode, seed,
            at >= 0 ? "reached" : "did not reach", v[i].threshold, at >= 0 ? " at step" : "", at, best,
-           seed > v[i].seeds ? " [extra seed, not counted]" : "");
+           learn_extra(seed, v[i].seeds));
     }
     ok(hits >= v[i].need,
        "PPO %s (CleanRL defaults%s) on %s reaches a 20-episode average of %g within %.0f steps in %d of %d seeds "

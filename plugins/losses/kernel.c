@@ -214,8 +214,6 @@ LPDM_INLINE void row_resid(const residual *p, const float *x, const float *k, co
   *sl = lanes_total(al), *sc = lanes_total(ac);
 }
 
-/* The diagonal entry's terms, to take off an unlisted row's sums. */
-static inline float diag_kern(int gauss, float x, float inv2s2) { return kern(gauss, x, inv2s2); }
 
 /* ---- the statistics, one row at a time: both paths call these, in row
    order, and finish with stats_*(): identical sums, identical results. */
@@ -308,7 +306,7 @@ LPDM_INLINE int eval_pairs(const lpdm_loss *self, const float *DX, const float *
   const float inv2s2 = inv2s2_of(&ks, acc, N);
   for (int i = 0; i < rows; i++) {
     double v = row_kern(DX + ROW_O(i), dDY + ROW_O(i), ROW_W(i), ks.gauss, inv2s2);
-    if (!upper) v -= diag_kern(ks.gauss, DX[(size_t)i * B + i], inv2s2);
+    if (!upper) v -= kern(ks.gauss, DX[(size_t)i * B + i], inv2s2);
     acc[KR_SK] += v;
   }
   if (upper) acc[KR_SK] *= 2;
@@ -380,13 +378,13 @@ LPDM_VECTORIZE static int eval_rows(const lpdm_loss *self, int pass, const float
     if (pass == 0) {
       stats0(x, y, ga, ga ? ga[i] : 0.0f, J, w, dg, acc);
     } else if (pass == 1) {
-      acc[KR_SK] += row_kern(x, NULL, w, ks.gauss, inv2s2) - (dg >= 0 ? diag_kern(ks.gauss, x[dg], inv2s2) : 0.0f);
+      acc[KR_SK] += row_kern(x, NULL, w, ks.gauss, inv2s2) - (dg >= 0 ? kern(ks.gauss, x[dg], inv2s2) : 0.0f);
     } else {
       double sl, sc;
       row_resid(&p, x, NULL, y, ga, ga ? ga[i] : 0.0f, J, w, pass == 3 ? dDY + o : NULL, &sl, &sc);
       if (pass == 2) {
         float rd = 0, yd = 0;
-        if (dg >= 0) yd = y[dg] * p.iY, rd = yd - p.ta * diag_kern(ks.gauss, x[dg], inv2s2);
+        if (dg >= 0) yd = y[dg] * p.iY, rd = yd - p.ta * kern(ks.gauss, x[dg], inv2s2);
         acc[KR_L] += sl - (double)(rd * rd), acc[KR_C] += sc - (double)(rd * yd);
       } else if (dg >= 0) {
         dDY[o + (size_t)dg] = 0;
