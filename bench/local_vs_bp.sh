@@ -29,32 +29,25 @@ lpdm="$build/lpdm"; train="$src/scripts/train.lua"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=1
 
-cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
-fam=$(lscpu | sed -n 's/^CPU family: *//p' | head -1); mod=$(lscpu | sed -n 's/^Model: *//p' | head -1)
-if grep -q avx512f /proc/cpuinfo; then simd=AVX-512; elif grep -q avx2 /proc/cpuinfo; then simd=AVX2; else simd="no AVX2"; fi
-echo "# machine: ${cpu:-unknown CPU} (family ${fam:-?}, model ${mod:-?}; $simd), $(nproc) cores online, $(uname -sr)"
+. "$src/bench/lib.sh"
+bench_machine
 thr=()
 [ "${THREADS:-}" = 1 ] && thr=(--threads=1)
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_NUM_THREADS=1, PPO threads: ${THREADS:-auto (the default)}"
 echo "# seed 1, default flags, --quiet; $runs runs of each, alternating local/bp; medians"
 
-one() { # prints the wall seconds of one run: flags...
-  local t0 t1
-  t0=$(date +%s.%N)
+cleanrl() { # CleanRL's ppo.py on CartPole-v1, 200k steps, seed 1
+  cd "$CLEANRL_REF/cleanrl" && PYTHONPATH="$CLEANRL_REF/gymnasium:$CLEANRL_REF/stub:." /usr/bin/python3 ppo_ref.py \
+    --seed 1 --total-timesteps 200000
+}
+one() { # prints the wall seconds of one run: flags... (or: cleanrl)
   if [ "$1" = cleanrl ]; then
-    t0=$(date +%s.%N)
-    (cd "$CLEANRL_REF/cleanrl" && PYTHONPATH="$CLEANRL_REF/gymnasium:$CLEANRL_REF/stub:." /usr/bin/python3 ppo_ref.py \
-      --seed 1 --total-timesteps 200000 >"$tmp/log" 2>&1) || { echo "FAILED: CleanRL" >&2; cat "$tmp/log" >&2; exit 1; }
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+    (bench_wall "$tmp/log" cleanrl) || exit 1
     return
   fi
   case " $* " in *" --algo=ppo "*) set -- "$@" "${thr[@]}" ;; esac
-  "$lpdm" "$train" --quiet --seed=1 --out="$tmp/run" "$@" >"$tmp/log" 2>&1 \
-    || { echo "FAILED: $*" >&2; cat "$tmp/log" >&2; exit 1; }
-  t1=$(date +%s.%N)
+  bench_wall "$tmp/log" "$lpdm" "$train" --quiet --seed=1 --out="$tmp/run" "$@" || exit 1
   rm -rf "$tmp/run"
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 

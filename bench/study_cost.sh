@@ -25,7 +25,9 @@ oldsrc=$(cd "$old/.." && pwd); newsrc=$(cd "$new/.." && pwd)
 cfg=$(ls "$study"/*.lua | head -1)
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=1 LPDM_THREADS=1
-echo "# machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
+. "$src/bench/lib.sh"
+bench_machine
+echo "# $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# study: $study ($cfg); runs of 1/$frac of each budget, seed 1, OPENBLAS_NUM_THREADS=1 LPDM_THREADS=1"
 # the plan: one seed-1 command line per group (the sweep's own dry run)
 "$new/lpdm" "$src/scripts/sweep.lua" "$cfg" --dry-run 2>/dev/null | grep "^todo" | grep "/s1 " >"$tmp/plan"
@@ -42,12 +44,9 @@ while read -r _ rel rest; do
     esac
   done
   group=${rel#runs/}; group=${group%/s1}
-  t() { # build srcdir -> wall seconds
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$1/lpdm" "$2/scripts/train.lua" "${args[@]}" --out="$tmp/run" >"$tmp/log" 2>&1 || { echo "FAILED: $group" >&2; cat "$tmp/log" >&2; }
-    t1=$(date +%s.%N); rm -rf "$tmp/run"
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+  t() { # build srcdir -> wall seconds (a failed run is said and still timed)
+    bench_wall "$tmp/log" "$1/lpdm" "$2/scripts/train.lua" "${args[@]}" --out="$tmp/run" | tr -d '\n' || true
+    rm -rf "$tmp/run"
   }
   to=$(t "$old" "$oldsrc"); tn=$(t "$new" "$newsrc")
   echo "$group $to $tn" >>"$tmp/ratios"
