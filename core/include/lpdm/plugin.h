@@ -53,9 +53,11 @@ extern "C" {
    lpdm_figures and sets with lpdm_figures_set; other kinds need no
    change).
    2.1: a distance's pairwise_upper/vjp_upper and a loss's eval_upper (the
-   local update over the upper triangle of its symmetric matrices). */
+   local update over the upper triangle of its symmetric matrices).
+   2.2: an env's render_rgb (an RGB image of the current state) and an
+   algorithm's export_policy (what acting needs, as a policy file). */
 #define LPDM_ABI_MAJOR 2
-#define LPDM_ABI_MINOR 1
+#define LPDM_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define LPDM_EXPORT __attribute__((visibility("default")))
@@ -217,6 +219,8 @@ typedef struct lpdm_plugin {
 #define LPDM_ABI_MINOR_ALGO_LOCAL_LOSS 0 /* lpdm_algo_kind.local_loss         (1.2 in ABI 1) */
 #define LPDM_ABI_MINOR_ALGO_COMM 0       /* lpdm_algo_kind.distributed, setup.comm    (1.3) */
 #define LPDM_ABI_MINOR_UPPER 1           /* distance pairwise_upper/vjp_upper, loss eval_upper (2.1) */
+#define LPDM_ABI_MINOR_RENDER_RGB 2      /* lpdm_env_kind.render_rgb                  (2.2) */
+#define LPDM_ABI_MINOR_ALGO_POLICY 2     /* lpdm_algo_kind.export_policy              (2.2) */
 
 /* 1 when a plugin built as head says has the fields of that minor (the
    loader has already refused another major and a newer minor). */
