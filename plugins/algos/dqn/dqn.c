@@ -53,7 +53,9 @@
 **   head_lr                  = 0        local: the head's rate (0: 4 x learning_rate)
 **   local_lr                 = 0        local: the hidden layers' rate (0: 1e-5)
 **   iteration_steps          = 100      env steps per iteration
-**   (A hidden layer whose rate the user set, lpdm_net_keep_lr, keeps it.)
+**   (A hidden layer whose rate the user set, lpdm_net_keep_lr, keeps it.
+**   The run's config holds the rates used: in bp head_lr and local_lr
+**   record learning_rate.)
 **
 ** Stats per iteration: global_step, epsilon, td_loss and q_values (means
 ** over the iteration's gradient steps, NaN when it had none), updates (its
@@ -224,6 +226,13 @@ static int dqn_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   }
   if (!head_lr) head_lr = local ? 4 * lr : lr;
   if (!local_lr) local_lr = 1e-5;
+  { /* the reported config holds the rates used (bp: every layer at learning_rate) */
+    lpdm_config rcfg = *cfg;
+    if ((rc = lpdm_config_set_num(ctx, &rcfg, "algo.dqn", "head_lr", local ? head_lr : lr)) ||
+        (rc = lpdm_config_set_num(ctx, &rcfg, "algo.dqn", "local_lr", local ? local_lr : lr)))
+      goto fail;
+    s->base.cfg = rcfg;
+  }
   /* the env copy, reset with seed (no wrappers: CleanRL's dqn.py has none) */
   const vecenv_opts vo = {.norm_obs = 0, .norm_reward = 0, .clip_obs = 1, .clip_reward = 1, .gamma = s->gamma};
   if ((rc = vecenv_new(ctx, setup->env_kind, setup->env_cfg, 1, (uint64_t)seed, &vo, &s->venv))) goto fail;

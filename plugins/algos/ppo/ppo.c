@@ -89,6 +89,12 @@
 **                              feature_norm_momentum = 0.1) and fixed during
 **                              rollouts and epochs; bp backpropagates through it
 **                              with the moments as constants
+**   The run's config (run.config, summary.json) holds the values used, never
+**   the 0 / -1 placeholders: in bp, head_lr and every *local_lr record
+**   learning_rate (bp trains every layer at it), the *_local_lrs lists hold
+**   each hidden layer's rate, and actor_alpha / critic_alpha hold the alpha
+**   of each net's loss (0 where there is no reward term: bp, or a loss
+**   without alpha).
 **   (issue 7's local-mode options, measured in docs/local-learning.md; none
 **   is a default:)
 **   actor_alpha     = -1       local: the actor's layers use the loss with this alpha
@@ -457,7 +463,7 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   if ((rc = vecenv_new(ctx, setup->env_kind, setup->env_cfg, N, seed, &vo, &s->venv))) goto fail;
   vecenv_sink(s->venv, setup->on_episode, setup->user, comm != NULL);
   for (int e = 0; e < N; e++) s->ro.next_done.p[e] = 0;
-  if ((rc = ppo_research_init(s, cfg, ctx))) goto fail;
+  if ((rc = ppo_research_init(s, cfg, ctx)) || (rc = ppo_record_resolved(s, cfg, ctx))) goto fail;
   if (local && ((rc = trunk_rule_lpdm_new(ctx, setup->distance, s->x.aloss ? s->x.aloss : setup->loss, &s->arule)) ||
                 (rc = trunk_rule_lpdm_new(ctx, setup->distance, s->x.closs ? s->x.closs : setup->loss, &s->crule))))
     goto fail;

@@ -119,6 +119,7 @@ int ppo_trunk_forward(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, trunk_rule *rule, 
 /* research.c */
 int ppo_rates_init(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx, double eps);
 void ppo_set_all_rates(ppo *s, double frac);
+int ppo_record_resolved(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx);
 int ppo_research_init(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx);
 void ppo_research_free(ppo_research *x);
 int ppo_guide_anneal(ppo *s, lpdm_ctx *ctx);

@@ -99,6 +99,35 @@ int ppo_rates_init(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx, double eps) {
   return set_rates(s->vtrunk, ctx, s->vtrunk_lr, eps);
 }
 
+/* The values the run uses, written into its reported config over the 0 / -1
+   placeholders (after ppo_rates_init and ppo_research_init): the heads'
+   rate, each net's hidden-layer rate (bp: learning_rate), each net's alpha
+   (0 without a reward term). The per-layer lists stay as given: a layer
+   whose rate the user set keeps its own, which the list does not show. */
+int ppo_record_resolved(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx) {
+  lpdm_config *rc_ = &s->base.cfg;
+  const char *self = "algo.ppo";
+  double base = s->local ? lpdm_cfg_num(cfg, "local_lr") : s->lr;
+  if (s->local && base == 0) base = 3e-4; /* as ppo_rates_init */
+  double a_lr = s->local ? lpdm_cfg_num(cfg, "actor_local_lr") : s->lr;
+  double c_lr = s->local ? lpdm_cfg_num(cfg, "critic_local_lr") : s->lr;
+  if (a_lr == 0) a_lr = base;
+  if (c_lr == 0) c_lr = base;
+  const lpdm_loss *ls[2] = {s->x.aloss ? s->x.aloss : s->setup.loss, s->x.closs ? s->x.closs : s->setup.loss};
+  double alpha[2];
+  for (int k = 0; k < 2; k++)
+    alpha[k] = s->local && ls[k] && lpdm_config_index(&ls[k]->cfg, "alpha") >= 0 && ls[k]->kind->uses_guidance
+                   ? lpdm_cfg_num(&ls[k]->cfg, "alpha")
+                   : 0;
+  const char *key[] = {"head_lr", "local_lr", "actor_local_lr", "critic_local_lr", "actor_alpha", "critic_alpha"};
+  const double val[] = {s->head_lr, base, a_lr, c_lr, alpha[0], alpha[1]};
+  for (int i = 0; i < 6; i++) {
+    int rc = lpdm_config_set_num(ctx, rc_, self, key[i], val[i]);
+    if (rc) return rc;
+  }
+  return LPDM_OK;
+}
+
 /* Every rate at frac of its base (anneal_lr); local heads keep theirs
    unless head_anneal. */
 void ppo_set_all_rates(ppo *s, double frac) {

@@ -41,6 +41,9 @@
 **   log_std_lr         = 0        Gaussian head: the log standard deviation's rate
 **                                 (default: the policy head's, bp lr, local head_lr;
 **                                 docs/reinforce.md, "Box actions in local mode")
+** The run's config (run.config, summary.json) holds the rates used, never
+** the 0 placeholders: in bp, head_lr and local_lr record lr (bp trains every
+** layer at it).
 **
 ** Built from the parts in plugins/algos/lib: one env copy (vecenv, no
 ** wrappers), the heads and distributions (heads: softmax, Gaussian with
@@ -177,6 +180,18 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   if (local_lr == 0) local_lr = guided ? 1e-3 : 1e-4;
   double plr = local ? head_lr : lr;
   if (value_lr == 0) value_lr = plr;
+  double log_std_lr = lpdm_cfg_num(cfg, "log_std_lr");
+  if (!(log_std_lr > 0)) log_std_lr = plr;
+  { /* what the run reports (run.config, summary.json) is what it uses: bp
+       trains the head and hidden layers at lr, so head_lr and local_lr
+       record lr there */
+    lpdm_config rcfg = *cfg;
+    const char *rk[] = {"lr", "head_lr", "local_lr", "value_lr", "log_std_lr"};
+    const double rv[] = {lr, plr, local ? local_lr : lr, value_lr, log_std_lr};
+    for (int i = 0; i < 5; i++)
+      if ((rc = lpdm_config_set_num(ctx, &rcfg, "algo.reinforce", rk[i], rv[i]))) goto fail;
+    s->base.cfg = rcfg;
+  }
   /* the hidden layers: bp trains them at lr, local at local_lr (keeping
      each layer's optimizer type and betas) */
   for (int i = 0; i < lpdm_net_depth(s->trunk); i++)
@@ -198,8 +213,7 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
                         lpdm_plugin_short(&setup->env_kind->head), i, sp->low[i], sp->high[i]);
         goto fail;
       }
-    double log_std_lr = lpdm_cfg_num(cfg, "log_std_lr");
-    lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, log_std_lr > 0 ? log_std_lr : plr);
+    lpdm_optim_cfg oc = lpdm_optim_default(LPDM_OPT_ADAM, log_std_lr);
     if ((rc = gauss_std_new(ctx, s->nact, lpdm_cfg_num(cfg, "log_std_init"), &oc, &s->ls))) goto fail;
   }
   if (lpdm_cfg_bool(cfg, "baseline")) {
