@@ -17,14 +17,17 @@
 ** limit), raise "interrupted!" inside the script (as the lua
 ** interpreter does), so <close> variables and finalizers still run.
 **
-** OpenBLAS runs on one thread unless OPENBLAS_NUM_THREADS (or
+** OpenBLAS runs on one thread (set when the lpdm module opens,
+** lpdm_lua.c) unless OPENBLAS_NUM_THREADS (or
 ** GOTO_NUM_THREADS / OMP_NUM_THREADS, which OpenBLAS also reads) is set:
 ** lpdm's matrices are small and it threads over env copies itself. With
 ** OpenBLAS's default (one thread per core) its idle threads spin in
 ** sched_yield against lpdm's: PPO on CartPole ran 4x slower on this 2-core
-** machine with its other core busy. Results do not depend on it.
+** machine with its other core busy. Results depend on it (a GEMM's sums
+** split over threads round differently), so require("lpdm") under a plain
+** lua5.4 sets the same default (lpdm_lua.c), and summary.json records
+** the count.
 */
-#include <cblas.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -249,8 +252,6 @@ int main(int argc, char **argv) {
     const char *base = strrchr(argv[0], '/');
     progname = base ? base + 1 : argv[0];
   }
-  if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("GOTO_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
-    openblas_set_num_threads(1);
   lua_State *L = luaL_newstate();
   if (!L) {
     report("cannot create the Lua state: not enough memory");

@@ -43,6 +43,8 @@
 **
 ** THE API
 **   lpdm.version                       "0.1.0"
+**   lpdm.build                         {version=, commit= (git, "" outside git),
+**                                      dirty=, build_type=, compiler=, blas=}
 **   lpdm.envs()                        sorted env ids
 **   lpdm.plugins([kind])               { {kind=, name=, full_name=, doc=, origin=,
 **                                        keys = { {name=, type=, default=, doc=}, ... } }, ... }
@@ -106,6 +108,7 @@
 **   plugin and the key and listing the known keys.
 */
 #include <cblas.h>
+#include <stdio.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -113,6 +116,7 @@
 #include <time.h>
 
 #include "lpdm_aux.h"
+#include "lpdm_build_info.h" /* LPDM_GIT_COMMIT, LPDM_GIT_DIRTY: cmake/gitinfo.cmake */
 #include "lpdm_mpi.h"
 
 int luaopen_lpdm(lua_State *L);
@@ -259,15 +263,56 @@ static void open_context(lua_State *L) {
   c->ctx = lpdm_ctx_new();
   if (!c->ctx) luaL_error(L, "lpdm: out of memory creating a context");
   if (lpdm_plugin_load_default(c->ctx)) luaL_error(L, "%s", lpdm_ctx_message(c->ctx));
+  /* files in a plugin directory that are not plugins: said once, not fatal */
+  const char *notes = lpdm_ctx_notes(c->ctx);
+  for (const char *nl; *notes; notes = nl + 1) {
+    nl = strchr(notes, '\n');
+    if (!nl) break;
+    fprintf(stderr, "lpdm: note: %.*s\n", (int)(nl - notes), notes);
+  }
   lpdmL_llopen(L, c);
   lua_pushvalue(L, -1);
   lua_setfield(L, LUA_REGISTRYINDEX, CTX_KEY);
+}
+
+/* lpdm.build: what this binary was built from, for a run's manifest. */
+static void push_build(lua_State *L) {
+  lua_createtable(L, 0, 6);
+  lua_pushliteral(L, LPDM_VERSION);
+  lua_setfield(L, -2, "version");
+  lua_pushliteral(L, LPDM_GIT_COMMIT);
+  lua_setfield(L, -2, "commit");
+  lua_pushboolean(L, LPDM_GIT_DIRTY);
+  lua_setfield(L, -2, "dirty");
+  lua_pushliteral(L, LPDM_BUILD_TYPE);
+  lua_setfield(L, -2, "build_type");
+#if defined(__clang__)
+  lua_pushliteral(L, "clang " __clang_version__);
+#elif defined(__GNUC__)
+  lua_pushliteral(L, "gcc " __VERSION__);
+#else
+  lua_pushliteral(L, "unknown");
+#endif
+  lua_setfield(L, -2, "compiler");
+  lua_pushstring(L, openblas_get_config());
+  lua_setfield(L, -2, "blas");
+}
+
+/* OpenBLAS on one thread unless OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS or
+   OMP_NUM_THREADS says otherwise, in the `lpdm` executable and under a
+   plain lua5.4 alike: the thread count changes a GEMM's summation order, so
+   two hosts with two defaults would give two runs' bytes for one command
+   (and OpenBLAS's idle threads spin against lpdm's own; core/main.c). */
+static void blas_default_threads(void) {
+  if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("GOTO_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+    openblas_set_num_threads(1);
 }
 
 /* require("lpdm"): the context (upvalue 1 of every function), each family's
    types and functions, lpdm.version, lpdm.stats and lpdm.mpi. */
 int luaopen_lpdm(lua_State *L) {
   luaL_checkversion(L);
+  blas_default_threads();
   open_context(L);
   int c = lua_gettop(L);
   lua_createtable(L, 0, 24);
@@ -280,6 +325,8 @@ int luaopen_lpdm(lua_State *L) {
   lpdmL_open_ckpt(L, c);
   lua_pushliteral(L, LPDM_VERSION);
   lua_setfield(L, -2, "version");
+  push_build(L);
+  lua_setfield(L, -2, "build");
   lpdmL_open_stats(L, c);
   lpdm_lua_open_mpi(L);
   lua_setfield(L, -2, "mpi");
