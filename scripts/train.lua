@@ -39,7 +39,15 @@
 --   DIR/updates.csv   one row per iteration: global_step, wall_time and the
 --                     algorithm's stats (columns: the first iteration's names, sorted)
 --   DIR/summary.json  the flags and resolved configs, and the final figures
-local lpdm = require("lpdm")
+local lpdm
+do -- a plugin that cannot be loaded is a message, not a traceback
+  local ok, mod = pcall(require, "lpdm")
+  if not ok then
+    io.stderr:write("train.lua: ", tostring(mod), "\n")
+    os.exit(1)
+  end
+  lpdm = mod
+end
 
 local PROG = "train.lua"
 local WINDOW = 20
@@ -98,8 +106,20 @@ for _, f in ipairs(FIXED) do IS_FIXED[f[1]] = f end
 
 -- ---------------------------------------------------------------- helpers
 
+-- A message for people: without the "scripts/x.lua:123: " position that
+-- Lua puts before an error raised in a script (the user did not write it).
+local function clean(msg)
+  msg = tostring(msg)
+  for _ = 1, 3 do
+    local rest = msg:match("^[^%s:]+%.lua:%d+: (.*)$")
+    if not rest then break end
+    msg = rest
+  end
+  return msg
+end
+
 local function die(msg, code)
-  io.stderr:write(PROG, ": ", tostring(msg), "\n")
+  io.stderr:write(PROG, ": ", clean(msg), "\n")
   os.exit(code or 1)
 end
 
@@ -120,7 +140,8 @@ do
   package.path = here .. "/lib/?.lua;" .. package.path
   util = require("util")
 end
-local shell_quote, write_atomic = util.quote, util.write_atomic
+local shell_quote, write_atomic, did_you_mean = util.quote, util.write_atomic, util.did_you_mean
+local manifest = require("manifest")
 
 -- Numbers for CSV: integers as integers, others with 10 significant digits.
 local function num(x)
@@ -188,7 +209,7 @@ local function key_line(k)
     tostring(k.default))
 end
 
-local function usage(algo, loss)
+local function usage(algo, loss, dist, env_p)
   local lines = {
     "usage: lpdm scripts/train.lua [--flag=value ...]",
     "Trains one agent and writes progress.csv, updates.csv and summary.json to --out.",
@@ -199,7 +220,7 @@ local function usage(algo, loss)
     local d = f[2] and (" (default " .. (f[2] == "" and "none" or f[2]) .. ")") or ""
     lines[#lines + 1] = string.format("  --%-24s %s%s", dashed(f[1]), f[3], d)
   end
-  for _, p in ipairs({ algo, loss }) do
+  for _, p in ipairs({ algo, loss, dist, env_p }) do
     if p and #p.keys > 0 then
       lines[#lines + 1] = ""
       lines[#lines + 1] = string.format("%s %s (%s):", p.kind, p.name, p.doc)
@@ -209,7 +230,8 @@ local function usage(algo, loss)
     end
   end
   lines[#lines + 1] = ""
-  lines[#lines + 1] = "Other --key=value flags go to the distance's or the env's config keys."
+  lines[#lines + 1] = "A key of the algorithm, the loss, the distance or the env is given as --key-name=value"
+  lines[#lines + 1] = "(dashes or underscores); --help with --algo, --loss, --distance or --env shows that one's keys."
   return table.concat(lines, "\n")
 end
 
@@ -262,7 +284,9 @@ end
 local loss_p = plugin_info("loss", cfg.loss)
 
 if flags.help ~= nil and flags.help ~= "false" then
-  print(usage(algo_p, loss_p))
+  local env_id = flags.env ~= true and flags.env or "CartPole-v1"
+  print(usage(algo_p, loss_p, plugin_info("distance", flags.distance ~= true and flags.distance or "euclidean"),
+    plugin_info("env", env_id)))
   os.exit(0)
 end
 
@@ -312,7 +336,15 @@ local function bool_flag(name)
   die(string.format("--%s is a switch (--%s or --%s=false), got '%s'", name, name, name, v))
 end
 cfg.quiet = bool_flag("quiet")
-cfg.out = str_flag("out", string.format("runs/%s_%s_%s_%s_s%d", cfg.env, cfg.algo, cfg.mode, cfg.loss, cfg.seed))
+-- The run's label: bp trains no hidden layer by a local loss, so a bp run
+-- names none (cfg.loss stays the loss given to the algorithm, unused).
+local label = cfg.mode == "bp" and string.format("%s_%s_bp", cfg.env, cfg.algo)
+  or string.format("%s_%s_%s_%s", cfg.env, cfg.algo, cfg.mode, cfg.loss)
+if cfg.mode == "bp" and flags.loss ~= nil and not cfg.quiet then
+  io.stderr:write(string.format("%s: note: --loss=%s has no effect with --mode=bp (no local losses)\n", PROG,
+    tostring(flags.loss)))
+end
+cfg.out = str_flag("out", string.format("runs/%s_s%d", label, cfg.seed))
 if cfg.out == "" then die("--out must not be empty") end
 cfg.checkpoint_every = int_flag("checkpoint_every", "0", 0)
 local resume = flags.resume ~= nil and str_flag("resume") or nil
@@ -335,6 +367,15 @@ local PRIMARY = rank == 0
 if resume then
   if flags.out ~= nil and flags.out ~= resume then die("--resume=DIR continues the run in DIR: leave --out out") end
   cfg.out = resume
+  local ck = resume .. "/checkpoint.safetensors"
+  if not util.read_head(ck, 1) then
+    if not util.is_dir(resume) then
+      die(string.format("--resume=%s: no such directory (give the --out directory of a run made with --checkpoint-every=N)",
+        resume))
+    end
+    die(string.format("--resume=%s: no checkpoint in it (%s is missing; a run saves one only with --checkpoint-every=N)",
+      resume, ck))
+  end
 end
 -- What makes two runs the same run: every flag but these.
 local NOT_IN_HASH = { quiet = true, resume = true, checkpoint_every = true, out = true }
@@ -364,22 +405,32 @@ for _, key in ipairs(order) do
     elseif dist_keys[key] then dist_cfg[key] = v
     elseif env_keys[key] then env_cfg[key] = v
     else
-      local known = {}
-      for _, f in ipairs(FIXED) do known[#known + 1] = "--" .. f[1] end
+      local names, lines = {}, {}
+      local fixed = {}
+      for _, f in ipairs(FIXED) do
+        fixed[#fixed + 1] = "--" .. dashed(f[1])
+        names[#names + 1] = f[1]
+      end
+      lines[1] = "  train.lua: " .. table.concat(fixed, " ")
       local function add(p, label)
         if not p or #p.keys == 0 then return end
         local ks = {}
         for _, k in ipairs(p.keys) do
-          if not IS_FIXED[k.name] then ks[#ks + 1] = "--" .. dashed(k.name) end
+          if not IS_FIXED[k.name] then
+            ks[#ks + 1] = "--" .. dashed(k.name)
+            names[#names + 1] = k.name
+          end
         end
-        if #ks > 0 then known[#known + 1] = "\n  " .. label .. ": " .. table.concat(ks, " ") end
+        if #ks > 0 then lines[#lines + 1] = "  " .. label .. ": " .. table.concat(ks, " ") end
       end
       add(algo_p, "algo." .. algo_p.name)
       add(loss_p, "loss." .. loss_p.name)
       add(dist_p, "distance." .. dist_p.name)
       add(env_p, "env." .. env.id)
-      die(string.format("unknown flag --%s; known flags: %s", dashed(key),
-        table.concat(known, " ", 1, #FIXED) .. table.concat(known, "", #FIXED + 1)))
+      local dashed_names = {}
+      for i, n in ipairs(names) do dashed_names[i] = dashed(n) end
+      die(string.format("unknown flag --%s%s; known flags:\n%s", dashed(key),
+        did_you_mean(dashed(key), dashed_names, "--"), table.concat(lines, "\n")))
     end
     extra[key] = v
   end
@@ -450,8 +501,9 @@ local run = try(lpdm.algo, cfg.algo, algo_cfg)
 
 -- Output directory (and a first write, so a bad --out fails before training).
 local out = cfg.out
-if PRIMARY and not os.execute("mkdir -p -- " .. shell_quote(out) .. " 2>/dev/null") then
-  die(string.format("cannot create the output directory '%s'", out))
+if PRIMARY then
+  local why = util.mkdir_p(out)
+  if why then die(string.format("--out=%s: cannot create the output directory: %s", out, why)) end
 end
 local PROGRESS_HEADER = "global_step,episode,episode_return,episode_length,avg20\n"
 local CKPT = out .. "/checkpoint.safetensors"
@@ -460,6 +512,8 @@ if PRIMARY and not resume then try(write_atomic, out .. "/progress.csv", PROGRES
 -- ---------------------------------------------------------------- training
 
 local t0 = lpdm.clock()
+local started_at = manifest.utc()
+local MANIFEST = manifest.collect(lpdm, arg, shell_quote)
 local returns = {}          -- every episode's return
 local window_sum = 0
 local best_avg, steps_to_threshold = nil, nil
@@ -565,16 +619,19 @@ local function summary(status, err)
   for k, v in pairs(cfg) do config[k] = v end
   config.flags = extra
   config.algo_config = run.config
-  local ok, lc = pcall(function() return lpdm.loss(cfg.loss, loss_cfg).config end)
-  config.loss_config = ok and lc or loss_cfg
-  ok, lc = pcall(function() return lpdm.distance(cfg.distance, dist_cfg).config end)
+  if cfg.mode == "bp" then
+    config.loss = json.null -- bp has no local loss (the algorithm was handed one, unused)
+  else
+    local ok, lc = pcall(function() return lpdm.loss(cfg.loss, loss_cfg).config end)
+    config.loss_config = ok and lc or loss_cfg
+  end
+  local ok, lc = pcall(function() return lpdm.distance(cfg.distance, dist_cfg).config end)
   config.distance_config = ok and lc or dist_cfg
   config.env_config = env.config
-  return {
+  local res = {
     config = config,
     status = status,
     error = err,
-    lpdm_version = lpdm.version,
     episodes = #returns,
     iterations = iterations,
     global_step = global_step,
@@ -584,13 +641,20 @@ local function summary(status, err)
     steps_to_threshold = steps_to_threshold or json.null,
     wall_time_s = wall,
     steps_per_s = wall > 0 and global_step / wall or json.null,
+    -- this process's clock: a resumed run's times are its last leg's
+    started_at = started_at,
+    ended_at = manifest.utc(),
+    resumed = resume ~= nil,
   }
+  for k, v in pairs(MANIFEST) do res[k] = v end -- command line, build, BLAS threads, machine
+  return res
 end
 
 local function flush(status, err)
   if not PRIMARY then return end
   write_atomic(out .. "/progress.csv", table.concat(progress_rows))
-  write_atomic(out .. "/updates.csv", table.concat(update_rows))
+  -- before the first iteration the columns are unknown: the fixed two
+  write_atomic(out .. "/updates.csv", #update_rows > 0 and table.concat(update_rows) or "global_step,wall_time\n")
   if status then write_atomic(out .. "/summary.json", json.encode(summary(status, err)) .. "\n") end
 end
 
@@ -617,8 +681,8 @@ local function progress_line(now)
 end
 
 if not cfg.quiet then
-  print(string.format("%s %s mode=%s loss=%s distance=%s seed=%d steps=%d hidden=%s -> %s", cfg.env,
-    cfg.algo, cfg.mode, cfg.loss, cfg.distance, cfg.seed, cfg.steps,
+  print(string.format("%s %s mode=%s%s seed=%d steps=%d hidden=%s -> %s", cfg.env, cfg.algo, cfg.mode,
+    cfg.mode == "bp" and "" or string.format(" loss=%s distance=%s", cfg.loss, cfg.distance), cfg.seed, cfg.steps,
     #cfg.hidden > 0 and table.concat(cfg.hidden, ",") or "none", out))
 end
 
@@ -650,9 +714,27 @@ local ok, err = pcall(function()
 end)
 
 if not ok then
-  local status = tostring(err):find("interrupted!", 1, true) and "interrupted" or "error"
-  pcall(flush, status, tostring(err))
-  error(err, 0)
+  local interrupted = tostring(err):find("interrupted!", 1, true) ~= nil
+  local msg = clean(err)
+  pcall(flush, interrupted and "interrupted" or "error", msg)
+  if TTY then io.stdout:write("\n") end
+  if not interrupted then die(string.format("%s (at step %d; %s/summary.json has the run so far)", msg, global_step, out)) end
+  -- Ctrl-C or SIGTERM: how to continue, when a checkpoint exists
+  local hint
+  if PRIMARY and util.read_head(CKPT, 1) then
+    local words = manifest.command(arg, shell_quote)
+    local keep = {}
+    for i, w in ipairs(words) do
+      if not (i > 2 and (w:match("^%-%-out=") or w:match("^%-%-resume="))) then
+        keep[#keep + 1] = w:match("^[%w%-_./=,:+]+$") and w or shell_quote(w)
+      end
+    end
+    keep[#keep + 1] = "--resume=" .. shell_quote(out)
+    hint = "continue from its last checkpoint with:\n  " .. table.concat(keep, " ")
+  else
+    hint = "no checkpoint to continue from (--checkpoint-every=N saves one every N updates)"
+  end
+  die(string.format("interrupted at step %d; %s/ holds the run so far; %s", global_step, out, hint), 130)
 end
 
 flush("done")
@@ -662,8 +744,8 @@ if not PRIMARY then
   return
 end
 local s = summary("done")
-print(string.format("done: %s %s %s/%s seed %d: %d steps, %d episodes, %d iterations in %.1f s (%.0f steps/s)",
-  cfg.env, cfg.algo, cfg.mode, cfg.loss, cfg.seed, global_step, #returns, iterations, s.wall_time_s,
+print(string.format("done: %s %s %s seed %d: %d steps, %d episodes, %d iterations in %.1f s (%.0f steps/s)",
+  cfg.env, cfg.algo, cfg.mode == "bp" and "bp" or "local/" .. cfg.loss, cfg.seed, global_step, #returns, iterations, s.wall_time_s,
   s.steps_per_s ~= json.null and s.steps_per_s or 0))
 print(string.format("  final avg20 %s   best avg20 %s   %s",
   s.final_avg20 ~= json.null and string.format("%.2f", s.final_avg20) or "-",

@@ -502,8 +502,11 @@ int main(void) {
      "lpdm_plugin_at");
   ok(lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "fixture_good") == p, "get finds it");
   ok(lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "fixture_goo") == NULL &&
-         has(lpdm_ctx_message(ctx), "unknown distance 'fixture_goo' (known: fixture_good)"),
-     "get of an unknown name lists the known ones: %s", lpdm_ctx_message(ctx));
+         has(lpdm_ctx_message(ctx), "unknown distance 'fixture_goo' (did you mean 'fixture_good'?)") &&
+         has(lpdm_ctx_message(ctx), "(known: fixture_good)"),
+     "get of an unknown name suggests the closest and lists the known ones: %s", lpdm_ctx_message(ctx));
+  ok(lpdm_plugin_get(ctx, LPDM_KIND_DISTANCE, "cosine") == NULL && !has(lpdm_ctx_message(ctx), "did you mean"),
+     "no suggestion for a name far from every known one: %s", lpdm_ctx_message(ctx));
   ok(lpdm_plugin_get(ctx, 0, "nope") == NULL &&
          has(lpdm_ctx_message(ctx), "unknown plugin 'nope' (known: distance.fixture_good)"),
      "get of any kind lists full names: %s", lpdm_ctx_message(ctx));
@@ -614,6 +617,24 @@ int main(void) {
   rc = lpdm_plugin_load_dir(ctx, dir);
   ok(rc < 0 && has(lpdm_ctx_message(ctx), "already registered") && lpdm_plugin_count(ctx, 0) == 2,
      "loading the dir again: duplicates (%s)", lpdm_ctx_message(ctx));
+  lpdm_ctx_free(ctx);
+
+  /* A shared object without any entry in a plugin directory is not a
+     plugin: skipped with a note, the others load. */
+  ctx = lpdm_ctx_new();
+  snprintf(dir, sizeof dir, "%s/stray", tmp);
+  mkdir(dir, 0700);
+  copy_fixture("good_distance", dir, NULL);
+  copy_fixture("no_entry", dir, "libstray.so");
+  rc = lpdm_plugin_load_dir(ctx, dir);
+  ok(rc == 0 && lpdm_plugin_count(ctx, 0) == 1 && has(lpdm_ctx_notes(ctx), "libstray.so") &&
+         has(lpdm_ctx_notes(ctx), "not an lpdm plugin"),
+     "a stray non-plugin .so in a plugin dir is skipped with a note (%s | %s)", lpdm_ctx_message(ctx),
+     lpdm_ctx_notes(ctx));
+  snprintf(path2, sizeof path2, "%s/libstray.so", dir);
+  rc = lpdm_plugin_load(ctx, path2);
+  ok(rc < 0 && has(lpdm_ctx_message(ctx), "no entry function lpdm_plugin_libstray"),
+     "loaded by name, the same file is refused: %s", lpdm_ctx_message(ctx));
   lpdm_ctx_free(ctx);
 
   /* All or nothing: the good plugin before the broken one is unloaded. */

@@ -48,8 +48,8 @@ typedef struct lrun {
   double *act;
 } lrun;
 
-static const char *const run_keys[] = {"env", "env_config", "policy", "value", "distance", "loss",
-                                       "distributed", NULL};
+static const char *const run_keys[] = {"env",  "env_config",  "policy",          "value", "distance",
+                                       "loss", "distributed", "total_timesteps", NULL};
 
 /* setup.on_episode: appends to the run's buffer (never raises). */
 static void on_episode(void *user, const lpdm_episode *ep) {
@@ -177,7 +177,18 @@ static int l_algo(lua_State *L) {
   lpdm_config *acfg = lpdmL_tmpbuf(L, sizeof *acfg);
   if (lpdm_config_init(ctx, p, acfg)) return lpdmL_fail(L, ctx);
   lpdmL_fillconfig(L, ctx, acfg, p->name, 2, run_keys, 0,
-              "env, env_config, policy, value, distance, loss, distributed (taken by lpdm.algo)");
+                   "env, env_config, policy, value, distance, loss, distributed, total_timesteps (taken by lpdm.algo)");
+  /* total_timesteps: CleanRL's name for steps, as train.lua's --total-timesteps
+     (unless the algorithm declares a key of that name itself) */
+  if (lua_getfield(L, 2, "total_timesteps") != LUA_TNIL && lpdm_config_index(acfg, "total_timesteps") < 0) {
+    if (lpdm_config_index(acfg, "steps") < 0)
+      return luaL_error(L, "lpdm.algo: total_timesteps names the step budget, but %s has no 'steps' key", p->name);
+    lua_getfield(L, 2, "steps");
+    if (!lua_isnil(L, -1)) return luaL_error(L, "lpdm.algo: steps and total_timesteps name the same budget: give one");
+    lua_pop(L, 1);
+    lpdmL_setcfgvalue(L, ctx, acfg, p->name, "steps", lua_gettop(L));
+  }
+  lua_pop(L, 1);
   spec.algo_cfg = acfg;
 
   lrun *r = lpdmL_newobj(L, sizeof *r, RUN_T, NUV);

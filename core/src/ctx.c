@@ -21,6 +21,7 @@ void lpdm_ctx_free(lpdm_ctx *ctx) {
 }
 
 const char *lpdm_ctx_message(const lpdm_ctx *ctx) { return ctx ? ctx->msg : ""; }
+const char *lpdm_ctx_notes(const lpdm_ctx *ctx) { return ctx ? ctx->notes : ""; }
 
 void lpdm_ctx_clear(lpdm_ctx *ctx) {
   if (!ctx) return;
@@ -112,13 +113,57 @@ int lpdm_config_index(const lpdm_config *cfg, const char *key) {
   return -1;
 }
 
+static int fold(int c) { return c == '-' ? '_' : tolower(c); }
+
+/* Optimal string alignment distance (insert, delete, substitute, swap two
+   neighbours), cut off above 8; names longer than 63 bytes are too far. */
+static int edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 63 || lb > 63) return 99;
+  int d[64][64];
+  for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+  for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+  for (size_t i = 1; i <= la; i++)
+    for (size_t j = 1; j <= lb; j++) {
+      int c = fold((unsigned char)a[i - 1]) != fold((unsigned char)b[j - 1]);
+      int v = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+      if (d[i - 1][j - 1] + c < v) v = d[i - 1][j - 1] + c;
+      if (i > 1 && j > 1 && fold((unsigned char)a[i - 1]) == fold((unsigned char)b[j - 2]) &&
+          fold((unsigned char)a[i - 2]) == fold((unsigned char)b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+        v = d[i - 2][j - 2] + 1;
+      d[i][j] = v;
+    }
+  return d[la][lb];
+}
+
+const char *lpdm__closest(const char *name, const char *const *cands, int n) {
+  if (!name) return NULL;
+  int limit = (int)strlen(name) / 3;
+  if (limit < 1) limit = 1;
+  if (limit > 3) limit = 3;
+  const char *best = NULL;
+  int bd = limit + 1;
+  for (int i = 0; i < n; i++) {
+    int d = edit_distance(name, cands[i]);
+    if (d < bd) {
+      bd = d;
+      best = cands[i];
+    }
+  }
+  return best;
+}
+
 static int unknown_key(lpdm_ctx *ctx, const lpdm_config *cfg, const char *what, const char *key) {
   char known[600] = "";
   size_t len = 0;
+  const char *names[LPDM_MAX_KEYS];
+  for (int i = 0; i < cfg->n; i++) names[i] = cfg->keys[i].name;
   for (int i = 0; i < cfg->n && len < sizeof known - 40; i++)
     len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", cfg->keys[i].name);
-  return lpdm_error(ctx, LPDM_ERR_ARG, "%s: unknown config key '%s' (known: %s)", what, key,
-                    cfg->n ? known : "none");
+  const char *near = lpdm__closest(key, names, cfg->n);
+  return lpdm_error(ctx, LPDM_ERR_ARG, "%s: unknown config key '%s'%s%s%s (known: %s)", what, key,
+                    near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", cfg->n ? known : "none");
 }
 
 static int parse_into(lpdm_ctx *ctx, const lpdm_key *k, lpdm_value *v, const char *what,

@@ -19,6 +19,8 @@ struct lpdm_ctx {
   char msg[LPDM_MSGLEN];
   lpdm_entry *entries;
   int nentries, cap;
+  char notes[1024]; /* lpdm_ctx_notes: what loading skipped, one line each */
+  size_t nnotes;
 };
 
 /* Registry (plugin.c). */
@@ -27,6 +29,11 @@ void lpdm__registry_free(lpdm_ctx *ctx);
 /* Grows *buf to hold at least n floats (keeps contents up to the old
    size). Returns 0 or LPDM_ERR_MEM with a message. */
 int lpdm__grow(lpdm_ctx *ctx, float **buf, size_t *cap, size_t n);
+
+/* The name among cands[0..n-1] closest to name by edit distance (ignoring
+   case, '-' = '_'), when it is close enough to be a typo (at most 1 edit
+   per 3 characters, at least 1, at most 3), or NULL: for "did you mean". */
+const char *lpdm__closest(const char *name, const char *const *cands, int n);
 /* Prefixes the context's message with name ("env.Hopper-v5: ...") like
    lpdm_ctx_prefix, first dropping the plugin's own short name if the
    message starts with it ("Hopper-v5: ..."), so the kind is named once. */

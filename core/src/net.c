@@ -391,6 +391,35 @@ static int net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
   return LPDM_OK;
 }
 
+/* The layers that backpropagation cannot pass, all named at once (an
+   algorithm's bp mode calls this when it is built, before any step): a
+   black box without straight_through, or with it but other widths. */
+int lpdm_net_check_backward(const lpdm_net *n, lpdm_ctx *ctx, const char *what) {
+  char list[512] = "";
+  size_t len = 0;
+  int bad = 0;
+  for (int i = 0; i < n->depth; i++) {
+    const lpdm_layer *l = n->layers[i];
+    if (l->kind->backward) continue;
+    int st = lpdm_config_index(&l->cfg, "straight_through");
+    int pass = st >= 0 && l->cfg.keys[st].type == LPDM_T_BOOL && l->cfg.v[st].num;
+    if (pass && l->in_dim == l->out_dim) continue;
+    int lb = lpdm_config_index(&l->cfg, "label");
+    const char *label = lb >= 0 && l->cfg.keys[lb].type == LPDM_T_STRING ? l->cfg.v[lb].str : "";
+    if (len < sizeof list - 1)
+      len += (size_t)snprintf(list + len, sizeof list - len, "%slayer %d (%s%s%s%s%s)", bad ? ", " : "", i + 1,
+                              lpdm_plugin_short(&l->kind->head), *label ? " '" : "", label, *label ? "'" : "",
+                              pass ? ", straight_through but maps a width to another" : "");
+    bad++;
+  }
+  if (!bad) return LPDM_OK;
+  return lpdm_error(ctx, LPDM_ERR_ARG,
+                    "%s: mode bp cannot backpropagate through %s black box%s (no backward): %s; use mode=local, or "
+                    "set straight_through=true on %s to pass the gradient unchanged (it needs equal input and "
+                    "output widths)",
+                    what, bad == 1 ? "a" : "these", bad == 1 ? "" : "es", list, bad == 1 ? "it" : "each");
+}
+
 int lpdm_net_backward(lpdm_net *n, lpdm_ctx *ctx, float *dOut, float *dX) {
   return cfg_after(n, ctx, net_backward(n, ctx, dOut, dX), NULL, NULL);
 }

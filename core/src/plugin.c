@@ -67,7 +67,13 @@
 ** DIRECTORIES
 **   lpdm_plugin_load_dir(ctx, dir) loads every regular file (symlinks
 **   followed) whose name ends in ".so", in strcmp order of the names, and
-**   stops at the first failure, whose message names that file. It is all or
+**   stops at the first failure, whose message names that file -- except
+**   for a file that has no entry function named after it at all: a shared
+**   object that is not an lpdm plugin (a library someone put there) is
+**   skipped, and lpdm_ctx_notes names it and why (the Lua binding prints
+**   the notes to stderr). A file that has its entry but is broken in any
+**   other way still stops loading: it claims to be a plugin. Loading one
+**   file by name (lpdm_plugin_load) refuses a missing entry. It is all or
 **   nothing: on failure the plugins it had loaded are unloaded again, so a
 **   fixed directory can simply be loaded again. A missing or unreadable dir
 **   is an error naming it.
@@ -166,12 +172,24 @@ const lpdm_plugin *lpdm_plugin_get(lpdm_ctx *ctx, int kind, const char *name) {
     len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", n ? ", " : "", shown);
     n++;
   }
+  /* the closest name, when it looks like a typo of one */
+  const char *near = NULL;
+  const char **cands = ctx->nentries > 0 ? malloc((size_t)(unsigned)ctx->nentries * sizeof *cands) : NULL;
+  if (cands) {
+    int nc = 0;
+    for (int i = 0; i < ctx->nentries; i++) {
+      const lpdm_plugin *q = ctx->entries[i].p;
+      if (kind == 0 || q->kind == kind) cands[nc++] = kind ? lpdm_plugin_short(q) : q->name;
+    }
+    near = lpdm__closest(name, cands, nc);
+  }
   if (n == 0)
     lpdm_error(ctx, LPDM_ERR_ARG, "unknown %s '%s' (no %s plugins loaded)", kind_word(kind),
                name ? name : "(null)", kind ? lpdm_kind_name(kind) : "");
   else
-    lpdm_error(ctx, LPDM_ERR_ARG, "unknown %s '%s' (known: %s)", kind_word(kind),
-               name ? name : "(null)", known);
+    lpdm_error(ctx, LPDM_ERR_ARG, "unknown %s '%s'%s%s%s (known: %s)", kind_word(kind), name ? name : "(null)",
+               near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", known);
+  free(cands);
   return NULL;
 }
 
@@ -443,7 +461,14 @@ static const char *defined_elsewhere(void *handle, const void *addr) {
 
 typedef const lpdm_plugin *(*entry_fn)(void);
 
-int lpdm_plugin_load(lpdm_ctx *ctx, const char *path) {
+/* lpdm_plugin_load; in_dir: the file was found in a plugin directory,
+   where a shared object without the entry function its name calls for is
+   not a plugin (some other library) and is skipped with a note. */
+static int load_file(lpdm_ctx *ctx, const char *path, int in_dir);
+
+int lpdm_plugin_load(lpdm_ctx *ctx, const char *path) { return load_file(ctx, path, 0); }
+
+static int load_file(lpdm_ctx *ctx, const char *path, int in_dir) {
   if (!ctx) return LPDM_ERR_ARG;
   if (!path || !*path) return lpdm_error(ctx, LPDM_ERR_ARG, "cannot load plugin: empty path");
   char sym[256];
@@ -470,6 +495,15 @@ int lpdm_plugin_load(lpdm_ctx *ctx, const char *path) {
   }
   dlerror();
   void *addr = dlsym(h, sym);
+  if (!addr && in_dir) {
+    dlclose(h);
+    if (ctx->nnotes < sizeof ctx->notes - 1) {
+      int w = snprintf(ctx->notes + ctx->nnotes, sizeof ctx->notes - ctx->nnotes,
+                       "skipped '%s': not an lpdm plugin (no entry function %s())\n", path, sym);
+      if (w > 0) ctx->nnotes += (size_t)w < sizeof ctx->notes - ctx->nnotes ? (size_t)w : sizeof ctx->notes - ctx->nnotes - 1;
+    }
+    return LPDM_OK;
+  }
   if (!addr) {
     dlclose(h);
     return lpdm_error(ctx, LPDM_ERR_IO,
@@ -550,7 +584,7 @@ static int load_dir_raw(lpdm_ctx *ctx, const char *dir) {
   if (rc == LPDM_OK && n > 1) qsort(names, n, sizeof *names, cmp_str);
   for (size_t i = 0; i < n && rc == LPDM_OK; i++) {
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-    rc = lpdm_plugin_load(ctx, path);
+    rc = load_file(ctx, path, 1);
   }
   for (size_t i = 0; i < n; i++) free(names[i]);
   free(names);

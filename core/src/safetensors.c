@@ -523,6 +523,11 @@ int lpdm_st_parse(lpdm_ctx *ctx, const void *buf, size_t len, const char *what, 
   if (len < 8) return lpdm_error(ctx, LPDM_ERR_IO, "%s: not a safetensors file (%zu bytes, shorter than its 8-byte header length)", what, len);
   uint64_t hl = 0;
   for (int k = 7; k >= 0; k--) hl = (hl << 8) | b[k];
+  if (hl >= 2 && hl <= ST_MAX_HEADER && hl > len - 8)
+    return lpdm_error(ctx, LPDM_ERR_IO,
+                      "%s: the file is truncated: its header alone needs %llu bytes, but the file has %zu in all "
+                      "(was it copied or written only in part?)",
+                      what, (unsigned long long)hl + 8, len);
   if (hl < 2 || hl > len - 8 || hl > ST_MAX_HEADER)
     return lpdm_error(ctx, LPDM_ERR_IO, "%s: header length %llu does not fit the file (%zu bytes) or exceeds %u", what,
                       (unsigned long long)hl, len, ST_MAX_HEADER);
@@ -593,6 +598,24 @@ int lpdm_st_parse(lpdm_ctx *ctx, const void *buf, size_t len, const char *what, 
   name = NULL;
   /* sizes and ranges */
   size_t dlen = len - 8 - (size_t)hl;
+  { /* a file cut short (a copy or a write that stopped) ends before its last tensor */
+    size_t last = 0;
+    int consistent = 1; /* every tensor's offsets span what its shape needs (else: a bad header, below) */
+    for (int i = 0; i < st->n; i++) {
+      const st_tensor *t = &st->t[i];
+      int over;
+      if (t->end - t->begin != shape_bytes(t->ndim, t->shape, lpdm_st_dtype_size(t->dtype), &over) || over)
+        consistent = 0;
+      if (t->end > last) last = t->end;
+    }
+    if (consistent && last > dlen) {
+      rc = lpdm_error(ctx, LPDM_ERR_IO,
+                      "%s: the file is truncated: its header describes %zu bytes of tensors, but only %zu follow "
+                      "(%zu bytes missing; was it copied or written only in part?)",
+                      what, last, dlen, last - dlen);
+      goto fail;
+    }
+  }
   for (int i = 0; i < st->n; i++) {
     st_tensor *t = &st->t[i];
     int over;

@@ -65,10 +65,10 @@ print(string.format("  best 20-episode average %.1f (CartPole-v1 counts 475 as s
   lpdm.clock() - t0))
 
 print("\nThe same net in bp mode:")
-run = lpdm.algo("reinforce", { env = env, policy = policy(), mode = "bp", steps = 2000, seed = opt.seed })
-local ok, err = pcall(run.iterate, run)
-print("  " .. (ok and "ran (unexpected)" or "refused: " .. tostring(err)))
-run:close()
+local ok, err = pcall(lpdm.algo, "reinforce", { env = env, policy = policy(), mode = "bp", steps = 2000,
+  seed = opt.seed })
+print("  " .. (ok and "built (unexpected)" or "refused when built: " .. tostring(err)))
+if ok then err:close() end
 run = lpdm.algo("reinforce", { env = env, policy = policy{ straight_through = true }, mode = "bp", steps = 2000,
   seed = opt.seed })
 local its = 0

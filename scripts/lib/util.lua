@@ -45,4 +45,83 @@ function M.interpreter(argv)
   return exe
 end
 
+-- The first n bytes of a file, or nil when it cannot be read.
+function M.read_head(path, n)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read(n)
+  f:close()
+  return s or ""
+end
+
+-- true when path is a directory (one that can be listed).
+function M.is_dir(path)
+  return os.execute("test -d " .. M.quote(path)) == true
+end
+
+-- mkdir -p path: nil when it exists as a directory afterwards, else why not
+-- (e.g. a file in the way), in words.
+function M.mkdir_p(path)
+  if M.is_dir(path) then return nil end
+  local p = ""
+  for part in (path:sub(1, 1) == "/" and path:sub(2) or path):gmatch("[^/]+") do
+    p = p == "" and (path:sub(1, 1) == "/" and "/" .. part or part) or p .. "/" .. part
+    if not M.is_dir(p) and os.execute("test -e " .. M.quote(p)) == true then
+      return string.format("'%s' is a file, not a directory", p)
+    end
+  end
+  local errf = os.tmpname()
+  local ok = os.execute("mkdir -p -- " .. M.quote(path) .. " 2>" .. M.quote(errf))
+  local msg = M.read(errf) or ""
+  os.remove(errf)
+  if ok and M.is_dir(path) then return nil end
+  msg = msg:gsub("^mkdir: ", ""):gsub("%s+$", "")
+  return msg ~= "" and msg or "mkdir failed"
+end
+
+-- Edit distance (insertions, deletions, substitutions, and swaps of two
+-- neighbours) between a and b, ignoring case and '-' vs '_'.
+local function distance(a, b)
+  a, b = a:lower():gsub("%-", "_"), b:lower():gsub("%-", "_")
+  local la, lb = #a, #b
+  local d = {}
+  for i = 0, la do d[i] = { [0] = i } end
+  for j = 0, lb do d[0][j] = j end
+  for i = 1, la do
+    for j = 1, lb do
+      local cost = a:byte(i) == b:byte(j) and 0 or 1
+      local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+        v = math.min(v, d[i - 2][j - 2] + 1)
+      end
+      d[i][j] = v
+    end
+  end
+  return d[la][lb]
+end
+M.distance = distance
+
+-- The candidate closest to name, if it is close enough to be a typo (at
+-- most a third of the name's length in edits, at least 1, at most 3), or
+-- one that name is a prefix of; nil otherwise. Ties: the first candidate.
+function M.suggest(name, candidates)
+  local best, bd = nil, math.huge
+  local limit = math.max(1, math.min(3, #name // 3))
+  for _, c in ipairs(candidates) do
+    local d = distance(name, c)
+    if d < bd then best, bd = c, d end
+  end
+  if best and bd <= limit then return best end
+  for _, c in ipairs(candidates) do
+    if #name >= 3 and c:lower():sub(1, #name) == name:lower() then return c end
+  end
+  return nil
+end
+
+-- " (did you mean 'x'?)" or "".
+function M.did_you_mean(name, candidates, prefix)
+  local s = M.suggest(name, candidates)
+  return s and string.format(" (did you mean '%s%s'?)", prefix or "", s) or ""
+end
+
 return M

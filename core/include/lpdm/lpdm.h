@@ -32,6 +32,9 @@ extern "C" {
 lpdm_ctx *lpdm_ctx_new(void);
 void lpdm_ctx_free(lpdm_ctx *ctx);
 const char *lpdm_ctx_message(const lpdm_ctx *ctx); /* "" when none */
+/* Notes that are not errors, one per line ("" when none): the files in a
+   plugin directory that loading skipped as not plugins, and why. */
+const char *lpdm_ctx_notes(const lpdm_ctx *ctx);
 void lpdm_ctx_clear(lpdm_ctx *ctx);
 /* Prefixes the current message with "what: " (for layered errors). */
 int lpdm_ctx_prefix(lpdm_ctx *ctx, int code, const char *fmt, ...) LPDM_PRINTF(3, 4);
@@ -208,6 +211,9 @@ int lpdm_net_train_forward(lpdm_net *net, lpdm_ctx *ctx, const float *X, int B, 
    stay valid and unchanged until lpdm_net_backward (the same results). */
 int lpdm_net_train_forward_ref(lpdm_net *net, lpdm_ctx *ctx, const float *X, int B, const float **Y);
 int lpdm_net_backward(lpdm_net *net, lpdm_ctx *ctx, float *dOut, float *dX);
+/* LPDM_OK when backward can pass every layer; else an error naming every
+   black box it cannot pass (index, kind, label), prefixed with what. */
+int lpdm_net_check_backward(const lpdm_net *net, lpdm_ctx *ctx, const char *what);
 void lpdm_net_zero_grad(lpdm_net *net);
 /* One optimizer step on every trainable layer (scale as lpdm_optim_step). */
 int lpdm_net_step(lpdm_net *net, lpdm_ctx *ctx, float scale);

@@ -28,6 +28,11 @@ int algo_mode(const lpdm_config *cfg, const lpdm_algo_setup *setup, int *local, 
     return lpdm_error(ctx, LPDM_ERR_ARG, "mode must be 'local' or 'bp', got '%s'", mode);
   if (*local && (!setup->distance || !setup->loss))
     return lpdm_error(ctx, LPDM_ERR_ARG, "mode 'local' needs a distance and a loss");
+  if (!*local) { /* refused when the run is built, not at its first update */
+    int rc = setup->policy ? lpdm_net_check_backward(setup->policy, ctx, "the policy") : LPDM_OK;
+    if (!rc && setup->value) rc = lpdm_net_check_backward(setup->value, ctx, "the value net");
+    if (rc) return rc;
+  }
   return LPDM_OK;
 }
 

@@ -26,7 +26,8 @@ typedef struct fbuf {
 int fgrow(lpdm_ctx *ctx, fbuf *b, size_t n);
 
 /* The "mode" key every algorithm has: *local = 1 for "local", 0 for "bp";
-   local mode needs the setup's distance and loss. */
+   local mode needs the setup's distance and loss; bp mode refuses nets
+   with black boxes it cannot pass (lpdm_net_check_backward), at build time. */
 int algo_mode(const lpdm_config *cfg, const lpdm_algo_setup *setup, int *local, lpdm_ctx *ctx);
 
 /* "auto" / "true" / "false" -> dflt / 1 / 0, or -1 when none of them. */
