@@ -55,12 +55,15 @@ function M.collect(lpdm, argv, quote)
   local b = lpdm.build or {}
   local words, line = M.command(argv, quote)
   local model, n = M.cpu()
+  local git = b.commit ~= nil and b.commit ~= ""
+  local dirty
+  if git then dirty = b.dirty == true end
   return {
     command = words,
     command_line = line,
     lpdm_version = lpdm.version,
-    git_commit = b.commit ~= "" and b.commit or nil,
-    git_dirty = b.commit ~= "" and b.dirty or nil,
+    git_commit = git and b.commit or nil, -- absent outside a git checkout
+    git_dirty = dirty,
     build_type = b.build_type,
     compiler = b.compiler,
     blas = b.blas,
