@@ -84,26 +84,30 @@ function M.open(dir, opts)
   return self
 end
 
-local function put(w, tag, v, step)
-  if type(v) == "number" and v == v then w:scalar(tag, v, step) end
+-- Adds {tag, v} to list unless v is NaN (or not a number).
+local function put(list, tag, v)
+  if type(v) == "number" and v == v then list[#list + 1] = { tag, v } end
 end
 
+-- One Event per episode: its return and length.
 function Log:episode(ep)
-  local step = math.tointeger(ep.global_step)
-  put(self.w, "charts/episodic_return", ep.ret, step)
-  put(self.w, "charts/episodic_length", ep.length, step)
+  local list = {}
+  put(list, "charts/episodic_return", ep.ret)
+  put(list, "charts/episodic_length", ep.length)
+  self.w:scalars(list, math.tointeger(ep.global_step))
 end
 
+-- One Event per update: its figures (in name order), the configured rate
+-- and SPS where the algorithm gives none.
 function Log:update(it, wall)
   local step = math.tointeger(it.global_step)
-  local names = {}
+  local names, list = {}, {}
   for k in pairs(it.stats) do if k ~= "global_step" then names[#names + 1] = k end end
   table.sort(names)
-  for _, k in ipairs(names) do put(self.w, M.tag(k), it.stats[k], step) end
-  if it.stats.learning_rate == nil and self.lr then put(self.w, "charts/learning_rate", self.lr, step) end
-  if it.stats.sps == nil and wall and wall > 0 then
-    put(self.w, "charts/SPS", (step - self.step0) / wall, step)
-  end
+  for _, k in ipairs(names) do put(list, M.tag(k), it.stats[k]) end
+  if it.stats.learning_rate == nil and self.lr then put(list, "charts/learning_rate", self.lr) end
+  if it.stats.sps == nil and wall and wall > 0 then put(list, "charts/SPS", (step - self.step0) / wall) end
+  self.w:scalars(list, step)
 end
 
 function Log:flush() self.w:flush() end
