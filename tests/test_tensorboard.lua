@@ -128,20 +128,25 @@ local function event_files(dir)
 end
 
 -- Every scalar of dir's event files: {tag = {{step, value}, ...}}, after
--- TensorBoard's rule for a SessionLog START at step S: the points read
--- before it at steps >= S are dropped. Checks every file's first record.
+-- TensorBoard's rule for SessionLog START: the run's first one starts it,
+-- each later one at step S (a restart) drops the points read before it at
+-- steps >= S. Checks every file's first two records: file_version
+-- "brain.Event:2", then a START before any scalar.
 local function scalars(dir)
   local files = event_files(dir)
   check(#files > 0, "no event file in " .. dir)
-  local by_tag = {}
+  local by_tag, started = {}, false
   for _, path in ipairs(files) do
     local evs = read_events(path)
     check(evs[1] and evs[1].file_version == "brain.Event:2", path .. ": the first record is not file_version brain.Event:2")
     check(path:match("/events%.out%.tfevents%.%d+%.[^/]+$"), "event file name: " .. path)
+    check(evs[2] and evs[2].session_start, path .. ": the second record is not a SessionLog START")
     for k = 2, #evs do
       local e = evs[k]
       check(e.wall_time and e.wall_time > 1.5e9, path .. ": implausible wall_time " .. tostring(e.wall_time))
-      if e.session_start then
+      if e.session_start and not started then
+        started = true
+      elseif e.session_start then
         for tag, pts in pairs(by_tag) do
           local kept = {}
           for _, p in ipairs(pts) do if p[1] < e.step then kept[#kept + 1] = p end end
@@ -442,7 +447,8 @@ test("a run killed and resumed adds a second event file; after the START record 
   local files = event_files(dir)
   eq(#files, 2, "event files after the resume")
   local evs = read_events(files[2])
-  check(evs[2] and evs[2].session_start, "the resumed file's second record is a SessionLog START")
+  check(evs[2] and evs[2].session_start and evs[2].step > 1000, "the resumed file's START is not at its checkpoint")
+  eq(read_events(files[1])[2].step, 0, "a new run's START step")
   check_run(dir, PPO_LOCAL, "ppo", "local")
   -- resuming without --tensorboard is the same run (the flag is not in the config hash)
   local dir2 = TMP .. "/resume2"
@@ -453,6 +459,16 @@ test("a run killed and resumed adds a second event file; after the START record 
     "--checkpoint-every=5", "--quiet", "--resume=" .. dir2 }))
   eq(rc, 0, "resume without --tensorboard (" .. out .. ")")
   eq(#event_files(dir2), 1, "event files after a resume without --tensorboard")
+end)
+
+test("a new run into the DIR of an earlier one: its START drops the earlier run's points", function()
+  local dir = TMP .. "/again"
+  for _, seed in ipairs({ "1", "2" }) do
+    local out, rc = train(dir, { "--algo=reinforce", "--mode=bp", "--steps=3000", "--seed=" .. seed, "--tensorboard" })
+    eq(rc, 0, "train.lua exit status (" .. out .. ")")
+  end
+  eq(#event_files(dir), 2, "event files")
+  check_run(dir, REINFORCE, "reinforce", "bp")
 end)
 
 test("if python3 can import tensorboard, its EventAccumulator reads the PPO run's file", function()

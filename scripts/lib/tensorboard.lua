@@ -31,11 +31,13 @@
 --             so events get sub-second times; without it, os.time()
 --   hostname  the name's last part (default: the machine's host name)
 --   time      the unix seconds in the name and the first wall time
--- w:session_start(step) writes a SessionLog START event: TensorBoard's
--- Python loader then drops the events of earlier files at steps >= step
--- (how a run resumed from a checkpoint hides what its killed predecessor
--- wrote after that checkpoint; TensorBoard's Rust loader does the same per
--- tag when a step comes again).
+-- w:session_start(step) writes a SessionLog START event. TensorBoard's
+-- Python loader takes a run's first START as its start and each later one
+-- as a restart: it drops the points already read at steps >= step (how a
+-- run resumed from a checkpoint hides what its killed predecessor wrote
+-- after that checkpoint; older TensorBoards purge at every START, so write
+-- the first one before any scalar). TensorBoard's Rust loader drops, per
+-- tag, the points at and after a step that comes again.
 --
 -- Records are kept in memory until flush() (or close()), which appends them
 -- to the file and flushes it; errors name the file. Cost: the CRC is a

@@ -34,10 +34,13 @@
 -- (global_step - the step it started at) / wall. A NaN figure (DQN's losses
 -- before learning starts) is not written.
 --
--- A resumed run (resume_step = the checkpoint's global step) writes a new
--- file beginning with a SessionLog START at resume_step + 1: TensorBoard
--- then drops what the killed run wrote after its checkpoint, and the
--- scalars agree with progress.csv and updates.csv.
+-- Every file begins (after its file_version) with a SessionLog START: at
+-- step 0 for a new run, at resume_step + 1 for a resumed one (resume_step:
+-- the checkpoint's global step). TensorBoard takes a run's first START as
+-- its start and every later one as a restart, dropping the points already
+-- read at steps >= that step: what a killed run wrote after its checkpoint,
+-- or an earlier run's points when a new run writes into the same DIR. So
+-- the scalars agree with progress.csv and updates.csv.
 local tb = require("tensorboard")
 
 local M = {}
@@ -80,7 +83,7 @@ function M.open(dir, opts)
   local w = tb.open(dir, { clock = opts.clock })
   local self = setmetatable({ w = w, path = w.path, step0 = opts.resume_step or 0,
     lr = M.config_lr(opts.config, opts.mode) }, Log)
-  if opts.resume_step then w:session_start(opts.resume_step + 1) end
+  w:session_start(opts.resume_step and opts.resume_step + 1 or 0)
   return self
 end
 
