@@ -303,6 +303,8 @@ end
 local REINFORCE = tags({ "losses/policy_loss", "lpdm/batch_size" })
 local REINFORCE_LOCAL = tags({ "losses/policy_loss", "lpdm/batch_size", "local/layer_1", "local/layer_2" })
 local DQN = tags({ "losses/td_loss", "losses/q_values", "lpdm/epsilon", "lpdm/replay_size", "lpdm/updates" })
+local DQN_LOCAL = tags({ "losses/td_loss", "losses/q_values", "lpdm/epsilon", "lpdm/replay_size", "lpdm/updates",
+  "local/layer_1", "local/layer_2" })
 
 -- ---------------------------------------------------------------- tests
 
@@ -390,6 +392,7 @@ local RUNS = {
   { "reinforce-bp", { "--algo=reinforce", "--mode=bp", "--steps=3000" }, REINFORCE, "reinforce", "bp" },
   { "reinforce-local", { "--algo=reinforce", "--mode=local", "--steps=3000" }, REINFORCE_LOCAL, "reinforce", "local" },
   { "dqn-bp", { "--algo=dqn", "--mode=bp", "--steps=2500", "--learning-starts=1000" }, DQN, "dqn", "bp" },
+  { "dqn-local", { "--algo=dqn", "--mode=local", "--steps=2500", "--learning-starts=1000" }, DQN_LOCAL, "dqn", "local" },
 }
 for _, r in ipairs(RUNS) do
   test("--tensorboard, " .. r[1] .. ": the tags, steps and values of progress.csv and updates.csv", function()
