@@ -162,9 +162,7 @@ os.remove(tmp)
 if not os.execute("mkdir -m 700 " .. q(tmp)) then die("cannot create a temporary folder " .. tmp) end
 local function cleanup() os.execute("rm -rf -- " .. q(tmp)) end
 
-local function gs(s) -- a gnuplot string literal
-  return '"' .. tostring(s):gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }) .. '"'
-end
+local gs = plot.gstring -- a gnuplot string literal
 
 local function num(x)
   if math.type(x) == "integer" then return string.format("%d", x) end

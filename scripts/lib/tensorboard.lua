@@ -2,6 +2,7 @@
 -- tensorboard.lua -- writes TensorBoard event files in pure Lua 5.4 (no C,
 -- no TensorFlow): scalars that `tensorboard --logdir DIR` shows.
 --
+--   package.path = "scripts/lib/?.lua;" .. package.path  -- from another script
 --   local tb = require("tensorboard")
 --   local w = tb.open("runs/x", { clock = lpdm.clock })  -- creates the file
 --   w:scalar("charts/episodic_return", 21.0, 512)        -- tag, value, step [, wall_time]
