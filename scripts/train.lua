@@ -26,6 +26,9 @@
 --   --distributed      data-parallel over MPI ranks: mpirun -np N build/lpdm
 --                      scripts/train.lua --algo=ppo --distributed ...; rank 0
 --                      writes DIR, the others write nothing (docs/distributed.md)
+--   --tensorboard      also write TensorBoard event files into DIR, with
+--                      CleanRL's tags (scripts/lib/tensorboard_run.lua;
+--                      docs/outputs.md): tensorboard --logdir runs
 --   --quiet  --list  --help
 -- Any other --foo-bar=value sets config key foo_bar of the algorithm, or
 -- else of the loss, the distance or the env, whichever declares it first
@@ -39,6 +42,8 @@
 --   DIR/updates.csv   one row per iteration: global_step, wall_time and the
 --                     algorithm's stats (columns: the first iteration's names, sorted)
 --   DIR/summary.json  the flags and resolved configs, and the final figures
+--   DIR/events.out.tfevents.*  with --tensorboard (a resumed run adds a file)
+-- (docs/outputs.md: every file and column)
 local lpdm
 do -- a plugin that cannot be loaded is a message, not a traceback
   local ok, mod = pcall(require, "lpdm")
@@ -92,6 +97,7 @@ local FIXED = {
   { "total_timesteps", nil, "CleanRL's name for --steps" },
   { "threshold", nil, "20-episode average that counts as solved (default: the env's)" },
   { "quiet", nil, "no progress lines" },
+  { "tensorboard", nil, "also write TensorBoard event files into the output directory (docs/outputs.md)" },
   { "blocked", "false", "local mode: the local losses over blocks of rows, never a whole B x B matrix (docs/performance.md)" },
   { "local_budget_mib", "1024", "local mode: whole B x B matrices up to this many MiB, row blocks beyond (refused for losses without them)" },
   { "partners", "0", "local mode: each sample's local loss over K random partners, not all B-1 (0: every pair, exact; an estimate, docs/performance.md)" },
@@ -336,6 +342,7 @@ local function bool_flag(name)
   die(string.format("--%s is a switch (--%s or --%s=false), got '%s'", name, name, name, v))
 end
 cfg.quiet = bool_flag("quiet")
+cfg.tensorboard = bool_flag("tensorboard") or nil -- absent unless asked: summary.json stays as it was
 -- The run's label: bp trains no hidden layer by a local loss, so a bp run
 -- names none (cfg.loss stays the loss given to the algorithm, unused).
 local label = cfg.mode == "bp" and string.format("%s_%s_bp", cfg.env, cfg.algo)
@@ -378,7 +385,7 @@ if resume then
   end
 end
 -- What makes two runs the same run: every flag but these.
-local NOT_IN_HASH = { quiet = true, resume = true, checkpoint_every = true, out = true }
+local NOT_IN_HASH = { quiet = true, resume = true, checkpoint_every = true, out = true, tensorboard = true }
 local function config_hash()
   local keys = {}
   for k in pairs(flags) do if not NOT_IN_HASH[k] then keys[#keys + 1] = k end end
@@ -564,6 +571,10 @@ if resume then
   end
 end
 
+-- --tensorboard: event files beside the CSVs (scripts/lib/tensorboard_run.lua)
+local tblog = cfg.tensorboard and PRIMARY and try(require("tensorboard_run").open, out,
+  { clock = lpdm.clock, mode = cfg.mode, config = run.config, resume_step = resume and global_step })
+
 local function checkpoint()
   local last = {}
   for i = #returns, math.max(1, #returns - WINDOW), -1 do last[#last + 1] = string.format("%.17g", returns[i]) end
@@ -597,6 +608,7 @@ local function on_episode(ep)
   end
   progress_rows[#progress_rows + 1] = string.format("%s,%d,%s,%s,%s\n", num(ep.global_step),
     #returns, num(ep.ret), num(ep.length), num(avg))
+  if tblog then tblog:episode(ep) end
 end
 
 local function on_update(it, wall)
@@ -611,6 +623,7 @@ local function on_update(it, wall)
   local row = { num(it.global_step), string.format("%.3f", wall) }
   for _, c in ipairs(update_cols) do row[#row + 1] = num(it.stats[c]) end
   update_rows[#update_rows + 1] = table.concat(row, ",") .. "\n"
+  if tblog then tblog:update(it, wall) end
 end
 
 local function summary(status, err)
@@ -655,6 +668,7 @@ local function flush(status, err)
   write_atomic(out .. "/progress.csv", table.concat(progress_rows))
   -- before the first iteration the columns are unknown: the fixed two
   write_atomic(out .. "/updates.csv", #update_rows > 0 and table.concat(update_rows) or "global_step,wall_time\n")
+  if tblog then tblog:flush() end
   if status then write_atomic(out .. "/summary.json", json.encode(summary(status, err)) .. "\n") end
 end
 

@@ -28,6 +28,8 @@
 --   local res = plot.make("out/dir", runs, cfg)
 --   -- res.skipped: nil, or why no plot was made
 --   -- res.plots[env][algo] = { images = {"plots/..png", ...}, errors = {...}, note = ... }
+-- scripts/plot.lua (one run's curves) uses its parts: plot.gnuplot(),
+-- plot.colour(i), plot.gstring(s) (a gnuplot string literal).
 local M = {}
 
 M.GRID = 100      -- grid intervals: GRID + 1 points from 0 to the budget
@@ -45,6 +47,7 @@ local q, read, write = util.quote, util.read, util.write_atomic
 local function gs(s)
   return '"' .. tostring(s):gsub('[\\"\n]', { ["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n" }) .. '"'
 end
+M.gstring = gs
 
 local function num(x)
   if math.type(x) == "integer" then return string.format("%d", x) end
