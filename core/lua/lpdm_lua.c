@@ -42,7 +42,7 @@
 **   trained net can go on (into another run: transfer).
 **
 ** THE API
-**   lpdm.version                       "0.1.0"
+**   lpdm.version                       "0.2.0"
 **   lpdm.build                         {version=, commit= (git, "" outside git),
 **                                      dirty=, build_type=, compiler=, blas=}
 **   lpdm.envs()                        sorted env ids

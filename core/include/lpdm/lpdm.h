@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-#define LPDM_VERSION "0.1.0"
+#define LPDM_VERSION "0.2.0"
 
 /* ------------------------------------------------------------ context */
 
