@@ -77,6 +77,7 @@
 #include <string.h>
 
 #include "lib/heads.h"
+#include "lib/policy.h"
 #include "lib/replay.h"
 #include "lib/rule.h"
 #include "lib/util.h"
@@ -461,6 +462,18 @@ static int dqn_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   return LPDM_OK;
 }
 
+/* The policy file: what dqn_act computes (docs/policy.md). */
+static int dqn_export_policy(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
+  dqn *s = (dqn *)a;
+  const policy_parts pp = {.algo = "dqn",
+                           .distribution = "q_greedy",
+                           .setup = &s->setup,
+                           .env = s->venv->env[0],
+                           .trunk = s->trunk,
+                           .head = s->head};
+  return policy_export(&pp, st, ctx);
+}
+
 static const lpdm_algo_kind dqn_kind = {
     .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.dqn",
                              "DQN (CleanRL's dqn.py: replay, target network, epsilon-greedy), bp or local", keys),
@@ -471,6 +484,7 @@ static const lpdm_algo_kind dqn_kind = {
     .save = dqn_save,
     .load = dqn_load,
     .local_loss = "kernel anchor=1",
+    .export_policy = dqn_export_policy,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_dqn(void) { return &dqn_kind.head; }

@@ -143,6 +143,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/policy.h"
 #include "ppo/ppo.h"
 
 static const lpdm_key keys[] = {
@@ -810,6 +811,23 @@ static int ppo_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx
   return LPDM_OK;
 }
 
+/* The policy file: what ppo_act computes (docs/policy.md). */
+static int ppo_export_policy(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
+  ppo *s = (ppo *)a;
+  const policy_parts pp = {.algo = "ppo",
+                           .distribution = s->discrete ? "categorical" : "gaussian",
+                           .setup = &s->setup,
+                           .env = s->venv->env[0],
+                           .trunk = s->trunk,
+                           .head = s->head,
+                           .log_std = s->ls ? s->ls->log_std : NULL,
+                           .venv = s->venv,
+                           .feat_mean = s->x.fm_a,
+                           .feat_var = s->x.fv_a,
+                           .feat_eps = 1e-5f}; /* ppo_fn_apply's */
+  return policy_export(&pp, st, ctx);
+}
+
 static const lpdm_algo_kind ppo_kind = {
     .head =
         LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.ppo", "PPO (clipped surrogate, GAE) as CleanRL's, bp or local", keys),
@@ -821,6 +839,7 @@ static const lpdm_algo_kind ppo_kind = {
     .load = ppo_load,
     .local_loss = "kernel anchor=1", /* local mode's default loss: docs/local-learning.md */
     .distributed = 1,                /* data-parallel over setup.comm */
+    .export_policy = ppo_export_policy,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_ppo(void) { return &ppo_kind.head; }
