@@ -92,7 +92,8 @@ static int l_policy(lua_State *L) {
 static int policy_act(lua_State *L) {
   lpol *p = check_policy(L, 1);
   lpdm_ctx *ctx = lpdmL_ctx(L);
-  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3); /* the buffers go above the arguments */
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
   const int od = lpdm_policy_obs_dim(p->p);
   const lpdm_space *sp = lpdm_policy_action_space(p->p);
   const int na = sp->type == LPDM_SPACE_BOX ? sp->dim : 1;

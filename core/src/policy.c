@@ -88,7 +88,10 @@ static int metaf(lpdm_st *st, lpdm_ctx *ctx, const char *key, const char *fmt, .
 static void value_text(const lpdm_key *k, const lpdm_value *v, char *buf, size_t len) {
   if (k->type == LPDM_T_STRING) snprintf(buf, len, "%s", v->str);
   else if (k->type == LPDM_T_BOOL) snprintf(buf, len, "%s", v->num ? "true" : "false");
-  else snprintf(buf, len, "%.17g", v->num);
+  else { /* the shortest of 15..17 digits that reads back exactly */
+    for (int d = 15; d <= 17; d++)
+      if (snprintf(buf, len, "%.*g", d, v->num) > 0 && strtod(buf, NULL) == v->num) break;
+  }
 }
 
 int lpdm_policy_put_config(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const lpdm_config *cfg) {
