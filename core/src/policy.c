@@ -261,6 +261,8 @@ static int parse(lpdm_policy *p, lpdm_ctx *ctx) {
     return lpdm_error(ctx, LPDM_ERR_IO, "%s: unknown action_space '%s' (discrete, box)", p->path, sp);
   if (p->dist == LPDM_POLICY_GAUSSIAN && !(p->log_std = tensor(p, ctx, "log_std", LPDM_ST_F32, p->nact, &rc))) return rc;
   p->squash = meta_bool(p, "squash_mean");
+  if (p->squash && p->dist != LPDM_POLICY_GAUSSIAN)
+    return lpdm_error(ctx, LPDM_ERR_IO, "%s: squash_mean is for a gaussian policy, this one is %s", p->path, d);
   for (int i = 0; p->squash && i < p->nact; i++)
     if (!isfinite(p->lo[i]) || !isfinite(p->hi[i]))
       return lpdm_error(ctx, LPDM_ERR_IO, "%s: squash_mean with an unbounded action %d", p->path, i);

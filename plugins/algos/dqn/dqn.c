@@ -64,7 +64,8 @@
 ** lib/replay.h), the generator, the counters, the current observation and
 ** the env copy (vecenv_save: its episode tally, "env.0"): a resumed run
 ** continues bit for bit. A checkpoint of another buffer_size is refused,
-** naming both sizes.
+** naming both sizes. The policy file (export_policy, lib/policy.c;
+** docs/policy.md) holds the online Q-network, distribution "q_greedy".
 **
 ** Lua:
 **   local q = lpdm.net{ inputs = 4, lpdm.dense{120, act = "relu"}, lpdm.dense{84, act = "relu"} }

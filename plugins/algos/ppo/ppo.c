@@ -121,7 +121,10 @@
 ** (forkjoin). This file is PPO itself: rollout, GAE, the epochs over
 ** minibatches, the clipped step; ppo_loss.c has the losses, research.c the
 ** local-learning options, dp.c the data-parallel exchange, ckpt.c the
-** checkpoints (ppo.h lists them).
+** checkpoints (ppo.h lists them). The policy file (export_policy, through
+** lib/policy.c; docs/policy.md) holds the actor's trunk and head, the
+** log-std, copy 0's observation moments and the feature_norm moments: what
+** ppo_act uses.
 **
 ** Figures per update (CleanRL's names): learning_rate, value_loss,
 ** policy_loss, entropy, old_approx_kl, approx_kl (of the last minibatch),

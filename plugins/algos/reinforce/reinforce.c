@@ -52,6 +52,9 @@
 ** (over the action dimensions) and mu_abs_mean (the policy mean's |value|
 ** over the update's steps and the action dimensions).
 **
+** The policy file (export_policy, lib/policy.c; docs/policy.md) holds the
+** trunk, the head, the log-std and squash_mean: what rf_act computes.
+**
 ** Lua:
 **   local run = lpdm.algo("reinforce", { env = env, policy = net, mode = "local",
 **                                        loss = "guided", seed = 1, steps = 200000 })
