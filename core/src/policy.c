@@ -49,11 +49,11 @@ struct lpdm_policy {
   lpdm_space space;             /* low/high point into lo, hi          */
   double *lo, *hi;
   lpdm_net *trunk, *head;
-  const float *log_std;         /* gaussian: nact values in st         */
+  float *log_std;               /* gaussian: nact values               */
   int squash;
-  const double *om, *ov;        /* obs_norm: obs_dim each in st, or NULL */
+  double *om, *ov;              /* obs_norm: obs_dim each, or NULL     */
   double oclip, oeps;
-  const float *fm, *fv;         /* feat_norm: trunk width each, or NULL  */
+  float *fm, *fv;               /* feat_norm: trunk width each, or NULL  */
   float feps;
   float *o, *f, *z;             /* buffers                              */
 };
@@ -159,8 +159,9 @@ static int meta_bool(lpdm_policy *p, const char *key) {
   return v && !strcmp(v, "true");
 }
 
-/* A tensor of n values of dtype, or NULL with a message naming it. */
-static const void *tensor(lpdm_policy *p, lpdm_ctx *ctx, const char *name, int dtype, int n, int *rc) {
+/* A copy of a tensor of n values of dtype (the file's bytes need not be
+   aligned; caller frees), or NULL with a message naming it. */
+static void *tensor(lpdm_policy *p, lpdm_ctx *ctx, const char *name, int dtype, int n, int *rc) {
   int dt, nd;
   const int64_t *shape;
   size_t nb;
@@ -173,7 +174,10 @@ static const void *tensor(lpdm_policy *p, lpdm_ctx *ctx, const char *name, int d
     *rc = lpdm_error(ctx, LPDM_ERR_IO, "%s: tensor '%s' is not %s [%d]", p->path, name, lpdm_st_dtype_name(dtype), n);
     return NULL;
   }
-  return x;
+  void *c = malloc(nb ? nb : 1);
+  if (!c) *rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  else memcpy(c, x, nb);
+  return c;
 }
 
 /* The net "<prefix>" rebuilt from its layer list and loaded from its tensors. */
@@ -247,14 +251,9 @@ static int parse(lpdm_policy *p, lpdm_ctx *ctx) {
     p->nact = p->space.dim;
     if (p->dist != LPDM_POLICY_GAUSSIAN)
       return lpdm_error(ctx, LPDM_ERR_IO, "%s: a %s policy for a box action space", p->path, d);
-    const double *lo = tensor(p, ctx, "action.low", LPDM_ST_F64, p->nact, &rc);
-    const double *hi = lo ? tensor(p, ctx, "action.high", LPDM_ST_F64, p->nact, &rc) : NULL;
-    if (!hi) return rc;
-    p->lo = malloc((size_t)p->nact * sizeof *p->lo);
-    p->hi = malloc((size_t)p->nact * sizeof *p->hi);
-    if (!p->lo || !p->hi) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
-    memcpy(p->lo, lo, (size_t)p->nact * sizeof *p->lo); /* aligned copies of the file's bytes */
-    memcpy(p->hi, hi, (size_t)p->nact * sizeof *p->hi);
+    if (!(p->lo = tensor(p, ctx, "action.low", LPDM_ST_F64, p->nact, &rc)) ||
+        !(p->hi = tensor(p, ctx, "action.high", LPDM_ST_F64, p->nact, &rc)))
+      return rc;
     p->space.low = p->lo;
     p->space.high = p->hi;
   } else
@@ -324,6 +323,11 @@ void lpdm_policy_free(lpdm_policy *p) {
   lpdm_st_free(p->st);
   free(p->lo);
   free(p->hi);
+  free(p->log_std);
+  free(p->om);
+  free(p->ov);
+  free(p->fm);
+  free(p->fv);
   free(p->o);
   free(p->f);
   free(p->z);
