@@ -244,6 +244,7 @@ test("a sweep evaluates every run and records the mean; a missing eval.json is m
     eq(r.eval_mean_return, e.mean_return, "eval mean of " .. r.dir)
     eq(e.deterministic, true, "deterministic")
   end
+  check(read(out .. "/report.md"):find("Evaluation (2 episodes per run, deterministic", 1, true), "no evaluation table in report.md")
   local rd = out .. "/runs/CartPole-v1/reinforce/bp/s1"
   local before = T.mtime(rd .. "/progress.csv")
   os.remove(rd .. "/eval.json")

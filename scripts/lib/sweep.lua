@@ -649,6 +649,7 @@ function M.report(path, runs, cfg, command, config_text)
         w("| " .. table.concat(row, " | ") .. " |")
       end
       w()
+      if cfg.eval then sweep_eval.report(w, cfg, runs, e.name, a, M.applies, fmt, boot) end
       M.per_seed(w, cfg, runs, e.name, a)
       local p = pok and plots.plots[e.name] and plots.plots[e.name][a]
       if p then

@@ -55,4 +55,36 @@ function M.read(ev, dir)
   return r
 end
 
+-- report.md's evaluation table of one env and algo (with eval in the
+-- config): per variant, over its done runs, the mean, sd, IQM and its 95%
+-- bootstrap CI of the runs' evaluation mean returns. w writes a line; fmt
+-- formats a number; boot is the bootstrap's options.
+function M.report(w, cfg, runs, env, algo, applies, fmt, boot)
+  local lpdm = require("lpdm")
+  w(string.format("Evaluation (%d episodes per run, %s, seeds 1,000,000 + %d * 10,000 + i: docs/policy.md), the runs'",
+    cfg.eval.episodes, cfg.eval.deterministic and "deterministic" or "stochastic", cfg.eval.seed))
+  w("mean evaluation returns:")
+  w()
+  w("| variant | runs | mean | sd | IQM [95% CI] |")
+  w("|---|---|---|---|---|")
+  for _, v in ipairs(cfg.variants) do
+    if applies(v, algo) then
+      local x = {}
+      for _, r in ipairs(runs) do
+        if r.env == env and r.algo == algo and r.variant == v.name and r.status == "done" and r.eval_mean_return then
+          x[#x + 1] = r.eval_mean_return
+        end
+      end
+      if #x == 0 then
+        w(string.format("| %s | 0 | - | - | - |", v.name))
+      else
+        local a = lpdm.stats.across(x)
+        local iqm, lo, hi = lpdm.stats.iqm_ci(x, boot)
+        w(string.format("| %s | %d | %s | %s | %s [%s, %s] |", v.name, #x, fmt(a.mean), fmt(a.sd), fmt(iqm), fmt(lo), fmt(hi)))
+      end
+    end
+  end
+  w()
+end
+
 return M
