@@ -16,6 +16,10 @@
    refused. Every refusal names the file and what is wrong. Nothing is
    allocated from a size that was not first checked against the file.
 
+   Metadata values are any text (JSON, several lines): the writer escapes
+   '"', '\\' and control characters in the header, the reader unescapes
+   them; keys and tensor names stay printable without quotes.
+
    The writer sorts nothing (tensors keep the order they were added in),
    writes to "<path>.tmp", flushes and fsyncs it, and renames it over the
    path: a crash leaves the old file or the new one, never a torn one. A

@@ -332,6 +332,8 @@ void lpdm_st_free(lpdm_st *st);
 /* Copies data (the shape's element count x the dtype's size bytes). */
 int lpdm_st_add(lpdm_st *st, lpdm_ctx *ctx, const char *name, int dtype, int ndim, const int64_t *shape,
                 const void *data);
+/* key: 1..255 printable characters without quotes; value: any text under
+   64 KiB (quotes, backslashes and newlines are escaped in the header). */
 int lpdm_st_set_meta(lpdm_st *st, lpdm_ctx *ctx, const char *key, const char *value);
 /* Atomic: path.tmp, fsync, rename. */
 int lpdm_st_write(const lpdm_st *st, lpdm_ctx *ctx, const char *path);
