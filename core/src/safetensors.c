@@ -17,7 +17,7 @@
    allocated from a size that was not first checked against the file.
 
    Metadata values are any text (JSON, several lines): the writer escapes
-   '"', '\\' and control characters in the header, the reader unescapes
+   quotes, backslashes and control characters in the header, the reader unescapes
    them; keys and tensor names stay printable without quotes.
 
    The writer sorts nothing (tensors keep the order they were added in),
