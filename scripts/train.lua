@@ -670,8 +670,14 @@ if not ok then
   error(err, 0)
 end
 
+-- the policy before summary.json says done: a done run has its policy
+local pok, wrote_policy = pcall(function() return PRIMARY and policy_file.save(run, out,
+  { config = json.encode(summary("done").config), env = cfg.env }) end)
+if not pok then
+  pcall(flush, "error", tostring(wrote_policy))
+  die(wrote_policy)
+end
 flush("done")
-local wrote_policy = PRIMARY and try(policy_file.save, run, out, { config = json.encode(summary("done").config), env = cfg.env })
 if TTY then io.stdout:write("\n") end
 if not PRIMARY then
   run:close()
