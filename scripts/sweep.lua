@@ -250,7 +250,7 @@ io.stdout:flush()
 if flags.dry_run then
   for _, r in ipairs(runs) do
     local done = sweep.is_done(r)
-    print(string.format("%s  %s %s", done and "done" or "todo", r.rel,
+    print(string.format("%s  %s %s", done and "done" or (r.eval and sweep.train_done(r)) and "eval" or "todo", r.rel,
       q(LPDM) .. " " .. q(TRAIN) .. " " .. table.concat((function()
         local t = {}
         for i, a in ipairs(r.args) do t[i] = q(a) end

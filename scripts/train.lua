@@ -43,6 +43,10 @@
 --                     algorithm's stats (columns: the first iteration's names, sorted)
 --   DIR/summary.json  the flags and resolved configs, and the final figures
 --   DIR/events.out.tfevents.*  with --tensorboard (a resumed run adds a file)
+--   DIR/policy.safetensors  what acting needs (at the end and with every
+--                     checkpoint; docs/policy.md); scripts/eval.lua DIR evaluates it.
+--                     --seed must keep the env copies' seeds below 1,000,000
+--                     (evaluation's: docs/policy.md, "The seed rule")
 -- (docs/outputs.md: every file and column)
 local lpdm
 do -- a plugin that cannot be loaded is a message, not a traceback
@@ -505,6 +509,11 @@ algo_cfg.loss = loss_spec
 algo_cfg.distance = dist_spec
 if cfg.distributed then algo_cfg.distributed = true end
 local run = try(lpdm.algo, cfg.algo, algo_cfg)
+local policy_file = require("policy_file") -- DIR/policy.safetensors and the seed rule (docs/policy.md)
+do
+  local e = policy_file.check_train_seed(cfg.seed, policy_file.copies(run))
+  if e then die(e) end
+end
 
 -- Output directory (and a first write, so a bad --out fails before training).
 local out = cfg.out
@@ -663,6 +672,11 @@ local function summary(status, err)
   return res
 end
 
+-- DIR/policy.safetensors: what acting needs, with the run's config (docs/policy.md).
+local function save_policy()
+  if PRIMARY then policy_file.save(run, out, { config = json.encode(summary(nil).config), env = cfg.env }) end
+end
+
 local function flush(status, err)
   if not PRIMARY then return end
   write_atomic(out .. "/progress.csv", table.concat(progress_rows))
@@ -712,6 +726,7 @@ local ok, err = pcall(function()
     if cfg.checkpoint_every > 0 and iterations % cfg.checkpoint_every == 0 then
       flush(nil) -- the rows first: a checkpoint never runs ahead of the files
       checkpoint()
+      save_policy()
     end
     if KILL_AT and iterations == KILL_AT then -- tests: die like a SIGKILL'd run
       flush(nil)
@@ -751,6 +766,13 @@ if not ok then
   die(string.format("interrupted at step %d; %s/ holds the run so far; %s", global_step, out, hint), 130)
 end
 
+-- the policy before summary.json says done: a done run has its policy
+local pok, wrote_policy = pcall(function() return PRIMARY and policy_file.save(run, out,
+  { config = json.encode(summary("done").config), env = cfg.env }) end)
+if not pok then
+  pcall(flush, "error", tostring(wrote_policy))
+  die(wrote_policy)
+end
 flush("done")
 if TTY then io.stdout:write("\n") end
 if not PRIMARY then
@@ -767,5 +789,5 @@ print(string.format("  final avg20 %s   best avg20 %s   %s",
   not cfg.threshold and "no threshold for this env"
   or steps_to_threshold and string.format("threshold %s reached at step %d", num(cfg.threshold), steps_to_threshold)
   or string.format("threshold %s not reached", num(cfg.threshold))))
-print("  wrote " .. out .. "/{progress.csv,updates.csv,summary.json}")
+print("  wrote " .. out .. "/{progress.csv,updates.csv,summary.json" .. (wrote_policy and ",policy.safetensors}" or "}"))
 run:close()

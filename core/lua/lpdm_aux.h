@@ -8,6 +8,7 @@
 **   lpdm_layer.c  layer.lua (Lua black box) lpdm_dist.c   lpdm.Distance, lpdm.Loss
 **   lpdm_run.c    lpdm.Run (lpdm.algo)     lpdm_ckpt.c   lpdm.save, lpdm.load
 **   lpdm_stats.c  lpdm.stats               lpdm_mpi.c    lpdm.mpi
+**   lpdm_policy.c lpdm.Policy (lpdm.policy)
 ** Each family has an lpdmL_open_<family>(L, c) that makes its metatables and
 ** sets its functions into the module table on top of the stack, with the
 ** context userdata at index c as their upvalue 1.
@@ -29,6 +30,7 @@
 #define LOSS_T "lpdm.Loss"
 #define RUN_T "lpdm.Run"
 #define ST_T "lpdm.Checkpoint"
+#define POLICY_T "lpdm.Policy"
 #define CTX_KEY "lpdm.context"
 #define LL_NAME "layer.lua"
 
@@ -91,6 +93,7 @@ int lpdmL_cmpstr(const void *a, const void *b);    /* qsort of C strings        
 
 /* ------------------------------------------------------------ the families */
 lenv *lpdmL_pushenv(lua_State *L, lpdm_ctx *ctx, const char *id, int t); /* lpdm_env.c */
+void lpdmL_pushspace(lua_State *L, const lpdm_space *s);                /* {kind=, n= | shape=, low=, high=} */
 void lpdmL_llopen(lua_State *L, lctx *c);         /* lpdm_layer.c: registers layer.lua  */
 void lpdmL_llclose(lctx *c);                      /* at the context's finalizer         */
 void lpdmL_notinfn(lua_State *L, const char *what); /* raises inside a layer's function */
@@ -107,6 +110,7 @@ void lpdmL_open_dist(lua_State *L, int c);
 void lpdmL_open_run(lua_State *L, int c);
 void lpdmL_open_ckpt(lua_State *L, int c);
 void lpdmL_open_stats(lua_State *L, int c);
+void lpdmL_open_policy(lua_State *L, int c);
 
 #pragma GCC visibility pop
 #endif

@@ -182,7 +182,7 @@ static int env_tostring(lua_State *L) {
 }
 
 /* {kind="discrete", n=} or {kind="box", shape={d}, low={...}, high={...}} */
-static void push_space(lua_State *L, const lpdm_space *s) {
+void lpdmL_pushspace(lua_State *L, const lpdm_space *s) {
   if (s->type == LPDM_SPACE_DISCRETE) {
     lua_createtable(L, 0, 2);
     lua_pushliteral(L, "discrete");
@@ -221,8 +221,8 @@ static int env_index(lua_State *L) {
   else if (!strcmp(k, "obs_dim")) lua_pushinteger(L, env->obs_space.dim);
   else if (!strcmp(k, "state_dim")) lua_pushinteger(L, env->state_dim);
   else if (!strcmp(k, "max_episode_steps")) lua_pushinteger(L, env->max_episode_steps);
-  else if (!strcmp(k, "action_space")) push_space(L, &env->act_space);
-  else if (!strcmp(k, "observation_space")) push_space(L, &env->obs_space);
+  else if (!strcmp(k, "action_space")) lpdmL_pushspace(L, &env->act_space);
+  else if (!strcmp(k, "observation_space")) lpdmL_pushspace(L, &env->obs_space);
   else if (!strcmp(k, "config")) lpdmL_pushconfig(L, &env->cfg);
   else lua_pushnil(L);
   return 1;

@@ -14,6 +14,7 @@
 **   lpdm_layer.c  layer.lua         lpdm_dist.c   lpdm.Distance, lpdm.Loss
 **   lpdm_run.c    lpdm.Run          lpdm_ckpt.c   lpdm.save, lpdm.load
 **   lpdm_stats.c  lpdm.stats        lpdm_mpi.c    lpdm.mpi
+**   lpdm_policy.c lpdm.Policy (lpdm.policy)
 **
 ** LIFETIMES
 **   One lpdm_ctx per Lua state, made when the module is opened, with the
@@ -33,6 +34,7 @@
 **   lpdm.Distance   a distance instance         lpdm.distance(name [, cfg])
 **   lpdm.Loss       a local-loss instance       lpdm.loss(name [, cfg])
 **   lpdm.Run        an algorithm instance       lpdm.algo(name, cfg)
+**   lpdm.Policy     a policy read from its file lpdm.policy(path [, opts])
 **   The lua layer's functions and its link to the state have their own
 **   lifetimes, described in lpdm_layer.c.
 **   A Run keeps its Env and Nets as user values, so they outlive it; it
@@ -88,6 +90,15 @@
 **     global_step is the algorithm's "global_step" stat when it reports one,
 **     else the step at which the last episode ended. run:save(path [, meta])
 **     and run:load(path) -> meta checkpoint a whole run.
+**     run:save_policy(path [, meta]) writes what acting needs as a policy
+**     file (docs/policy.md; atomically: path.tmp, then rename); meta adds
+**     string metadata (train.lua: config, env).
+**   lpdm.policy(path [, {seed = 0}])   Policy read from a policy file:
+**                                      act(obs [, {deterministic = false,
+**                                      clip = true}]) -> action (as run:act;
+**                                      deterministic is run:act's action),
+**                                      close(); .env .env_config .algo
+**                                      .distribution .obs_dim .action_space .meta
 **   lpdm.save(path, {name = net, ...} [, opts]), lpdm.load(path [, nets [, opts]])
 **                                      nets to and from safetensors files
 **   lpdm.mpi                           MPI for scripts (lpdm_mpi.c)
@@ -323,6 +334,7 @@ int luaopen_lpdm(lua_State *L) {
   lpdmL_open_dist(L, c);
   lpdmL_open_run(L, c);
   lpdmL_open_ckpt(L, c);
+  lpdmL_open_policy(L, c);
   lua_pushliteral(L, LPDM_VERSION);
   lua_setfield(L, -2, "version");
   push_build(L);

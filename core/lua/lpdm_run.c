@@ -6,6 +6,7 @@
 **                                      env_index=}, ... }, stats = {name = value}} or
 **                                      nil when done; iterations() for a generic for;
 **                                      act(obs); save(path [, meta]); load(path) -> meta;
+**                                      save_policy(path [, meta]) (docs/policy.md);
 **                                      close(); .global_step .iteration .episodes .done
 **                                      .algo .config .distance .loss .env .policy .value
 **     cfg keys taken by the binding: env (Env or id), env_config (with an id),
@@ -423,6 +424,25 @@ static int run_save(lua_State *L) {
   return 0;
 }
 
+/* run:save_policy(path [, meta]) -- what acting needs, as a policy file
+   (lpdm_algo_export_policy; docs/policy.md), between iterations. */
+static int run_save_policy(lua_State *L) {
+  lrun *r = check_run(L, 1);
+  lpdm_ctx *ctx = lpdmL_ctx(L);
+  const char *path = luaL_checkstring(L, 2);
+  lua_settop(L, 3);
+  if (!lua_isnil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  if (r->failed) return luaL_error(L, "%s: this run stopped with an error; its policy cannot be saved", r->run->kind->head.name);
+  lst *h = lpdmL_stholder(L);
+  lpdm_ctx_clear(ctx);
+  if (lpdm_st_new(ctx, &h->st) || lpdm_algo_export_policy(r->run->algo, ctx, h->st)) return lpdmL_fail(L, ctx);
+  if (!lua_isnil(L, 3)) lpdmL_setmeta(L, ctx, h->st, 3, "run:save_policy: meta");
+  if (lpdm_st_write(h->st, ctx, path)) return lpdmL_fail(L, ctx);
+  lpdm_st_free(h->st);
+  h->st = NULL;
+  return 0;
+}
+
 /* run:load(path) -> meta -- a run saved by run:save, into this run, which
    must have been made with the same config and nets. A file that does not
    fit is an error and leaves the run unusable (it may be half loaded). */
@@ -454,7 +474,7 @@ static const luaL_Reg run_meta[] = {
 static const luaL_Reg run_methods[] = {{"iterate", run_iterate}, {"iterations", run_iterations},
                                        {"act", run_act},         {"close", run_close},
                                        {"save", run_save},       {"load", run_load},
-                                       {NULL, NULL}};
+                                       {"save_policy", run_save_policy}, {NULL, NULL}};
 
 /* The Run type and lpdm.algo. */
 void lpdmL_open_run(lua_State *L, int c) {

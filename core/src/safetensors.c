@@ -16,6 +16,10 @@
    refused. Every refusal names the file and what is wrong. Nothing is
    allocated from a size that was not first checked against the file.
 
+   Metadata values are any text (JSON, several lines): the writer escapes
+   quotes, backslashes and control characters in the header, the reader unescapes
+   them; keys and tensor names stay printable without quotes.
+
    The writer sorts nothing (tensors keep the order they were added in),
    writes to "<path>.tmp", flushes and fsyncs it, and renames it over the
    path: a crash leaves the old file or the new one, never a torn one. A
@@ -189,10 +193,9 @@ int lpdm_st_add(lpdm_st *st, lpdm_ctx *ctx, const char *name, int dtype, int ndi
 }
 
 int lpdm_st_set_meta(lpdm_st *st, lpdm_ctx *ctx, const char *key, const char *value) {
-  if (!valid_name(key) || strlen(value) >= 65536 || strchr(value, '"') || strchr(value, '\\'))
-    return lpdm_error(ctx, LPDM_ERR_ARG, "safetensors: bad metadata '%s' (no quotes or backslashes)", key);
-  for (const char *c = value; *c; c++)
-    if ((unsigned char)*c < 0x20) return lpdm_error(ctx, LPDM_ERR_ARG, "safetensors: metadata '%s' has a control character", key);
+  if (!valid_name(key) || strlen(value) >= 65536)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "safetensors: bad metadata '%s' (a key of 1..%d printable characters, no quotes; "
+                      "a value under 64 KiB)", key, LPDM_ST_NAMELEN - 1);
   for (int i = 0; i < st->nmeta; i++)
     if (!strcmp(st->mk[i], key)) {
       char *v = strdup(value);
@@ -245,6 +248,20 @@ static void sb_put(sbuf *b, const char *s, size_t n) {
   b->p[b->n] = 0;
 }
 static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+/* A metadata value inside its JSON quotes: ", \ and control characters
+   escaped (a value without them is written as is). */
+static void sb_jstr(sbuf *b, const char *s) {
+  for (const char *c = s;; c++) {
+    const unsigned char u = (unsigned char)*c;
+    if (u && u >= 0x20 && u != '"' && u != '\\') continue;
+    sb_put(b, s, (size_t)(c - s));
+    if (!u) return;
+    char e[8];
+    int k = u == '"' || u == '\\' ? snprintf(e, sizeof e, "\\%c", u) : snprintf(e, sizeof e, "\\u%04x", u);
+    sb_put(b, e, (size_t)k);
+    s = c + 1;
+  }
+}
 static void sb_fmt(sbuf *b, const char *fmt, unsigned long long v) {
   char t[32];
   int k = snprintf(t, sizeof t, fmt, v);
@@ -277,7 +294,7 @@ int lpdm_st_write(const lpdm_st *st, lpdm_ctx *ctx, const char *path) {
       sb_str(&h, i ? ",\"" : "\"");
       sb_str(&h, st->mk[i]);
       sb_str(&h, "\":\"");
-      sb_str(&h, st->mv[i]);
+      sb_jstr(&h, st->mv[i]);
       sb_str(&h, "\"");
     }
     sb_str(&h, "}");
@@ -448,7 +465,6 @@ static int parse_meta(jp *j, lpdm_st *st) {
     int bad = jstring(j, k, sizeof k) || expect(j, ':') || jstring(j, v, 65536);
     if (!bad && lpdm_st_meta(st, k)) bad = jfail(j, "duplicate metadata key");
     if (!bad && !valid_name(k)) bad = jfail(j, "bad metadata key");
-    if (!bad && (strchr(v, '"') || strchr(v, '\\'))) bad = jfail(j, "metadata value with a quote or backslash");
     if (!bad && lpdm_st_set_meta(st, j->ctx, k, v)) bad = j->rc = LPDM_ERR_IO;
     free(v);
     if (bad) return j->rc ? j->rc : LPDM_ERR_IO;

@@ -17,6 +17,7 @@
 --   local runs = sweep.plan(cfg, "out/dir")
 local lpdm = require("lpdm")
 local plot = require("plot")
+local sweep_eval = require("sweep_eval")
 
 local M = {}
 
@@ -74,7 +75,8 @@ M.json = json
 local RESERVED = { env = true, algo = true, seed = true, steps = true, total_timesteps = true, out = true,
   quiet = true, resume = true, list = true, help = true }
 
-local TOP_KEYS = { name = true, steps = true, envs = true, algos = true, variants = true, seeds = true, flags = true }
+local TOP_KEYS = { name = true, steps = true, envs = true, algos = true, variants = true, seeds = true, flags = true,
+  eval = true }
 local ENV_KEYS = { name = true, steps = true, threshold = true, flags = true }
 local VARIANT_KEYS = { name = true, flags = true, algos = true }
 
@@ -151,7 +153,7 @@ end
 function M.check(c)
   if type(c) ~= "table" then error(string.format("the config must be a table, got %s", type(c)), 0) end
   check_keys(c, TOP_KEYS, "config")
-  local cfg = { name = c.name, flags = check_flags(c.flags, "flags") }
+  local cfg = { name = c.name, flags = check_flags(c.flags, "flags"), eval = sweep_eval.check(c.eval) }
   if c.name ~= nil and type(c.name) ~= "string" then error("config.name must be a string, got " .. type(c.name), 0) end
   local steps = c.steps ~= nil and check_steps(c.steps, "steps") or nil
 
@@ -290,7 +292,7 @@ function M.plan(cfg, out, steps_override)
           args[#args + 1] = "--out=" .. out .. "/" .. rel
           args[#args + 1] = "--quiet"
           runs[#runs + 1] = { env = e.name, algo = a, variant = v.name, seed = s, steps = steps,
-            threshold = e.threshold, rel = rel, dir = out .. "/" .. rel, args = args }
+            threshold = e.threshold, rel = rel, dir = out .. "/" .. rel, args = args, eval = cfg.eval }
         end
         ::next_variant::
       end
@@ -312,9 +314,15 @@ end
 
 -- True when the run's folder holds summary.json with status "done": it is
 -- not run again.
-function M.is_done(run)
+-- True when its training is done (its evaluation may not be).
+function M.train_done(run)
   local s = summary(run.dir)
   return s ~= nil and s.status == "done"
+end
+
+function M.is_done(run)
+  local s = summary(run.dir)
+  return s ~= nil and s.status == "done" and (not run.eval or sweep_eval.read(run.eval, run.dir) ~= nil)
 end
 
 local function log_tail(dir)
@@ -389,6 +397,11 @@ function M.collect(run)
   for i = #lens - k + 1, #lens do sum = sum + lens[i] end
   run.final_length = sum / k
   run.curve_steps, run.smoothed = steps, r.smoothed
+  if run.eval then -- the sweep asked for an evaluation of every run
+    local ev, why = sweep_eval.read(run.eval, run.dir)
+    if not ev then return failed(why) end
+    run.eval_mean_return, run.eval_std_return = ev.mean_return, ev.std_return
+  end
   return run
 end
 
@@ -407,15 +420,28 @@ end
 -- run, unless the caller's environment sets LPDM_THREADS; results do not
 -- depend on it.
 local function start(run, lpdm_bin, train, one_thread)
-  sh("rm -rf " .. q(run.dir))
+  -- with an evaluation (run.eval), the job is train.lua && eval.lua; a run
+  -- whose training is done already gets the evaluation alone
+  local s = run.eval and summary(run.dir)
+  local eval_only = s and s.status == "done"
+  if eval_only then sh("rm -f " .. q(run.dir .. "/exit_code") .. " " .. q(run.dir .. "/pid")) else sh("rm -rf " .. q(run.dir)) end
   mkdir_p(run.dir)
-  local parts = { q(lpdm_bin), q(train) }
-  for _, a in ipairs(run.args) do parts[#parts + 1] = q(a) end
+  local env = "OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} " .. (one_thread and "LPDM_THREADS=${LPDM_THREADS:-1} " or "")
+  local function command(script, args)
+    local parts = { q(lpdm_bin), q(script) }
+    for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
+    return env .. table.concat(parts, " ")
+  end
+  local cmd = command(train, run.args)
+  if run.eval then
+    local ev = command((train:gsub("train%.lua$", "eval.lua")), sweep_eval.args(run.eval, run.dir))
+    -- one process to stop by pid: a shell that passes a TERM on to the stage running
+    cmd = eval_only and ev or ("sh -c " .. q("trap 'kill $c 2>/dev/null; exit 143' TERM INT; " .. cmd
+      .. " & c=$!; wait $c || exit $?; " .. ev .. " & c=$!; wait $c"))
+  end
   local d = q(run.dir)
-  local cmd = "OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} "
-    .. (one_thread and "LPDM_THREADS=${LPDM_THREADS:-1} " or "") .. table.concat(parts, " ")
   local script = string.format(
-    "%s > %s/run.log 2>&1 </dev/null & echo $! > %s/pid; wait $!; echo $? > %s/exit_code.tmp; mv %s/exit_code.tmp %s/exit_code",
+    "%s >> %s/run.log 2>&1 </dev/null & echo $! > %s/pid; wait $!; echo $? > %s/exit_code.tmp; mv %s/exit_code.tmp %s/exit_code",
     cmd, d, d, d, d, d)
   if not sh("sh -c " .. q(script) .. " >/dev/null 2>&1 </dev/null &") then
     error("cannot start the run in " .. run.dir, 0)
@@ -510,7 +536,7 @@ function M.run_record(r)
     ran = r.ran or false, final = r.final, final_avg20 = r.final_avg20, auc = r.auc,
     final_length = r.final_length,
     steps_to_threshold = r.steps_to_threshold, mean_drop = r.mean_drop, collapses = r.collapses,
-    episodes = r.episodes,
+    episodes = r.episodes, eval_mean_return = r.eval_mean_return, eval_std_return = r.eval_std_return,
   }
 end
 
@@ -623,6 +649,7 @@ function M.report(path, runs, cfg, command, config_text)
         w("| " .. table.concat(row, " | ") .. " |")
       end
       w()
+      if cfg.eval then sweep_eval.report(w, cfg, runs, e.name, a, M.applies, fmt, boot) end
       M.per_seed(w, cfg, runs, e.name, a)
       local p = pok and plots.plots[e.name] and plots.plots[e.name][a]
       if p then

@@ -86,6 +86,15 @@ struct lpdm_algo_kind {
   /* 1: create() honours setup->comm (a data-parallel run); 0: the host
      refuses a comm of more than one process. */
   int distributed;
+  /* ---- ABI 2.2 (host gate: LPDM_ABI_MINOR_ALGO_POLICY) */
+  /* (optional) Everything acting needs, as a policy file (docs/policy.md):
+     the trunk and head ("trunk.<i>.<param>", "head.<i>.<param>", no
+     optimizer), a Gaussian's "log_std", the observation normalisation
+     ("obs_norm.mean", "obs_norm.var", F64) and the metadata (format
+     "lpdm.policy", algo, distribution, env, spaces, the nets' layer
+     lists) into st, so that lpdm_policy_act (lpdm.h) on the file gives
+     act()'s action bit for bit. Called between iterations only. */
+  int (*export_policy)(lpdm_algo *self, lpdm_st *st, lpdm_ctx *ctx);
 };
 
 #endif

@@ -338,6 +338,8 @@ void lpdm_st_free(lpdm_st *st);
 /* Copies data (the shape's element count x the dtype's size bytes). */
 int lpdm_st_add(lpdm_st *st, lpdm_ctx *ctx, const char *name, int dtype, int ndim, const int64_t *shape,
                 const void *data);
+/* key: 1..255 printable characters without quotes; value: any text under
+   64 KiB (quotes, backslashes and newlines are escaped in the header). */
 int lpdm_st_set_meta(lpdm_st *st, lpdm_ctx *ctx, const char *key, const char *value);
 /* Atomic: path.tmp, fsync, rename. */
 int lpdm_st_write(const lpdm_st *st, lpdm_ctx *ctx, const char *path);
@@ -403,6 +405,55 @@ int lpdm_state_put_rng(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const cha
 int lpdm_state_get_rng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, lpdm_rng *r);
 int lpdm_state_put_nprng(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, const lpdm_nprng *r);
 int lpdm_state_get_nprng(const lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const char *what, lpdm_nprng *r);
+
+/* ------------------------------------------------------------ policies */
+
+/* A trained policy as a file of its own (docs/policy.md): what acting
+   needs, written by an algorithm's export_policy (algo.h, ABI 2.2) and
+   read back without the run. */
+#define LPDM_POLICY_FORMAT "lpdm.policy"
+#define LPDM_POLICY_FORMAT_VERSION 1
+enum { LPDM_POLICY_CATEGORICAL = 1, LPDM_POLICY_GAUSSIAN, LPDM_POLICY_Q_GREEDY };
+/* lpdm_policy_act's flags: the greedy action (argmax, the Gaussian's
+   mean); a Box action as the head gives it, not clipped to the bounds. */
+enum { LPDM_POLICY_DETERMINISTIC = 1, LPDM_POLICY_RAW = 2 };
+typedef struct lpdm_policy lpdm_policy;
+
+/* 1 when the algorithm kind can write a policy file. */
+int lpdm_algo_has_policy(const lpdm_algo_kind *k);
+/* The run's policy into st (kind->export_policy, plus "format" and
+   "lpdm_version"); an error naming the algorithm when it has none. Call
+   between iterations; write st with lpdm_st_write. */
+int lpdm_algo_export_policy(lpdm_algo *a, lpdm_ctx *ctx, lpdm_st *st);
+/* For export_policy: a net as tensors "<prefix>.<i>.<param>" (F32, no
+   optimizer state) and its layer list as metadata "<prefix>.depth",
+   "<prefix>.in_dim", "<prefix>.<i>.kind" (the plugin's full name),
+   "<prefix>.<i>.out_dim", "<prefix>.<i>.config.<key>" (each key's value as
+   text that reads back exactly); a config alone as "<prefix>.<key>". */
+int lpdm_policy_put_net(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, lpdm_net *net);
+int lpdm_policy_put_config(lpdm_st *st, lpdm_ctx *ctx, const char *prefix, const lpdm_config *cfg);
+/* Reads a policy file and rebuilds its nets (their layer plugins must be
+   in ctx). Refuses, naming the file and the thing: not a policy file, a
+   newer format_version, missing or misshapen tensors or metadata, a layer
+   whose plugin is not loaded or that cannot be rebuilt (layer.lua). Caller
+   frees with lpdm_policy_free. from_st takes st over (freed on failure
+   too); what names it in messages. */
+int lpdm_policy_load(lpdm_ctx *ctx, const char *path, lpdm_policy **out);
+int lpdm_policy_from_st(lpdm_ctx *ctx, lpdm_st *st, const char *what, lpdm_policy **out);
+void lpdm_policy_free(lpdm_policy *p);
+/* The action for one raw observation (obs_dim floats) into action (one
+   value for Discrete, dim for Box). flags LPDM_POLICY_DETERMINISTIC: the
+   algorithm's act(): argmax of the logits or Q-values, the Gaussian's mean
+   (squashed with squash_mean); else a softmax sample (one uniform draw of
+   rng) or mean + exp(log_std) N(0, 1) (one normal per dimension; a
+   q_greedy policy acts greedily). A Box action is then clipped to the
+   bounds, unless LPDM_POLICY_RAW. */
+int lpdm_policy_act(lpdm_policy *p, lpdm_ctx *ctx, const float *obs, int flags, lpdm_rng *rng, double *action);
+int lpdm_policy_obs_dim(const lpdm_policy *p);
+const lpdm_space *lpdm_policy_action_space(const lpdm_policy *p); /* borrowed */
+int lpdm_policy_distribution(const lpdm_policy *p);               /* LPDM_POLICY_CATEGORICAL, ... */
+const lpdm_st *lpdm_policy_file(const lpdm_policy *p);             /* its tensors and metadata */
+const char *lpdm_policy_meta(const lpdm_policy *p, const char *key); /* NULL when absent */
 
 /* ------------------------------------------------------------ numerics */
 

@@ -66,7 +66,8 @@
 ** lib/replay.h), the generator, the counters, the current observation and
 ** the env copy (vecenv_save: its episode tally, "env.0"): a resumed run
 ** continues bit for bit. A checkpoint of another buffer_size is refused,
-** naming both sizes.
+** naming both sizes. The policy file (export_policy, lib/policy.c;
+** docs/policy.md) holds the online Q-network, distribution "q_greedy".
 **
 ** Lua:
 **   local q = lpdm.net{ inputs = 4, lpdm.dense{120, act = "relu"}, lpdm.dense{84, act = "relu"} }
@@ -79,6 +80,7 @@
 #include <string.h>
 
 #include "lib/heads.h"
+#include "lib/policy.h"
 #include "lib/replay.h"
 #include "lib/rule.h"
 #include "lib/util.h"
@@ -470,6 +472,18 @@ static int dqn_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   return LPDM_OK;
 }
 
+/* The policy file: what dqn_act computes (docs/policy.md). */
+static int dqn_export_policy(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
+  dqn *s = (dqn *)a;
+  const policy_parts pp = {.algo = "dqn",
+                           .distribution = "q_greedy",
+                           .setup = &s->setup,
+                           .env = s->venv->env[0],
+                           .trunk = s->trunk,
+                           .head = s->head};
+  return policy_export(&pp, st, ctx);
+}
+
 static const lpdm_algo_kind dqn_kind = {
     .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.dqn",
                              "DQN (CleanRL's dqn.py: replay, target network, epsilon-greedy), bp or local", keys),
@@ -480,6 +494,7 @@ static const lpdm_algo_kind dqn_kind = {
     .save = dqn_save,
     .load = dqn_load,
     .local_loss = "kernel anchor=1",
+    .export_policy = dqn_export_policy,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_dqn(void) { return &dqn_kind.head; }

@@ -127,7 +127,10 @@
 ** (forkjoin). This file is PPO itself: rollout, GAE, the epochs over
 ** minibatches, the clipped step; ppo_loss.c has the losses, research.c the
 ** local-learning options, dp.c the data-parallel exchange, ckpt.c the
-** checkpoints (ppo.h lists them).
+** checkpoints (ppo.h lists them). The policy file (export_policy, through
+** lib/policy.c; docs/policy.md) holds the actor's trunk and head, the
+** log-std, copy 0's observation moments and the feature_norm moments: what
+** ppo_act uses.
 **
 ** Figures per update (CleanRL's names): learning_rate, value_loss,
 ** policy_loss, entropy, old_approx_kl, approx_kl (of the last minibatch),
@@ -149,6 +152,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/policy.h"
 #include "ppo/ppo.h"
 
 static const lpdm_key keys[] = {
@@ -816,6 +820,23 @@ static int ppo_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx
   return LPDM_OK;
 }
 
+/* The policy file: what ppo_act computes (docs/policy.md). */
+static int ppo_export_policy(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
+  ppo *s = (ppo *)a;
+  const policy_parts pp = {.algo = "ppo",
+                           .distribution = s->discrete ? "categorical" : "gaussian",
+                           .setup = &s->setup,
+                           .env = s->venv->env[0],
+                           .trunk = s->trunk,
+                           .head = s->head,
+                           .log_std = s->ls ? s->ls->log_std : NULL,
+                           .venv = s->venv,
+                           .feat_mean = s->x.fm_a,
+                           .feat_var = s->x.fv_a,
+                           .feat_eps = 1e-5f}; /* ppo_fn_apply's */
+  return policy_export(&pp, st, ctx);
+}
+
 static const lpdm_algo_kind ppo_kind = {
     .head =
         LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.ppo", "PPO (clipped surrogate, GAE) as CleanRL's, bp or local", keys),
@@ -827,6 +848,7 @@ static const lpdm_algo_kind ppo_kind = {
     .load = ppo_load,
     .local_loss = "kernel anchor=1", /* local mode's default loss: docs/local-learning.md */
     .distributed = 1,                /* data-parallel over setup.comm */
+    .export_policy = ppo_export_policy,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_ppo(void) { return &ppo_kind.head; }

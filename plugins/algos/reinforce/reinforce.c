@@ -55,6 +55,9 @@
 ** (over the action dimensions) and mu_abs_mean (the policy mean's |value|
 ** over the update's steps and the action dimensions).
 **
+** The policy file (export_policy, lib/policy.c; docs/policy.md) holds the
+** trunk, the head, the log-std and squash_mean: what rf_act computes.
+**
 ** Lua:
 **   local run = lpdm.algo("reinforce", { env = env, policy = net, mode = "local",
 **                                        loss = "guided", seed = 1, steps = 200000 })
@@ -66,6 +69,7 @@
 #include <string.h>
 
 #include "lib/heads.h"
+#include "lib/policy.h"
 #include "lib/rule.h"
 #include "lib/util.h"
 #include "lib/vecenv.h"
@@ -509,6 +513,20 @@ static int rf_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   return LPDM_OK;
 }
 
+/* The policy file: what rf_act computes (docs/policy.md). */
+static int rf_export_policy(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
+  rf *s = (rf *)a;
+  const policy_parts pp = {.algo = "reinforce",
+                           .distribution = s->discrete ? "categorical" : "gaussian",
+                           .setup = &s->setup,
+                           .env = s->venv->env[0],
+                           .trunk = s->trunk,
+                           .head = s->head,
+                           .log_std = s->ls ? s->ls->log_std : NULL,
+                           .squash_mean = s->squash};
+  return policy_export(&pp, st, ctx);
+}
+
 static const lpdm_algo_kind reinforce_kind = {
     .head = LPDM_PLUGIN_HEAD(LPDM_KIND_ALGO, "algo.reinforce", "REINFORCE (Monte-Carlo policy gradient), bp or local",
                              keys),
@@ -518,6 +536,7 @@ static const lpdm_algo_kind reinforce_kind = {
     .act = rf_act,
     .save = rf_save,
     .load = rf_load,
+    .export_policy = rf_export_policy,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_reinforce(void) { return &reinforce_kind.head; }
