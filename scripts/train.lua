@@ -29,6 +29,8 @@
 --   --tensorboard      also write TensorBoard event files into DIR, with
 --                      CleanRL's tags (scripts/lib/tensorboard_run.lua;
 --                      docs/outputs.md): tensorboard --logdir runs
+--   --capture-video    record the greedy policy to DIR/videos/episode-<k>.mp4
+--                      at CleanRL's schedule (scripts/lib/capture.lua)
 --   --quiet  --list  --help
 -- Any other --foo-bar=value sets config key foo_bar of the algorithm, or
 -- else of the loss, the distance or the env, whichever declares it first
@@ -102,6 +104,7 @@ local FIXED = {
   { "threshold", nil, "20-episode average that counts as solved (default: the env's)" },
   { "quiet", nil, "no progress lines" },
   { "tensorboard", nil, "also write TensorBoard event files into the output directory (docs/outputs.md)" },
+  { "capture_video", nil, "record the greedy policy's episode to DIR/videos/ at CleanRL's intervals (training episodes 0, 1, 8, 27, ..., 729, then every 1000th; docs/rendering.md)" },
   { "blocked", "false", "local mode: the local losses over blocks of rows, never a whole B x B matrix (docs/performance.md)" },
   { "local_budget_mib", "1024", "local mode: whole B x B matrices up to this many MiB, row blocks beyond (refused for losses without them)" },
   { "partners", "0", "local mode: each sample's local loss over K random partners, not all B-1 (0: every pair, exact; an estimate, docs/performance.md)" },
@@ -347,6 +350,7 @@ local function bool_flag(name)
 end
 cfg.quiet = bool_flag("quiet")
 cfg.tensorboard = bool_flag("tensorboard") or nil -- absent unless asked: summary.json stays as it was
+cfg.capture_video = bool_flag("capture_video") or nil
 -- The run's label: bp trains no hidden layer by a local loss, so a bp run
 -- names none (cfg.loss stays the loss given to the algorithm, unused).
 local label = cfg.mode == "bp" and string.format("%s_%s_bp", cfg.env, cfg.algo)
@@ -389,7 +393,8 @@ if resume then
   end
 end
 -- What makes two runs the same run: every flag but these.
-local NOT_IN_HASH = { quiet = true, resume = true, checkpoint_every = true, out = true, tensorboard = true }
+local NOT_IN_HASH = { quiet = true, resume = true, checkpoint_every = true, out = true, tensorboard = true,
+  capture_video = true }
 local function config_hash()
   local keys = {}
   for k in pairs(flags) do if not NOT_IN_HASH[k] then keys[#keys + 1] = k end end
@@ -583,6 +588,14 @@ end
 -- --tensorboard: event files beside the CSVs (scripts/lib/tensorboard_run.lua)
 local tblog = cfg.tensorboard and PRIMARY and try(require("tensorboard_run").open, out,
   { clock = lpdm.clock, mode = cfg.mode, config = run.config, resume_step = resume and global_step })
+-- --capture-video: the greedy policy on an env of its own (scripts/lib/capture.lua)
+local capture
+if cfg.capture_video and PRIMARY then
+  local why
+  capture, why = require("capture").open(lpdm, env.id, next(env_cfg) and env_cfg or nil, out)
+  if not capture then die(why) end
+  capture.done_through = #returns - 1 -- a resumed run does not record again what it recorded
+end
 
 local function checkpoint()
   local last = {}
@@ -633,6 +646,7 @@ local function on_update(it, wall)
   for _, c in ipairs(update_cols) do row[#row + 1] = num(it.stats[c]) end
   update_rows[#update_rows + 1] = table.concat(row, ",") .. "\n"
   if tblog then tblog:update(it, wall) end
+  if capture then capture:after_iteration(run, #returns) end
 end
 
 local function summary(status, err)
