@@ -103,7 +103,7 @@
 **   local env = lpdm.env("MinAtar/Breakout-v1")
 **   local obs = env:reset{seed = 1}            -- 400 numbers, C x H x W
 **   local obs, r, term, trunc = env:step(2)    -- move right
-**   print(env:render())
+**   print(env:render_text())
 **   local net = lpdm.net{ inputs = env.obs_dim,
 **     lpdm.layer("conv2d", { in_channels = 4, height = 10, width = 10,
 **                            out_channels = 16, kernel = 3, act = "relu" }),
