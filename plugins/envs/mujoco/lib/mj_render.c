@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+** mj_render.c -- images of a MuJoCo env (render_rgb) with MuJoCo's own
+** renderer, offscreen, through OSMesa (Mesa's software OpenGL: no display,
+** no GPU). Part of the MuJoCo envs' private library (mj_env.h).
+**
+** HOW IT WORKS
+**
+** An env renders nothing until asked. Its first render_rgb makes an
+** mjx_renderer: an OSMesa context with its own buffer, a private copy of the
+** env's mjModel whose offscreen buffer (vis.global.offwidth, offheight) is
+** grown to the size asked for and at least 480 x 480 (Gymnasium's
+** MujocoEnv grows it the same way), an mjData of that copy, an mjvScene
+** (1000 geoms, as Gymnasium), default mjvOption and an mjrContext
+** (mjr_makeContext, font scale 150, offscreen buffer). A later request
+** larger than the buffer remakes it. mjx_close frees it with the env.
+**
+** Each image:
+**   1. copies the env's time, qpos, qvel, act, ctrl and mocap poses into the
+**      private mjData and runs mj_forward there: the env's own mjData is
+**      only read, so rendering never changes the simulation or the bytes
+**      of a run, and the picture is a function of the state alone (the
+**      env's mjData after mj_step holds the kinematics of the substep
+**      before the last integration; the private one is exact);
+**   2. places a free camera from the env's mjx_camera: it looks at the
+**      tracked body's subtree centre of mass (x and y; z too unless the
+**      camera fixes it), or at a fixed point, from distance / azimuth /
+**      elevation. Gymnasium's DEFAULT_CAMERA_CONFIG names these values;
+**      MuJoCo's own tracking camera smooths the lookat over frames (it
+**      moves 0.2 of the way each update), which would make an image depend
+**      on the frames before it, so lpdm sets the lookat itself;
+**   3. mjv_updateScene, mjr_render into the offscreen buffer,
+**      mjr_readPixels (rows bottom-up) and a flip to rows top-down.
+**
+** OSMesa binds a context to the calling thread, so each call makes its
+** own context current first: instances render independently, one thread
+** at a time per instance (as every env call).
+**
+** WITHOUT OSMESA (built without libosmesa6-dev: LPDM_HAVE_OSMESA unset)
+** render_rgb fails with "rendering MuJoCo envs needs OSMesa: install
+** libosmesa6-dev and rebuild"; render_info still answers.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/mj_env.h"
+
+#define MJX_MIN_SIDE 480 /* Gymnasium's MujocoEnv DEFAULT_SIZE */
+
+void mjx_render_info(const lpdm_env *self, int *w, int *h, int *fps) {
+  const mjx_env *e = (const mjx_env *)self;
+  *w = MJX_MIN_SIDE;
+  *h = MJX_MIN_SIDE;
+  /* Gymnasium: int(np.round(1.0 / self.dt)); nearbyint rounds half to even as NumPy */
+  double f = e->dt > 0 ? nearbyint(1.0 / e->dt) : 0;
+  *fps = f >= 1 && f <= 10000 ? (int)f : 1;
+}
+
+#ifndef LPDM_HAVE_OSMESA
+
+struct mjx_renderer {
+  int unused;
+};
+
+int mjx_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx) {
+  (void)self;
+  (void)rgb;
+  (void)width;
+  (void)height;
+  return lpdm_error(ctx, LPDM_ERR,
+                    "rendering MuJoCo envs needs OSMesa: install libosmesa6-dev and rebuild");
+}
+
+void mjx_render_free(mjx_renderer *r) { free(r); }
+
+#else
+
+#include <GL/osmesa.h>
+
+struct mjx_renderer {
+  OSMesaContext gl;
+  unsigned char *glbuf; /* OSMesa's window buffer (RGBA), side x side */
+  int offw, offh;       /* the offscreen buffer's size */
+  mjModel *m;           /* private copy with the grown offscreen size */
+  mjData *d;            /* private data: the env's state, mj_forward */
+  mjvScene scn;
+  mjvOption opt;
+  mjvPerturb pert;
+  mjrContext con;
+  int have_scn, have_con;
+};
+
+void mjx_render_free(mjx_renderer *r) {
+  if (!r) return;
+  if (r->gl && r->glbuf) OSMesaMakeCurrent(r->gl, r->glbuf, GL_UNSIGNED_BYTE, r->offw, r->offh);
+  if (r->have_con) mjr_freeContext(&r->con);
+  if (r->have_scn) mjv_freeScene(&r->scn);
+  if (r->d) mj_deleteData(r->d);
+  if (r->m) mj_deleteModel(r->m);
+  if (r->gl) OSMesaDestroyContext(r->gl);
+  free(r->glbuf);
+  free(r);
+}
+
+static int render_open(mjx_env *e, int w, int h, lpdm_ctx *ctx) {
+  mjx_renderer *r = calloc(1, sizeof *r);
+  if (!r) return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory for the renderer", e->id);
+  e->render = r;
+  r->offw = w > e->m->vis.global.offwidth ? w : e->m->vis.global.offwidth;
+  r->offh = h > e->m->vis.global.offheight ? h : e->m->vis.global.offheight;
+  if (r->offw < MJX_MIN_SIDE) r->offw = MJX_MIN_SIDE;
+  if (r->offh < MJX_MIN_SIDE) r->offh = MJX_MIN_SIDE;
+  r->gl = OSMesaCreateContextExt(OSMESA_RGBA, 24, 8, 8, NULL);
+  if (!r->gl) return lpdm_error(ctx, LPDM_ERR, "%s: OSMesa could not create a context", e->id);
+  r->glbuf = malloc((size_t)r->offw * (size_t)r->offh * 4);
+  if (!r->glbuf) return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory for the renderer", e->id);
+  if (!OSMesaMakeCurrent(r->gl, r->glbuf, GL_UNSIGNED_BYTE, r->offw, r->offh))
+    return lpdm_error(ctx, LPDM_ERR, "%s: OSMesa could not make its context current", e->id);
+  r->m = mj_copyModel(NULL, e->m);
+  if (!r->m) return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory copying the model", e->id);
+  r->m->vis.global.offwidth = r->offw;
+  r->m->vis.global.offheight = r->offh;
+  r->d = mj_makeData(r->m);
+  if (!r->d) return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory for the render data", e->id);
+  mjv_defaultOption(&r->opt);
+  mjv_defaultPerturb(&r->pert);
+  mjv_defaultScene(&r->scn);
+  mjv_makeScene(r->m, &r->scn, 1000);
+  r->have_scn = 1;
+  mjr_defaultContext(&r->con);
+  mjr_makeContext(r->m, &r->con, mjFONTSCALE_150);
+  r->have_con = 1;
+  mjr_setBuffer(mjFB_OFFSCREEN, &r->con);
+  if (r->con.currentBuffer != mjFB_OFFSCREEN)
+    return lpdm_error(ctx, LPDM_ERR, "%s: MuJoCo's offscreen buffer is not available under OSMesa",
+                      e->id);
+  if (r->con.offWidth < w || r->con.offHeight < h)
+    return lpdm_error(ctx, LPDM_ERR, "%s: MuJoCo made a %d x %d offscreen buffer, %d x %d asked",
+                      e->id, r->con.offWidth, r->con.offHeight, w, h);
+  return LPDM_OK;
+}
+
+/* The env's state into the private data, and its kinematics. */
+static void copy_state(const mjx_env *e, mjx_renderer *r) {
+  const mjModel *m = e->m;
+  const mjData *s = e->d;
+  mjData *d = r->d;
+  d->time = s->time;
+  memcpy(d->qpos, s->qpos, sizeof(mjtNum) * (size_t)m->nq);
+  memcpy(d->qvel, s->qvel, sizeof(mjtNum) * (size_t)m->nv);
+  if (m->na) memcpy(d->act, s->act, sizeof(mjtNum) * (size_t)m->na);
+  if (m->nu) memcpy(d->ctrl, s->ctrl, sizeof(mjtNum) * (size_t)m->nu);
+  if (m->nmocap) {
+    memcpy(d->mocap_pos, s->mocap_pos, sizeof(mjtNum) * 3 * (size_t)m->nmocap);
+    memcpy(d->mocap_quat, s->mocap_quat, sizeof(mjtNum) * 4 * (size_t)m->nmocap);
+  }
+  mj_forward(r->m, d);
+}
+
+static void place_camera(const mjx_env *e, const mjx_renderer *r, mjvCamera *cam) {
+  const mjx_camera *c = e->camera;
+  const mjModel *m = r->m;
+  mjv_defaultCamera(cam);
+  cam->type = mjCAMERA_FREE;
+  cam->distance = c && c->distance > 0 ? c->distance : m->stat.extent;
+  cam->azimuth = c ? c->azimuth : 90;
+  cam->elevation = c ? c->elevation : -45;
+  if (c && c->track > 0 && c->track < m->nbody) {
+    const mjtNum *com = r->d->subtree_com + 3 * c->track;
+    cam->lookat[0] = com[0];
+    cam->lookat[1] = com[1];
+    cam->lookat[2] = c->fixed_z ? c->lookat[2] : com[2];
+  } else if (c && c->fixed_point) {
+    for (int i = 0; i < 3; i++) cam->lookat[i] = c->lookat[i];
+  } else {
+    for (int i = 0; i < 3; i++) cam->lookat[i] = m->stat.center[i];
+  }
+}
+
+int mjx_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx) {
+  mjx_env *e = (mjx_env *)self;
+  mjx_renderer *r = e->render;
+  if (r && (width > r->offw || height > r->offh)) { /* a larger image: a larger buffer */
+    mjx_render_free(r);
+    e->render = r = NULL;
+  }
+  if (!r) {
+    int rc = render_open(e, width, height, ctx);
+    if (rc) {
+      mjx_render_free(e->render);
+      e->render = NULL;
+      return rc;
+    }
+    r = e->render;
+  }
+  if (!OSMesaMakeCurrent(r->gl, r->glbuf, GL_UNSIGNED_BYTE, r->offw, r->offh))
+    return lpdm_error(ctx, LPDM_ERR, "%s: OSMesa could not make its context current", e->id);
+  copy_state(e, r);
+  mjvCamera cam;
+  place_camera(e, r, &cam);
+  mjv_updateScene(r->m, r->d, &r->opt, &r->pert, &cam, mjCAT_ALL, &r->scn);
+  mjrRect view = {0, 0, width, height};
+  mjr_setBuffer(mjFB_OFFSCREEN, &r->con);
+  mjr_render(view, &r->scn, &r->con);
+  mjr_readPixels(rgb, NULL, view, &r->con);
+  size_t row = (size_t)width * 3;
+  unsigned char *tmp = malloc(row);
+  if (!tmp) return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory", e->id);
+  for (int y = 0; y < height / 2; y++) { /* bottom-up -> top-down */
+    unsigned char *a = rgb + (size_t)y * row, *b = rgb + (size_t)(height - 1 - y) * row;
+    memcpy(tmp, a, row);
+    memcpy(a, b, row);
+    memcpy(b, tmp, row);
+  }
+  free(tmp);
+  return LPDM_OK;
+}
+
+#endif
