@@ -108,8 +108,10 @@ static int ant_healthy(const ant_env *p) {
   return finite && p->z_min <= d->qpos[2] && d->qpos[2] <= p->z_max;
 }
 
-/* The camera (docs/rendering.md): Gymnasium Ant-v5 gives distance 4 only; lpdm follows the torso (body 1) so that the ant stays in view. */
-static const mjx_camera ant_camera = {.track = 1, .distance = 4, .azimuth = 90, .elevation = -45};
+/* The camera (docs/rendering.md): Gymnasium Ant-v5 gives distance 4 only; lpdm follows the
+   torso (body 1) so that the ant stays in view. */
+static const mjx_camera ant_camera = {
+    .track = 1, .distance = 4, .azimuth = 90, .elevation = -45, .grid = 1};
 
 static int ant_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                       lpdm_ctx *ctx) {

@@ -66,8 +66,10 @@ static void hc_observe(const cheetah_env *p, float *obs) {
   for (int i = 0; i < 9; i++) obs[k++] = (float)d->qvel[i];
 }
 
-/* The camera (docs/rendering.md): Gymnasium HalfCheetah-v5 gives distance 4 only; lpdm follows the torso (body 1) so that the runner stays in view. */
-static const mjx_camera hc_camera = {.track = 1, .distance = 4, .azimuth = 90, .elevation = -45};
+/* The camera (docs/rendering.md): Gymnasium HalfCheetah-v5 gives distance 4 only; lpdm follows
+   the torso (body 1) so that the runner stays in view. */
+static const mjx_camera hc_camera = {
+    .track = 1, .distance = 4, .azimuth = 90, .elevation = -45, .grid = 1};
 
 static int hc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {

@@ -98,8 +98,11 @@ static int hp_healthy(const hopper_env *p) {
   return ok_state && p->z_min < z && z < p->z_max && p->angle_min < angle && angle < p->angle_max;
 }
 
-/* The camera (docs/rendering.md): Gymnasium Hopper-v5: trackbodyid 2 (the thigh), distance 3, lookat z 1.15, elevation -20. */
-static const mjx_camera hp_camera = {.track = 2, .fixed_z = 1, .lookat = {0, 0, 1.15}, .distance = 3, .azimuth = 90, .elevation = -20};
+/* The camera (docs/rendering.md): Gymnasium Hopper-v5: trackbodyid 2 (the thigh), distance 3,
+   lookat z 1.15, elevation -20. */
+static const mjx_camera hp_camera = {
+    .track = 2, .fixed_z = 1, .lookat = {0, 0, 1.15}, .distance = 3, .azimuth = 90,
+    .elevation = -20, .grid = 1};
 
 static int hp_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {

@@ -115,8 +115,11 @@ static double hu_mass_center_x(const humanoid_env *p) {
   return num / mjx_np_sum(m->body_mass, HU_NBODY);
 }
 
-/* The camera (docs/rendering.md): Gymnasium Humanoid-v5: trackbodyid 1 (the torso), distance 4, lookat z 2, elevation -20. */
-static const mjx_camera hu_camera = {.track = 1, .fixed_z = 1, .lookat = {0, 0, 2.0}, .distance = 4, .azimuth = 90, .elevation = -20};
+/* The camera (docs/rendering.md): Gymnasium Humanoid-v5: trackbodyid 1 (the torso), distance 4,
+   lookat z 2, elevation -20. */
+static const mjx_camera hu_camera = {
+    .track = 1, .fixed_z = 1, .lookat = {0, 0, 2.0}, .distance = 4, .azimuth = 90,
+    .elevation = -20, .grid = 1};
 
 static int hu_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {

@@ -70,8 +70,11 @@ static void idp_observe(const mjx_env *e, float *obs) {
   obs[8] = (float)mjx_clip(d->qfrc_constraint[0], -10, 10);
 }
 
-/* The camera (docs/rendering.md): Gymnasium InvertedDoublePendulum-v5's DEFAULT_CAMERA_CONFIG: trackbodyid 0 (fixed), distance 4.1225, lookat z 0.1225. */
-static const mjx_camera idp_camera = {.track = 0, .fixed_point = 1, .lookat = {0, 0, 0.1225}, .distance = 4.1225, .azimuth = 90, .elevation = -45};
+/* The camera (docs/rendering.md): Gymnasium InvertedDoublePendulum-v5's DEFAULT_CAMERA_CONFIG:
+   trackbodyid 0 (fixed), distance 4.1225, lookat z 0.1225. */
+static const mjx_camera idp_camera = {
+    .track = 0, .fixed_point = 1, .lookat = {0, 0, 0.1225}, .distance = 4.1225, .azimuth = 90,
+    .elevation = -45};
 
 static int idp_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                       lpdm_ctx *ctx) {

@@ -57,8 +57,10 @@ static void ip_observe(const mjx_env *e, float *obs) {
   obs[3] = (float)d->qvel[1];
 }
 
-/* The camera (docs/rendering.md): Gymnasium InvertedPendulum-v5: trackbodyid 0 (fixed), distance 2.04, at the model's centre. */
-static const mjx_camera ip_camera = {.track = 0, .distance = 2.04, .azimuth = 90, .elevation = -45};
+/* The camera (docs/rendering.md): Gymnasium InvertedPendulum-v5: trackbodyid 0 (fixed),
+   distance 2.04, at the model's centre. */
+static const mjx_camera ip_camera = {
+    .track = 0, .distance = 2.04, .azimuth = 90, .elevation = -45};
 
 static int ip_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {

@@ -74,8 +74,10 @@ static void rc_observe(const reacher_env *p, float *obs) {
   obs[9] = (float)(d->xpos[3 * p->tip + 1] - d->xpos[3 * p->target + 1]);
 }
 
-/* The camera (docs/rendering.md): Gymnasium Reacher-v5: trackbodyid 0 (the world: a fixed camera) at the model's centre and extent. */
-static const mjx_camera rc_camera = {.track = 0, .distance = 0, .azimuth = 90, .elevation = -45};
+/* The camera (docs/rendering.md): Gymnasium Reacher-v5: trackbodyid 0 (the world: a fixed
+   camera) at the model's centre and extent. */
+static const mjx_camera rc_camera = {
+    .track = 0, .distance = 0, .azimuth = 90, .elevation = -45};
 
 static int rc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {

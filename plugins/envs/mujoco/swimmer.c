@@ -65,8 +65,10 @@ static void sw_observe(const swimmer_env *p, float *obs) {
   for (int i = 0; i < 5; i++) obs[k++] = (float)d->qvel[i];
 }
 
-/* The camera (docs/rendering.md): Gymnasium Swimmer-v5 gives none (the model's extent as distance); lpdm follows the front body (body 1). */
-static const mjx_camera sw_camera = {.track = 1, .distance = 0, .azimuth = 90, .elevation = -45};
+/* The camera (docs/rendering.md): Gymnasium Swimmer-v5 gives none (the model's extent as
+   distance); lpdm follows the front body (body 1). */
+static const mjx_camera sw_camera = {
+    .track = 1, .distance = 0, .azimuth = 90, .elevation = -45, .grid = 1};
 
 static int sw_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {

@@ -87,8 +87,11 @@ static int wk_healthy(const walker_env *p) {
   return p->z_min < z && z < p->z_max && p->angle_min < angle && angle < p->angle_max;
 }
 
-/* The camera (docs/rendering.md): Gymnasium Walker2d-v5: trackbodyid 2 (the right thigh), distance 4, lookat z 1.15, elevation -20. */
-static const mjx_camera wk_camera = {.track = 2, .fixed_z = 1, .lookat = {0, 0, 1.15}, .distance = 4, .azimuth = 90, .elevation = -20};
+/* The camera (docs/rendering.md): Gymnasium Walker2d-v5: trackbodyid 2 (the right thigh),
+   distance 4, lookat z 1.15, elevation -20. */
+static const mjx_camera wk_camera = {
+    .track = 2, .fixed_z = 1, .lookat = {0, 0, 1.15}, .distance = 4, .azimuth = 90,
+    .elevation = -20, .grid = 1};
 
 static int wk_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {

@@ -154,6 +154,7 @@ typedef struct mjx_camera {
   double distance;  /* 0: the model's extent (stat.extent), as Gymnasium */
   double azimuth;   /* degrees; MuJoCo's default camera: 90              */
   double elevation; /* degrees; MuJoCo's default camera: -45             */
+  int grid;         /* draw lines every metre on the ground (z = 0)      */
 } mjx_camera;
 
 typedef struct mjx_renderer mjx_renderer; /* an env's renderer (mj_render.c) */

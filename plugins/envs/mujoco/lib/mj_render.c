@@ -29,7 +29,9 @@
 **      MuJoCo's own tracking camera smooths the lookat over frames (it
 **      moves 0.2 of the way each update), which would make an image depend
 **      on the frames before it, so lpdm sets the lookat itself;
-**   3. mjv_updateScene, mjr_render into the offscreen buffer,
+**   3. mjv_updateScene, a grid of lines every metre on the ground for the
+**      envs that move (the models carry no floor texture; mjx_camera.grid),
+**      mjr_render into the offscreen buffer,
 **      mjr_readPixels (rows bottom-up) and a flip to rows top-down.
 **
 ** OSMesa binds a context to the calling thread, so each call makes its
@@ -40,6 +42,7 @@
 ** render_rgb fails with "rendering MuJoCo envs needs OSMesa: install
 ** libosmesa6-dev and rebuild"; render_info still answers.
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +181,23 @@ static void place_camera(const mjx_env *e, const mjx_renderer *r, mjvCamera *cam
   }
 }
 
+/* Lines every metre on the ground (z = 0) around the lookat, so that a
+   followed body is seen to move: lpdm's models carry no floor texture. */
+static void add_grid(mjvScene *scn, const mjtNum *at) {
+  const int n = 8;
+  const float rgba[4] = {0.55f, 0.55f, 0.55f, 1};
+  double x0 = floor(at[0]) - n, y0 = floor(at[1]) - n;
+  for (int k = 0; k <= 2 * n; k++) {
+    for (int dir = 0; dir < 2 && scn->ngeom < scn->maxgeom; dir++) {
+      mjvGeom *g = &scn->geoms[scn->ngeom++];
+      mjv_initGeom(g, mjGEOM_LINE, NULL, NULL, NULL, rgba);
+      g->category = mjCAT_DECOR;
+      if (dir == 0) mjv_makeConnector(g, mjGEOM_LINE, 2, x0 + k, y0, 1e-3, x0 + k, y0 + 2 * n, 1e-3);
+      else mjv_makeConnector(g, mjGEOM_LINE, 2, x0, y0 + k, 1e-3, x0 + 2 * n, y0 + k, 1e-3);
+    }
+  }
+}
+
 int mjx_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx) {
   mjx_env *e = (mjx_env *)self;
   mjx_renderer *r = e->render;
@@ -200,6 +220,7 @@ int mjx_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lp
   mjvCamera cam;
   place_camera(e, r, &cam);
   mjv_updateScene(r->m, r->d, &r->opt, &r->pert, &cam, mjCAT_ALL, &r->scn);
+  if (e->camera && e->camera->grid) add_grid(&r->scn, cam.lookat);
   mjrRect view = {0, 0, width, height};
   mjr_setBuffer(mjFB_OFFSCREEN, &r->con);
   mjr_render(view, &r->scn, &r->con);
