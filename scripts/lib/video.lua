@@ -121,7 +121,7 @@ function M.open(path, opts)
   local ext = (path:match("%.([%w]+)$") or ""):lower()
   local out
   if ext == "mp4" then
-    local pad = (w % 2 == 1 or h % 2 == 1) and "-vf pad=ceil(iw/2)*2:ceil(ih/2)*2 " or ""
+    local pad = (w % 2 == 1 or h % 2 == 1) and ("-vf " .. q("pad=ceil(iw/2)*2:ceil(ih/2)*2") .. " ") or ""
     out = pad .. "-c:v libx264 -preset fast -pix_fmt yuv420p -movflags +faststart"
   elseif ext == "gif" then
     out = "-filter_complex " .. q("split[a][b];[a]palettegen[p];[b][p]paletteuse") .. " -loop 0"
