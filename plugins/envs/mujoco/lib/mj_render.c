@@ -101,7 +101,11 @@ void mjx_render_free(mjx_renderer *r) {
   if (r->have_scn) mjv_freeScene(&r->scn);
   if (r->d) mj_deleteData(r->d);
   if (r->m) mj_deleteModel(r->m);
-  if (r->gl) OSMesaDestroyContext(r->gl);
+  if (r->gl) {
+    /* unbind first: a context destroyed while current keeps its framebuffer */
+    OSMesaMakeCurrent(NULL, NULL, GL_UNSIGNED_BYTE, 0, 0);
+    OSMesaDestroyContext(r->gl);
+  }
   free(r->glbuf);
   free(r);
 }
