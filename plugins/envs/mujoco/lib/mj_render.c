@@ -36,7 +36,10 @@
 **
 ** OSMesa binds a context to the calling thread, so each call makes its
 ** own context current first: instances render independently, one thread
-** at a time per instance (as every env call).
+** at a time per instance (as every env call). libOSMesa.so.8 itself is
+** loaded (dlopen, RTLD_GLOBAL, once per process) at the first image, not
+** linked: loading the plugins stays as light as before; a missing library
+** is an error naming libosmesa6-dev.
 **
 ** WITHOUT OSMESA (built without libosmesa6-dev: LPDM_HAVE_OSMESA unset)
 ** render_rgb fails with "rendering MuJoCo envs needs OSMesa: install
@@ -79,7 +82,47 @@ void mjx_render_free(mjx_renderer *r) { free(r); }
 
 #else
 
+#include <dlfcn.h>
+#include <pthread.h>
+
 #include <GL/osmesa.h>
+
+/* libOSMesa is loaded at the first image, not linked: it pulls in Mesa and
+   LLVM (some 100 MB of libraries), which every process that loads the
+   plugins would otherwise map, and whose loading valgrind misreads.
+   RTLD_GLOBAL lets MuJoCo's own OpenGL loader find OSMesaGetProcAddress. */
+#define MJX_OSMESA_LIB "libOSMesa.so.8"
+
+typedef OSMesaContext (*create_fn)(GLenum, GLint, GLint, GLint, OSMesaContext);
+typedef GLboolean (*current_fn)(OSMesaContext, void *, GLenum, GLsizei, GLsizei);
+typedef void (*destroy_fn)(OSMesaContext);
+
+static struct {
+  pthread_once_t once;
+  create_fn create;
+  current_fn make_current;
+  destroy_fn destroy;
+  char err[512];
+} osm = {PTHREAD_ONCE_INIT, NULL, NULL, NULL, ""};
+
+static void gl_load(void) {
+  void *lib = dlopen(MJX_OSMESA_LIB, RTLD_NOW | RTLD_GLOBAL);
+  if (!lib) {
+    const char *e = dlerror();
+    snprintf(osm.err, sizeof osm.err, "%s", e ? e : MJX_OSMESA_LIB);
+    return;
+  }
+  /* dlsym returns void *; a function pointer is read through memcpy (ISO C) */
+  void *f[3] = {dlsym(lib, "OSMesaCreateContextExt"), dlsym(lib, "OSMesaMakeCurrent"),
+                dlsym(lib, "OSMesaDestroyContext")};
+  if (!f[0] || !f[1] || !f[2]) {
+    snprintf(osm.err, sizeof osm.err, "%s lacks the OSMesa functions", MJX_OSMESA_LIB);
+    return; /* the library stays loaded: dlclose under MuJoCo's feet is worse */
+  }
+  memcpy(&osm.create, &f[0], sizeof osm.create);
+  memcpy(&osm.make_current, &f[1], sizeof osm.make_current);
+  memcpy(&osm.destroy, &f[2], sizeof osm.destroy);
+}
 
 struct mjx_renderer {
   OSMesaContext gl;
@@ -96,21 +139,25 @@ struct mjx_renderer {
 
 void mjx_render_free(mjx_renderer *r) {
   if (!r) return;
-  if (r->gl && r->glbuf) OSMesaMakeCurrent(r->gl, r->glbuf, GL_UNSIGNED_BYTE, r->offw, r->offh);
+  if (r->gl && r->glbuf) osm.make_current(r->gl, r->glbuf, GL_UNSIGNED_BYTE, r->offw, r->offh);
   if (r->have_con) mjr_freeContext(&r->con);
   if (r->have_scn) mjv_freeScene(&r->scn);
   if (r->d) mj_deleteData(r->d);
   if (r->m) mj_deleteModel(r->m);
   if (r->gl) {
     /* unbind first: a context destroyed while current keeps its framebuffer */
-    OSMesaMakeCurrent(NULL, NULL, GL_UNSIGNED_BYTE, 0, 0);
-    OSMesaDestroyContext(r->gl);
+    osm.make_current(NULL, NULL, GL_UNSIGNED_BYTE, 0, 0);
+    osm.destroy(r->gl);
   }
   free(r->glbuf);
   free(r);
 }
 
 static int render_open(mjx_env *e, int w, int h, lpdm_ctx *ctx) {
+  pthread_once(&osm.once, gl_load);
+  if (!osm.create)
+    return lpdm_error(ctx, LPDM_ERR,
+                      "rendering MuJoCo envs needs OSMesa: %s (install libosmesa6-dev)", osm.err);
   mjx_renderer *r = calloc(1, sizeof *r);
   if (!r) return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory for the renderer", e->id);
   e->render = r;
@@ -118,11 +165,11 @@ static int render_open(mjx_env *e, int w, int h, lpdm_ctx *ctx) {
   r->offh = h > e->m->vis.global.offheight ? h : e->m->vis.global.offheight;
   if (r->offw < MJX_MIN_SIDE) r->offw = MJX_MIN_SIDE;
   if (r->offh < MJX_MIN_SIDE) r->offh = MJX_MIN_SIDE;
-  r->gl = OSMesaCreateContextExt(OSMESA_RGBA, 24, 8, 8, NULL);
+  r->gl = osm.create(OSMESA_RGBA, 24, 8, 8, NULL);
   if (!r->gl) return lpdm_error(ctx, LPDM_ERR, "%s: OSMesa could not create a context", e->id);
   r->glbuf = malloc((size_t)r->offw * (size_t)r->offh * 4);
   if (!r->glbuf) return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory for the renderer", e->id);
-  if (!OSMesaMakeCurrent(r->gl, r->glbuf, GL_UNSIGNED_BYTE, r->offw, r->offh))
+  if (!osm.make_current(r->gl, r->glbuf, GL_UNSIGNED_BYTE, r->offw, r->offh))
     return lpdm_error(ctx, LPDM_ERR, "%s: OSMesa could not make its context current", e->id);
   r->m = mj_copyModel(NULL, e->m);
   if (!r->m) return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory copying the model", e->id);
@@ -218,7 +265,7 @@ int mjx_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lp
     }
     r = e->render;
   }
-  if (!OSMesaMakeCurrent(r->gl, r->glbuf, GL_UNSIGNED_BYTE, r->offw, r->offh))
+  if (!osm.make_current(r->gl, r->glbuf, GL_UNSIGNED_BYTE, r->offw, r->offh))
     return lpdm_error(ctx, LPDM_ERR, "%s: OSMesa could not make its context current", e->id);
   copy_state(e, r);
   mjvCamera cam;
