@@ -43,7 +43,9 @@
 **
 ** WITHOUT OSMESA (built without libosmesa6-dev: LPDM_HAVE_OSMESA unset)
 ** render_rgb fails with "rendering MuJoCo envs needs OSMesa: install
-** libosmesa6-dev and rebuild"; render_info still answers.
+** libosmesa6-dev and rebuild"; render_info still answers. Built with it
+** but run where libOSMesa.so.8 cannot be loaded, render_rgb fails with the
+** loader's message and "(install libosmesa6-dev)".
 */
 #include <math.h>
 #include <stdio.h>
