@@ -122,7 +122,6 @@
 #include <stdint.h>
 
 #include "lpdm/lpdm.h"
-#include "lib/draw.h"
 
 #define MB_N 10               /* grid side */
 #define MB_CELLS (MB_N * MB_N)
