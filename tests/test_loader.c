@@ -537,6 +537,7 @@ int main(void) {
   snprintf(want, sizeof want, "more than %d config keys", LPDM_MAX_KEYS);
   refused(ctx, "too_many_keys", want, "distance.fixture_too_many_keys");
   refused(ctx, "undefined_symbol", "lpdm_fixture_nowhere", NULL);
+  refused(ctx, "render_no_info", "'render_info'", "env.fixture_render_no_info");
   /* Loading the same file again is a duplicate too. */
   fixture(path, sizeof path, "good_distance");
   ok(lpdm_plugin_load(ctx, path) < 0 && has(lpdm_ctx_message(ctx), "already registered") &&

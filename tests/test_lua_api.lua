@@ -94,7 +94,7 @@ test("env reset/step/state/set_state round trip", function()
   same_array(b[1], a[1], "same step from the same state")
   eq(b[2], a[2], "same reward")
   fails(function() env:set_state { 1, 2, 3 } end, "bad argument #1 to 'set_state'", "3 values, expected 4")
-  check(type(env:render()) == "string", "render gives a string")
+  check(type(env:render_text()) == "string", "render_text gives a string")
 end)
 
 test("wrong argument types give Lua's standard messages", function()

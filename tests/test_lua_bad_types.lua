@@ -35,7 +35,8 @@ local ACCEPTS = {
   ["lpdm.lua_layer"] = { ["function"] = 1 },
   ["env:reset"] = { ["nil"] = 1, ["42"] = 1, ["{}"] = 1 }, -- no seed, a seed, no options
   ["env.reset"] = { ["env"] = 1 }, ["env.state"] = { ["env"] = 1 }, ["env.render"] = { ["env"] = 1 },
-  ["env:state"] = "*", ["env:render"] = "*", ["net:params"] = "*", ["net.params"] = { ["net"] = 1 },
+  ["env.render_text"] = { ["env"] = 1 }, ["env:render"] = { ["nil"] = 1, ["{}"] = 1 }, -- natural size
+  ["env:state"] = "*", ["env:render_text"] = "*", ["net:params"] = "*", ["net.params"] = { ["net"] = 1 },
   ["run:iterate"] = "*", ["run:iterations"] = "*", ["run.iterate"] = { ["run"] = 1 }, ["run.iterations"] = { ["run"] = 1 },
   ["run:save"] = { ["42"] = 1, ["-1"] = 1, ["nan"] = 1, ["1e300"] = 1, ["'nope'"] = 1 }, -- numbers are file names
   ["run:load"] = { ["'nope'"] = 1 },
@@ -79,7 +80,7 @@ ok(#sfuncs >= 5, "lpdm.stats has its " .. #sfuncs .. " functions: " .. table.con
 for _, k in ipairs(sfuncs) do
   for _, b in ipairs(BAD) do try("lpdm.stats." .. k, b[1], lpdm.stats[k], b[2]) end
 end
-local METHODS = { env = { "reset", "step", "state", "set_state", "render" }, net = { "forward", "params", "set_lr", "layer" },
+local METHODS = { env = { "reset", "step", "state", "set_state", "render", "render_text" }, net = { "forward", "params", "set_lr", "layer" },
   distance = { "pairwise" }, loss = { "eval" }, run = { "iterate", "iterations", "act", "save", "load" } }
 for _, t in ipairs({ "env", "net", "distance", "loss", "run" }) do
   local o = OBJ[t]

@@ -5,9 +5,15 @@
 **                            step(a) -> obs, reward, terminated, truncated
 **                            (a: an integer 0..n-1 for Discrete; a table of
 **                            dim numbers for Box, even Box(1): step{0.3});
-**                            state(), set_state(t), render(), close();
+**                            state(), set_state(t), render_text(), close();
+**                            render([{width=, height=}]) -> image {width=,
+**                            height=, rgb=<string of W*H*3 bytes, RGB24,
+**                            rows top-down>} (natural size unless given;
+**                            docs/rendering.md; an env without images says so);
 **                            .id .name .doc .obs_dim .state_dim .max_episode_steps
 **                            .action_space .observation_space .config
+**                            .render_width .render_height .render_fps (nil
+**                            when the env renders no images)
 **
 ** lpdm.algo makes an Env from an id with lpdmL_pushenv (lpdm_run.c).
 */
@@ -156,17 +162,78 @@ static int env_set_state(lua_State *L) {
   return 0;
 }
 
-/* env:render() -> string */
-static int env_render(lua_State *L) {
+/* env:render_text() -> string: the env's one-line (or few-line) text */
+static int env_render_text(lua_State *L) {
   lenv *e = check_env(L, 1);
   lpdm_env *env = e->env;
-  if (!env->kind->render) return luaL_error(L, "%s: this env does not render", env_id(env));
+  if (!env->kind->render) return luaL_error(L, "%s: this env does not render text", env_id(env));
   luaL_Buffer b;
   char *buf = luaL_buffinitsize(L, &b, 8192);
   buf[0] = '\0';
-  if (env->kind->render(env, buf, 8192)) return luaL_error(L, "%s: render failed", env_id(env));
+  if (env->kind->render(env, buf, 8192)) return luaL_error(L, "%s: render_text failed", env_id(env));
   luaL_pushresultsize(&b, strlen(buf));
   return 1;
+}
+
+/* Reads field k of the options table at 2 into *v (a positive integer). */
+static void render_opt(lua_State *L, const char *k, int *v) {
+  if (lua_getfield(L, 2, k) != LUA_TNIL) {
+    int ok = 0;
+    lua_Integer n = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : 0;
+    if (!ok || n < 1 || n > 8192)
+      luaL_argerror(L, 2, lua_pushfstring(L, "field '%s' must be an integer in 1..8192", k));
+    *v = (int)n;
+  }
+  lua_pop(L, 1);
+}
+
+/* env:render([{width=, height=}]) -> {width=, height=, rgb=<W*H*3 bytes>}
+   (RGB24, rows top-down; the env's natural size unless given) */
+static int env_render(lua_State *L) {
+  lenv *e = check_env(L, 1);
+  lpdm_ctx *ctx = lpdmL_ctx(L);
+  lpdm_env *env = e->env;
+  int w, h, fps;
+  if (lpdm_env_render_info(env, ctx, &w, &h, &fps)) return lpdmL_fail(L, ctx);
+  int t = lua_type(L, 2);
+  if (t == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      lua_pop(L, 1);
+      const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+      if (!k || (strcmp(k, "width") != 0 && strcmp(k, "height") != 0))
+        luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s' (known: width, height)",
+                                            luaL_tolstring(L, -1, NULL)));
+    }
+    render_opt(L, "width", &w);
+    render_opt(L, "height", &h);
+  } else if (t != LUA_TNONE && t != LUA_TNIL) {
+    return luaL_typeerror(L, 2, "table");
+  }
+  size_t n = (size_t)w * (size_t)h * 3;
+  luaL_Buffer b;
+  unsigned char *rgb = (unsigned char *)luaL_buffinitsize(L, &b, n);
+  if (lpdm_env_render_rgb(env, ctx, rgb, w, h)) return lpdmL_fail(L, ctx);
+  luaL_pushresultsize(&b, n);
+  lua_createtable(L, 0, 3);
+  lua_rotate(L, -2, 1); /* table below the string */
+  lua_setfield(L, -2, "rgb");
+  lua_pushinteger(L, w);
+  lua_setfield(L, -2, "width");
+  lua_pushinteger(L, h);
+  lua_setfield(L, -2, "height");
+  return 1;
+}
+
+/* pushes field k of render_info (0 width, 1 height, 2 fps), nil if none */
+static void push_render_info(lua_State *L, const lpdm_env *env, int which) {
+  int v[3];
+  if (!lpdm_env_can_render(env)) {
+    lua_pushnil(L);
+    return;
+  }
+  env->kind->render_info(env, &v[0], &v[1], &v[2]);
+  lua_pushinteger(L, v[which]);
 }
 
 static int env_close(lua_State *L) {
@@ -224,6 +291,9 @@ static int env_index(lua_State *L) {
   else if (!strcmp(k, "action_space")) lpdmL_pushspace(L, &env->act_space);
   else if (!strcmp(k, "observation_space")) lpdmL_pushspace(L, &env->obs_space);
   else if (!strcmp(k, "config")) lpdmL_pushconfig(L, &env->cfg);
+  else if (!strcmp(k, "render_width")) push_render_info(L, env, 0);
+  else if (!strcmp(k, "render_height")) push_render_info(L, env, 1);
+  else if (!strcmp(k, "render_fps")) push_render_info(L, env, 2);
   else lua_pushnil(L);
   return 1;
 }
@@ -232,7 +302,8 @@ static const luaL_Reg env_meta[] = {
     {"__gc", env_gc}, {"__close", env_gc}, {"__tostring", env_tostring}, {NULL, NULL}};
 static const luaL_Reg env_methods[] = {{"reset", env_reset},   {"step", env_step},
                                        {"state", env_state},   {"set_state", env_set_state},
-                                       {"render", env_render}, {"close", env_close},
+                                       {"render", env_render}, {"render_text", env_render_text},
+                                       {"close", env_close},
                                        {NULL, NULL}};
 
 /* The Env type and lpdm.env. */

@@ -59,9 +59,12 @@
 **                                      step(a) -> obs, reward, terminated, truncated
 **                                      (a: an integer 0..n-1 for Discrete; a table of
 **                                      dim numbers for Box, even Box(1): step{0.3});
-**                                      state(), set_state(t), render(), close();
+**                                      state(), set_state(t), render_text(), close();
+**                                      render([{width=, height=}]) -> {width=, height=,
+**                                      rgb=<W*H*3 bytes, RGB24, rows top-down>};
 **                                      .id .name .doc .obs_dim .state_dim .max_episode_steps
 **                                      .action_space .observation_space .config
+**                                      .render_width .render_height .render_fps
 **   lpdm.layer(name [, cfg])           LayerSpec; cfg[1] is `out`; the binding keeps
 **   lpdm.dense{out, act=, ...}           lr, optimizer ("adam"/"sgd"), weight_decay
 **                                      for that layer's optimizer. .name .config

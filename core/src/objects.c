@@ -159,6 +159,42 @@ int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs
   return LPDM_OK;
 }
 
+/* ------------------------------------------------------------ env rendering (ABI 2.2) */
+
+int lpdm_env_can_render(const lpdm_env *env) {
+  const lpdm_env_kind *k = env->kind;
+  return lpdm_abi_has(&k->head, LPDM_ABI_MINOR_RENDER_RGB) && k->render_rgb && k->render_info;
+}
+
+static int no_render(const lpdm_env *env, lpdm_ctx *ctx) {
+  return lpdm_error(ctx, LPDM_ERR_ARG, "%s: this env does not render images (no render_rgb)",
+                    lpdm_plugin_short(&env->kind->head));
+}
+
+int lpdm_env_render_info(const lpdm_env *env, lpdm_ctx *ctx, int *width, int *height, int *fps) {
+  if (!lpdm_env_can_render(env)) return no_render(env, ctx);
+  int w = 0, h = 0, f = 0;
+  env->kind->render_info(env, &w, &h, &f);
+  if (w < 1 || h < 1 || w > 8192 || h > 8192 || f < 1)
+    return lpdm_error(ctx, LPDM_ERR, "%s: render_info gave %d x %d at %d fps",
+                      lpdm_plugin_short(&env->kind->head), w, h, f);
+  *width = w;
+  *height = h;
+  *fps = f;
+  return LPDM_OK;
+}
+
+int lpdm_env_render_rgb(lpdm_env *env, lpdm_ctx *ctx, unsigned char *rgb, int width, int height) {
+  const char *id = lpdm_plugin_short(&env->kind->head);
+  if (!lpdm_env_can_render(env)) return no_render(env, ctx);
+  if (width < 1 || height < 1 || width > 8192 || height > 8192)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: cannot render %d x %d (width and height in 1..8192)",
+                      id, width, height);
+  int rc = env->kind->render_rgb(env, rgb, width, height, ctx);
+  if (rc) return lpdm__ctx_name(ctx, rc, &env->kind->head);
+  return LPDM_OK;
+}
+
 /* ------------------------------------------------------------ algos */
 
 int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg,

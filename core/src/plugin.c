@@ -295,7 +295,10 @@ static int check_callbacks(lpdm_ctx *ctx, const char *origin, const lpdm_plugin 
       if ((rc = need(ctx, origin, p, k->create != NULL, "create"))) return rc;
       if ((rc = need(ctx, origin, p, k->reset != NULL, "reset"))) return rc;
       if ((rc = need(ctx, origin, p, k->step != NULL, "step"))) return rc;
-      rc = need(ctx, origin, p, k->free != NULL, "free");
+      if ((rc = need(ctx, origin, p, k->free != NULL, "free"))) return rc;
+      /* render_info is required of an env that has render_rgb */
+      if (lpdm_abi_has(p, LPDM_ABI_MINOR_RENDER_RGB) && k->render_rgb)
+        rc = need(ctx, origin, p, k->render_info != NULL, "render_info");
       break;
     }
     case LPDM_KIND_ALGO: {

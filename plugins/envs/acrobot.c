@@ -95,6 +95,11 @@
 **   local env = lpdm.env("Acrobot-v1")
 **   local obs = env:reset{seed=3}
 **   local obs, r, term, trunc = env:step(2)   -- torque +1
+**   local img = env:render()   -- {width = 500, height = 500, rgb = ...}
+**
+** RENDERING. render_rgb draws the two links as Gymnasium's
+** render_mode="rgb_array" does (500 x 500, 15 fps; see ac_render_rgb and
+** docs/rendering.md); render (env:render_text()) is one line of numbers.
 */
 #include <limits.h>
 #include <math.h>
@@ -105,6 +110,7 @@
 #include <stdint.h>
 
 #include "lpdm/lpdm.h"
+#include "lib/draw.h"
 
 #define AC_PI 3.14159265358979323846
 
@@ -324,6 +330,41 @@ static int ac_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* The picture, as Gymnasium's render() draws it: a 500 x 500 white window,
+   scale = 500 / (2 * (l1 + l2 + 0.2)) px per metre, the origin in the
+   middle, a black line one link length above it, each link a bar 0.2 wide
+   in (0, 204, 204) from its joint, each joint a circle of radius
+   int(0.1 * scale) in (204, 204, 0). */
+static void ac_render_info(const lpdm_env *self, int *w, int *h, int *fps) {
+  (void)self;
+  *w = 500;
+  *h = 500;
+  *fps = 15; /* Gymnasium's metadata render_fps */
+}
+
+static int ac_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx) {
+  (void)ctx;
+  const acrobot *a = (const acrobot *)self;
+  const double l2 = 1.0, bound = ac_l1 + l2 + 0.2, scale = 500 / (bound * 2), off = 500 / 2.0;
+  lpdm_canvas cv;
+  lpdm_cv_begin(&cv, rgb, width, height, 500, 500, LPDM_WHITE);
+  lpdm_cv_line(&cv, -2.2 * scale + off, scale + off + 0.5, 2.2 * scale + off, scale + off + 0.5, 1,
+               LPDM_BLACK);
+  /* joints at the origin and at the end of link 1 (Gymnasium's xys) */
+  const double jx[2] = {0, ac_l1 * sin(a->s[0]) * scale};
+  const double jy[2] = {0, -ac_l1 * cos(a->s[0]) * scale};
+  const double th[2] = {a->s[0] - AC_PI / 2, a->s[0] + a->s[1] - AC_PI / 2};
+  const double len[2] = {ac_l1 * scale, l2 * scale};
+  for (int i = 0; i < 2; i++) {
+    double x = jx[i] + off, y = jy[i] + off;
+    double bar[8] = {0, -0.1 * scale, 0, 0.1 * scale, len[i], 0.1 * scale, len[i], -0.1 * scale};
+    lpdm_cv_rotate(bar, 4, th[i], x, y);
+    lpdm_cv_polygon(&cv, bar, 4, (lpdm_rgb){0, 204, 204});
+    lpdm_cv_circle(&cv, (int)x, (int)y, (int)(0.1 * scale), (lpdm_rgb){204, 204, 0});
+  }
+  return LPDM_OK;
+}
+
 /* Checkpoints: the state, the generator and the counters decide the rest
    of the episode exactly. */
 static int ac_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
@@ -353,6 +394,8 @@ static const lpdm_env_kind ac_kind = {
     .get_state = ac_get_state,
     .set_state = ac_set_state,
     .render = ac_render,
+    .render_rgb = ac_render_rgb,
+    .render_info = ac_render_info,
     .save = ac_save,
     .load = ac_load,
 };

@@ -78,6 +78,11 @@
 **   local env = lpdm.env("CartPole-v1")
 **   local obs = env:reset{seed=3}
 **   local obs, r, term, trunc = env:step(1)
+**   local img = env:render()   -- {width = 600, height = 400, rgb = ...}
+**
+** RENDERING. render_rgb draws the cart and pole as Gymnasium's
+** render_mode="rgb_array" does (600 x 400, 50 fps; see cp_render_rgb and
+** docs/rendering.md); render (env:render_text()) is one line of numbers.
 */
 #include <limits.h>
 #include <math.h>
@@ -87,6 +92,7 @@
 #include <stdint.h>
 
 #include "lpdm/lpdm.h"
+#include "lib/draw.h"
 
 #define CP_PI 3.14159265358979323846
 
@@ -238,6 +244,36 @@ static int cp_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* The picture, as Gymnasium's render() draws it: a 600 x 400 white window
+   (scale = 600 / (2 * 2.4) px per metre), the black 50 x 30 cart centred at
+   y = 100 on a black track line, the pole (10 px wide, 2 * length * scale
+   long, colour (202, 152, 101)) on the axle 7.5 px above the cart's centre,
+   rotated by -theta, and the axle (radius 5, (129, 132, 203)). */
+static void cp_render_info(const lpdm_env *self, int *w, int *h, int *fps) {
+  (void)self;
+  *w = 600;
+  *h = 400;
+  *fps = 50; /* Gymnasium's metadata render_fps */
+}
+
+static int cp_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx) {
+  (void)ctx;
+  const cartpole *c = (const cartpole *)self;
+  const double scale = 600 / (cp_x_threshold * 2), polelen = scale * (2 * cp_length);
+  const double cartx = c->s[0] * scale + 600 / 2.0, carty = 100, axle = 30 / 4.0;
+  lpdm_canvas cv;
+  lpdm_cv_begin(&cv, rgb, width, height, 600, 400, LPDM_WHITE);
+  const double cart[8] = {cartx - 25, carty - 15, cartx - 25, carty + 15,
+                          cartx + 25, carty + 15, cartx + 25, carty - 15};
+  lpdm_cv_polygon(&cv, cart, 4, LPDM_BLACK);
+  double pole[8] = {-5, -5, -5, polelen - 5, 5, polelen - 5, 5, -5};
+  lpdm_cv_rotate(pole, 4, -c->s[2], cartx, carty + axle);
+  lpdm_cv_polygon(&cv, pole, 4, (lpdm_rgb){202, 152, 101});
+  lpdm_cv_circle(&cv, (int)cartx, (int)(carty + axle), 5, (lpdm_rgb){129, 132, 203});
+  lpdm_cv_line(&cv, 0, carty + 0.5, 600, carty + 0.5, 1, LPDM_BLACK);
+  return LPDM_OK;
+}
+
 /* Checkpoints: the state, the generator and the counters decide the rest
    of the episode exactly. */
 static int cp_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
@@ -270,6 +306,8 @@ static const lpdm_env_kind cp_kind = {
     .render = cp_render,
     .save = cp_save,
     .load = cp_load,
+    .render_rgb = cp_render_rgb,
+    .render_info = cp_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_cartpole(void) { return &cp_kind.head; }

@@ -103,11 +103,15 @@
 **   local env = lpdm.env("MinAtar/Breakout-v1")
 **   local obs = env:reset{seed = 1}            -- 400 numbers, C x H x W
 **   local obs, r, term, trunc = env:step(2)    -- move right
-**   print(env:render())
+**   print(env:render_text())
 **   local net = lpdm.net{ inputs = env.obs_dim,
 **     lpdm.layer("conv2d", { in_channels = 4, height = 10, width = 10,
 **                            out_channels = 16, kernel = 3, act = "relu" }),
 **     lpdm.layer("flatten"), lpdm.dense{ 128, act = "relu" } }
+**
+** RENDERING. render_rgb draws the grid in MinAtar's colours, 32 pixels a
+** cell (320 x 320, 15 fps; see mb_render_rgb and docs/rendering.md);
+** render (env:render_text()) is the grid as text.
 */
 #include <limits.h>
 #include <math.h>
@@ -361,6 +365,50 @@ static int mb_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* The picture: MinAtar's display, the 10 x 10 grid with one colour per
+   channel -- empty black, then matplotlib's "cubehelix" map at 0.2, 0.4,
+   0.6, 0.8 (seaborn's 4-colour palette that MinAtar's GUI uses), one per
+   channel in order paddle, ball, trail, brick; a cell in several channels
+   shows the last one (MinAtar takes the highest channel index). Each cell
+   is 32 x 32 pixels at the natural 320 x 320 (any size: pixel (x, y)
+   shows cell (x * 10 / width, y * 10 / height), rounded down). */
+static void mb_render_info(const lpdm_env *self, int *w, int *h, int *fps) {
+  (void)self;
+  *w = 320;
+  *h = 320;
+  *fps = 15; /* MinAtar has no frame rate; 15 shows a ball's move */
+}
+
+static int mb_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx) {
+  (void)ctx;
+  static const unsigned char col[MB_CH + 1][3] = {
+      {0, 0, 0}, {22, 61, 78}, {84, 121, 47}, {208, 126, 147}, {193, 202, 243}};
+  const breakout *b = (const breakout *)self;
+  int grid[MB_CELLS];
+  for (int i = 0; i < MB_CELLS; i++) grid[i] = b->brick[i] ? 1 + CH_BRICK : 0;
+  if (b->last_y >= 0 && b->last_y < MB_N && b->last_x >= 0 && b->last_x < MB_N) {
+    int i = b->last_y * MB_N + b->last_x;
+    if (grid[i] < 1 + CH_TRAIL) grid[i] = 1 + CH_TRAIL;
+  }
+  if (b->ball_y >= 0 && b->ball_y < MB_N && b->ball_x >= 0 && b->ball_x < MB_N) {
+    int i = b->ball_y * MB_N + b->ball_x;
+    if (grid[i] < 1 + CH_BALL) grid[i] = 1 + CH_BALL;
+  }
+  if (b->pos >= 0 && b->pos < MB_N && !grid[(MB_N - 1) * MB_N + b->pos])
+    grid[(MB_N - 1) * MB_N + b->pos] = 1 + CH_PADDLE;
+  for (int y = 0; y < height; y++) {
+    int gy = (int)((long long)y * MB_N / height);
+    unsigned char *p = rgb + (size_t)y * (size_t)width * 3;
+    for (int x = 0; x < width; x++, p += 3) {
+      const unsigned char *c = col[grid[gy * MB_N + (int)((long long)x * MB_N / width)]];
+      p[0] = c[0];
+      p[1] = c[1];
+      p[2] = c[2];
+    }
+  }
+  return LPDM_OK;
+}
+
 /* Checkpoints: the grid, the ball, the counters, the previous action and
    the generator decide the rest of the episode. */
 static int mb_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
@@ -414,6 +462,8 @@ static const lpdm_env_kind mb_kind = {
     .get_state = mb_get_state,
     .set_state = mb_set_state,
     .render = mb_render,
+    .render_rgb = mb_render_rgb,
+    .render_info = mb_render_info,
     .save = mb_save,
     .load = mb_load,
 };

@@ -69,6 +69,11 @@
 **   local env = lpdm.env("MountainCar-v0")
 **   local obs = env:reset{seed=3}
 **   local obs, r, term, trunc = env:step(obs[2] < 0 and 0 or 2)  -- push along
+**
+** RENDERING. render_rgb draws the hill, the car and the flag as
+** Gymnasium's render_mode="rgb_array" does (600 x 400, 30 fps; see
+** mc_render_rgb and docs/rendering.md); render (env:render_text()) is one
+** line of numbers.
 */
 #include <limits.h>
 #include <math.h>
@@ -78,6 +83,7 @@
 #include <stdint.h>
 
 #include "lpdm/lpdm.h"
+#include "lib/draw.h"
 
 /* Gymnasium's constants. */
 static const double mc_min_position = -1.2;
@@ -212,6 +218,52 @@ static int mc_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* The picture, as Gymnasium's render() draws it: a 600 x 400 white window,
+   scale = 600 / (max_position - min_position) px per unit, the hill
+   0.45 sin(3 x) + 0.55 as a black line through 100 points, the car a black
+   40 x 20 box 10 px above the curve, tilted by cos(3 x), on two grey
+   (128, 128, 128) wheels of radius 8, and the goal's flag: a black pole 50
+   px high with a (204, 204, 0) triangle. */
+static void mc_render_info(const lpdm_env *self, int *w, int *h, int *fps) {
+  (void)self;
+  *w = 600;
+  *h = 400;
+  *fps = 30; /* Gymnasium's metadata render_fps */
+}
+
+static double mc_hill(double x) { return sin(3 * x) * 0.45 + 0.55; }
+
+static int mc_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx) {
+  (void)ctx;
+  const mountaincar *c = (const mountaincar *)self;
+  const double lo = mc_min_position, scale = 600 / (mc_max_position - lo), pos = c->s[0];
+  lpdm_canvas cv;
+  lpdm_cv_begin(&cv, rgb, width, height, 600, 400, LPDM_WHITE);
+  double px = 0, py = 0;
+  for (int i = 0; i < 100; i++) { /* np.linspace(min, max, 100) */
+    double x = lo + (mc_max_position - lo) * i / 99.0;
+    double sx = (x - lo) * scale, sy = mc_hill(x) * scale;
+    if (i) lpdm_cv_line(&cv, px, py, sx, sy, 1, LPDM_BLACK);
+    px = sx;
+    py = sy;
+  }
+  const double cx = (pos - lo) * scale, cy = 10 + mc_hill(pos) * scale, tilt = cos(3 * pos);
+  double car[8] = {-20, 0, -20, 20, 20, 20, 20, 0};
+  lpdm_cv_rotate(car, 4, tilt, cx, cy);
+  lpdm_cv_polygon(&cv, car, 4, LPDM_BLACK);
+  double wheels[4] = {40 / 4.0, 0, -40 / 4.0, 0};
+  lpdm_cv_rotate(wheels, 2, tilt, cx, cy);
+  for (int i = 0; i < 2; i++)
+    lpdm_cv_circle(&cv, (int)wheels[2 * i], (int)wheels[2 * i + 1], (int)(20 / 2.5),
+                   (lpdm_rgb){128, 128, 128});
+  const int flagx = (int)((mc_goal_position - lo) * scale), flagy1 = (int)(mc_hill(mc_goal_position) * scale);
+  const int flagy2 = flagy1 + 50;
+  lpdm_cv_line(&cv, flagx + 0.5, flagy1, flagx + 0.5, flagy2 + 1, 1, LPDM_BLACK);
+  const double flag[6] = {flagx, flagy2, flagx, flagy2 - 10, flagx + 25, flagy2 - 5};
+  lpdm_cv_polygon(&cv, flag, 3, (lpdm_rgb){204, 204, 0});
+  return LPDM_OK;
+}
+
 /* Checkpoints: the state, the generator and the counters decide the rest
    of the episode exactly. */
 static int mc_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
@@ -241,6 +293,8 @@ static const lpdm_env_kind mc_kind = {
     .get_state = mc_get_state,
     .set_state = mc_set_state,
     .render = mc_render,
+    .render_rgb = mc_render_rgb,
+    .render_info = mc_render_info,
     .save = mc_save,
     .load = mc_load,
 };

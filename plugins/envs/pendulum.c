@@ -64,6 +64,11 @@
 **   local env = lpdm.env("Pendulum-v1", { g = 9.81 })
 **   local obs = env:reset{seed=3}        -- {cos th, sin th, th_dot}
 **   local obs, r, term, trunc = env:step{0.5}
+**
+** RENDERING. render_rgb draws the rod as Gymnasium's
+** render_mode="rgb_array" does, without the torque arrow (500 x 500,
+** 30 fps; see pd_render_rgb and docs/rendering.md); render
+** (env:render_text()) is one line of numbers.
 */
 #include <limits.h>
 #include <math.h>
@@ -73,6 +78,7 @@
 #include <stdint.h>
 
 #include "lpdm/lpdm.h"
+#include "lib/draw.h"
 
 #define PD_PI 3.14159265358979323846
 
@@ -220,6 +226,37 @@ static int pd_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
+/* The picture, as Gymnasium's render() draws it: a 500 x 500 white window,
+   scale = 500 / 4.4 px per metre, the rod (length scale, width 0.2 * scale,
+   colour (204, 77, 77)) from the middle at angle th + pi/2 with round ends
+   (radius int(0.1 * scale)) and a black axle of radius int(0.05 * scale).
+   Gymnasium also draws an arrow image scaled by the last torque; this env
+   does not keep the last torque, and the picture has no arrow. */
+static void pd_render_info(const lpdm_env *self, int *w, int *h, int *fps) {
+  (void)self;
+  *w = 500;
+  *h = 500;
+  *fps = 30; /* Gymnasium's metadata render_fps */
+}
+
+static int pd_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx) {
+  (void)ctx;
+  const pendulum *p = (const pendulum *)self;
+  const double scale = 500 / (2.2 * 2), off = 500 / 2, len = scale, wid = 0.2 * scale;
+  const lpdm_rgb red = {204, 77, 77};
+  lpdm_canvas cv;
+  lpdm_cv_begin(&cv, rgb, width, height, 500, 500, LPDM_WHITE);
+  double rod[8] = {0, -wid / 2, 0, wid / 2, len, wid / 2, len, -wid / 2};
+  lpdm_cv_rotate(rod, 4, p->th + PD_PI / 2, off, off);
+  lpdm_cv_polygon(&cv, rod, 4, red);
+  lpdm_cv_circle(&cv, off, off, (int)(wid / 2), red);
+  double end[2] = {len, 0};
+  lpdm_cv_rotate(end, 1, p->th + PD_PI / 2, off, off);
+  lpdm_cv_circle(&cv, (int)end[0], (int)end[1], (int)(wid / 2), red);
+  lpdm_cv_circle(&cv, off, off, (int)(0.05 * scale), LPDM_BLACK);
+  return LPDM_OK;
+}
+
 /* Checkpoints: the state, the generator and the counters decide the rest
    of the episode exactly. */
 static int pd_save(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx) {
@@ -253,6 +290,8 @@ static const lpdm_env_kind pd_kind = {
     .get_state = pd_get_state,
     .set_state = pd_set_state,
     .render = pd_render,
+    .render_rgb = pd_render_rgb,
+    .render_info = pd_render_info,
     .save = pd_save,
     .load = pd_load,
 };

@@ -32,7 +32,7 @@ if opt.mode ~= "bp" and opt.mode ~= "local" then error("--mode must be bp or loc
 local env = lpdm.env("MinAtar/Breakout-v1")
 print(string.format("%s: %s", env.id, env.doc))
 local obs = env:reset{ seed = opt.seed }
-print(env:render())
+print(env:render_text())
 
 -- A random policy, for reference (MinAtar's README: about 0.5 per episode
 -- with its six actions, four of which are no-ops here; ours are uniform

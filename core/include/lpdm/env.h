@@ -48,7 +48,8 @@ struct lpdm_env_kind {
      Through lpdm_env_set_state, set_state only ever sees finite values. */
   int (*get_state)(const lpdm_env *self, double *state);
   int (*set_state)(lpdm_env *self, const double *state, lpdm_ctx *ctx);
-  /* (optional) text rendering into buf */
+  /* (optional) one line (or a few) of text about the state into buf, len
+     bytes with the NUL; Lua's env:render_text(). */
   int (*render)(const lpdm_env *self, char *buf, size_t len);
   /* ---- added in ABI 1.1, part of 2.0 (host gate: LPDM_ABI_MINOR_ENV_SAVE) */
   /* (optional) Everything that decides the env's future -- its state, its
@@ -57,6 +58,20 @@ struct lpdm_env_kind {
      without them cannot be checkpointed (the host says so). */
   int (*save)(const lpdm_env *self, lpdm_st *st, const char *prefix, lpdm_ctx *ctx);
   int (*load)(lpdm_env *self, const lpdm_st *st, const char *prefix, lpdm_ctx *ctx);
+  /* ---- added in ABI 2.2 (host gate: LPDM_ABI_MINOR_RENDER_RGB) */
+  /* (optional) A picture of the current state: width * height * 3 bytes
+     into rgb (the caller's), RGB24, rows top-down, width and height >= 1
+     (the host checks). Rendering never changes anything that decides the
+     env's future: the next step, get_state and save give the same bytes
+     whether or not the env was rendered, and one state always gives the
+     same image. self is not const because an env may keep a renderer
+     (made at the first call, freed by free). Hosts call it through
+     lpdm_env_render_rgb. */
+  int (*render_rgb)(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx);
+  /* (required with render_rgb) The instance's natural image size (as
+     Gymnasium's render() returns it) and its frames per second (Gymnasium's
+     metadata["render_fps"]: the env's real time, 1 / dt rounded). */
+  void (*render_info)(const lpdm_env *self, int *width, int *height, int *fps);
 };
 
 #endif

@@ -294,6 +294,14 @@ int lpdm_env_set_state(lpdm_env *env, lpdm_ctx *ctx, const double *state);
    Discrete, finite for Box) before the plugin sees it. */
 int lpdm_env_step(lpdm_env *env, lpdm_ctx *ctx, const double *action, float *obs,
                   double *reward, int *terminated, int *truncated);
+/* Rendering (env.h, render_rgb; ABI 2.2). lpdm_env_can_render: 1 when the
+   env's plugin has render_rgb and render_info. lpdm_env_render_info: its
+   natural size and frames per second (an error naming the env if it cannot
+   render). lpdm_env_render_rgb: width * height * 3 bytes, RGB24, rows
+   top-down, into rgb (caller's); width, height in 1..8192. */
+int lpdm_env_can_render(const lpdm_env *env);
+int lpdm_env_render_info(const lpdm_env *env, lpdm_ctx *ctx, int *width, int *height, int *fps);
+int lpdm_env_render_rgb(lpdm_env *env, lpdm_ctx *ctx, unsigned char *rgb, int width, int height);
 
 /* ------------------------------------------------------------ algorithms */
 

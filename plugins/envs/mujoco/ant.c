@@ -108,6 +108,11 @@ static int ant_healthy(const ant_env *p) {
   return finite && p->z_min <= d->qpos[2] && d->qpos[2] <= p->z_max;
 }
 
+/* The camera (docs/rendering.md): Gymnasium Ant-v5 gives distance 4 only; lpdm follows the
+   torso (body 1) so that the ant stays in view. */
+static const mjx_camera ant_camera = {
+    .track = 1, .distance = 4, .azimuth = 90, .elevation = -45, .grid = 1};
+
 static int ant_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                       lpdm_ctx *ctx) {
   *out = NULL;
@@ -127,6 +132,7 @@ static int ant_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_en
   p->f_max = lpdm_cfg_num(cfg, "contact_force_max");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
   int rc = mjx_open(e, kind, cfg, "ant.xml", &ant_models, ctx);
+  e->camera = &ant_camera;
   if (!rc) rc = mjx_expect(e, 15, 14, 8, ctx);
   if (!rc && e->m->nbody != ANT_NBODY)
     rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: the model %s has %d bodies; this env needs %d", e->id,
@@ -184,6 +190,8 @@ static const lpdm_env_kind ant_kind = {
     .render = mjx_render,
     .save = mjx_save,
     .load = mjx_load,
+    .render_rgb = mjx_render_rgb,
+    .render_info = mjx_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_ant(void) { return &ant_kind.head; }

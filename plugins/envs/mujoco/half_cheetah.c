@@ -66,6 +66,11 @@ static void hc_observe(const cheetah_env *p, float *obs) {
   for (int i = 0; i < 9; i++) obs[k++] = (float)d->qvel[i];
 }
 
+/* The camera (docs/rendering.md): Gymnasium HalfCheetah-v5 gives distance 4 only; lpdm follows
+   the torso (body 1) so that the runner stays in view. */
+static const mjx_camera hc_camera = {
+    .track = 1, .distance = 4, .azimuth = 90, .elevation = -45, .grid = 1};
+
 static int hc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
   *out = NULL;
@@ -77,6 +82,7 @@ static int hc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->w_ctrl = lpdm_cfg_num(cfg, "ctrl_cost_weight");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
   int rc = mjx_open(e, kind, cfg, "half_cheetah.xml", &hc_models, ctx);
+  e->camera = &hc_camera;
   if (!rc) rc = mjx_expect(e, 9, 9, 6, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 18 - p->skip, ctx);
   return mjx_created(e, rc, p->noise, out, ctx);
@@ -124,6 +130,8 @@ static const lpdm_env_kind hc_kind = {
     .render = mjx_render,
     .save = mjx_save,
     .load = mjx_load,
+    .render_rgb = mjx_render_rgb,
+    .render_info = mjx_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_half_cheetah(void) { return &hc_kind.head; }

@@ -98,6 +98,12 @@ static int hp_healthy(const hopper_env *p) {
   return ok_state && p->z_min < z && z < p->z_max && p->angle_min < angle && angle < p->angle_max;
 }
 
+/* The camera (docs/rendering.md): Gymnasium Hopper-v5: trackbodyid 2 (the thigh), distance 3,
+   lookat z 1.15, elevation -20. */
+static const mjx_camera hp_camera = {
+    .track = 2, .fixed_z = 1, .lookat = {0, 0, 1.15}, .distance = 3, .azimuth = 90,
+    .elevation = -20, .grid = 1};
+
 static int hp_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
   *out = NULL;
@@ -117,6 +123,7 @@ static int hp_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->angle_max = lpdm_cfg_num(cfg, "healthy_angle_max");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
   int rc = mjx_open(e, kind, cfg, "hopper.xml", &hp_models, ctx);
+  e->camera = &hp_camera;
   if (!rc) rc = mjx_expect(e, 6, 6, 3, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 12 - p->skip, ctx);
   return mjx_created(e, rc, p->noise, out, ctx);
@@ -166,6 +173,8 @@ static const lpdm_env_kind hp_kind = {
     .render = mjx_render,
     .save = mjx_save,
     .load = mjx_load,
+    .render_rgb = mjx_render_rgb,
+    .render_info = mjx_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_hopper(void) { return &hp_kind.head; }

@@ -115,6 +115,12 @@ static double hu_mass_center_x(const humanoid_env *p) {
   return num / mjx_np_sum(m->body_mass, HU_NBODY);
 }
 
+/* The camera (docs/rendering.md): Gymnasium Humanoid-v5: trackbodyid 1 (the torso), distance 4,
+   lookat z 2, elevation -20. */
+static const mjx_camera hu_camera = {
+    .track = 1, .fixed_z = 1, .lookat = {0, 0, 2.0}, .distance = 4, .azimuth = 90,
+    .elevation = -20, .grid = 1};
+
 static int hu_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
   *out = NULL;
@@ -137,6 +143,7 @@ static int hu_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->z_max = lpdm_cfg_num(cfg, "healthy_z_max");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
   int rc = mjx_open(e, kind, cfg, "humanoid.xml", &hu_models, ctx);
+  e->camera = &hu_camera;
   if (!rc) rc = mjx_expect(e, 24, 23, 17, ctx);
   if (!rc && e->m->nbody != HU_NBODY)
     rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s: the model %s has %d bodies; this env needs %d", e->id,
@@ -193,6 +200,8 @@ static const lpdm_env_kind hu_kind = {
     .render = mjx_render,
     .save = mjx_save,
     .load = mjx_load,
+    .render_rgb = mjx_render_rgb,
+    .render_info = mjx_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_humanoid(void) { return &hu_kind.head; }

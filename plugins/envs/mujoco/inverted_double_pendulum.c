@@ -70,6 +70,12 @@ static void idp_observe(const mjx_env *e, float *obs) {
   obs[8] = (float)mjx_clip(d->qfrc_constraint[0], -10, 10);
 }
 
+/* The camera (docs/rendering.md): Gymnasium InvertedDoublePendulum-v5's DEFAULT_CAMERA_CONFIG:
+   trackbodyid 0 (fixed), distance 4.1225, lookat z 0.1225. */
+static const mjx_camera idp_camera = {
+    .track = 0, .fixed_point = 1, .lookat = {0, 0, 0.1225}, .distance = 4.1225, .azimuth = 90,
+    .elevation = -45};
+
 static int idp_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                       lpdm_ctx *ctx) {
   *out = NULL;
@@ -77,6 +83,7 @@ static int idp_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_en
   if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "InvertedDoublePendulum-v5: out of memory");
   mjx_env *e = &p->base;
   int rc = mjx_open(e, kind, cfg, "inverted_double_pendulum.xml", &idp_models, ctx);
+  e->camera = &idp_camera;
   if (!rc) rc = mjx_expect(e, 3, 3, 1, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 9, ctx);
   if (!rc) {
@@ -133,6 +140,8 @@ static const lpdm_env_kind idp_kind = {
     .render = mjx_render,
     .save = mjx_save,
     .load = mjx_load,
+    .render_rgb = mjx_render_rgb,
+    .render_info = mjx_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_inverted_double_pendulum(void) {

@@ -57,12 +57,18 @@ static void ip_observe(const mjx_env *e, float *obs) {
   obs[3] = (float)d->qvel[1];
 }
 
+/* The camera (docs/rendering.md): Gymnasium InvertedPendulum-v5: trackbodyid 0 (fixed),
+   distance 2.04, at the model's centre. */
+static const mjx_camera ip_camera = {
+    .track = 0, .distance = 2.04, .azimuth = 90, .elevation = -45};
+
 static int ip_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
   *out = NULL;
   ip_env *p = calloc(1, sizeof *p);
   if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "InvertedPendulum-v5: out of memory");
   int rc = mjx_open(&p->base, kind, cfg, "inverted_pendulum.xml", &ip_models, ctx);
+  p->base.camera = &ip_camera;
   if (!rc) rc = mjx_expect(&p->base, 2, 2, 1, ctx);
   if (!rc) rc = mjx_set_obs_dim(&p->base, 4, ctx);
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
@@ -109,6 +115,8 @@ static const lpdm_env_kind ip_kind = {
     .render = mjx_render,
     .save = mjx_save,
     .load = mjx_load,
+    .render_rgb = mjx_render_rgb,
+    .render_info = mjx_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_inverted_pendulum(void) { return &ip_kind.head; }

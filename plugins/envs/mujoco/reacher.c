@@ -74,6 +74,11 @@ static void rc_observe(const reacher_env *p, float *obs) {
   obs[9] = (float)(d->xpos[3 * p->tip + 1] - d->xpos[3 * p->target + 1]);
 }
 
+/* The camera (docs/rendering.md): Gymnasium Reacher-v5: trackbodyid 0 (the world: a fixed
+   camera) at the model's centre and extent. */
+static const mjx_camera rc_camera = {
+    .track = 0, .distance = 0, .azimuth = 90, .elevation = -45};
+
 static int rc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
   *out = NULL;
@@ -81,6 +86,7 @@ static int rc_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "Reacher-v5: out of memory");
   mjx_env *e = &p->base;
   int rc = mjx_open(e, kind, cfg, "reacher.xml", &rc_models, ctx);
+  e->camera = &rc_camera;
   if (!rc) rc = mjx_expect(e, 4, 4, 2, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 10, ctx);
   if (!rc) rc = mjx_body(e, "fingertip", &p->tip, ctx);
@@ -145,6 +151,8 @@ static const lpdm_env_kind rc_kind = {
     .render = mjx_render,
     .save = mjx_save,
     .load = mjx_load,
+    .render_rgb = mjx_render_rgb,
+    .render_info = mjx_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_reacher(void) { return &rc_kind.head; }

@@ -65,6 +65,11 @@ static void sw_observe(const swimmer_env *p, float *obs) {
   for (int i = 0; i < 5; i++) obs[k++] = (float)d->qvel[i];
 }
 
+/* The camera (docs/rendering.md): Gymnasium Swimmer-v5 gives none (the model's extent as
+   distance); lpdm follows the front body (body 1). */
+static const mjx_camera sw_camera = {
+    .track = 1, .distance = 0, .azimuth = 90, .elevation = -45, .grid = 1};
+
 static int sw_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
   *out = NULL;
@@ -76,6 +81,7 @@ static int sw_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->w_ctrl = lpdm_cfg_num(cfg, "ctrl_cost_weight");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
   int rc = mjx_open(e, kind, cfg, "swimmer.xml", &sw_models, ctx);
+  e->camera = &sw_camera;
   if (!rc) rc = mjx_expect(e, 5, 5, 2, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 10 - p->skip, ctx);
   return mjx_created(e, rc, p->noise, out, ctx);
@@ -123,6 +129,8 @@ static const lpdm_env_kind sw_kind = {
     .render = mjx_render,
     .save = mjx_save,
     .load = mjx_load,
+    .render_rgb = mjx_render_rgb,
+    .render_info = mjx_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_swimmer(void) { return &sw_kind.head; }

@@ -87,6 +87,12 @@ static int wk_healthy(const walker_env *p) {
   return p->z_min < z && z < p->z_max && p->angle_min < angle && angle < p->angle_max;
 }
 
+/* The camera (docs/rendering.md): Gymnasium Walker2d-v5: trackbodyid 2 (the right thigh),
+   distance 4, lookat z 1.15, elevation -20. */
+static const mjx_camera wk_camera = {
+    .track = 2, .fixed_z = 1, .lookat = {0, 0, 1.15}, .distance = 4, .azimuth = 90,
+    .elevation = -20, .grid = 1};
+
 static int wk_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env **out,
                      lpdm_ctx *ctx) {
   *out = NULL;
@@ -104,6 +110,7 @@ static int wk_create(const lpdm_env_kind *kind, const lpdm_config *cfg, lpdm_env
   p->angle_max = lpdm_cfg_num(cfg, "healthy_angle_max");
   p->noise = lpdm_cfg_num(cfg, "reset_noise_scale");
   int rc = mjx_open(e, kind, cfg, "walker2d_v5.xml", &wk_models, ctx);
+  e->camera = &wk_camera;
   if (!rc) rc = mjx_expect(e, 9, 9, 6, ctx);
   if (!rc) rc = mjx_set_obs_dim(e, 18 - p->skip, ctx);
   return mjx_created(e, rc, p->noise, out, ctx);
@@ -153,6 +160,8 @@ static const lpdm_env_kind wk_kind = {
     .render = mjx_render,
     .save = mjx_save,
     .load = mjx_load,
+    .render_rgb = mjx_render_rgb,
+    .render_info = mjx_render_info,
 };
 
 LPDM_EXPORT const lpdm_plugin *lpdm_plugin_walker2d(void) { return &wk_kind.head; }

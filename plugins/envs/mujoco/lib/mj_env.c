@@ -130,6 +130,8 @@ int mjx_body(mjx_env *e, const char *name, int *id, lpdm_ctx *ctx) {
 
 void mjx_close(mjx_env *e) {
   if (!e) return;
+  mjx_render_free(e->render);
+  e->render = NULL;
   if (e->d) mj_deleteData(e->d);
   mjx_model_put(e->model);
   free(e->init_qpos);

@@ -17,10 +17,13 @@
 **   ... reset:   mjx_reset_noise(e, has_seed, seed, noise, normal_qvel);
 **   ... step:    div = mjx_simulate(e, action, ctx); reward terms;
 **                mjx_count(e, truncated);
-**   descriptor:  .free = mjx_free, .get_state = mjx_get_state, ...
+**   ... create:  e->camera = &hp_camera;   (a static const mjx_camera)
+**   descriptor:  .free = mjx_free, .get_state = mjx_get_state, ...,
+**                .render_rgb = mjx_render_rgb, .render_info = mjx_render_info
 **
 ** The files: mj_model.c (the model cache), mj_env.c (open, close, state,
-** reset, step, render), mj_checkpoint.c (save, load), mj_numpy.c (NumPy's
+** reset, step, text render), mj_render.c (images: render_rgb through
+** OSMesa, the camera), mj_checkpoint.c (save, load), mj_numpy.c (NumPy's
 ** summation order and Python's x**2, for Gymnasium-exact rewards).
 **
 ** MODELS. A MuJoCo env is an mjModel (the physics, read from an XML model
@@ -138,8 +141,28 @@ void mjx_model_put(mjx_model *model);
 
 /* ------------------------------------------------------------ the env (mj_env.c) */
 
+/* Where an env's camera looks (mj_render.c): the values of Gymnasium's
+   DEFAULT_CAMERA_CONFIG for the env, with one difference: a tracked body
+   is followed without lag. */
+typedef struct mjx_camera {
+  int track;        /* body whose subtree centre of mass the camera looks
+                       at (x, y; z too unless fixed_z); 0: none          */
+  int fixed_z;      /* with track: lookat z is lookat[2]                 */
+  int fixed_point;  /* without track: look at lookat (else the model's
+                       centre, stat.center)                              */
+  double lookat[3];
+  double distance;  /* 0: the model's extent (stat.extent), as Gymnasium */
+  double azimuth;   /* degrees; MuJoCo's default camera: 90              */
+  double elevation; /* degrees; MuJoCo's default camera: -45             */
+  int grid;         /* draw lines every metre on the ground (z = 0)      */
+} mjx_camera;
+
+typedef struct mjx_renderer mjx_renderer; /* an env's renderer (mj_render.c) */
+
 typedef struct mjx_env {
   lpdm_env pub; /* first: the host's view */
+  const mjx_camera *camera; /* set by the env's create (NULL: defaults) */
+  mjx_renderer *render;      /* made at the first render_rgb, freed by mjx_close */
   const char *id;
   mjx_model *model;
   const mjModel *m;
@@ -208,6 +231,17 @@ int mjx_simulate(mjx_env *e, const double *action, lpdm_ctx *ctx);
 void mjx_count(mjx_env *e, int *truncated);
 /* One line: id, step, time, qpos (and how often it diverged). */
 int mjx_render(const lpdm_env *self, char *buf, size_t len);
+
+/* ------------------------------------------------------------ images (mj_render.c) */
+
+/* render_rgb and render_info of every MuJoCo env: 480 x 480 by default,
+   1 / dt frames per second (Gymnasium's render_fps); an OSMesa context made
+   at the first image. Built without OSMesa, render_rgb fails naming
+   libosmesa6-dev. */
+int mjx_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx);
+void mjx_render_info(const lpdm_env *self, int *width, int *height, int *fps);
+/* Frees a renderer (mjx_close calls it). Accepts NULL. */
+void mjx_render_free(mjx_renderer *r);
 
 /* ------------------------------------------------------------ checkpoints (mj_checkpoint.c) */
 
