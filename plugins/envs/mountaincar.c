@@ -218,12 +218,7 @@ static int mc_render(const lpdm_env *self, char *buf, size_t len) {
   return LPDM_OK;
 }
 
-/* The picture, as Gymnasium's render() draws it: a 600 x 400 white window,
-   scale = 600 / (max_position - min_position) px per unit, the hill
-   0.45 sin(3 x) + 0.55 as a black line through 100 points, the car a black
-   40 x 20 box 10 px above the curve, tilted by cos(3 x), on two grey
-   (128, 128, 128) wheels of radius 8, and the goal's flag: a black pole 50
-   px high with a (204, 204, 0) triangle. */
+/* The picture, as Gymnasium's render() draws it (lib/scenes.c): 600 x 400. */
 static void mc_render_info(const lpdm_env *self, int *w, int *h, int *fps) {
   (void)self;
   *w = 600;
@@ -231,36 +226,10 @@ static void mc_render_info(const lpdm_env *self, int *w, int *h, int *fps) {
   *fps = 30; /* Gymnasium's metadata render_fps */
 }
 
-static double mc_hill(double x) { return sin(3 * x) * 0.45 + 0.55; }
-
 static int mc_render_rgb(lpdm_env *self, unsigned char *rgb, int width, int height, lpdm_ctx *ctx) {
   (void)ctx;
   const mountaincar *c = (const mountaincar *)self;
-  const double lo = mc_min_position, scale = 600 / (mc_max_position - lo), pos = c->s[0];
-  lpdm_canvas cv;
-  lpdm_cv_begin(&cv, rgb, width, height, 600, 400, LPDM_WHITE);
-  double px = 0, py = 0;
-  for (int i = 0; i < 100; i++) { /* np.linspace(min, max, 100) */
-    double x = lo + (mc_max_position - lo) * i / 99.0;
-    double sx = (x - lo) * scale, sy = mc_hill(x) * scale;
-    if (i) lpdm_cv_line(&cv, px, py, sx, sy, 1, LPDM_BLACK);
-    px = sx;
-    py = sy;
-  }
-  const double cx = (pos - lo) * scale, cy = 10 + mc_hill(pos) * scale, tilt = cos(3 * pos);
-  double car[8] = {-20, 0, -20, 20, 20, 20, 20, 0};
-  lpdm_cv_rotate(car, 4, tilt, cx, cy);
-  lpdm_cv_polygon(&cv, car, 4, LPDM_BLACK);
-  double wheels[4] = {40 / 4.0, 0, -40 / 4.0, 0};
-  lpdm_cv_rotate(wheels, 2, tilt, cx, cy);
-  for (int i = 0; i < 2; i++)
-    lpdm_cv_circle(&cv, (int)wheels[2 * i], (int)wheels[2 * i + 1], (int)(20 / 2.5),
-                   (lpdm_rgb){128, 128, 128});
-  const int flagx = (int)((mc_goal_position - lo) * scale), flagy1 = (int)(mc_hill(mc_goal_position) * scale);
-  const int flagy2 = flagy1 + 50;
-  lpdm_cv_line(&cv, flagx + 0.5, flagy1, flagx + 0.5, flagy2 + 1, 1, LPDM_BLACK);
-  const double flag[6] = {flagx, flagy2, flagx, flagy2 - 10, flagx + 25, flagy2 - 5};
-  lpdm_cv_polygon(&cv, flag, 3, (lpdm_rgb){204, 204, 0});
+  lpdm_draw_mountain_car(rgb, width, height, c->s[0], mc_min_position, mc_max_position, mc_goal_position);
   return LPDM_OK;
 }
 

@@ -63,4 +63,9 @@ void lpdm_cv_line(lpdm_canvas *c, double x0, double y0, double x1, double y1, do
    as pygame's Vector2.rotate_rad) and moved by (dx, dy), in place. */
 void lpdm_cv_rotate(double *xy, int n, double a, double dx, double dy);
 
+/* scenes.c: Gymnasium's mountain-car picture (MountainCar-v0 and
+   MountainCarContinuous-v0) for a car at pos on [lo, hi], the flag at goal. */
+void lpdm_draw_mountain_car(unsigned char *rgb, int width, int height, double pos, double lo, double hi,
+                            double goal);
+
 #endif
