@@ -9,13 +9,17 @@
 **   sigmoid     1 / (1 + e^-x)
 **   elu         x (x > 0), alpha (e^x - 1) (x <= 0); key alpha (1.0, > 0)
 **   gelu        x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), the exact erf form
-**               (nn.GELU's default, approximate='none'), computed as
-**               0.5 x erfc(-x / sqrt 2), the same function without the
-**               cancellation of 1 + erf in the left tail
+**               (nn.GELU's default, approximate='none'); Phi is computed
+**               as 0.5 erfc(-x / sqrt 2) (act.c), the same function
+**               without the cancellation of 1 + erf in the left tail
 **   silu        x sigmoid(x) (also called swish)
 **   leaky_relu  x (x > 0), negative_slope x (x <= 0); key negative_slope
 **               (0.01, >= 0)
-**   softplus    log(1 + e^x), and x when x > 20 (nn.Softplus's threshold)
+**   softplus    log(1 + e^x), and x when x > 20 (nn.Softplus's threshold),
+**               as max(x, 0) + log1p(e^-|x|)
+** Each is a vectorised float32 loop (e^x, expm1, log1p and Phi of act.c's
+** own), within 4 float32 ulp of the definition times its condition number
+** (tests/test_acts.c).
 **
 ** BACKWARD. dZ = dY * act'(Z). sigmoid, elu, leaky_relu and softplus are
 ** strictly increasing, so act'(Z) is a function of Y (act_grad_y):
