@@ -107,7 +107,8 @@ static void check_values(const char *a, double alpha, double slope) {
   for (int i = 0; !rc && i < N; i++) {
     const double x = pts[i], rv = ref_f(a, x, alpha, slope), rd = ref_d(a, x, alpha, slope);
     const double cond = fabs(rv) > 0 ? fabs(x * rd / rv) : 1;
-    const double ev = fabs(Y[i] - rv) / (4e-7 * (1 + cond) * fabs(rv) + 1e-30), ed = fabs(dX[i] - rd) / (1e-6 * fabs(rd) + 1e-7);
+    const double ev = fabs(Y[i] - rv) / (4e-7 * (1 + cond) * fabs(rv) + 1e-30);
+    const double ed = fabs(dX[i] - rd) / (1e-6 * fabs(rd) + 1e-7);
     if (ev > worst_v) worst_v = ev, at_v = i;
     if (ed > worst_d) worst_d = ed, at_d = i;
   }
@@ -150,7 +151,9 @@ static void check_sweep(const char *a, double max_units) {
     if (e > worst) worst = e, at = i;
     if (ed > worst_d) worst_d = ed, at_d = i;
   }
-  if (!ok(!rc && worst <= max_units, "%s: over %d points in [-40, 40], values within %.2g half-ulps x (1 + c) of double (<= %g)", a, N, worst, max_units))
+  if (!ok(!rc && worst <= max_units,
+          "%s: over %d points in [-40, 40], values within %.2g half-ulps x (1 + c) of double (<= %g)", a, N, worst,
+          max_units))
     diag("worst at x = %.9g: %.9g vs %.17g", X[at], Y[at], ref_f(a, X[at], 1.0, 0.01));
   if (!ok(!rc && worst_d <= 1, "%s: derivatives within 1e-6 |d| + 1e-7 of double (worst %.2g of that)", a, worst_d))
     diag("worst at x = %.9g: %.9g vs %.17g", X[at_d], dX[at_d], ref_d(a, X[at_d], 1.0, 0.01));
@@ -181,7 +184,8 @@ static void check_kept_z(const lpdm_layer_kind *k, int in, const char *text) {
   if (!ok(l != NULL, "%s built", text)) return;
   const int B = 5, q = l->out_dim;
   float *X = malloc(sizeof(float) * B * in), *Y = malloc(sizeof(float) * B * q), *Y2 = malloc(sizeof(float) * B * q);
-  float *dY = malloc(sizeof(float) * B * q), *dX1 = malloc(sizeof(float) * B * in), *dX2 = malloc(sizeof(float) * B * in);
+  float *dY = malloc(sizeof(float) * B * q), *dX1 = malloc(sizeof(float) * B * in);
+  float *dX2 = malloc(sizeof(float) * B * in);
   float *g1 = malloc(sizeof(float) * l->params[0].n);
   gc_fill(&rng, X, (size_t)B * in, 1.0);
   gc_fill(&rng, dY, (size_t)B * q, 1.0);

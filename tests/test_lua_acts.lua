@@ -98,8 +98,8 @@ test("each activation builds dense and conv2d nets, and a dense 1 -> 1 computes 
 end)
 
 test("alpha (elu) and negative_slope (leaky_relu) are used, and refused with another act", function()
-  for _, o in ipairs({ { act = "elu", alpha = 0.5 }, { act = "elu", alpha = 2 }, { act = "leaky_relu", negative_slope = 0.2 },
-    { act = "leaky_relu", negative_slope = 0 } }) do
+  for _, o in ipairs({ { act = "elu", alpha = 0.5 }, { act = "elu", alpha = 2 },
+    { act = "leaky_relu", negative_slope = 0.2 }, { act = "leaky_relu", negative_slope = 0 } }) do
     local y, s = outputs { act = o.act, alpha = o.alpha, negative_slope = o.negative_slope }
     for i, x in ipairs(XS) do
       local want = DEF[o.act](s * x, o)
