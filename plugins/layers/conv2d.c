@@ -344,8 +344,7 @@ static int conv_backward(lpdm_layer *l, const float *X, const float *Y, int B, f
     for (size_t i = 0; i < n; i++) dY[i] *= 1.0f - Y[i] * Y[i];
   else if (c->act.kind == ACT_RELU)
     for (size_t i = 0; i < n; i++) dY[i] = Y[i] > 0 ? dY[i] : 0.0f;
-  else if (c->act.kind > ACT_IDENTITY && !act_keeps_z(&c->act)) act_grad_y(&c->act, Y, dY, n);
-  else if (act_keeps_z(&c->act)) {
+  else if (act_keeps_z(&c->act)) { /* gelu, silu */
     if (!act_z_fresh(&c->z, X, Y, B)) { /* not this Y's forward: Z again from X */
       int rc = act_z_grow(&c->z, n, ctx);
       if (!rc) rc = preact(c, X, B, c->z.p, ctx);
@@ -353,7 +352,8 @@ static int conv_backward(lpdm_layer *l, const float *X, const float *Y, int B, f
       act_z_mark(&c->z, X, Y, B);
     }
     act_grad_z(&c->act, c->z.p, dY, n);
-  }
+  } else if (c->act.kind != ACT_IDENTITY)
+    act_grad_y(&c->act, Y, dY, n);
   if (c->has_bias)
     for (int i = 0; i < B; i++)
       for (int o = 0; o < O; o++) {

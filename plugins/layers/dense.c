@@ -8,8 +8,8 @@
 ** register-tiled kernel mm() (no packing, no bias copies, 4x OpenBLAS's
 ** speed at B = 1 and about equal at B = 128 on a Zen 3), otherwise from
 ** cblas_sgemm onto copied bias rows; then the activation in one pass
-** (lpdm_k_tanh for tanh, lib/act.c for the others). The choice depends on the shape only, so a row's
-** output has the same bits whatever B is. The backward products (dW, dX)
+** (lpdm_k_tanh for tanh, lib/act.c for the others). The choice depends on
+** the shape only, so a row's output has the same bits whatever B is. The backward products (dW, dX)
 ** run through cblas_sgemm, where OpenBLAS was faster at these shapes. The
 ** backward pass uses the layer's own output to form act'(Z) (tanh:
 ** 1 - Y^2, relu: Y > 0, identity: 1; sigmoid, elu, leaky_relu and
@@ -406,9 +406,9 @@ static int dense_backward(lpdm_layer *l, const float *X, const float *Y, int B, 
   dense *d = (dense *)l;
   const int p = l->in_dim, q = l->out_dim;
   size_t n = (size_t)B * q;
-  if (d->act.kind <= ACT_IDENTITY) act_grad(d->act.kind, Y, dY, n);
+  if (d->act.kind <= ACT_IDENTITY) act_grad(d->act.kind, Y, dY, n); /* tanh, relu, identity */
   else if (!act_keeps_z(&d->act)) act_grad_y(&d->act, Y, dY, n);
-  else {
+  else { /* gelu, silu */
     if (!act_z_fresh(&d->z, X, Y, B)) { /* not this Y's forward: Z again from X */
       int rc = act_z_grow(&d->z, n, ctx);
       if (rc) return rc;

@@ -22,7 +22,8 @@
 ** (tests/test_acts.c).
 **
 ** BACKWARD. dZ = dY * act'(Z). sigmoid, elu, leaky_relu and softplus are
-** strictly increasing, so act'(Z) is a function of Y (act_grad_y):
+** strictly increasing (leaky_relu with slope 0 is relu: Y > 0 still tells
+** the side), so act'(Z) is a function of Y (act_grad_y):
 **   sigmoid     Y (1 - Y)
 **   elu         1 (Y > 0), Y + alpha (Y <= 0: alpha e^x = Y + alpha)
 **   leaky_relu  1 (Y > 0), negative_slope (Y <= 0)
