@@ -12,7 +12,10 @@
    The figures are microseconds per call. tanh alone is timed too (ns per
    element over a 64 x 128 block, the input refilled each time).
 
-   Run: OPENBLAS_NUM_THREADS=1 build/bench/bench_dense [--quick]
+   Run: OPENBLAS_NUM_THREADS=1 build/bench/bench_dense [--quick] [--act=NAME]
+   --act times the layers with another activation (tanh by default); then
+   backward starts each call from the same dY (copied in, and timed), so
+   that a derivative below 1 cannot drive it into subnormals.
    Another build's liblpdm and plugins (found beside liblpdm) under the
    same program: LD_LIBRARY_PATH=OTHER/build build/bench/bench_dense */
 #include <math.h>
@@ -33,9 +36,11 @@ typedef struct job {
   lpdm_layer *l;
   float *X, *Y, *dY, *dX;
   int B, bwd;
+  const float *dY0; /* --act: dY copied from here before each backward */
 } job;
 
 static void run(job *j) {
+  if (j->bwd && j->dY0) memcpy(j->dY, j->dY0, sizeof(float) * j->B * j->l->out_dim);
   if (j->bwd) j->k->backward(j->l, j->X, j->Y, j->B, j->dY, j->dX, ctx);
   else j->k->forward(j->l, j->X, j->B, j->Y, ctx);
 }
@@ -57,7 +62,11 @@ static double time_job(job *j, int reps) {
 }
 
 int main(int argc, char **argv) {
-  int reps = argc > 1 && !strcmp(argv[1], "--quick") ? 3 : 9;
+  int reps = 9;
+  const char *act = "tanh";
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--quick")) reps = 3;
+    else if (!strncmp(argv[i], "--act=", 6)) act = argv[i] + 6;
   ctx = lpdm_ctx_new();
   if (!ctx || lpdm_plugin_load_default(ctx)) {
     fprintf(stderr, "bench_dense: plugins: %s\n", ctx ? lpdm_ctx_message(ctx) : "no context");
@@ -72,22 +81,25 @@ int main(int argc, char **argv) {
   lpdm_rng rng;
   lpdm_rng_seed(&rng, 1);
   const int shapes[][2] = {{4, 64}, {64, 64}, {64, 2}, {64, 1}, {256, 256}};
+  printf("\n  act = %s\n", act);
   printf("\n  in -> out   fwd B=1   fwd B=4   fwd B=128   bwd B=128   (us per call, best of %d)\n", reps);
   for (int s = 0; s < 5; s++) {
     const int p = shapes[s][0], q = shapes[s][1], Bmax = 128;
     lpdm_config cfg;
     lpdm_layer *l = NULL;
     if (lpdm_config_init(ctx, &k->head, &cfg) || lpdm_config_set_num(ctx, &cfg, "dense", "out", q) ||
-        k->init(k, &cfg, p, &rng, &l, ctx)) {
+        lpdm_config_set_str(ctx, &cfg, "dense", "act", act) || k->init(k, &cfg, p, &rng, &l, ctx)) {
       fprintf(stderr, "bench_dense: %s\n", lpdm_ctx_message(ctx));
       return 1;
     }
     float *X = malloc(sizeof(float) * Bmax * p), *Y = malloc(sizeof(float) * Bmax * q),
-          *dY = malloc(sizeof(float) * Bmax * q), *dX = malloc(sizeof(float) * Bmax * p);
-    if (!X || !Y || !dY || !dX) return 1;
+          *dY = malloc(sizeof(float) * Bmax * q), *dX = malloc(sizeof(float) * Bmax * p),
+          *dY0 = malloc(sizeof(float) * Bmax * q);
+    if (!X || !Y || !dY || !dX || !dY0) return 1;
     for (int i = 0; i < Bmax * p; i++) X[i] = (float)lpdm_rng_normal(&rng);
     for (int i = 0; i < Bmax * q; i++) dY[i] = 1e-3f * (float)lpdm_rng_normal(&rng);
-    job j = {k, l, X, Y, dY, dX, 1, 0};
+    memcpy(dY0, dY, sizeof(float) * Bmax * q);
+    job j = {k, l, X, Y, dY, dX, 1, 0, strcmp(act, "tanh") ? dY0 : NULL};
     double f1 = time_job(&j, reps);
     j.B = 4;
     double f4 = time_job(&j, reps);
@@ -102,6 +114,7 @@ int main(int argc, char **argv) {
     free(Y);
     free(dY);
     free(dX);
+    free(dY0);
   }
   enum { N = 64 * 128 };
   static float x[N];

@@ -12,7 +12,9 @@
        Pendulum-v1 (Box actions). PPO's batch has one size; REINFORCE's is
        its episode's length, and its buffers grow to the largest batch seen
        (docs/architecture.md), so an update counts only when its batch is no
-       larger than one already seen: a larger one may grow them, once.
+       larger than one already seen: a larger one may grow them, once. With
+       act = gelu (PPO bp, REINFORCE local): the layers' kept
+       pre-activation too.
 
    How it counts: this program defines malloc, calloc, realloc, free,
    aligned_alloc, posix_memalign and memalign itself. The executable's
@@ -183,11 +185,13 @@ static void test_env(const char *id, int optional) {
 
 static void on_ep(void *u, const lpdm_episode *e) { (void)u, (void)e; }
 
-/* As test_ppo.c's prun_new: algo on env with two tanh layers of 16, loss.guided,
-   distance.euclidean and the "k=v k=v" settings. */
+/* As test_ppo.c's prun_new: algo on env with two layers of 16 (tanh; layers
+   with other settings: net_text), loss.guided, distance.euclidean and the
+   "k=v k=v" settings. */
+static const char *net_text = "out=16";
 static int run_new(fx_run *p, const char *algo, const char *env, const char *settings) {
   lpdm_run_spec spec = {.loss_name = "guided", .on_episode = on_ep};
-  return fx_run_new(ctx, p, algo, env, settings, &(fx_net_spec){2, "out=16", 3}, &spec);
+  return fx_run_new(ctx, p, algo, env, settings, &(fx_net_spec){2, net_text, 3}, &spec);
 }
 
 static int batch_size(const lpdm_figures *st) {
@@ -236,7 +240,7 @@ int main(void) {
     void *bt[2];
     backtrace(bt, 2);
   }
-  plan(16);
+  plan(18);
   ctx = fx_ctx();
 
   /* the counter sees what liblpdm allocates */
@@ -259,6 +263,10 @@ int main(void) {
   test_algo("ppo", "CartPole-v1", "mode=local threads=2");
   test_algo("ppo", "Pendulum-v1", "mode=bp");
   test_algo("ppo", "Pendulum-v1", "mode=local");
+  /* gelu keeps its pre-activation: a buffer sized to the largest batch */
+  net_text = "out=16 act=gelu";
+  test_algo("ppo", "CartPole-v1", "mode=bp");
+  test_algo("reinforce", "CartPole-v1", "mode=local");
 
   lpdm_ctx_free(ctx);
   return done_testing();

@@ -22,7 +22,7 @@
                tensor, drawn at random.
    Each entry draws its data from its own seeded stream. Step h = 1e-2.
    The checks are liblpdm's lpdm_fd_distance / lpdm_fd_loss / lpdm_fd_layer
-   (lpdm/gradcheck.h, through tests/gradcheck.h). Piecewise-smooth plugins (manhattan, chebyshev, relu) have kinks: a
+   (lpdm/gradcheck.h, through tests/gradcheck.h). Piecewise-smooth plugins (manhattan, chebyshev, relu, leaky_relu) have kinks: a
    coordinate whose FD at h and at h/2 disagree (by more than the
    tolerance) straddles one and is left out; at most 10% may be. A check
    passes when |fd - analytic| / max(|fd|, 1e-3) over the kept coordinates
@@ -69,9 +69,24 @@ static const fd_entry table[] = {
     /* layers: width = in_dim (B = 3) */
     {"layer.dense", "", 5, 1e-2},
     {"layer.dense", "out=7 norm=layer", 5, 1e-2},
+    /* the activations besides tanh (tests/test_acts.c checks them in the tails too) */
+    {"layer.dense", "out=6 act=sigmoid", 5, 1e-2},
+    {"layer.dense", "out=6 act=elu", 5, 1e-2},
+    {"layer.dense", "out=6 act=gelu", 5, 1e-2},
+    {"layer.dense", "out=6 act=silu", 5, 1e-2},
+    {"layer.dense", "out=6 act=leaky_relu", 5, 1e-2},
+    {"layer.dense", "out=6 act=softplus", 5, 1e-2},
+    {"layer.dense", "out=6 act=gelu norm=layer", 5, 1e-2},
     {"layer.flatten", "", 12, 1e-2},
     /* GUESS, for the lead to adjust to conv2d's final keys: a 2 x 5 x 5 input */
     {"layer.conv2d", "in_channels=2 height=5 width=5 out_channels=3 kernel=3 stride=1 padding=1", 50, 1e-2},
+    {"layer.conv2d", "in_channels=2 height=5 width=5 out_channels=3 kernel=3 stride=1 padding=1 act=sigmoid", 50, 1e-2},
+    {"layer.conv2d", "in_channels=2 height=5 width=5 out_channels=3 kernel=3 stride=1 padding=1 act=elu", 50, 1e-2},
+    {"layer.conv2d", "in_channels=2 height=5 width=5 out_channels=3 kernel=3 stride=1 padding=1 act=gelu", 50, 1e-2},
+    {"layer.conv2d", "in_channels=2 height=5 width=5 out_channels=3 kernel=3 stride=1 padding=1 act=silu", 50, 1e-2},
+    /* leaky_relu: few outputs per weight (stride 2), so that few weights move one across the kink by h */
+    {"layer.conv2d", "in_channels=2 height=5 width=5 out_channels=3 kernel=3 stride=2 padding=0 act=leaky_relu", 50, 1e-2},
+    {"layer.conv2d", "in_channels=2 height=5 width=5 out_channels=3 kernel=3 stride=1 padding=1 act=softplus", 50, 1e-2},
 };
 #define NTABLE ((int)(sizeof table / sizeof table[0]))
 

@@ -336,7 +336,7 @@ int main(void) {
   expect_error(conv_k, 400, "kernel", "13", "kernel=13", NULL);
   expect_error(conv_k, 400, "stride", "0", "stride", NULL);
   expect_error(conv_k, 400, "padding", "-1", "padding", NULL);
-  expect_error(conv_k, 400, "act", "gelu", "gelu", NULL);
+  expect_error(conv_k, 400, "act", "swish", "swish", NULL);
   expect_error(conv_k, 400, "init", "xavier", "xavier", NULL);
   expect_error(dense_k, 4, "norm", "batch", "norm 'batch'", NULL);
   {

@@ -25,10 +25,16 @@
 ** in one GEMM up to 1.8x slower at B = 256 (the columns fall out of cache).
 ** For large images (a sample's columns over 64 KiB) a chunk is one sample.
 ** Backward, per chunk:
-**     dZ = dY * act'(Z)            (from Y, as dense: tanh 1 - Y^2, relu Y > 0)
+**     dZ = dY * act'(Z)            (from Y, as dense: tanh 1 - Y^2, relu Y > 0;
+**                                   gelu and silu from Z, see below)
 **     dW += dZ col^T               db += sum over samples and positions of dZ
 **     dcol = W^T dZ,  dX = col2im(dcol)   (only when dX is asked for)
 ** The column buffers grow to the largest batch seen and are reused.
+** gelu and silu need the pre-activation Z = conv(X, W) + b in backward (one
+** Y has two Z): forward writes Z into a buffer of the layer (B x outputs,
+** grown to the largest batch, reused), Y = act(Z) from it, and backward
+** reads it when its X, Y and B are those of the layer's last forward (bp
+** mode, local mode's step), else recomputes it from X (as dense does).
 **
 ** Config keys (defaults):
 **   in_channels  = 1        C of the input (C x height x width = the input width)
@@ -38,7 +44,11 @@
 **   kernel       = 3        square kernel size
 **   stride       = 1
 **   padding      = 0        zeros on each side
-**   act          = "tanh"   "tanh", "relu" or "identity" (as dense)
+**   act          = "tanh"   "tanh", "relu", "identity", "sigmoid", "elu",
+**                           "gelu", "silu", "leaky_relu" or "softplus" (as
+**                           dense; PyTorch's definitions, lib/act.h)
+**   alpha        = 1.0      elu: alpha (e^x - 1) for x <= 0 (> 0)
+**   negative_slope = 0.01   leaky_relu: the slope for x <= 0 (>= 0)
 **   bias         = true     learn one bias per output channel
 **   init         = "torch"  "torch": W, b ~ U(-1/sqrt(CKK), 1/sqrt(CKK)) times
 **                           gain (PyTorch's nn.Conv2d default); "orthogonal":
@@ -58,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/act.h"
 #include "lpdm/lpdm.h"
 
 /* Bytes of im2col columns per GEMM (a chunk holds at least one sample). */
@@ -65,13 +76,13 @@
 #define CONV_COL_BYTES (1 << 16)
 #endif
 
-enum { ACT_TANH, ACT_RELU, ACT_IDENTITY };
-
 typedef struct conv {
   lpdm_layer base;
   int C, H, W, O, k, s, pad, Ho, Wo;
   int ckk, hw; /* C*k*k, Ho*Wo */
-  int act, has_bias;
+  act_fn act;
+  int has_bias;
+  act_z z; /* gelu, silu: the pre-activation of the last forward */
   float *Wt, *b, *gW, *gb;
   float *col, *tmp; /* ckk x chunk*hw columns, O x chunk*hw products */
   float *pad_in, *pad_grad; /* C x (H+2pad) x (W+2pad), with padding only */
@@ -86,7 +97,7 @@ static const lpdm_key keys[] = {
     {"kernel", LPDM_T_INT, "3", "square kernel size"},
     {"stride", LPDM_T_INT, "1", "stride"},
     {"padding", LPDM_T_INT, "0", "zero padding on each side"},
-    {"act", LPDM_T_STRING, "tanh", "activation: tanh, relu or identity"},
+    ACT_KEYS,
     {"bias", LPDM_T_BOOL, "true", "learn a bias per output channel"},
     {"init", LPDM_T_STRING, "torch", "initialisation: torch, orthogonal or zeros"},
     {"gain", LPDM_T_NUMBER, "1.0", "scale of the initial weights"},
@@ -103,6 +114,7 @@ static void conv_free(lpdm_layer *l) {
   free(c->tmp);
   free(c->pad_in);
   free(c->pad_grad);
+  act_z_free(&c->z);
   free(c);
 }
 
@@ -141,12 +153,9 @@ static int conv_init(const lpdm_layer_kind *kind, const lpdm_config *cfg, int in
   if (outw > (1 << 28) || nw > (1 << 28) || np > (1 << 28))
     return lpdm_error(ctx, LPDM_ERR_ARG,
                       "too large: %.0f outputs, %.0f weights, %.0f padded inputs (at most 2^28 each)", outw, nw, np);
-  const char *act = lpdm_cfg_str(cfg, "act"), *init = lpdm_cfg_str(cfg, "init");
-  int a;
-  if (!strcmp(act, "tanh")) a = ACT_TANH;
-  else if (!strcmp(act, "relu")) a = ACT_RELU;
-  else if (!strcmp(act, "identity") || !strcmp(act, "linear")) a = ACT_IDENTITY;
-  else return lpdm_error(ctx, LPDM_ERR_ARG, "unknown act '%s' (tanh, relu, identity)", act);
+  const char *init = lpdm_cfg_str(cfg, "init");
+  act_fn a;
+  if ((rc = act_parse(cfg, &a, ctx))) return rc;
   if (strcmp(init, "torch") && strcmp(init, "orthogonal") && strcmp(init, "zeros"))
     return lpdm_error(ctx, LPDM_ERR_ARG, "unknown init '%s' (torch, orthogonal, zeros)", init);
   double gain = lpdm_cfg_num(cfg, "gain");
@@ -276,8 +285,9 @@ static void col2im(const conv *c, const float *col, size_t ld, float *dx) {
                (size_t)c->W * sizeof(float));
 }
 
-static int conv_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx *ctx) {
-  conv *c = (conv *)l;
+/* Y = conv(X, W) + b, the pre-activation */
+static int preact(conv *c, const float *X, int B, float *Y, lpdm_ctx *ctx) {
+  const lpdm_layer *l = &c->base;
   const int O = c->O, hw = c->hw, ckk = c->ckk, in = l->in_dim, outw = l->out_dim;
   int nb = chunk_size(c, B, ctx);
   if (nb < 0) return nb;
@@ -303,10 +313,25 @@ static int conv_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx
         float *y = Y + (size_t)i * outw + (size_t)o * hw, bo = c->b[o];
         for (int p = 0; p < hw; p++) y[p] += bo;
       }
-  size_t n = (size_t)B * outw;
-  if (c->act == ACT_TANH) lpdm_k_tanh(Y, n);
-  else if (c->act == ACT_RELU)
+  return LPDM_OK;
+}
+
+static int conv_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx *ctx) {
+  conv *c = (conv *)l;
+  size_t n = (size_t)B * l->out_dim;
+  int rc;
+  if (act_keeps_z(&c->act)) { /* gelu, silu: Z kept for backward */
+    act_z_mark(&c->z, NULL, NULL, 0);
+    if ((rc = act_z_grow(&c->z, n, ctx)) || (rc = preact(c, X, B, c->z.p, ctx))) return rc;
+    act_apply(&c->act, c->z.p, Y, n);
+    act_z_mark(&c->z, X, Y, B);
+    return LPDM_OK;
+  }
+  if ((rc = preact(c, X, B, Y, ctx))) return rc;
+  if (c->act.kind == ACT_TANH) lpdm_k_tanh(Y, n);
+  else if (c->act.kind == ACT_RELU)
     for (size_t i = 0; i < n; i++) Y[i] = Y[i] > 0 ? Y[i] : 0;
+  else if (c->act.kind != ACT_IDENTITY) act_apply(&c->act, Y, Y, n);
   return LPDM_OK;
 }
 
@@ -315,10 +340,20 @@ static int conv_backward(lpdm_layer *l, const float *X, const float *Y, int B, f
   conv *c = (conv *)l;
   const int O = c->O, hw = c->hw, ckk = c->ckk, in = l->in_dim, outw = l->out_dim;
   size_t n = (size_t)B * outw;
-  if (c->act == ACT_TANH)
+  if (c->act.kind == ACT_TANH)
     for (size_t i = 0; i < n; i++) dY[i] *= 1.0f - Y[i] * Y[i];
-  else if (c->act == ACT_RELU)
+  else if (c->act.kind == ACT_RELU)
     for (size_t i = 0; i < n; i++) dY[i] = Y[i] > 0 ? dY[i] : 0.0f;
+  else if (act_keeps_z(&c->act)) { /* gelu, silu */
+    if (!act_z_fresh(&c->z, X, Y, B)) { /* not this Y's forward: Z again from X */
+      int rc = act_z_grow(&c->z, n, ctx);
+      if (!rc) rc = preact(c, X, B, c->z.p, ctx);
+      if (rc) return rc;
+      act_z_mark(&c->z, X, Y, B);
+    }
+    act_grad_z(&c->act, c->z.p, dY, n);
+  } else if (c->act.kind != ACT_IDENTITY)
+    act_grad_y(&c->act, Y, dY, n);
   if (c->has_bias)
     for (int i = 0; i < B; i++)
       for (int o = 0; o < O; o++) {

@@ -8,14 +8,20 @@
 ** register-tiled kernel mm() (no packing, no bias copies, 4x OpenBLAS's
 ** speed at B = 1 and about equal at B = 128 on a Zen 3), otherwise from
 ** cblas_sgemm onto copied bias rows; then the activation in one pass
-** (lpdm_k_tanh for tanh). The choice depends on the shape only, so a row's
-** output has the same bits whatever B is. The backward products (dW, dX)
+** (lpdm_k_tanh for tanh, lib/act.c for the others). The choice depends on
+** the shape only, so a row's output has the same bits whatever B is. The backward products (dW, dX)
 ** run through cblas_sgemm, where OpenBLAS was faster at these shapes. The
 ** backward pass uses the layer's own output to form act'(Z) (tanh:
-** 1 - Y^2, relu: Y > 0, identity: 1), so it needs no stored
-** pre-activation:
+** 1 - Y^2, relu: Y > 0, identity: 1; sigmoid, elu, leaky_relu and
+** softplus also from Y, lib/act.h), so it needs no stored pre-activation:
 **     dZ = dY * act'(Z)      dW += X^T dZ      db += sum_rows dZ
 **     dX = dZ W^T
+** except for gelu and silu, whose derivative needs Z (one Y has two X):
+** with them forward writes Z = X W + b (or U, with layer norm) into a
+** buffer of the layer (grown to the largest batch, reused) and Y = act(Z)
+** from it, and backward reads it back when its X, Y and B are those of the
+** layer's last forward (in bp mode and in local mode's step, always); else
+** it recomputes Z from X first. Z is not state: checkpoints do not hold it.
 **
 ** Layer normalisation (norm = "layer", Ba, Kiros & Hinton 2016, as PyTorch's
 ** nn.LayerNorm over the features): with Z = X W + b and, per row,
@@ -33,7 +39,13 @@
 **
 ** Config keys (defaults):
 **   out   = 64         output width
-**   act   = "tanh"     "tanh", "relu" or "identity"
+**   act   = "tanh"     "tanh", "relu", "identity" ("linear"), "sigmoid",
+**                      "elu", "gelu", "silu", "leaky_relu" or "softplus",
+**                      as PyTorch's defaults (lib/act.h): gelu is the exact
+**                      x Phi(x) (nn.GELU(approximate='none')), softplus
+**                      is x above 20
+**   alpha = 1.0        elu: alpha (e^x - 1) for x <= 0 (> 0)
+**   negative_slope = 0.01  leaky_relu: the slope for x <= 0 (>= 0)
 **   bias  = true       learn a bias
 **   init  = "torch"    "torch": W, b ~ U(-1/sqrt(in), 1/sqrt(in)) times gain
 **                      (PyTorch's nn.Linear default); "orthogonal": W with
@@ -47,20 +59,21 @@
 **   local net = lpdm.net{ inputs = 4, lpdm.dense{ 64, act = "tanh" },
 **                         lpdm.dense{ 64, act = "relu", init = "orthogonal",
 **                                     gain = math.sqrt(2) },
-**                         lpdm.dense{ 64, norm = "layer" } }
+**                         lpdm.dense{ 64, norm = "layer" },
+**                         lpdm.dense{ 64, act = "elu", alpha = 0.5 } }
 */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/act.h"
 #include "lpdm/lpdm.h"
-
-enum { ACT_TANH, ACT_RELU, ACT_IDENTITY };
 
 typedef struct dense {
   lpdm_layer base;
-  int act;
+  act_fn act;
+  act_z z; /* gelu, silu: the pre-activation of the last forward */
   int has_bias;
   float *W, *b, *gW, *gb;
   /* norm = "layer" */
@@ -73,7 +86,7 @@ typedef struct dense {
 
 static const lpdm_key keys[] = {
     {"out", LPDM_T_INT, "64", "output width"},
-    {"act", LPDM_T_STRING, "tanh", "activation: tanh, relu or identity"},
+    ACT_KEYS,
     {"bias", LPDM_T_BOOL, "true", "learn a bias"},
     {"init", LPDM_T_STRING, "torch", "initialisation: torch, orthogonal or zeros"},
     {"gain", LPDM_T_NUMBER, "1.0", "scale of the initial weights"},
@@ -94,20 +107,19 @@ static void dense_free(lpdm_layer *l) {
   free(d->gshift);
   free(d->zh);
   free(d->rstd);
+  act_z_free(&d->z);
   free(d);
 }
 
 static int dense_init(const lpdm_layer_kind *kind, const lpdm_config *cfg, int in, lpdm_rng *rng,
                       lpdm_layer **out, lpdm_ctx *ctx) {
   int q = lpdm_cfg_int(cfg, "out");
-  const char *act = lpdm_cfg_str(cfg, "act"), *init = lpdm_cfg_str(cfg, "init");
+  const char *init = lpdm_cfg_str(cfg, "init");
   double gain = lpdm_cfg_num(cfg, "gain");
   if (q < 1 || q > (1 << 20)) return lpdm_error(ctx, LPDM_ERR_ARG, "out must be 1..1048576, got %d", q);
-  int a;
-  if (!strcmp(act, "tanh")) a = ACT_TANH;
-  else if (!strcmp(act, "relu")) a = ACT_RELU;
-  else if (!strcmp(act, "identity") || !strcmp(act, "linear")) a = ACT_IDENTITY;
-  else return lpdm_error(ctx, LPDM_ERR_ARG, "unknown act '%s' (tanh, relu, identity)", act);
+  act_fn a;
+  int rc = act_parse(cfg, &a, ctx);
+  if (rc) return rc;
   if (strcmp(init, "torch") && strcmp(init, "orthogonal") && strcmp(init, "zeros"))
     return lpdm_error(ctx, LPDM_ERR_ARG, "unknown init '%s' (torch, orthogonal, zeros)", init);
   const char *norm = lpdm_cfg_str(cfg, "norm");
@@ -339,21 +351,37 @@ static void normalise(const dense *d, float *Z, int B, float *rstd) {
   }
 }
 
+/* Z = X W + b, or U = gain LN(X W + b) + shift: the pre-activation */
+static void preact(const dense *d, const float *X, int B, float *Z) {
+  const int q = d->base.out_dim;
+  affine(d, X, B, Z);
+  if (d->norm) {
+    normalise(d, Z, B, NULL);
+    for (int i = 0; i < B; i++) {
+      float *z = Z + (size_t)i * q;
+      for (int j = 0; j < q; j++) z[j] = z[j] * d->gain[j] + d->shift[j];
+    }
+  }
+}
+
 static int dense_forward(lpdm_layer *l, const float *X, int B, float *Y, lpdm_ctx *ctx) {
   dense *d = (dense *)l;
   const int q = l->out_dim;
-  affine(d, X, B, Y);
-  if (d->norm) {
-    normalise(d, Y, B, NULL);
-    for (int i = 0; i < B; i++) {
-      float *y = Y + (size_t)i * q;
-      for (int j = 0; j < q; j++) y[j] = y[j] * d->gain[j] + d->shift[j];
-    }
-  }
   size_t n = (size_t)B * q;
-  if (d->act == ACT_TANH) lpdm_k_tanh(Y, n);
-  else if (d->act == ACT_RELU)
+  if (act_keeps_z(&d->act)) { /* gelu, silu: Z kept for backward */
+    act_z_mark(&d->z, NULL, NULL, 0);
+    int rc = act_z_grow(&d->z, n, ctx);
+    if (rc) return rc;
+    preact(d, X, B, d->z.p);
+    act_apply(&d->act, d->z.p, Y, n);
+    act_z_mark(&d->z, X, Y, B);
+    return LPDM_OK;
+  }
+  preact(d, X, B, Y);
+  if (d->act.kind == ACT_TANH) lpdm_k_tanh(Y, n);
+  else if (d->act.kind == ACT_RELU)
     for (size_t i = 0; i < n; i++) Y[i] = Y[i] > 0 ? Y[i] : 0;
+  else if (d->act.kind != ACT_IDENTITY) act_apply(&d->act, Y, Y, n);
   return LPDM_OK;
 }
 
@@ -378,7 +406,17 @@ static int dense_backward(lpdm_layer *l, const float *X, const float *Y, int B, 
   dense *d = (dense *)l;
   const int p = l->in_dim, q = l->out_dim;
   size_t n = (size_t)B * q;
-  act_grad(d->act, Y, dY, n);
+  if (d->act.kind <= ACT_IDENTITY) act_grad(d->act.kind, Y, dY, n); /* tanh, relu, identity */
+  else if (!act_keeps_z(&d->act)) act_grad_y(&d->act, Y, dY, n);
+  else { /* gelu, silu */
+    if (!act_z_fresh(&d->z, X, Y, B)) { /* not this Y's forward: Z again from X */
+      int rc = act_z_grow(&d->z, n, ctx);
+      if (rc) return rc;
+      preact(d, X, B, d->z.p);
+      act_z_mark(&d->z, X, Y, B);
+    }
+    act_grad_z(&d->act, d->z.p, dY, n);
+  }
   if (d->norm) { /* dY holds dU: on to dZ, in place */
     if (n > d->zh_cap) {
       float *z = realloc(d->zh, n * sizeof(float));
