@@ -97,7 +97,7 @@ local FIXED = {
   { "steps", "500000", "env-step budget" },
   { "out", nil, "output directory (default runs/<env>_<algo>_<mode>_<loss>_s<seed>)" },
   { "hidden", "64,64", "widths of the hidden layers, comma-separated (empty: none; dqn: 120,84)" },
-  { "act", "tanh", "activation of the hidden layers (dqn: relu)" },
+  { "act", "tanh", "activation of the hidden layers: tanh, relu, identity, sigmoid, elu, gelu, silu, leaky_relu, softplus (dqn: relu)" },
   { "init", nil, "hidden layers' initialisation: torch or orthogonal (default: orthogonal for ppo, torch otherwise)" },
   { "gain", nil, "scale of the hidden layers' initial weights (default: sqrt(2) with orthogonal, 1 with torch)" },
   { "total_timesteps", nil, "CleanRL's name for --steps" },
