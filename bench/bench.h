@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench.h -- what every bench program shares: a monotonic clock, the
    machine line each report starts with, and /proc/self/status figures.
    Header-only (static functions), included by the bench programs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_blocked.c -- local mode on large batches: the row-blocked path
    (lpdm_local_cfg, docs/performance.md "Large batches").
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_conv.c -- layer.conv2d's forward and backward throughput beside
    cblas_sgemm on the equivalent GEMM shapes, measured in the same run on
    the same machine (which is shared and noisy: read the ratios).

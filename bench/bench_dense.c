@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_dense.c -- the dense layer's forward and backward at the shapes of
    the default CartPole nets (issue 22: bp's own cost), one BLAS thread.
 

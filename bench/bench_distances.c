@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_distances.c -- every registered distance plugin's pairwise (and
    vjp) throughput beside cblas_sgemm of the same B x B x d shape, in the
    same run, on one BLAS thread (set here with openblas_set_num_threads).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_kernels.c -- the local-loss kernels of one layer beside cblas_sgemm
    (issue 9, item 2), in the same run, on one BLAS thread.
 

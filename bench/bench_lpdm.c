@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_lpdm.c -- lpdm's speed figures, each beside a reference measured in
    the same run on the same machine (this machine is shared and noisy: read
    the ratios, not the absolute numbers).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_memory.c -- peak resident memory of one training update against
    depth (issue 9, item 3; docs/performance.md "Memory in depth").
 

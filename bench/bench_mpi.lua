@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- bench_mpi.lua -- issue 11's speed figures, each measured side by side in
 -- one run on this machine:
 --   [1] data-parallel PPO: training env steps/s of one process and of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_mujoco.c -- the MuJoCo envs' speed beside raw MuJoCo, in one run.
 
    For each of the nine MuJoCo env plugins (Gymnasium v5 suite, see

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/identity.sh: run a fixed set of short training configs and print one
 # sha256 per file they write (progress.csv, updates.csv). Run it with two
 # builds and diff the outputs to show that a restructuring changed no bit:

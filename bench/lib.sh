@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench/lib.sh: helpers of the shell benchmarks (local_vs_bp.sh,
 # study_cost.sh), sourced, not run.
 #

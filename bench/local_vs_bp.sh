@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/local_vs_bp.sh: whole-process wall time of scripts/train.lua, local
 # mode beside bp mode, measured side by side in one run (issue 22's figure),
 # and, when a CleanRL reference is laid out, CleanRL's ppo.py beside lpdm's

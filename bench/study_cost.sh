@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/study_cost.sh: what a study (scripts/paper.lua's sweep) would cost
 # with another build, estimated from a finished study's own per-run times.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # gitinfo.cmake -- run at every build (cmake -P): writes OUT, a header with
 # the git commit the sources were built from, rewritten only when it
 # changes (so an unchanged tree rebuilds nothing). Outside a git checkout

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # lpdmPlugin.cmake -- lpdm_add_plugin(), included by lpdmConfig.cmake.
 #
 #   lpdm_add_plugin(<name> <source>...)

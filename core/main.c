@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** main.c -- the `lpdm` executable: runs a Lua 5.4 script with the lpdm
 ** module built in.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- paper.lua -- the paper's study in lpdm (Tanneberg, ECAI 2025): REINFORCE
 -- and PPO, variants bp, local/stress and local/guided (and, for PPO, its own
 -- local default: local-kernel), as a sweep

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- sweep.lua -- run a sweep of train.lua runs (envs x algos x variants x
 -- seeds), N at a time, resumable, and write a report.
 --

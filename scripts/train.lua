@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- train.lua -- the lpdm command line: train one agent, log it, summarise it.
 --
 --   build/lpdm scripts/train.lua --env=CartPole-v1 --algo=reinforce \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fixture.c -- the shared set-up of the C tests (see fixture.h): contexts
    with plugins, config text, envs, dense nets and runs. Built into the
    static library lpdm_test_fixture with each test's compile definitions

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fixture.h -- what many C tests set up the same way, written once
    (tests/fixture.c, a static library linked into every tests/test_*.c):
 

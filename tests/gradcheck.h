@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gradcheck.h -- the one finite-difference fixture of lpdm's tests: TAP
    wrappers around liblpdm's installed checker (lpdm/gradcheck.h, which says
    what is checked), used by test_grad, test_fd_table, test_layers,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* learn.h -- shared by the learning tests: a 20-episode moving average
    and the env step at which it first reached a threshold. */
 #ifndef LPDM_TEST_LEARN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* parity.h -- step-by-step parity of an lpdm env against a reference trace
    (tests/data/<Id>.csv, written by Gymnasium; the format is described in
    the reference data's README):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tap.h -- a tiny TAP producer for lpdm's C tests (libuv-style plain TAP).
    plan(n); ok(cond, fmt, ...); is_near(a, b, tol, name); done_testing(). */
 #ifndef LPDM_TAP_H

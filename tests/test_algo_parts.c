@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_algo_parts.c -- the parts algorithms are built from, each on its own:
    the per-iteration figures (lpdm_figures: copied names, no limit of number
    or length, replace on a second set, an error for a bad name), the core's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_alloc.c -- the hot loops do not allocate (STYLE.md: "Hot loops do not
    allocate; buffers are sized when an object is built").
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_bad_input.c -- part of issue 8's bad-input matrix that is about
    numbers going bad at run time: an env whose observation or reward turns
    NaN stops REINFORCE and PPO (both modes) with a message naming the env,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_blackbox.c -- the black-box layers: sign, quantize, topk, sort,
    random_projection, noise.
 

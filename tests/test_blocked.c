@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_blocked.c -- local mode's row-blocked path for large batches (ABI 1.1
    pairwise_rows / vjp_rows / eval_rows; docs/performance.md, "Large
    batches"), and its sampled-partners estimate.

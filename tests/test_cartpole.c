@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_cartpole.c -- CartPole-v1 against Gymnasium 1.4.0 reference traces
    (tests/data/CartPole-v1.csv), and lpdm_nprng against NumPy.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_checkpoint.c -- safetensors files and network checkpoints (issue 8):
    a round trip restores weights and optimizer state bit for bit (the next
    training step is identical), the file is what the format says, and a

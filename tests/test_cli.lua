@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_cli.lua -- the lpdm executable and scripts/train.lua as a user meets
 -- them: run as subprocesses, checked by exit status AND message, as TAP.
 -- Run by ctest as build/lpdm tests/test_cli.lua (arg[-1] is the executable);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_distances.c -- every distance plugin of plugins/distances/ against a
    naive double-precision reference written here from its definition.
 

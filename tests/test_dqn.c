@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_dqn.c -- DQN's parts and refusals: the replay buffer
    (plugins/algos/lib/replay.h: ring order, sampling, checkpoints, the
    refusals), CleanRL's epsilon schedule, a checkpoint that resumes a DQN

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_env_checkpoint.c -- every env with checkpoint support (ABI 1.1
    save/load) continues exactly: run an env, save it mid-episode, keep
    going (episodes end and reset from the env's own generator), then load

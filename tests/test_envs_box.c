@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_envs_box.c -- the Box-action envs Pendulum-v1 and
    MountainCarContinuous-v0: what a step-by-step trace does not show.
 

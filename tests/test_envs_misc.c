@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_envs_misc.c -- Acrobot-v1 and MountainCar-v0 beyond the trace
    parity of test_parity.c: the spaces as Gymnasium declares them, the
    time limit exactly at max_episode_steps, the start-state distribution

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_fd_table.c -- one finite-difference gradient check for EVERY
    differentiable plugin the build registers, through the plugin ABI only.
 

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_figures.lua -- an algorithm's per-iteration figures have no limit of
 -- number or depth (lpdm_figures): a 16-layer local PPO run writes the local
 -- loss of every hidden layer of both nets, actor_local_loss_1..16 and

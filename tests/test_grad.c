@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_grad.c -- finite-difference gradient checks (Torch7/THNN style) of
    the dense layer, the euclidean distance's vjp, the stress and guided
    losses (with and without scale normalisation), and the whole local-loss

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_kernels.c -- core/src/kernels.c's copies against the plain loops:
    lpdm_k_transpose and lpdm_k_mirror_upper (tiled through a local buffer)
    must give exactly the element-by-element result at sizes that are and

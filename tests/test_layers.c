@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_layers.c -- the conv2d, flatten and layer-normalised dense layers.
 
    conv2d: the forward pass against a naive direct convolution in double

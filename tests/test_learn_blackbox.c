@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_learn_blackbox.c -- local mode learns through an operation that
    backpropagation cannot train through.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_learn_dqn.c -- DQN must learn as CleanRL's dqn.py does.
 
    The bar (issue 21): with CleanRL's defaults (dqn.py: Q-network of 120

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_learn_ppo.c -- PPO must learn as CleanRL's does.
 
    The bars (issue 4): with CleanRL's defaults (ppo.py: 4 envs x 128 steps,

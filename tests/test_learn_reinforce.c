@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_learn_reinforce.c -- REINFORCE must learn.
 
    The bars: a 20-episode moving average of at least 475 on CartPole-v1

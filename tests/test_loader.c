@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_loader.c -- the plugin registry and loader (core/src/plugin.c).
    One refusal per way a plugin can be broken (fixtures in tests/fixtures/,
    built into LPDM_FIXTURE_DIR), each checked for a negative status, a

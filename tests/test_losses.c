@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_losses.c -- the local losses loss.kruskal, loss.sammon, loss.rank and loss.kernel.
 
    * Values on a 3-sample case worked out by hand (below, in the comments

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_lua_api.lua -- the Lua binding (core/lua/, one file per object family), as TAP.
 -- Run by ctest with build/lpdm; also: build/lpdm tests/test_lua_api.lua
 local lpdm = require("lpdm")

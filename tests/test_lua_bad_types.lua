@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_lua_bad_types.lua -- the bad-input matrix of the Lua API (issue 8):
 -- every function of the lpdm module and every method of its objects is
 -- called with each value of a list of wrong ones (nil, booleans, odd

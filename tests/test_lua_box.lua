@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_lua_box.lua -- Box action spaces from Lua (issue 3): spaces are
 -- described, a Box action is a table of the right size with finite numbers,
 -- and a refused action leaves the env's state as it was.

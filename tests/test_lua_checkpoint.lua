@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_lua_checkpoint.lua -- lpdm.save / lpdm.load (issue 8): a round trip
 -- restores a trained net exactly, the file's bytes do not depend on table
 -- order, metadata comes back, and bad arguments and files are refused by name.

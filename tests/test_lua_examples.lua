@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_lua_examples.lua -- the scripts of scripts/examples/ (issue 6) run
 -- to their end with small budgets, their output swallowed: a smoke test so
 -- that they follow the API. (What they show is read by people, not here.)

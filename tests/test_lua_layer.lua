@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_lua_layer.lua -- the `lua` black-box layer (issue 6; core/lua/lpdm_layer.c):
 -- any Lua function from a batch to a batch inside a network. Forward
 -- values, both batch shapes, errors that name the layer, lifetimes, and

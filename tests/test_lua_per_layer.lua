@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_lua_per_layer.lua -- per-layer optimizer settings from Lua (issue 6):
 -- lpdm.dense{..., lr =, optimizer =, weight_decay =} and the net's defaults
 -- reach each layer's optimizer, change training, and what an algorithm

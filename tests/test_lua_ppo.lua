@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_lua_ppo.lua -- PPO from Lua (issue 4): the resolved config, a critic
 -- of another shape than the actor, local losses in the stats, greedy
 -- actions within the action space, bad settings refused by name, and the

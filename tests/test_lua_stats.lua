@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_lua_stats.lua -- lpdm.stats (core/lua/lpdm_stats.c over core/src/stats.c), as TAP.
 -- Run by ctest with build/lpdm; also: build/lpdm tests/test_lua_stats.lua
 -- The expected values are worked by hand from docs/statistics.md (see the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_memory.c -- local mode's working memory does not grow with depth
    (issue 9, item 3; docs/performance.md "Memory in depth").
 

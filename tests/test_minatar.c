@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_minatar.c -- MinAtar/Breakout-v1 (plugins/envs/minatar_breakout.c):
    the registered name (with its '/'), the spaces, the observation's C x H x W
    layout, MinAtar's start states, each rule on a constructed state (walls,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mujoco.c -- physics parity of every MuJoCo env's model against the
    reference traces in tests/data/mujoco/<model>.trace.csv (MuJoCo 2.2.2
    driving Gymnasium's own model files; the format is described in the

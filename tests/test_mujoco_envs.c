@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mujoco_envs.c -- what each MuJoCo env adds on top of the physics
    (test_mujoco.c checks the physics): spaces and sizes, reset(seed)
    determinism and draw order, NumPy's standard_normal, rewards on a

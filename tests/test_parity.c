@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_parity.c -- every classic-control env against its Gymnasium 1.4.0
    reference trace in tests/data/ (CartPole-v1, Acrobot-v1, MountainCar-v0,
    MountainCarContinuous-v0, Pendulum-v1), step by step and by a short free

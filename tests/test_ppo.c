@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_ppo.c -- PPO's parts, each on its own (plugins/algos/ppo/ppo_loss.h),
    then the plugin: GAE against hand-computed cases, the Gaussian and
    categorical log-probabilities and entropies against closed forms and a

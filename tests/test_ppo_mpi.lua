@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_ppo_mpi.lua -- data-parallel PPO over MPI (issue 11), as TAP.
 --
 -- ctest runs it as build/lpdm tests/test_ppo_mpi.lua: it then launches

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_run.c -- lpdm_run_new (lpdm/run.h), the one place a run is
    assembled: an env by id or instance, the default distance ("euclidean")
    and the algorithm's own local loss, instances lent by the caller (used,

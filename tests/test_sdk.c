@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_sdk.c -- the plugin SDK (issue 6): an out-of-tree plugin builds
    against an installed lpdm and loads.
 

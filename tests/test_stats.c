@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_stats.c -- core/src/stats.c against small cases computed by hand
    from the definitions of docs/statistics.md (the working is in the
    comments), the bootstrap's determinism and sanity, and the errors for

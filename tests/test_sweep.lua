@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_sweep.lua -- scripts/sweep.lua as a user meets it: a small sweep run
 -- as a subprocess (CartPole-v1 x reinforce x 2 variants x 2 seeds, 3000
 -- steps, 2 at a time), resumed, extended by a failing variant, and fed bad

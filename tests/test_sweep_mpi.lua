@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- test_sweep_mpi.lua -- scripts/sweep.lua over MPI ranks and as a Slurm job
 -- array (docs/distributed.md): a small sweep (CartPole-v1 x reinforce x 2
 -- variants x 2 seeds) under mpirun -np 2 gives the same per-run files as the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_aux.c -- the Lua binding's own auxiliary library (lpdm_aux.h), as
 ** lauxlib.c is Lua's: the context of a state, typed userdata, argument

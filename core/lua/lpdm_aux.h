@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_aux.h -- internal to the Lua binding: what its files share.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_ckpt.c -- nets to and from safetensors files (docs/checkpoints.md).
 **

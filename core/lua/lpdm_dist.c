@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_dist.c -- distance and local-loss instances in Lua, to look at and
 ** test them, or to hand one to lpdm.algo.

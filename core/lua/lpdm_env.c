@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_env.c -- lpdm.Env: an env plugin's instance in Lua.
 **

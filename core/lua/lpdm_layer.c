@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_layer.c -- layer.lua: a black-box layer whose forward is a Lua
 ** function (lpdm.lua_layer{ fn = f, ... }, whose LayerSpec lpdm_net.c makes).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_lua.c -- the Lua 5.4 binding of liblpdm: `local lpdm = require("lpdm")`.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_mpi.c -- lpdm.mpi: MPI for Lua scripts (sweeps over ranks,
 ** data-parallel training), and the lpdm_comm that lpdm.algo hands an

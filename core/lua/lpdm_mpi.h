@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lpdm_mpi.h -- the Lua binding's MPI part (lpdm_mpi.c), internal. */
 #ifndef LPDM_LUA_MPI_H
 #define LPDM_LUA_MPI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_net.c -- layer specs and nets in Lua.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_run.c -- lpdm.Run: an algorithm training nets on an env, in Lua.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm_stats.c -- lpdm.stats: statistics over runs (docs/statistics.md).
 **

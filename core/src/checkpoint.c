@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* checkpoint.c -- a network's parameters and optimizer state as
    safetensors tensors (the format: safetensors.c; the layout:
    docs/checkpoints.md). */

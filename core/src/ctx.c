@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctx.c -- contexts, error messages, checked configs. */
 #include <ctype.h>
 #include <errno.h>

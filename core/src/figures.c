@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** figures.c -- the named figures of one algorithm iteration (lpdm_figures,
 ** algo.h / lpdm.h): a growable list of (copied name, value) pairs in the

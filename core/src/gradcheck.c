@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gradcheck.c -- finite-difference gradient checks of distances, losses and
    layers (lpdm/gradcheck.h says what is checked and how). Used by lpdm's
    own tests (tests/gradcheck.h wraps these in TAP) and installed with the

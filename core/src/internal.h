@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* internal.h -- liblpdm's private declarations (not installed). */
 #ifndef LPDM_INTERNAL_H
 #define LPDM_INTERNAL_H

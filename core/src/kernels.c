@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kernels.c -- small vectorisable kernels shared by plugins.
 
    lpdm_k_tanh: tanh in float32 without libm, branch-free so the compiler

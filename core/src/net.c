@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* net.c -- networks: a stack of layers, each with its own optimizer, and
    the two ways to train them.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nprng.c -- NumPy's default generator, bit for bit:
 **
 **     np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))

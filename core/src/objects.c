@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* objects.c -- host-side constructors for plugin instances: distances and
    losses (config + optional private state), envs (with action checking),
    algorithms. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* optim.c -- Adam and SGD (with momentum and L2 weight decay) over a list
    of lpdm_params. State (moments, step count) is allocated once here;
    a step allocates nothing. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** plugin.c -- the plugin registry and the shared-object loader.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rng.c -- lpdm's training RNG: xoshiro256** (Blackman & Vigna), seeded
    through splitmix64. The whole state is four words plus a cached normal,
    so it can be saved and restored exactly. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** run.c -- a training run assembled from names and configs (lpdm/run.h).
 **

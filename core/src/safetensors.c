@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* safetensors.c -- reading and writing the safetensors format
    (https://github.com/huggingface/safetensors): 8 bytes of little-endian
    header length N, N bytes of JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stats.c -- statistics for comparing RL variants over seeds.
 
    Per-run statistics from an episode log (final return, area under the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gradcheck.c -- checks distance.minkowski's vjp by finite differences with
    the checker the SDK installs (lpdm/gradcheck.h, in liblpdm), as a test of
    an out-of-tree plugin would:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** minkowski.c -- the Minkowski (L_p) distance between the rows of a batch:
 ** an lpdm distance plugin built outside lpdm's tree, against the installed

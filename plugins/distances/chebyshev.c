@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** chebyshev.c -- the Chebyshev (L-infinity, maximum) distance between the
 ** rows of a batch,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** cosine.c -- the cosine distance between the rows of a batch: one minus
 ** the cosine of the angle between them,

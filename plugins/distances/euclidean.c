@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** euclidean.c -- the Euclidean distance between the rows of a batch.
 **

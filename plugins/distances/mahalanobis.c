@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** mahalanobis.c -- a Mahalanobis distance with a diagonal covariance
 ** estimated from the batch itself: the Euclidean distance after each

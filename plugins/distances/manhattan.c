@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** manhattan.c -- the Manhattan (L1, city-block) distance between the rows
 ** of a batch,

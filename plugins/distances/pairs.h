@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** pairs.h -- kernels shared by the distance plugins of plugins/distances/
 ** (an internal header, not part of the ABI).

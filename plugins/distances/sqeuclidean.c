@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** sqeuclidean.c -- the squared Euclidean distance between the rows of a
 ** batch, D_ij = |x_i - x_j|^2 (not a metric: it breaks the triangle

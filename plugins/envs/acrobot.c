@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** acrobot.c -- the Acrobot-v1 environment, as Gymnasium 1.x defines it.
 **

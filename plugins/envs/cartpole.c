@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** cartpole.c -- the CartPole-v1 environment, as Gymnasium 1.x defines it.
 **

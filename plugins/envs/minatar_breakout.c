@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** minatar_breakout.c -- MinAtar's Breakout (Young & Tian 2019, "MinAtar: An
 ** Atari-inspired Testbed for More Efficient Reinforcement Learning

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** mountaincar.c -- the MountainCar-v0 environment, as Gymnasium 1.x
 ** defines it.

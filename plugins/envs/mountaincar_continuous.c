@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** mountaincar_continuous.c -- the MountainCarContinuous-v0 environment, as
 ** Gymnasium 1.x defines it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** pendulum.c -- the Pendulum-v1 environment, as Gymnasium 1.x defines it.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** conv2d.c -- the 2-D convolution layer:  Y = act(conv(X, W) + b).
 **

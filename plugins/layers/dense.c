@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** dense.c -- the fully connected layer:  Y = act(X W + b), or with
 ** norm = "layer"  Y = act(LN(X W + b)).

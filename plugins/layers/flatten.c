@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** flatten.c -- the identity on flattened data:  Y = X.
 **

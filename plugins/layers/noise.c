@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** noise.c -- a black-box layer: additive Gaussian noise,  Y = X + std * N(0, 1),
 ** a fresh draw for every value on every forward call.

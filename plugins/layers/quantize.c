@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** quantize.c -- a black-box layer: each value rounded to the nearest of
 ** `levels` evenly spaced levels over [lo, hi].

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** random_projection.c -- a black-box layer:  Y = X R  with a fixed random
 ** Gaussian matrix R (in x out), drawn once at init and never trained.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** sign.c -- a black-box layer:  Y = sign(X), elementwise.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** sort.c -- a black-box layer: each row sorted ascending.
 **

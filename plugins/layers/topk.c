@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** topk.c -- a black-box layer: in each row, keep the k largest values and
 ** set the others to zero (k-winners-take-all).

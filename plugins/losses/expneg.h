@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** expneg.h -- exp(-a) for a >= 0 in float32, written so that the compiler
 ** vectorises a loop that calls it (no libm call, no branch): shared by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** guided.c -- the reward-guided local loss. The target distances mix the
 ** input geometry with the distance between the samples' reward signals g

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** kernel.c -- distance matching to a NONLINEAR function of the input
 ** distances (issue 7). A layer trained by loss.stress can settle into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** kruskal.c -- Kruskal's stress-1 between a layer's output distances and a
 ** target built from its input distances (and, guided, from the samples'

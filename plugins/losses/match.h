@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** match.h -- the distance-matching core shared by the stress and guided
 ** losses (an internal header of plugins/losses/, not part of the ABI).

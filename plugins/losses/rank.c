@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** rank.c -- a rank-based local loss: the layer's output distances should
 ** put each sample's neighbours in the same ORDER as the target does, whatever

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** sammon.c -- Sammon's stress (Sammon 1969, "A nonlinear mapping for data
 ** structure analysis") between a layer's output distances and a target

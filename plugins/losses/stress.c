@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** stress.c -- the unsupervised local loss: metric-MDS stress between the
 ** distances of a layer's input and output batches.

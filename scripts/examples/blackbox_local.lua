@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- blackbox_local.lua -- a black-box layer between two dense layers, trained
 -- without backpropagation: dense(64, tanh) -> sign -> dense(64, tanh), then
 -- the policy head, by REINFORCE in local mode on CartPole-v1. sign has no

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- lua_layer.lua -- an operation written in Lua, inside a network: a `lua`
 -- layer between two dense layers, trained by REINFORCE in local mode on
 -- CartPole-v1. The operation here puts every feature vector on the unit

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- minatar_conv.lua -- a convolutional net on pixels: PPO on MinAtar/Breakout-v1
 -- (a 10 x 10 grid of 4 binary channels, 3 actions, sticky actions), with
 -- MinAtar's own network shape: conv2d(16 filters, 3 x 3, stride 1, no

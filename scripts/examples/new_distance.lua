@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- new_distance.lua -- a new distance in a local-mode run: the out-of-tree
 -- plugin of examples/plugin-distance (distance.minkowski), or any distance
 -- lpdm has loaded, beside the Euclidean distance on the same seed.

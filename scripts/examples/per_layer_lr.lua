@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- per_layer_lr.lua -- a learning rate (and optimizer, weight decay) per
 -- layer, from Lua: lpdm.dense{ 64, lr = ..., optimizer = "adam"|"sgd",
 -- weight_decay = ... }, with the net's own lr / optimizer / weight_decay as

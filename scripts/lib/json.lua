@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- json.lua -- the JSON of lpdm's scripts: summary.json (train.lua) and
 -- sweep.json (sweep.lua) are written by this encoder and read back by this
 -- decoder.

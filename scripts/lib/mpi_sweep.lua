@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- mpi_sweep.lua -- the distributed side of scripts/sweep.lua: the runs of
 -- a sweep spread over MPI ranks (mpirun / srun), and the Slurm job-array
 -- script of --slurm. docs/distributed.md is the user's guide.

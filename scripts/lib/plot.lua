@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- plot.lua -- the plots of a sweep's report (docs/sweeps.md, "Plots"):
 -- per env and algo, the learning curves (mean over seeds with a 95% band)
 -- and a box plot of the final returns, drawn by gnuplot as PNG and SVG.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- sweep.lua -- the module behind scripts/sweep.lua: a sweep of train.lua runs
 -- (envs x algos x variants x seeds) as separate processes, N at a time,
 -- resumable, summarised in DIR/sweep.json and DIR/report.md.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- util.lua -- small helpers shared by the scripts in scripts/ and their
 -- modules in scripts/lib/: shell quoting, whole-file reads, atomic writes,
 -- and the path of the running lpdm interpreter.

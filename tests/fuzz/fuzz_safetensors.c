@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_safetensors.c -- libFuzzer target for the checkpoint reader: any
    bytes must parse or be refused with a message, never read out of bounds,
    leak or allocate absurd amounts; a file that parses is also loaded into a

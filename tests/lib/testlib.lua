@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- testlib.lua -- what the Lua tests that drive lpdm as a subprocess share
 -- (test_cli, test_sweep, test_sweep_mpi, test_ppo_mpi): shell quoting, a
 -- command's output and exit status, small file helpers. A test loads it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm/algo.h -- algorithm plugins (REINFORCE, PPO, ...). An algorithm is
 ** created from its config and a setup (the env to make copies of, the

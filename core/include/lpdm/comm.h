@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm/comm.h -- the collectives a data-parallel algorithm needs, as a
 ** table of functions the host fills in. lpdm's core and its plugins never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm/distance.h -- distance plugins: a batch X (B x d, row-major float32)
 ** to its B x B matrix of pairwise distances, and the vector-Jacobian product

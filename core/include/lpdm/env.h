@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm/env.h -- environment plugins. Observations are float32 vectors,
 ** actions float64 vectors (a discrete action is one integral value 0..n-1,

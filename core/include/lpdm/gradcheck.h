@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm/gradcheck.h -- finite-difference gradient checks (gradcheck.c in
 ** liblpdm, installed with the SDK), so that a plugin author, in lpdm's tree

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm/layer.h -- layer plugins. A layer maps a batch X (B x in_dim,
 ** row-major float32) to Y (B x out_dim). A layer with backward == NULL is a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm/loss.h -- local-loss plugins: compare a layer's output distances DY
 ** with its input distances DX (and, for guided variants, a per-sample

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm.h -- the host API of liblpdm.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm/plugin.h -- the head every lpdm plugin descriptor starts with.
 **

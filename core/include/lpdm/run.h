@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lpdm/run.h -- a training run assembled from names and configs: the env
 ** (an id and its config, or an instance), the nets, the local-learning

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** stats.h -- statistics for comparing RL variants over seeds (stats.c).
 **

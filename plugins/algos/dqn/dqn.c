@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** dqn.c -- Deep Q-Network (Mnih et al. 2015) with the semantics and flag
 ** names of CleanRL's dqn.py (Discrete actions only), in two modes over the

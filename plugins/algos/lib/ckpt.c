@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/ckpt.c -- checkpoint helpers of the algorithm parts (lib/ckpt.h).
 */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/ckpt.h -- checkpoint helpers of the algorithm parts. Each part saves
 ** and loads its own state under its own names (vecenv_save, gauss_std_save,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/forkjoin.c -- the two-thread fork-join of lib/forkjoin.h.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/forkjoin.h -- a two-thread fork-join: a second thread that runs one
 ** job while the calling thread runs another, then joins. For halves of a

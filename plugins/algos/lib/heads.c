@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/heads.c -- output heads and distributions (lib/heads.h). The
 ** categorical functions share one log-softmax (cat_max_sum, cat_lse); the

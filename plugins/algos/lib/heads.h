@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/heads.h -- output heads and their distributions, shared by the
 ** algorithm plugins.

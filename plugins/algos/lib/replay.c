@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/replay.c -- the replay buffer of lib/replay.h: a ring of transitions
 ** in flat float arrays, uniform sampling with replacement, checkpoints of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/replay.h -- a replay buffer for off-policy algorithms (DQN; later
 ** SAC, DDPG): a ring of the last `capacity` transitions

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/rule.c -- trunk rules (lib/rule.h): the generic calls, and LPDM's
 ** distance-matching rule, the first of them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/rule.h -- how a trunk (an algorithm's hidden layers) learns without
 ** backpropagation: a rule object behind a small vtable, so that LPDM's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/util.c -- growable buffers, the mode key, the clock (lib/util.h).
 */

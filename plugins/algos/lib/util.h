@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/util.h -- small helpers of the algorithm plugins (plugins/algos/lib,
 ** a private static library linked into every algo plugin; not ABI):

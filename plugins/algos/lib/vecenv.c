@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/vecenv.c -- env copies in lockstep with autoreset, episode reports and
 ** Gymnasium-style observation/reward wrappers per copy (lib/vecenv.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** lib/vecenv.h -- N copies of one env stepped in lockstep, with autoreset,
 ** episode bookkeeping and Gymnasium-style wrappers per copy.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** ppo/ckpt.c -- PPO's checkpoints, taken between updates. The rollout and
 ** minibatch buffers are rebuilt by the next update, so the state is each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** ppo/dp.c -- PPO over several processes (setup.comm, lpdm/comm.h): each
 ** rank steps its share of the env copies; after a rollout every rank gets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** ppo/ppo.c -- Proximal Policy Optimization (Schulman et al. 2017) with the
 ** semantics of CleanRL's ppo.py (Discrete actions) and

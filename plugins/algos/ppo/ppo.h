@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** ppo/ppo.h -- the PPO plugin's internal header (not ABI): the instance
 ** and the functions its files share.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** ppo/ppo_loss.c -- GAE and PPO's clipped losses (ppo_loss.h). The
 ** operation order of each formula is fixed: runs repeat bit for bit.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** ppo/ppo_loss.h -- PPO's own formulas (ppo_loss.c), each tested on its own
 ** by tests/test_ppo.c:

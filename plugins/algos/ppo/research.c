@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** ppo/research.c -- PPO's local-learning research options (issue 7,
 ** measured in docs/local-learning.md; none is a default), kept apart from

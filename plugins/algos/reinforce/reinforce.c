@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** reinforce/reinforce.c -- REINFORCE (Williams 1992), Monte-Carlo policy gradient, in
 ** two modes over the same network:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** ant.c -- Ant-v5 (Gymnasium 1.x) over MuJoCo.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** half_cheetah.c -- HalfCheetah-v5 (Gymnasium 1.x) over MuJoCo.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** hopper.c -- Hopper-v5 (Gymnasium 1.x) over MuJoCo.
 **

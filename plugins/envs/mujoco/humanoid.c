@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** humanoid.c -- Humanoid-v5 (Gymnasium 1.x) over MuJoCo.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** inverted_double_pendulum.c -- InvertedDoublePendulum-v5 (Gymnasium 1.x)
 ** over MuJoCo.

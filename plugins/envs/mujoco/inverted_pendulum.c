@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** inverted_pendulum.c -- InvertedPendulum-v5 (Gymnasium 1.x) over MuJoCo.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** reacher.c -- Reacher-v5 (Gymnasium 1.x) over MuJoCo.
 **

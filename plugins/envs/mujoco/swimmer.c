@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** swimmer.c -- Swimmer-v5 (Gymnasium 1.x) over MuJoCo.
 **

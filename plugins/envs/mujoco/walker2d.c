@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** walker2d.c -- Walker2d-v5 (Gymnasium 1.x) over MuJoCo.
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** mj_checkpoint.c -- save and load of every MuJoCo env (the env kind's
 ** optional save/load callbacks; see mj_env.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** mj_env.c -- open, close, state, reset, step and render of every MuJoCo
 ** env plugin (see mj_env.h for what they do and how an env uses them).

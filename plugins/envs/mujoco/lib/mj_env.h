@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** mj_env.h -- what every MuJoCo env plugin of lpdm shares: the interface of
 ** the private static library plugins/envs/mujoco/lib/ (built into

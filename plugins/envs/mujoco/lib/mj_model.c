@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** mj_model.c -- the model cache of one MuJoCo env kind (see mj_env.h).
 **

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
 ** mj_numpy.c -- NumPy's and Python's float64 arithmetic where Gymnasium's
 ** MuJoCo rewards depend on it to the last bit (see mj_env.h).
