@@ -77,7 +77,7 @@ local RESERVED = { env = true, algo = true, seed = true, steps = true, total_tim
   quiet = true, resume = true, list = true, help = true }
 
 local TOP_KEYS = { name = true, steps = true, envs = true, algos = true, variants = true, seeds = true, flags = true,
-  eval = true }
+  eval = true, tune = true }
 local ENV_KEYS = { name = true, steps = true, threshold = true, flags = true }
 local VARIANT_KEYS = { name = true, flags = true, algos = true }
 
@@ -154,6 +154,8 @@ end
 function M.check(c)
   if type(c) ~= "table" then error(string.format("the config must be a table, got %s", type(c)), 0) end
   check_keys(c, TOP_KEYS, "config")
+  -- tune = "DIR": a tune's best configurations become the variants (scripts/lib/tune_best.lua)
+  if c.tune ~= nil then c = require("tune_best").expand(c) end
   local cfg = { name = c.name, flags = check_flags(c.flags, "flags"), eval = sweep_eval.check(c.eval) }
   if c.name ~= nil and type(c.name) ~= "string" then error("config.name must be a string, got " .. type(c.name), 0) end
   local steps = c.steps ~= nil and check_steps(c.steps, "steps") or nil
