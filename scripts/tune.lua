@@ -228,7 +228,7 @@ end
 
 -- tune.json and report.md (rank 0)
 local function write_outputs(final)
-  if rank ~= 0 then return end
+  if rank ~= 0 or flags.dry_run then return end
   local okw, werr = pcall(function()
     treport.write(out, { cfg = cfg, text = text, file = file, command = command, variants = variants, V = V,
       final = final, stopped = stopped_at ~= nil, lpdm = LPDM, train = TRAIN })
@@ -284,7 +284,7 @@ if rank == 0 then
     table.concat(rs, " / "), #cfg.envs, #cfg.envs == 1 and "" or "s", #tr.seeds(cfg), #tr.seeds(cfg) == 1 and "" or "s",
     ctx and string.format("; %d MPI ranks", ctx.size) or string.format("; %d at a time", jobs)))
 end
-if not flags.dry_run and not slurm then
+if not flags.dry_run then
   local why = util.mkdir_p(out)
   if why then die(string.format("--out=%s: %s", out, why)) end
 end
@@ -400,8 +400,9 @@ if flags.report_only then
 end
 for _, v in ipairs(variants) do
   local st = V[v].state
-  local b = st.best and treport.trial(V, v, st.best)
-  say(string.format("%s: best trial %s, objective %s", v, st.best and tostring(st.best) or "-",
+  local bid = tr.best_id(st)
+  local b = bid and treport.trial(V, v, bid)
+  say(string.format("%s: best trial %s, objective %s", v, bid and tostring(bid) or "-",
     b and b.objective and string.format("%.2f", b.objective) or "-"))
 end
 say(string.format("wrote %s/tune.json and %s/report.md", out, out))

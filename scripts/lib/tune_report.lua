@@ -36,12 +36,6 @@ local function plain(x)
 end
 M.plain = plain
 
--- The kind of a space entry (log_uniform, uniform, int, choice).
-function M.space_kind(sp)
-  if type(sp) ~= "table" then return "?" end
-  return sp.kind or sp.type or sp.dist or "?"
-end
-
 -- The trial record of variant v's trial id in the state, or nil.
 function M.trial(V, v, id)
   for _, t in ipairs(V[v].state.trials or {}) do
@@ -89,8 +83,7 @@ end
 -- Sorted space keys of variant v.
 local function space_keys(cfg, v)
   local keys = {}
-  for k in pairs(tr.variant(cfg, v).space or {}) do keys[#keys + 1] = k end
-  table.sort(keys)
+  for i, d in ipairs(tr.dims(cfg, v)) do keys[i] = d.name end
   return keys
 end
 
@@ -149,10 +142,10 @@ function M.state(o)
       trials[#trials + 1] = { id = t.id, config = plain(t.config), status = t.status, top_rung = t.top_rung,
         objective = rec and rec.objective, rungs = rungs }
     end
-    local best = st.best and M.trial(o.V, v, st.best)
+    local best = tr.best_id(st) and M.trial(o.V, v, tr.best_id(st))
     local vv = tr.variant(cfg, v)
     res.variants[v] = {
-      flags = plain(vv.flags or {}), space = plain(vv.space or {}), trials = trials,
+      flags = plain(vv.flags or {}), space = plain(vv.dims or vv.space or {}), trials = trials,
       budget_used = d.used, budget_planned = plain(st.budget), history = json.array(plain(d.history)),
       best = best and { trial = best.id, objective = best.objective, rung = best.top_rung, config = plain(best.config),
         flags = tr.trial_flags(cfg, v, best.config), commands = M.command_lines(o, v, best.config) } or nil,
@@ -200,13 +193,13 @@ function M.plots(out, o, st)
   -- objective against each hyperparameter
   local keys, seen, kind = {}, {}, {}
   for _, v in ipairs(o.variants) do
-    for _, k in ipairs(space_keys(cfg, v)) do
+    for _, d in ipairs(tr.dims(cfg, v)) do
+      local k = d.name
       if not seen[k] then
         seen[k] = true
         keys[#keys + 1] = k
       end
-      local sk = M.space_kind(tr.variant(cfg, v).space[k])
-      if kind[k] == nil or sk == "log_uniform" then kind[k] = sk end
+      if kind[k] == nil or d.kind == "log_uniform" then kind[k] = d.kind end
     end
   end
   table.sort(keys)
@@ -332,7 +325,8 @@ function M.report(out, o, st)
   for _, r in ipairs(st.rungs) do rs[#rs + 1] = numstr(r.steps) end
   local envs = {}
   for _, e in ipairs(st.envs) do
-    envs[#envs + 1] = e.id .. (e.score and string.format(" (score %s..%s)", numstr(e.score[1]), numstr(e.score[2])) or "")
+    envs[#envs + 1] = e.id .. (e.score and string.format(" (score %s..%s)", numstr(e.score.lo or e.score[1]),
+      numstr(e.score.hi or e.score[2])) or "")
   end
   local seeds = {}
   for i, s in ipairs(st.seeds) do seeds[i] = tostring(s) end

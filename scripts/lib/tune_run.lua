@@ -98,15 +98,11 @@ function M.flag_checker(lpdm, c)
   return function(name)
     if type(name) ~= "string" then return false, "" end
     local key = name:gsub("%-", "_")
-    if M.RESERVED[key] then
-      return false, " (the tune sets --" .. key:gsub("_", "-") .. " per run: give it in the config's envs, budget"
-        .. " or seed, not as a flag)"
-    end
+    if M.RESERVED[key] then return false, "the tuner sets it per run" end
     if set[key] then return true end
-    local dashed = {}
-    for i, n in ipairs(names) do dashed[i] = n end
-    return false, util.did_you_mean(key, dashed) .. string.format(" (not a train.lua flag for algo %s)",
-      tostring(algo))
+    local s = util.suggest(key, names)
+    if s then return false, string.format("did you mean '%s'?", s) end
+    return false, string.format("scripts/train.lua --help --algo=%s lists the flags", tostring(algo))
   end
 end
 
@@ -133,6 +129,7 @@ end
 -- The variant names of a checked config, sorted (variants is a table
 -- keyed by name; a list of {name =} is taken too).
 function M.variant_names(cfg)
+  if cfg.variant_names then return cfg.variant_names end
   local names = {}
   if cfg.variants[1] ~= nil then
     for i, v in ipairs(cfg.variants) do names[i] = v.name end
@@ -141,6 +138,27 @@ function M.variant_names(cfg)
   for n in pairs(cfg.variants) do names[#names + 1] = n end
   table.sort(names)
   return names
+end
+
+-- The best trial's id of a plan state (best is the trial, or its id).
+function M.best_id(st)
+  local b = st and st.best
+  if type(b) == "table" then return b.id end
+  return b
+end
+
+-- The searched flags of variant name: {{name, kind}} sorted by name (the
+-- library's dims, or a space table).
+function M.dims(cfg, name)
+  local v = M.variant(cfg, name)
+  local t = {}
+  if v.dims then
+    for i, d in ipairs(v.dims) do t[i] = { name = d.name, kind = d.kind } end
+    return t
+  end
+  for k, sp in pairs(v.space or {}) do t[#t + 1] = { name = k, kind = type(sp) == "table" and sp.kind or "?" } end
+  table.sort(t, function(a, b) return a.name < b.name end)
+  return t
 end
 
 function M.variant(cfg, name)
@@ -245,7 +263,10 @@ function M.objective(cfg, runs)
   for _, e in ipairs(envs) do
     local t = per_env[e.id]
     local m = t.sum / t.n
-    if e.score then m = (m - e.score[1]) / (e.score[2] - e.score[1]) end
+    if e.score then
+      local lo, hi = e.score.lo or e.score[1], e.score.hi or e.score[2]
+      m = (m - lo) / (hi - lo)
+    end
     sum = sum + m
   end
   return sum / #envs
