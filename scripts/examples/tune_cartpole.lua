@@ -12,7 +12,7 @@
 -- a sweep"). Measured on the project's 2-core machine: docs/tuning.md.
 -- log_uniform, uniform, int and choice are given to this file by tune.lua.
 return {
-  name = "PPO bp on CartPole-v1",
+  name = "tune_cartpole",
   algo = "ppo",
   envs = { "CartPole-v1" },
   flags = {},                              -- train.lua flags of every run (here: PPO's defaults)
