@@ -11,6 +11,13 @@
 --   local env = tune.space_env()              -- the tune file's log_uniform, uniform, int, choice
 --   local cfg = tune.check(file_table, is_flag)
 --   local state = tune.plan(cfg, "bp", results)  -- run state.todo, add results, call again
+-- and for the driver: tune.rungs(cfg), tune.max_budget(cfg) (what a variant
+-- spends without failures), tune.objective(cfg, values) (a trial's value
+-- from its runs'), tune.trial_flags(cfg, variant, config) (the flags of a
+-- run), tune.space_string(dim), tune.numstr(x).
+-- is_flag(name) gets the flag with '_' (the file may write '-'); it returns
+-- true, or false and a hint ("did you mean --learning-rate?"). Without it
+-- every name is accepted.
 --
 -- A TUNE FILE returns a table (keys not listed are errors):
 --   name      = "cartpole"        optional, letters, digits, '_', '-', '.'
@@ -480,6 +487,31 @@ function M.rungs(cfg)
     t[r + 1] = { rung = r, steps = math.floor(b.steps / b.eta ^ (b.R - r) + 0.5) }
   end
   return t
+end
+
+-- The most a variant can spend when no trial fails: {steps, runs, per_rung =
+-- {{rung, steps, trials}}} with n_0 = trials, n_{r+1} = max(1, floor(n_r / eta))
+-- (steps per env and seed, as plan()'s budget).
+function M.max_budget(cfg)
+  local b = cfg.budget
+  local out = { steps = 0, runs = 0, per_rung = {} }
+  local n = b.trials
+  for i, r in ipairs(M.rungs(cfg)) do
+    if i > 1 then n = math.max(1, n // b.eta) end
+    out.per_rung[i] = { rung = r.rung, steps = r.steps, trials = n }
+    out.steps, out.runs = out.steps + n * r.steps, out.runs + n
+  end
+  return out
+end
+
+-- A space as the file writes it: "log_uniform{0.0001, 0.01}", "choice{2, 4, 8}".
+function M.space_string(dim)
+  if dim.kind == "choice" then
+    local t = {}
+    for i, v in ipairs(dim.values) do t[i] = show(v) end
+    return "choice{" .. table.concat(t, ", ") .. "}"
+  end
+  return string.format("%s{%s, %s}", dim.kind, numstr(dim.lo), numstr(dim.hi))
 end
 
 -- ---------------------------------------------------------------- plan
