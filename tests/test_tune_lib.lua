@@ -206,6 +206,13 @@ test("promotions on a hand-built table: ties to the lower id, failures never, fl
   eq(with_status(st, "stopped"), "1,2,5,9,10", "status stopped")
   eq(st.budget.steps, 1000 + 900, "budget: + 3 x 300")
   eq(st.budget.runs, 13, "runs")
+  -- the same table with string keys (read back from JSON) and false for a failure
+  local J = {}
+  for id, rs in pairs(R) do
+    J[tostring(id)] = {}
+    for r, x in pairs(rs) do J[tostring(id)][tostring(r)] = x == -math.huge and false or x end
+  end
+  eq(dump(tune.plan(cfg, "bp", J)), dump(st), "string keys")
   -- tie at the border: trials 4 and 7 equal, only one place
   local cfg2 = hand(6, 900, 100, 3) -- floor(6/3) = 2
   local R2 = { { [0] = 1 }, { [0] = 7 }, { [0] = 3 }, { [0] = 3 }, { [0] = 2 }, { [0] = 3 } }
@@ -358,15 +365,17 @@ test("configs are a function of the seed: equal for the same seed, different for
     for _ in pairs(distinct) do n = n + 1 end
     eq(n, #a, sampler .. ": distinct learning rates")
   end
-  -- TPE: the same results give the same next batch, whatever seed the stub sees
+  -- TPE: the same results give the same next batch
   local cfg = cfg_of({ sampler = "tpe", seed = 4, tpe = { startup = 4, batch = 2 } })
   local r = {}
   for id = 1, 4 do r[id] = { [0] = -id } end
-  local x, y = configs(cfg), nil
-  x = tune.plan(cfg, "bp", r).trials
-  y = tune.plan(cfg, "bp", r).trials
+  local x = tune.plan(cfg, "bp", r).trials
+  local y = tune.plan(cfg, "bp", r).trials
   eq(#x, 6, "one batch after the startup")
   eq(x[5].config.learning_rate, y[5].config.learning_rate, "TPE proposals repeat")
+  r[2][0] = 7
+  check(tune.plan(cfg, "bp", r).trials[5].config.learning_rate ~= x[5].config.learning_rate,
+    "other results, another proposal")
 end)
 
 test("TPE waits for the results its batch is sampled from", function()
@@ -583,6 +592,7 @@ test("bad tune files: each a clear error naming the entry", function()
   bad({ variants = {} }, "variants must be a non-empty table")
   bad({ variants = { ["bad name"] = { space = { ent_coef = S.uniform { 0, 1 } } } } }, "variants: name \"bad name\"")
   bad({ variants = { bp = { spaces = {} } } }, "variants.bp: unknown key 'spaces'")
+  bad({ variants = { { space = { ent_coef = S.uniform { 0, 1 } } } } }, "variants[1] needs a name")
   bad({ foo = 1 }, "tune file: unknown key 'foo'")
   bad({ sampler = "sobol", variants = { v = { space = (function()
     local s = {}

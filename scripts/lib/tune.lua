@@ -68,7 +68,8 @@
 -- a batch is decided only once those results are all in.
 --
 -- plan(cfg, variant, results): results[id][rung] = objective (a number;
--- -math.huge or NaN: the trial failed) for every run that finished; returns
+-- -math.huge, NaN or any non-number: the trial failed) for every run that
+-- finished (integer keys, or their strings as JSON gives them); returns
 --   { trials = { {id, config, rungs = {[r] = value}, status, top_rung}, ... },
 --     todo = { {trial, rung, steps, config}, ... },  decided runs without a result
 --     finished = bool, best = the best trial (a member of trials) or nil,
@@ -127,7 +128,8 @@ local function is_list(t)
 end
 
 local function check_name(s, where)
-  if type(s) ~= "string" or not s:match("^[%w_.%-]+$") or s == "." or s == ".." then
+  if type(s) ~= "string" then fail("%s needs a name (a string), got %s", where, show(s)) end
+  if not s:match("^[%w_.%-]+$") or s == "." or s == ".." then
     fail("%s: name %s must be letters, digits, '_', '-' or '.' (it names a folder)", where, show(s))
   end
   return s
@@ -516,7 +518,17 @@ end
 
 -- ---------------------------------------------------------------- plan
 
-local function is_failed(x) return x ~= x or x == -math.huge end
+local function is_failed(x) return type(x) ~= "number" or x ~= x or x == -math.huge end
+
+-- results[id][r], also under string keys ("3", "0": a table read back from
+-- JSON); nil when missing.
+local function result(results, id, r)
+  local t = results[id] or results[tostring(id)]
+  if t == nil then return nil end
+  local x = t[r]
+  if x == nil then x = t[tostring(r)] end
+  return x
+end
 
 -- The configurations decided so far: configs[id] for id = 1..n (n < trials
 -- while TPE waits for a batch's results).
@@ -541,7 +553,7 @@ local function decide_configs(cfg, v, results)
     -- the next batch needs every rung-0 result of trials 1..done
     local obs = {}
     for id = 1, done do
-      local x = results[id] and results[id][0]
+      local x = result(results, id, 0)
       if x == nil then return configs end
       obs[#obs + 1] = { id = id, config = configs[id], value = is_failed(x) and -math.huge or x }
     end
@@ -582,7 +594,7 @@ function M.plan(cfg, variant, results)
       tr.status = r == 0 and "running" or "promoted"
       state.budget.steps = state.budget.steps + rungs[r + 1].steps
       state.budget.runs = state.budget.runs + 1
-      local x = results[id] and results[id][r]
+      local x = result(results, id, r)
       if x == nil then
         complete = false
         todo[#todo + 1] = { trial = id, rung = r, steps = rungs[r + 1].steps, config = copy(tr.config) }
