@@ -1,6 +1,11 @@
 -- SPDX-License-Identifier: MIT
--- test_tune_lib.lua -- scripts/lib/tune.lua and tune_sample.lua, the pure
--- logic of the tuner, on synthetic objectives (no training, no processes):
+-- test_tune_lib.lua -- scripts/lib/tune.lua (with tune_check.lua and
+-- tune_sample.lua), the pure logic of the tuner, on synthetic objectives (no
+-- training, no processes): rung budgets, promotions, decisions independent
+-- of the order results arrive in (jobs=1 against jobs=2), resume mid-rung,
+-- reproducible sampling, the spaces' ranges, the Halton and Sobol points,
+-- TPE against random search on a known optimum, and the errors of bad tune
+-- files. TAP.
 -- rung budgets, promotions, decisions independent of the order results
 -- arrive in (jobs=1 against jobs=2), resume mid-rung, reproducible
 -- sampling, the spaces' ranges, the Halton and Sobol points, TPE against
