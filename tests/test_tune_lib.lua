@@ -6,10 +6,6 @@
 -- reproducible sampling, the spaces' ranges, the Halton and Sobol points,
 -- TPE against random search on a known optimum, and the errors of bad tune
 -- files. TAP.
--- rung budgets, promotions, decisions independent of the order results
--- arrive in (jobs=1 against jobs=2), resume mid-rung, reproducible
--- sampling, the spaces' ranges, the Halton and Sobol points, TPE against
--- random search on a known optimum, and the errors of bad tune files. TAP.
 -- Run by ctest as build/lpdm tests/test_tune_lib.lua (plain lua5.4 works too).
 
 local HERE = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
