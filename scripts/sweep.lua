@@ -14,6 +14,8 @@
 --                  { name = "local", flags = { mode = "local", loss = "guided" } } },
 --     seeds = { 1, 2, 3 },
 --   }
+-- or, with a finished tune's best configuration per variant as the variants
+-- (scripts/tune.lua; docs/tuning.md): return { tune = "DIR", seeds = { 11, 12, 13 } }
 -- Flags:
 --   --out=DIR    output folder (required): DIR/runs/<env>/<algo>/<variant>/s<seed>,
 --                DIR/sweep.json, DIR/report.md

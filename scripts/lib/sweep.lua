@@ -148,7 +148,8 @@ local function check_flags(t, where)
   return out
 end
 
--- Validates a config table; returns a normalised copy:
+-- Validates a config table (a key tune = "DIR" first becomes variants,
+-- and default algos and envs: scripts/lib/tune_best.lua); returns a normalised copy:
 -- {name, envs = {{name, steps, threshold, flags}}, algos = {...},
 --  variants = {{name, flags, algos (a set, or nil: every algo)}}, seeds = {...}, flags = {...}}.
 function M.check(c)
