@@ -237,7 +237,7 @@ local function write_outputs(final)
 end
 
 local function run_batch(pending)
-  tr.wait_running(pending, say)
+  tr.wait_running(pending, say, ctx)
   local still = {}
   for _, r in ipairs(pending) do
     if tr.disk_status(r) == "pending" then still[#still + 1] = r end

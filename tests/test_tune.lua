@@ -108,6 +108,20 @@ test("--jobs=2 gives the same tune.json as --jobs=1", function()
   check(a == b, "tune.json differs:\n" .. a:sub(1, 1500) .. "\n----\n" .. b:sub(1, 1500))
 end)
 
+test("over 2 MPI ranks (mpirun) the same tune.json as --jobs=1", function()
+  local mpiexec = os.getenv("LPDM_MPIEXEC")
+  if not mpiexec or mpiexec == "" or not require("lpdm").mpi.available then
+    return "skip", "no MPI (LPDM_MPIEXEC unset or lpdm built without MPI)"
+  end
+  local d = TMP .. "/mpi"
+  local cmd = "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 OMPI_ALLOW_RUN_AS_ROOT=1 "
+    .. "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_rmaps_base_oversubscribe=1 "
+    .. "OPENBLAS_NUM_THREADS=1 " .. q(mpiexec) .. " -np 2 " .. T.command("", LPDM, { TUNE, CFG, "--out=" .. d })
+  local out, rc = T.sh(cmd)
+  T.expect_result(out, rc, cmd, 0, { "2 MPI ranks", "[rank 1]", "wrote " .. d .. "/tune.json" })
+  check(canon(D1) == canon(d), "tune.json over MPI differs from --jobs=1's")
+end)
+
 test("running it again runs nothing (not even the failed trial) and writes the same tune.json", function()
   local before, tj = run_files(D1), canon(D1)
   local out = expect(0, {}, TUNE, CFG, "--out=" .. D1, "--jobs=2")

@@ -301,10 +301,13 @@ function M.mpi_barrier(ctx, pending)
 end
 
 -- Waits for runs left running by an earlier, killed tune.
-function M.wait_running(runs, say)
+-- Under MPI (ctx) a run claimed in this session is another rank's, not
+-- a leftover.
+function M.wait_running(runs, say, ctx)
   local waiting = {}
   for _, r in ipairs(runs) do
-    if M.running_pid(r) then waiting[#waiting + 1] = r end
+    local mine = ctx and os.execute("test -d " .. q(string.format("%s/claims/%d", ctx.dir, ctx.index[r]))) == true
+    if not mine and M.running_pid(r) then waiting[#waiting + 1] = r end
   end
   if #waiting == 0 then return end
   say(string.format("%d runs of an earlier invocation are still running: waiting for them", #waiting))
