@@ -229,4 +229,12 @@ test("--dry-run lists the next runs and runs nothing; --slurm writes their array
   check(read(d .. "/report.md"):find("Not finished", 1, true), "the report does not say it is not finished")
 end)
 
+test("scripts/examples/tune_cartpole.lua is a valid tune: 16 trials x 2 seeds at 25000 steps first", function()
+  local ex = HERE .. "/../scripts/examples/tune_cartpole.lua"
+  local out = expect(0, { "1 variant (bp), 16 trials each, rungs of 25000 / 50000 / 100000 steps", "next: 32 runs",
+    "--learning-rate=", "--ent-coef=", "--clip-coef=", "--num-minibatches=", "--mode=bp" }, TUNE, ex,
+    "--out=" .. TMP .. "/ex", "--dry-run")
+  check(select(2, out:gsub("\ntodo  ", "")) == 32, "not 32 runs listed")
+end)
+
 T.run_tests(tests, TMP)
