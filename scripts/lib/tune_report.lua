@@ -54,7 +54,7 @@ local function fmt(x)
   if x == nil then return "-" end
   if x == -math.huge then return "failed" end
   if math.type(x) == "integer" then return tostring(x) end
-  return string.format("%.2f", x)
+  return string.format(math.abs(x) < 10 and "%.3f" or "%.2f", x) -- normalised objectives are small
 end
 
 local function valstr(v)
@@ -339,8 +339,9 @@ function M.report(out, o, st)
   w()
   w("## Budget used")
   w()
-  w("Every variant had the same trials, rungs and seeds; the runs and env steps they used (summed over")
-  w("every run, from each run's summary.json) differ only by how many trials each promoted.")
+  w("Every variant had the same trials, rungs and seeds. The runs and env steps each used (summed over")
+  w("every run, from each run's summary.json) differ only where a trial failed (it is not promoted) and")
+  w("where an algorithm ends a run at an episode's or a batch's end rather than at the exact budget.")
   w()
   w("| | " .. table.concat(o.variants, " | ") .. " |")
   w("|---|" .. string.rep("---|", #o.variants))
