@@ -236,32 +236,32 @@ local function write_outputs(final)
   if not okw then die(werr) end
 end
 
+-- Runs the pending runs of a batch (first waiting for any left running by
+-- an earlier, killed invocation); returns when every one has ended.
 local function run_batch(pending)
-  tr.wait_running(pending, say, ctx)
   local still = {}
-  for _, r in ipairs(pending) do
-    if tr.disk_status(r) == "pending" then still[#still + 1] = r end
+  local function on_finish(r, st)
+    local line = string.format("%s[%d/%d] %s %s%s", prefix, st.done + st.failed, st.total, r.status, r.rel,
+      r.status == "done" and string.format(" final_avg20 %.2f", r.final_avg20 or 0 / 0)
+      or (" (" .. tostring(r.reason) .. ")"))
+    if tty then io.stdout:write("\r", line, string.rep(" ", 20), "\n") else print(line) end
+    io.stdout:flush()
   end
-  if #still == 0 then return end
-  local nrun = 0
-  local ok, err = pcall(sweep.execute, still, {
-    jobs = jobs, lpdm = LPDM, train = TRAIN,
-    claim = ctx and ctx:claim_hook() or nil,
-    heartbeat = ctx and ctx:heartbeat_hook() or nil,
-    progress = function(st)
-      if tty then
-        io.stdout:write("\r", sweep.progress_line(st, 0), "   ")
-        io.stdout:flush()
-      end
-    end,
-    on_finish = function(r, st)
-      nrun = nrun + 1
-      local line = string.format("%s[%d/%d] %s %s%s", prefix, st.done + st.failed, st.total, r.status, r.rel,
-        r.status == "done" and string.format(" final_avg20 %.2f", r.final_avg20 or 0 / 0) or (" (" .. tostring(r.reason) .. ")"))
-      if tty then io.stdout:write("\r", line, string.rep(" ", 20), "\n") else print(line) end
+  local function progress(st)
+    if tty then
+      io.stdout:write("\r", sweep.progress_line(st, 0), "   ")
       io.stdout:flush()
-    end,
-  })
+    end
+  end
+  local ok, err = pcall(function()
+    tr.wait_running(pending, say, ctx)
+    for _, r in ipairs(pending) do
+      if tr.disk_status(r) == "pending" then still[#still + 1] = r end
+    end
+    if #still == 0 then return end
+    sweep.execute(still, { jobs = jobs, lpdm = LPDM, train = TRAIN, claim = ctx and ctx:claim_hook() or nil,
+      heartbeat = ctx and ctx:heartbeat_hook() or nil, progress = progress, on_finish = on_finish })
+  end)
   if not ok then
     if tostring(err):find("interrupted!", 1, true) then
       write_outputs(false)
@@ -269,7 +269,7 @@ local function run_batch(pending)
     end
     die(prefix .. tostring(err))
   end
-  if ctx then
+  if ctx and #still > 0 then
     local okb, berr = pcall(tr.mpi_barrier, ctx, still)
     if not okb then die(prefix .. tostring(berr)) end
   end
@@ -290,50 +290,62 @@ if not flags.dry_run then
 end
 
 local nbatch = 0
-while true do
-  local batch = plan_all()
-  if #batch == 0 then break end
-  nbatch = nbatch + 1
-  local pending = {}
-  for _, p in ipairs(batch) do
-    for _, r in ipairs(p.runs) do
-      if tr.disk_status(r) == "pending" then pending[#pending + 1] = r end
-    end
-  end
-  if #pending > 0 then
-    if flags.dry_run or slurm or flags.report_only then
-      stopped_at = { batch = batch, pending = pending }
-      break
-    end
-    if rank == 0 then
-      local per = {}
-      for _, p in ipairs(batch) do
-        local k = string.format("%s rung %d", p.variant, p.rung)
-        if not per[k] then per[#per + 1] = k end
-        per[k] = (per[k] or 0) + 1
+local function replay()
+  while true do
+    local batch = plan_all()
+    if #batch == 0 then break end
+    nbatch = nbatch + 1
+    local pending = {}
+    for _, p in ipairs(batch) do
+      for _, r in ipairs(p.runs) do
+        if tr.disk_status(r) == "pending" then pending[#pending + 1] = r end
       end
-      local parts = {}
-      for _, k in ipairs(per) do parts[#parts + 1] = string.format("%s: %d trial%s", k, per[k], per[k] == 1 and "" or "s") end
-      say(string.format("batch %d: %s; %d runs to run", nbatch, table.concat(parts, ", "), #pending))
+    end
+    if #pending > 0 then
+      if flags.dry_run or slurm or flags.report_only then
+        stopped_at = { batch = batch, pending = pending }
+        break
+      end
+      if rank == 0 then
+        local per = {}
+        for _, p in ipairs(batch) do
+          local k = string.format("%s rung %d", p.variant, p.rung)
+          if not per[k] then per[#per + 1] = k end
+          per[k] = (per[k] or 0) + 1
+        end
+        local parts = {}
+        for _, k in ipairs(per) do parts[#parts + 1] = string.format("%s: %d trial%s", k, per[k], per[k] == 1 and "" or "s") end
+        say(string.format("batch %d: %s; %d run%s to run", nbatch, table.concat(parts, ", "), #pending,
+          #pending == 1 and "" or "s"))
+      end
+      write_outputs(false)
+      run_batch(pending)
+    end
+    for _, p in ipairs(batch) do
+      for _, r in ipairs(p.runs) do
+        if tr.disk_status(r) == "pending" then
+          die(string.format("%s did not finish (run the same command again to continue)", r.rel))
+        end
+        tr.collect(r)
+      end
+      local obj, bad = tr.objective(cfg, p.runs)
+      p.objective, p.failed_run = obj, bad
+      local vr = V[p.variant].results
+      vr[p.trial] = vr[p.trial] or {}
+      vr[p.trial][p.rung] = obj
+      V[p.variant].pairs[#V[p.variant].pairs + 1] = p
     end
     write_outputs(false)
-    run_batch(pending)
   end
-  for _, p in ipairs(batch) do
-    for _, r in ipairs(p.runs) do
-      if tr.disk_status(r) == "pending" then
-        die(string.format("%s did not finish (run the same command again to continue)", r.rel))
-      end
-      tr.collect(r)
+end
+do -- an interruption between runs (Ctrl-C, SIGTERM) is a message, not a traceback
+  local ok, err = pcall(replay)
+  if not ok then
+    if tostring(err):find("interrupted!", 1, true) then
+      die(prefix .. "interrupted; run the same command again to continue", 130)
     end
-    local obj, bad = tr.objective(cfg, p.runs)
-    p.objective, p.failed_run = obj, bad
-    local vr = V[p.variant].results
-    vr[p.trial] = vr[p.trial] or {}
-    vr[p.trial][p.rung] = obj
-    V[p.variant].pairs[#V[p.variant].pairs + 1] = p
+    die(prefix .. tostring(err))
   end
-  write_outputs(false)
 end
 
 -- ---------------------------------------------------------------- the endings
