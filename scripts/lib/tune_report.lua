@@ -280,13 +280,13 @@ function M.plots(out, o, st)
       "env steps spent (all runs so far)", ylabel, { "set format x '%.0f'" }, "plot " .. table.concat(parts, ", \\\n     "))
     names[#names + 1] = "tune_best_so_far"
   end
+  for _, name in ipairs(names) do os.remove(pdir .. "/" .. name .. ".png") end -- no stale images
   local gp, found = plot.gnuplot()
   if not found then
     res.skipped = string.format("gnuplot not found (%s; set LPDM_GNUPLOT or install gnuplot)", gp)
     return res
   end
   for _, name in ipairs(names) do
-    os.remove(pdir .. "/" .. name .. ".png")
     local okx, how = os.execute("cd " .. q(pdir) .. " && " .. q(gp) .. " " .. q(name .. ".gp") .. " >/dev/null 2>"
       .. q(name .. ".err") .. " </dev/null")
     if how == "signal" then error("interrupted!", 0) end
