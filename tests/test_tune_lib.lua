@@ -379,6 +379,37 @@ test("configs are a function of the seed: equal for the same seed, different for
     "other results, another proposal")
 end)
 
+test("variants searching the same flags draw the same values (common random numbers)", function()
+  local function two(sampler, space_b)
+    local cfg = cfg_of({ sampler = sampler, seed = 6, variants = {
+      a = { flags = { mode = "bp" }, space = { learning_rate = S.log_uniform { 1e-4, 1e-2 }, ent_coef = S.uniform { 0, 0.1 } } },
+      b = { flags = { mode = "local" }, space = space_b } } })
+    return configs(cfg, "a"), configs(cfg, "b")
+  end
+  for _, sampler in ipairs({ "random", "halton", "sobol" }) do
+    local a, b = two(sampler, { learning_rate = S.log_uniform { 1e-4, 1e-2 }, ent_coef = S.uniform { 0, 0.1 } })
+    check(same(a, b), sampler .. ": the same space, the same configs")
+  end
+  -- random: a flag's values do not depend on the other flags searched
+  local a, b = two("random", { learning_rate = S.log_uniform { 1e-4, 1e-2 }, gamma = S.uniform { 0.9, 0.999 } })
+  for i = 1, #a do eq(b[i].learning_rate, a[i].learning_rate, "random: learning_rate of trial " .. i) end
+end)
+
+test("plan() changes neither its arguments nor its earlier answers", function()
+  local cfg = cfg_of({ sampler = "tpe", seed = 2, tpe = { startup = 4, batch = 4 },
+    budget = { trials = 8, steps = 900, min_steps = 100 } })
+  local r = { { [0] = 1 }, { [0] = 2 }, { [0] = 3 }, { [0] = 4, [1] = 9 } }
+  local before = dump(tune.plan(cfg, "bp", r))
+  local st = tune.plan(cfg, "bp", r)
+  eq(#r, 4, "results untouched")
+  eq(r[4][1], 9, "a result of a rung not decided yet is kept, and ignored")
+  check(r[1][1] == nil and r[5] == nil, "no entry added to results")
+  for _, t in ipairs(st.todo) do t.config.learning_rate = -1 end
+  st.trials[1].config.learning_rate = -1
+  eq(dump(tune.plan(cfg, "bp", r)), before, "the same answer after the caller changed the last one")
+  eq(cfg.variants.bp.dims[1].name, "clip_coef", "cfg untouched")
+end)
+
 test("TPE waits for the results its batch is sampled from", function()
   local cfg = cfg_of({ sampler = "tpe", seed = 4, budget = { trials = 9, steps = 900, min_steps = 100 },
     tpe = { startup = 4, batch = 2 } })
