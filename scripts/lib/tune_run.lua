@@ -40,10 +40,9 @@ local sweep = require("sweep")
 local M = {}
 local q, read = util.quote, util.read
 
--- train.lua's fixed flags (scripts/train.lua, FIXED): keep in step.
-M.FIXED = { "env", "algo", "mode", "loss", "distance", "seed", "steps", "out", "hidden", "act", "init", "gain",
-  "total_timesteps", "threshold", "quiet", "tensorboard", "capture_video", "blocked", "local_budget_mib", "partners",
-  "checkpoint_every", "resume", "distributed", "list", "help" }
+-- train.lua's own flags (scripts/lib/train_flags.lua, the list train.lua uses).
+M.FIXED = {}
+for i, f in ipairs(require("train_flags")) do M.FIXED[i] = f[1] end
 -- Flags the tune sets per run (or that make no sense in one).
 M.RESERVED = { env = true, algo = true, seed = true, steps = true, total_timesteps = true, out = true, quiet = true,
   resume = true, list = true, help = true, distributed = true }
