@@ -53,16 +53,7 @@ local function mkdir_p(dir)
   if not sh("mkdir -p " .. q(dir)) then error("cannot create the directory '" .. dir .. "'", 0) end
 end
 
--- A number for a flag or a table cell: integers as integers, others short
--- but exact.
-local function numstr(x)
-  if math.type(x) == "integer" then return string.format("%d", x) end
-  if x ~= x then return "nan" end
-  if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return string.format("%d", math.tointeger(x)) end
-  local s = string.format("%.15g", x)
-  if tonumber(s) ~= x then s = string.format("%.17g", x) end
-  return s
-end
+local numstr = util.numstr
 
 -- ---------------------------------------------------------------- JSON
 local json = require("json")
@@ -81,20 +72,7 @@ local TOP_KEYS = { name = true, steps = true, envs = true, algos = true, variant
 local ENV_KEYS = { name = true, steps = true, threshold = true, flags = true }
 local VARIANT_KEYS = { name = true, flags = true, algos = true }
 
-local function keylist(set)
-  local t = {}
-  for k in pairs(set) do t[#t + 1] = k end
-  table.sort(t)
-  return table.concat(t, ", ")
-end
-
-local function check_keys(t, known, where)
-  for k in pairs(t) do
-    if type(k) ~= "string" or not known[k] then
-      error(string.format("%s: unknown key '%s' (known: %s)", where, tostring(k), keylist(known)), 0)
-    end
-  end
-end
+local check_keys = util.check_keys
 
 local function check_list(t, where)
   if type(t) ~= "table" then error(string.format("%s must be a list, got %s", where, type(t)), 0) end

@@ -37,6 +37,7 @@
 -- algo, seed, steps, total_timesteps, out, quiet, resume, list and help are
 -- set by the tuner, never by the file.
 local sample = require("tune_sample")
+local util = require("util")
 
 local M = {}
 
@@ -44,15 +45,7 @@ local M = {}
 
 local function fail(fmt, ...) error(string.format(fmt, ...), 0) end
 
--- A number for messages and flags: integers as integers, others exact.
-local function numstr(x)
-  if math.type(x) == "integer" then return string.format("%d", x) end
-  if x ~= x then return "nan" end
-  if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return string.format("%d", math.tointeger(x)) end
-  local s = string.format("%.15g", x)
-  if tonumber(s) ~= x then s = string.format("%.17g", x) end
-  return s
-end
+local numstr = util.numstr
 M.numstr = numstr
 
 local function show(v)
@@ -61,20 +54,7 @@ local function show(v)
   return tostring(v)
 end
 
-local function keylist(set)
-  local t = {}
-  for k in pairs(set) do t[#t + 1] = k end
-  table.sort(t)
-  return table.concat(t, ", ")
-end
-
-local function check_keys(t, known, where)
-  for k in pairs(t) do
-    if type(k) ~= "string" or not known[k] then
-      fail("%s: unknown key '%s' (known: %s)", where, tostring(k), keylist(known))
-    end
-  end
-end
+local keylist, check_keys = util.keylist, util.check_keys
 
 local function is_list(t)
   local n = #t

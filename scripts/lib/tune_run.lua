@@ -49,15 +49,7 @@ M.RESERVED = { env = true, algo = true, seed = true, steps = true, total_timeste
 -- Exit codes of a run stopped from outside: run again.
 M.INTERRUPTED = { [130] = true, [137] = true, [143] = true }
 
--- A number as a flag value: integers as integers, others exact.
-function M.numstr(x)
-  if math.type(x) == "integer" then return string.format("%d", x) end
-  if x ~= x then return "nan" end
-  if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return string.format("%d", math.tointeger(x)) end
-  local s = string.format("%.15g", x)
-  if tonumber(s) ~= x then s = string.format("%.17g", x) end
-  return s
-end
+M.numstr = util.numstr -- a number as a flag value
 
 local function flagval(v)
   if type(v) == "number" then return M.numstr(v) end

@@ -46,6 +46,34 @@ function M.interpreter(argv)
   return exe
 end
 
+-- A number for a flag, a message or a table cell: integers as integers,
+-- others in the fewest digits that read back as the same double.
+function M.numstr(x)
+  if math.type(x) == "integer" then return string.format("%d", x) end
+  if x ~= x then return "nan" end
+  if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return string.format("%d", math.tointeger(x)) end
+  local s = string.format("%.15g", x)
+  if tonumber(s) ~= x then s = string.format("%.17g", x) end
+  return s
+end
+
+-- The keys of a set, sorted, comma-separated (for "known: ..." messages).
+function M.keylist(set)
+  local t = {}
+  for k in pairs(set) do t[#t + 1] = k end
+  table.sort(t)
+  return table.concat(t, ", ")
+end
+
+-- Raises "<where>: unknown key 'k' (known: ...)" for a key of t not in known.
+function M.check_keys(t, known, where)
+  for k in pairs(t) do
+    if type(k) ~= "string" or not known[k] then
+      error(string.format("%s: unknown key '%s' (known: %s)", where, tostring(k), M.keylist(known)), 0)
+    end
+  end
+end
+
 -- The first n bytes of a file, or nil when it cannot be read.
 function M.read_head(path, n)
   local f = io.open(path, "rb")
