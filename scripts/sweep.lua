@@ -49,7 +49,8 @@ local sweep = require("sweep")
 local q = sweep.quote
 
 local mpi_sweep = require("mpi_sweep")
-local LPDM = require("util").interpreter(arg)
+local util = require("util")
+local LPDM = util.interpreter(arg)
 local TRAIN = HERE .. "/train.lua"
 
 local USAGE = "usage: lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--steps=N] [--dry-run] [--report-only] [--mpi-timeout=S]\n"
@@ -59,25 +60,10 @@ local USAGE = "usage: lpdm scripts/sweep.lua CONFIG.lua --out=DIR [--jobs=N] [--
 
 local KNOWN = { out = true, jobs = true, steps = true, dry_run = true, report_only = true, help = true, mpi_timeout = true,
   slurm = true, slurm_time = true, slurm_partition = true, slurm_cpus = true, slurm_mem = true }
-local flags, config_path = {}, nil
-for i = 1, #arg do
-  local a = arg[i]
-  local name, value = a:match("^%-%-([%w%-_]+)=(.*)$")
-  if not name then
-    name = a:match("^%-%-([%w%-_]+)$")
-    value = true
-  end
-  if name then
-    local key = name:gsub("%-", "_")
-    if not KNOWN[key] then die(string.format("unknown flag --%s (known: --out, --jobs, --steps, --dry-run, --report-only, --mpi-timeout, "
-      .. "--slurm, --slurm-time, --slurm-partition, --slurm-cpus, --slurm-mem, --help)", name)) end
-    if flags[key] ~= nil then die(string.format("flag --%s given twice", name)) end
-    flags[key] = value
-  elseif config_path == nil then
-    config_path = a
-  else
-    die(string.format("unexpected argument '%s' (one config file; flags look like --name=value)", a))
-  end
+local flags, words = util.parse_flags(arg, KNOWN, die)
+local config_path = words[1]
+if words[2] then
+  die(string.format("unexpected argument '%s' (one config file; flags look like --name=value)", words[2]))
 end
 
 if flags.help then
@@ -89,15 +75,7 @@ end
 if not config_path then die("no config file given\n" .. USAGE) end
 if not LPDM then die("cannot find the lpdm executable (arg[-1] is not set)") end
 
-local function int_flag(name, min)
-  local v = flags[name]
-  if v == nil then return nil end
-  local n = type(v) == "string" and v:match("^%d+$") and math.tointeger(tonumber(v))
-  if not n or n < min then
-    die(string.format("--%s expects an integer >= %d, got '%s'", name:gsub("_", "-"), min, tostring(v)))
-  end
-  return n
-end
+local function int_flag(name, min) return util.int_flag(flags, name, min, die) end
 local jobs = int_flag("jobs", 1) or 1
 local steps_override = int_flag("steps", 1)
 if flags.out == true or flags.out == "" then die("--out needs a folder (--out=DIR)") end

@@ -58,31 +58,9 @@ local USAGE = "usage: lpdm scripts/tune.lua FILE --out=DIR [--jobs=N] [--dry-run
 
 local KNOWN = { out = true, jobs = true, dry_run = true, report_only = true, help = true, mpi_timeout = true,
   slurm = true, slurm_time = true, slurm_partition = true, slurm_cpus = true, slurm_mem = true }
-local flags, file = {}, nil
-for i = 1, #arg do
-  local a = arg[i]
-  local name, value = a:match("^%-%-([%w%-_]+)=(.*)$")
-  if not name then
-    name = a:match("^%-%-([%w%-_]+)$")
-    value = true
-  end
-  if name then
-    local key = name:gsub("%-", "_")
-    if not KNOWN[key] then
-      local known = {}
-      for k in pairs(KNOWN) do known[#known + 1] = "--" .. k:gsub("_", "-") end
-      table.sort(known)
-      die(string.format("unknown flag --%s%s (known: %s)", name, util.did_you_mean("--" .. name, known),
-        table.concat(known, ", ")))
-    end
-    if flags[key] ~= nil then die(string.format("flag --%s given twice", name)) end
-    flags[key] = value
-  elseif file == nil then
-    file = a
-  else
-    die(string.format("unexpected argument '%s' (one tune file; flags look like --name=value)", a))
-  end
-end
+local flags, words = util.parse_flags(arg, KNOWN, die)
+local file = words[1]
+if words[2] then die(string.format("unexpected argument '%s' (one tune file; flags look like --name=value)", words[2])) end
 if flags.help then
   print(USAGE)
   print("Tunes train.lua flags over the search space of FILE (docs/tuning.md).")
@@ -91,14 +69,7 @@ end
 if not file then die("no tune file given\n" .. USAGE) end
 if not LPDM then die("cannot find the lpdm executable (arg[-1] is not set)") end
 
-local function int_flag(name, min)
-  local v = flags[name]
-  if v == nil then return nil end
-  local n = type(v) == "string" and v:match("^%d+$") and math.tointeger(tonumber(v))
-  if not n or n < min then die(string.format("--%s expects an integer >= %d, got '%s'", name:gsub("_", "-"), min,
-    tostring(v))) end
-  return n
-end
+local function int_flag(name, min) return util.int_flag(flags, name, min, die) end
 local jobs = int_flag("jobs", 1) or 1
 local mpi_timeout = int_flag("mpi_timeout", 1) or 60
 for _, k in ipairs({ "dry_run", "report_only" }) do

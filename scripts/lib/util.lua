@@ -74,6 +74,47 @@ function M.check_keys(t, known, where)
   end
 end
 
+-- A script's command line: --name=value, --name (true) and the other words
+-- (returned in order). Names take '-' or '_' alike (keys use '_'); a name
+-- not in the set known, or given twice, is die(message).
+function M.parse_flags(argv, known, die)
+  local flags, words = {}, {}
+  for i = 1, #argv do
+    local a = argv[i]
+    local name, value = a:match("^%-%-([%w%-_]+)=(.*)$")
+    if not name then
+      name = a:match("^%-%-([%w%-_]+)$")
+      value = true
+    end
+    if name then
+      local key = name:gsub("%-", "_")
+      if not known[key] then
+        local list = {}
+        for k in pairs(known) do list[#list + 1] = "--" .. k:gsub("_", "-") end
+        table.sort(list)
+        die(string.format("unknown flag --%s%s (known: %s)", name, M.did_you_mean("--" .. name, list),
+          table.concat(list, ", ")))
+      end
+      if flags[key] ~= nil then die(string.format("flag --%s given twice", name)) end
+      flags[key] = value
+    else
+      words[#words + 1] = a
+    end
+  end
+  return flags, words
+end
+
+-- flags[name] as an integer >= min (nil when absent), else die(message).
+function M.int_flag(flags, name, min, die)
+  local v = flags[name]
+  if v == nil then return nil end
+  local n = type(v) == "string" and v:match("^%d+$") and math.tointeger(tonumber(v))
+  if not n or n < min then
+    die(string.format("--%s expects an integer >= %d, got '%s'", (name:gsub("_", "-")), min, tostring(v)))
+  end
+  return n
+end
+
 -- The first n bytes of a file, or nil when it cannot be read.
 function M.read_head(path, n)
   local f = io.open(path, "rb")
