@@ -26,29 +26,15 @@
 #include <string.h>
 
 #include "internal.h"
+#include "lpdm/expm1r.h"
 
 
 static inline float tanh1(float x) {
   float a = __builtin_fabsf(x);
   a = a > 9.0f ? 9.0f : a; /* a NaN stays NaN */
   const float y = -2.0f * a;
-  /* k = round(y / ln 2) sits in the low mantissa bits of sh (1.5 * 2^23
-     shifts it there); r = y - k ln 2 in two parts (k ln2_hi is exact) */
-  const float sh = y * 1.44269504088896341f + 12582912.0f;
-  const float kf = sh - 12582912.0f;
-  float r = y - kf * 0.693145751953125f;
-  r = r - kf * 1.428606765330187045e-06f;
-  float q = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
-  q = r * q + 1.0f / 120.0f;
-  q = r * q + 1.0f / 24.0f;
-  q = r * q + 1.0f / 6.0f;
-  q = r * q + 0.5f;
-  const float em = r + (r * r) * q; /* expm1(r), |r| <= ln 2 / 2 */
-  uint32_t ub;
-  memcpy(&ub, &sh, sizeof ub);
-  const uint32_t bits = (ub - 0x4B400000u + 127u) << 23; /* 2^k, k in [-26, 0] */
-  float two_k;
-  memcpy(&two_k, &bits, sizeof two_k);
+  float two_k; /* 2^k, k in [-26, 0] */
+  const float em = lpdm_expm1_reduced(y, &two_k); /* expm1(r), y = k ln 2 + r */
   const float m = two_k * em + (two_k - 1.0f); /* expm1(y) = 2^k expm1(r) + 2^k - 1 */
   float t = -m / (2.0f + m);
   t = t > 1.0f ? 1.0f : t; /* a NaN stays NaN */

@@ -31,6 +31,7 @@
               relatively accurate at both ends (Y ~ e^x on the left,
               expm1 of a small Y); 1 above the threshold, where Y = x. */
 #include "lib/act.h"
+#include "lpdm/expm1r.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,7 +68,7 @@ enum { SOFTPLUS_THRESHOLD = 20 };
 #define INV_SQRT_2PI_F 0.39894228040143268f
 
 /* ---- float32 kernels without libm, branch-free so that the loops below
-   vectorise (lpdm_k_tanh's construction, core/src/kernels.c). With
+   vectorise (lpdm/expm1r.h, which lpdm_k_tanh also uses). With
    k = round(x / ln 2) and r = x - k ln 2 (ln 2 in two parts, k ln2_hi
    exact), |r| <= ln 2 / 2 and
      expm1(r) = r + r^2 q(r),  q the degree-5 Taylor polynomial of
@@ -81,30 +82,12 @@ enum { SOFTPLUS_THRESHOLD = 20 };
    2 atanh(s) = 2 s (1 + s^2/3 + s^4/5 + ... + s^14/15), s = u / (2 + u)
    <= 1/3 (truncation < 2e-9 relative). Measured against double
    (tests/test_acts.c sweeps [-40, 40]): within a few float32 ulp. */
-static inline float pow2k(float sh) { /* sh = k + 1.5 * 2^23 */
-  uint32_t ub;
-  memcpy(&ub, &sh, sizeof ub);
-  const uint32_t bits = (ub - 0x4B400000u + 127u) << 23;
-  float p;
-  memcpy(&p, &bits, sizeof p);
-  return p;
-}
-
-/* expm1(r) for |r| <= ln 2 / 2; *two_k = 2^k for x = k ln 2 + r */
+/* expm1(r) for |r| <= ln 2 / 2; *two_k = 2^k for x = k ln 2 + r
+   (lpdm/expm1r.h, after the clamp to [-87, 88]) */
 static inline float reduce(float x, float *two_k) {
   float a = x > 88.0f ? 88.0f : x;
   a = a < -87.0f ? -87.0f : a; /* a NaN stays NaN */
-  const float sh = a * 1.44269504088896341f + 12582912.0f;
-  const float kf = sh - 12582912.0f;
-  float r = a - kf * 0.693145751953125f;
-  r = r - kf * 1.428606765330187045e-06f;
-  float q = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
-  q = r * q + 1.0f / 120.0f;
-  q = r * q + 1.0f / 24.0f;
-  q = r * q + 1.0f / 6.0f;
-  q = r * q + 0.5f;
-  *two_k = pow2k(sh);
-  return r + (r * r) * q;
+  return lpdm_expm1_reduced(a, two_k);
 }
 
 static inline float exp_f(float x) { /* 0 below -87 */
