@@ -63,6 +63,10 @@ local VARIANTS = {
   -- PPO's own local default (issue 7: kernel targets with a scale anchor),
   -- named by its settings so that a later default does not change it
   { name = "local-kernel", flags = { mode = "local", loss = "kernel", anchor = 1 }, algos = { "ppo" } },
+  -- the other backprop-free learners (issue 25, docs/local-learning.md):
+  -- layer-wise local heads and direct feedback alignment
+  { name = "localhead", flags = { mode = "local", loss = "localhead" } },
+  { name = "dfa", flags = { mode = "local", loss = "dfa" } },
 }
 local MUJOCO = { "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Reacher-v5", "Swimmer-v5", "Hopper-v5",
   "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5" }

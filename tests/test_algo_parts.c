@@ -69,7 +69,7 @@ static int count_update(trunk_rule *r, lpdm_net *trunk, lpdm_ctx *c, const float
   return lpdm_net_forward(trunk, c, X, B, k->out);
 }
 static void count_free(trunk_rule *r) { (void)r; }
-static const trunk_rule_vt count_vt = {.name = "count", .min_batch = 3, .update = count_update, .free = count_free};
+static const trunk_rule_vt count_vt = {.name = "count", .update = count_update, .free = count_free};
 
 static void test_features(void) {
   const lpdm_layer_kind *dk = (const lpdm_layer_kind *)lpdm_plugin_get(ctx, LPDM_KIND_LAYER, "dense");
@@ -105,7 +105,7 @@ static void test_features(void) {
   ok(lpdm_net_features(a, ctx, 7, NULL, X, 8, scratch, &Y) == LPDM_ERR_ARG, "an unknown mode is refused");
 
   float out[8 * 6];
-  count_rule cr = {.base = {&count_vt}, .out = out};
+  count_rule cr = {.base = {&count_vt, 3}, .out = out};
   algo_targets t = {.B = 8, .g = g, .ret = g};
   double st[1] = {0};
   rc = trunk_features(a, ctx, LPDM_FEAT_LOCAL, &cr.base, X, 8, &t, scratch, &Y, st);
@@ -125,7 +125,7 @@ static void test_features(void) {
   if (!rc) rc = lpdm_net_local_update(b, ctx, dist, loss, X, 8, g, &Yb, lb);
   ok(!rc && !memcmp(Ya, Yb, sizeof want) && la[0] == lb[0],
      "the LPDM rule's features and loss are lpdm_net_local_update's (loss %g)", la[0]);
-  ok(!strcmp(lr->vt->name, "lpdm") && lr->vt->min_batch == 2 && !lr->vt->needs_head_error &&
+  ok(!strcmp(lr->vt->name, "lpdm") && lr->min_batch == 2 && !lr->vt->needs_head_error &&
          trunk_rule_save(lr, ctx, NULL, "algo.rule") == LPDM_OK,
      "the LPDM rule: min_batch 2, no head error, no state of its own");
   trunk_rule_free(lr);

@@ -8,7 +8,9 @@
    ({name, config text, input width, tolerance}); a registered one without
    an entry fails with "no FD entry for <name>: add one to
    tests/test_fd_table.c", so a new plugin cannot land without a check.
-   Black-box layers (backward == NULL) are listed as skipped. An entry whose
+   Black-box layers (backward == NULL) are listed as skipped, and so are
+   losses that name a learning rule (ABI 2.3; tests/test_rules.c checks
+   the rules' gradients). An entry whose
    plugin is not built here is skipped (it waits for the plugin).
 
    The checks, central differences of a float32 forward summed in double:
@@ -207,6 +209,11 @@ int main(void) {
       const lpdm_plugin *p = lpdm_plugin_at(ctx, kinds[t], i);
       if (p->kind == LPDM_KIND_LAYER && !((const lpdm_layer_kind *)p)->backward) {
         skip("%s is a black box (no backward): nothing to check", p->name);
+        continue;
+      }
+      if (p->kind == LPDM_KIND_LOSS && ((const lpdm_loss_kind *)p)->rule) { /* no eval: a learning rule */
+        skip("%s names the learning rule '%s': tests/test_rules.c checks its gradients", p->name,
+             ((const lpdm_loss_kind *)p)->rule);
         continue;
       }
       int n = 0;

@@ -65,6 +65,7 @@ struct lpdm_net {
   buf gA, gB;
   /* inference and local */
   buf yA, yB, DX, DY, dD, dY, work;
+  buf dS; /* a signal update's own gradient */
   /* large batches: options, the partners' generator, partners and marks */
   lpdm_local_cfg local;
   lpdm_rng prng;
@@ -124,7 +125,7 @@ void lpdm_net_free(lpdm_net *n) {
   free(n->lr_kept);
   free(n->act);
   free(n->ib);
-  buf *bs[] = {&n->in_copy, &n->gA, &n->gB, &n->yA, &n->yB, &n->DX, &n->DY, &n->dD, &n->dY, &n->work};
+  buf *bs[] = {&n->in_copy, &n->gA, &n->gB, &n->yA, &n->yB, &n->DX, &n->DY, &n->dD, &n->dY, &n->work, &n->dS};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) buf_free(bs[i]);
   free(n);
 }
@@ -465,7 +466,7 @@ double lpdm_net_grad_sq(const lpdm_net *n) {
 
 /* After a layer's dY: its gradients, one optimizer step, the weights
    checked and, with post, its output again. */
-static int local_step(lpdm_net *n, lpdm_ctx *ctx, int i, const float *cur, float *out, int B) {
+static int local_step(lpdm_net *n, lpdm_ctx *ctx, int i, const float *cur, float *out, int B, int post) {
   lpdm_layer *l = n->layers[i];
   lpdm_optim_zero(n->opt[i]);
   int rc = l->kind->backward(l, cur, out, B, n->dY.p, NULL, ctx);
@@ -473,7 +474,7 @@ static int local_step(lpdm_net *n, lpdm_ctx *ctx, int i, const float *cur, float
   rc = lpdm_optim_step(n->opt[i], ctx, 1.0f);
   if (rc) return layer_fail(ctx, rc, i, l, "step");
   if ((rc = check_params(ctx, l))) return layer_fail(ctx, rc, i, l, "weights after its local step");
-  if (n->post) {
+  if (post) {
     rc = l->kind->forward(l, cur, B, out, ctx);
     if (rc) return layer_fail(ctx, rc, i, l, "forward");
     rc = lpdm_check_finite(ctx, out, (size_t)B * l->out_dim, "output");
@@ -600,7 +601,7 @@ static int local_blocked(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist, 
       }
     }
     if (losses) losses[i] = L;
-    if ((rc = local_step(n, ctx, i, cur, out, B))) return rc;
+    if ((rc = local_step(n, ctx, i, cur, out, B, n->post))) return rc;
     cur = out;
     cur_dim = l->out_dim;
   }
@@ -650,11 +651,56 @@ static int choose_blocked(const lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance 
                     B, need, have, who);
 }
 
+/* The distance and loss callbacks of one local update: the upper
+   triangles only when the distance and the loss both can. */
+typedef struct match_fns {
+  const lpdm_distance *dist;
+  const lpdm_loss *loss;
+  int (*pairwise)(const lpdm_distance *, const float *, int, int, float *, float *, lpdm_ctx *);
+  int (*vjp)(const lpdm_distance *, const float *, int, int, const float *, const float *, float *, float *,
+             lpdm_ctx *);
+  int (*eval)(const lpdm_loss *, const float *, const float *, const float *, int, double *, float *, lpdm_ctx *);
+} match_fns;
+
+static match_fns match_pick(const lpdm_distance *dist, const lpdm_loss *loss) {
+  const int up = dist_has_upper(dist) && loss_has_upper(loss);
+  const lpdm_distance_kind *dk = dist->kind;
+  match_fns f = {dist, loss, up ? dk->pairwise_upper : dk->pairwise, up ? dk->vjp_upper : dk->vjp,
+                 up ? loss->kind->eval_upper : loss->kind->eval};
+  return f;
+}
+
+/* Layer i's distance-matching gradient: DX = dist(cur) (unless have_dx),
+   DY = dist(out), *L = loss(DX, DY, g), n->dY = dL/dout. */
+static int layer_match(lpdm_net *n, lpdm_ctx *ctx, const match_fns *f, int i, const float *cur, int cur_dim,
+                       const float *out, int B, const float *g, int have_dx, float *DX, float *DY, double *L) {
+  const lpdm_layer *l = n->layers[i];
+  int rc;
+  if (!have_dx) {
+    rc = f->pairwise(f->dist, cur, B, cur_dim, DX, n->work.p, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "input distances");
+  }
+  rc = f->pairwise(f->dist, out, B, l->out_dim, DY, n->work.p, ctx);
+  if (rc) return layer_fail(ctx, rc, i, l, "output distances");
+  rc = f->eval(f->loss, DX, DY, g, B, L, n->dD.p, ctx);
+  if (rc) return layer_fail(ctx, rc, i, l, "local loss");
+  if (!isfinite(*L))
+    return lpdm_error(ctx, LPDM_ERR_NUM, "layer %d (%s): local loss is %g", i + 1, l->kind->head.name, *L);
+  rc = f->vjp(f->dist, out, B, l->out_dim, DY, n->dD.p, n->dY.p, n->work.p, ctx);
+  if (rc) return layer_fail(ctx, rc, i, l, "distance gradient");
+  return LPDM_OK;
+}
+
 static int net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
                           const lpdm_loss *loss, const float *X, int B, const float *g,
                           const float **Y, double *losses) {
   if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "local update: batch size must be >= 2, got %d", B);
   if (!dist || !loss) return lpdm_error(ctx, LPDM_ERR_ARG, "local update: needs a distance and a loss");
+  if (!loss->kind->eval)
+    return lpdm_error(ctx, LPDM_ERR_ARG,
+                      "local update: %s is a learning rule, not a distance-matching loss: it trains a trunk "
+                      "inside an algorithm (algo.ppo, algo.reinforce, algo.dqn)",
+                      loss->kind->head.name);
   if (loss->kind->uses_guidance && !g)
     return lpdm_error(ctx, LPDM_ERR_ARG, "local update: %s needs a guidance signal", loss->kind->head.name);
   if (n->depth == 0) {
@@ -670,15 +716,7 @@ static int net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dis
       (rc = grow(ctx, &n->DX, BB)) || (rc = grow(ctx, &n->DY, BB)) || (rc = grow(ctx, &n->dD, BB)) ||
       (rc = grow(ctx, &n->dY, (size_t)B * W)) || (rc = grow(ctx, &n->work, LPDM_DIST_WORK(B, W))))
     return rc;
-  const lpdm_distance_kind *dk = dist->kind;
-  /* the upper triangles only, when the distance and the loss both can */
-  const int up = dist_has_upper(dist) && loss_has_upper(loss);
-  int (*pairwise)(const lpdm_distance *, const float *, int, int, float *, float *, lpdm_ctx *) =
-      up ? dk->pairwise_upper : dk->pairwise;
-  int (*vjp)(const lpdm_distance *, const float *, int, int, const float *, const float *, float *, float *,
-             lpdm_ctx *) = up ? dk->vjp_upper : dk->vjp;
-  int (*eval)(const lpdm_loss *, const float *, const float *, const float *, int, double *, float *, lpdm_ctx *) =
-      up ? loss->kind->eval_upper : loss->kind->eval;
+  match_fns f = match_pick(dist, loss);
   const float *cur = X;
   int cur_dim = n->in_dim;
   float *DX = n->DX.p, *DY = n->DY.p;
@@ -695,21 +733,10 @@ static int net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dis
       cur_dim = l->out_dim;
       continue;
     }
-    if (!have_dx) {
-      rc = pairwise(dist, cur, B, cur_dim, DX, n->work.p, ctx);
-      if (rc) return layer_fail(ctx, rc, i, l, "input distances");
-    }
-    rc = pairwise(dist, out, B, l->out_dim, DY, n->work.p, ctx);
-    if (rc) return layer_fail(ctx, rc, i, l, "output distances");
     double L = 0;
-    rc = eval(loss, DX, DY, g, B, &L, n->dD.p, ctx);
-    if (rc) return layer_fail(ctx, rc, i, l, "local loss");
-    if (!isfinite(L))
-      return lpdm_error(ctx, LPDM_ERR_NUM, "layer %d (%s): local loss is %g", i + 1, l->kind->head.name, L);
+    if ((rc = layer_match(n, ctx, &f, i, cur, cur_dim, out, B, g, have_dx, DX, DY, &L))) return rc;
     if (losses) losses[i] = L;
-    rc = vjp(dist, out, B, l->out_dim, DY, n->dD.p, n->dY.p, n->work.p, ctx);
-    if (rc) return layer_fail(ctx, rc, i, l, "distance gradient");
-    if ((rc = local_step(n, ctx, i, cur, out, B))) return rc;
+    if ((rc = local_step(n, ctx, i, cur, out, B, n->post))) return rc;
     if (n->post) {
       have_dx = 0;
     } else { /* the output distances computed before the step serve as the next input's */
@@ -729,4 +756,76 @@ int lpdm_net_local_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_distance *dist,
                           const lpdm_loss *loss, const float *X, int B, const float *g,
                           const float **Y, double *losses) {
   return cfg_after(n, ctx, net_local_update(n, ctx, dist, loss, X, B, g, Y, losses), dist, loss);
+}
+
+/* ------------------------------------------------------------ signal updates */
+
+/* lpdm_net_signal_update (lpdm.h): the loop of net_local_update with the
+   caller's per-layer gradient in place of (or mixed with) distance
+   matching. Each layer still steps on its own parameters only. */
+static int net_signal_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_layer_signal *s, const float *X, int B,
+                             const float **Y, double *losses) {
+  if (B < 1) return lpdm_error(ctx, LPDM_ERR_ARG, "signal update: batch size must be >= 1, got %d", B);
+  if (!s || !s->add) return lpdm_error(ctx, LPDM_ERR_ARG, "signal update: needs a signal (add)");
+  const double m = s->match;
+  if (!(m >= 0 && m <= 1)) return lpdm_error(ctx, LPDM_ERR_ARG, "signal update: match must be in [0, 1], got %g", m);
+  if (m > 0) {
+    if (!s->dist || !s->loss) return lpdm_error(ctx, LPDM_ERR_ARG, "signal update: match > 0 needs a distance and a loss");
+    if (!s->loss->kind->eval)
+      return lpdm_error(ctx, LPDM_ERR_ARG, "signal update: %s is not a distance-matching loss", s->loss->kind->head.name);
+    if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "signal update: distance matching needs a batch >= 2, got %d", B);
+    if (s->loss->kind->uses_guidance && !s->g)
+      return lpdm_error(ctx, LPDM_ERR_ARG, "signal update: %s needs a guidance signal", s->loss->kind->head.name);
+  }
+  if (n->depth == 0) {
+    *Y = X;
+    return LPDM_OK;
+  }
+  const int W = max_width(n), post = s->post < 0 ? n->post : s->post != 0;
+  const size_t BW = (size_t)B * W, BB = (size_t)B * B;
+  int rc;
+  if ((rc = grow(ctx, &n->yA, BW)) || (rc = grow(ctx, &n->yB, BW)) || (rc = grow(ctx, &n->dY, BW)) ||
+      (rc = grow(ctx, &n->dS, BW)))
+    return rc;
+  if (m > 0 && ((rc = grow(ctx, &n->DX, BB)) || (rc = grow(ctx, &n->DY, BB)) || (rc = grow(ctx, &n->dD, BB)) ||
+                (rc = grow(ctx, &n->work, LPDM_DIST_WORK(B, W)))))
+    return rc;
+  match_fns f = {0};
+  if (m > 0) f = match_pick(s->dist, s->loss);
+  const float w = (float)(1.0 - m), mf = (float)m;
+  const float *cur = X;
+  int cur_dim = n->in_dim;
+  for (int i = 0; i < n->depth; i++) {
+    lpdm_layer *l = n->layers[i];
+    float *out = cur == n->yA.p ? n->yB.p : n->yA.p;
+    rc = l->kind->forward(l, cur, B, out, ctx);
+    if (rc) return layer_fail(ctx, rc, i, l, "forward");
+    if (losses) losses[i] = 0;
+    if (l->kind->backward) { /* a black box is applied, not trained */
+      const size_t k = (size_t)B * l->out_dim;
+      double Lm = 0, Ls = 0;
+      if (m > 0 && (rc = layer_match(n, ctx, &f, i, cur, cur_dim, out, B, s->g, 0, n->DX.p, n->DY.p, &Lm))) return rc;
+      if (m < 1) {
+        memset(n->dS.p, 0, k * sizeof(float));
+        if ((rc = s->add(s->arg, n, i, cur, out, B, n->dS.p, &Ls, ctx))) return layer_fail(ctx, rc, i, l, "local signal");
+        if (!isfinite(Ls))
+          return lpdm_error(ctx, LPDM_ERR_NUM, "layer %d (%s): local signal's loss is %g", i + 1, l->kind->head.name, Ls);
+        if (m > 0)
+          for (size_t j = 0; j < k; j++) n->dY.p[j] = mf * n->dY.p[j] + w * n->dS.p[j];
+        else
+          memcpy(n->dY.p, n->dS.p, k * sizeof(float));
+      }
+      if (losses) losses[i] = (1.0 - m) * Ls + m * Lm;
+      if ((rc = local_step(n, ctx, i, cur, out, B, post))) return rc;
+    }
+    cur = out;
+    cur_dim = l->out_dim;
+  }
+  *Y = cur;
+  return LPDM_OK;
+}
+
+int lpdm_net_signal_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_layer_signal *s, const float *X, int B,
+                           const float **Y, double *losses) {
+  return cfg_after(n, ctx, net_signal_update(n, ctx, s, X, B, Y, losses), s ? s->dist : NULL, s ? s->loss : NULL);
 }

@@ -281,7 +281,10 @@ static int check_callbacks(lpdm_ctx *ctx, const char *origin, const lpdm_plugin 
     }
     case LPDM_KIND_LOSS: {
       const lpdm_loss_kind *k = (const lpdm_loss_kind *)p;
-      rc = need(ctx, origin, p, k->eval != NULL, "eval");
+      const int rule = lpdm_abi_has(p, LPDM_ABI_MINOR_RULE) && k->rule;
+      if (rule && !k->rule[0])
+        return lpdm_error(ctx, LPDM_ERR_ARG, "%s: loss plugin '%s': its rule is an empty name", origin, p->name);
+      rc = need(ctx, origin, p, rule || k->eval != NULL, "eval");
       break;
     }
     case LPDM_KIND_LAYER: {

@@ -61,6 +61,15 @@ struct lpdm_loss_kind {
      distance has pairwise_upper and vjp_upper. */
   int (*eval_upper)(const lpdm_loss *self, const float *DX, const float *DY, const float *g, int B, double *L,
                     float *dDY, lpdm_ctx *ctx);
+  /* ---- added in ABI 2.3 (host gate: LPDM_ABI_MINOR_RULE) */
+  /* (optional) NULL: a distance-matching loss (eval is required). Otherwise
+     the name of the learning rule this plugin selects for an algorithm's
+     trunks instead of distance matching ("localhead": layer-wise local
+     heads; "dfa": direct feedback alignment): the algorithms build the rule
+     (plugins/algos/lib/rule.h) from the plugin's config, eval may be NULL,
+     and lpdm_net_local_update refuses the loss by name. docs/architecture.md
+     ("Learning rules") says why a rule is named through a loss. */
+  const char *rule;
 };
 
 /* LPDM_LOSS_ACC (32 doubles of eval_rows' accumulator): plugin.h, in the fingerprint. */

@@ -232,6 +232,33 @@ const float *lpdm_net_grad_set(lpdm_net *net, const float *src);
 int lpdm_net_local_update(lpdm_net *net, lpdm_ctx *ctx, const lpdm_distance *dist,
                           const lpdm_loss *loss, const float *X, int B,
                           const float *g, const float **Y, double *losses);
+/* local mode with a per-layer gradient of the caller's (layer-wise local
+   heads, feedback alignment; plugins/algos/lib/rule.h): one pass of X
+   through the net; for each trainable layer l, with input X_l and output
+   Y_l = layer(X_l),
+       dY = (1 - match) add(X_l, Y_l) + match dL_match/dY_l
+   (add writes its dL/dY_l, B x out_dim, zeroed before the call, and its
+   loss; L_match is lpdm_net_local_update's distance matching with dist,
+   loss and g, used only when match > 0), then the layer's own parameters
+   take one optimizer step. Nothing flows back to X_l: no gradient crosses
+   a layer. post: -1 the net's setting (lpdm_net_set_propagate_post), 0 the
+   output from before the step is handed on (so every layer sees the
+   forward pass from before the update, as feedback alignment's
+   definition), 1 the output after it. Black boxes are applied, not
+   trained. losses (may be NULL): (1 - match) L_add + match L_match per
+   layer; *Y as lpdm_net_local_update. */
+typedef struct lpdm_layer_signal {
+  int (*add)(void *arg, lpdm_net *net, int layer, const float *X, const float *Y, int B, float *dY, double *L,
+             lpdm_ctx *ctx);
+  void *arg;
+  double match; /* in [0, 1]: the share of distance matching (0: none) */
+  const lpdm_distance *dist;
+  const lpdm_loss *loss;
+  const float *g;
+  int post;
+} lpdm_layer_signal;
+int lpdm_net_signal_update(lpdm_net *net, lpdm_ctx *ctx, const lpdm_layer_signal *s, const float *X, int B,
+                           const float **Y, double *losses);
 /* Which features a head sees: the one place an algorithm's modes differ.
      LPDM_FEAT_BP      train_forward: every activation kept for backward;
      LPDM_FEAT_LOCAL   step->update trains the net on X (its local rule) and

@@ -56,9 +56,12 @@ extern "C" {
    2.1: a distance's pairwise_upper/vjp_upper and a loss's eval_upper (the
    local update over the upper triangle of its symmetric matrices).
    2.2: an env's render_rgb (an RGB image of the current state) and an
-   algorithm's export_policy (what acting needs, as a policy file). */
+   algorithm's export_policy (what acting needs, as a policy file).
+   2.3: a loss's rule (the loss names a learning rule the algorithms build,
+   layer-wise local heads or feedback alignment, instead of distance
+   matching; its eval may then be NULL). */
 #define LPDM_ABI_MAJOR 2
-#define LPDM_ABI_MINOR 2
+#define LPDM_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define LPDM_EXPORT __attribute__((visibility("default")))
@@ -222,6 +225,7 @@ typedef struct lpdm_plugin {
 #define LPDM_ABI_MINOR_UPPER 1           /* distance pairwise_upper/vjp_upper, loss eval_upper (2.1) */
 #define LPDM_ABI_MINOR_RENDER_RGB 2      /* lpdm_env_kind.render_rgb                  (2.2) */
 #define LPDM_ABI_MINOR_ALGO_POLICY 2     /* lpdm_algo_kind.export_policy              (2.2) */
+#define LPDM_ABI_MINOR_RULE 3            /* lpdm_loss_kind.rule                       (2.3) */
 
 /* 1 when a plugin built as head says has the fields of that minor (the
    loader has already refused another major and a newer minor). */

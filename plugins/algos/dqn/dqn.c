@@ -51,8 +51,10 @@
 **   exploration_fraction     = 0.5      the fraction of steps over which epsilon decays
 **   learning_starts          = 10000    no training before this step
 **   train_frequency          = 10       env steps between gradient steps
-**   head_lr                  = 0        local: the head's rate (0: 4 x learning_rate)
-**   local_lr                 = 0        local: the hidden layers' rate (0: 1e-5)
+**   head_lr                  = 0        local: the head's rate (0: 4 x learning_rate;
+**                                       learning_rate with loss localhead or dfa)
+**   local_lr                 = 0        local: the hidden layers' rate (0: 1e-5;
+**                                       learning_rate with loss localhead or dfa)
 **   iteration_steps          = 100      env steps per iteration
 **   (A hidden layer whose rate the user set, lpdm_net_keep_lr, keeps it.
 **   The run's config holds the rates used: in bp head_lr and local_lr
@@ -102,8 +104,8 @@ static const lpdm_key keys[] = {
     {"exploration_fraction", LPDM_T_NUMBER, "0.5", "fraction of the steps over which epsilon decays"},
     {"learning_starts", LPDM_T_INT, "10000", "env step at which learning starts"},
     {"train_frequency", LPDM_T_INT, "10", "env steps between gradient steps"},
-    {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the head (0: 4 x learning_rate)"},
-    {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of the hidden layers (0: 1e-5)"},
+    {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the head (0: 4 x learning_rate; learning_rate for localhead, dfa)"},
+    {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of the hidden layers (0: 1e-5; learning_rate for localhead, dfa)"},
     {"iteration_steps", LPDM_T_INT, "100", "env steps per iteration (one row of updates.csv)"},
     {NULL, 0, NULL, NULL}};
 
@@ -227,8 +229,11 @@ static int dqn_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
     rc = lpdm_error(ctx, LPDM_ERR_ARG, "learning_rate must be > 0, head_lr and local_lr >= 0");
     goto fail;
   }
-  if (!head_lr) head_lr = local ? 4 * lr : lr;
-  if (!local_lr) local_lr = 1e-5;
+  /* a learning rule other than distance matching (local heads, feedback
+     alignment) follows the loss's gradient or its stand-in: bp's rates */
+  const int rule = local && strcmp(trunk_rule_kind(setup->loss), "lpdm");
+  if (!head_lr) head_lr = local && !rule ? 4 * lr : lr;
+  if (!local_lr) local_lr = rule ? lr : 1e-5;
   { /* the reported config holds the rates used (bp: every layer at learning_rate) */
     lpdm_config rcfg = *cfg;
     if ((rc = lpdm_config_set_num(ctx, &rcfg, "algo.dqn", "head_lr", local ? head_lr : lr)) ||
@@ -262,7 +267,9 @@ static int dqn_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
     if (!lpdm_net_lr_kept(s->trunk, i)) lpdm_optim_set_lr(lpdm_net_optim(s->trunk, i), local ? local_lr : lr);
   lpdm_optim_cfg hoc = lpdm_optim_default(LPDM_OPT_ADAM, local ? head_lr : lr);
   if ((rc = head_make(ctx, &s->head, lpdm_net_out_dim(s->trunk), s->nact, NULL, 1, &s->rng, &hoc))) goto fail;
-  if (local && (rc = trunk_rule_lpdm_new(ctx, setup->distance, setup->loss, &s->rule))) goto fail;
+  if (local &&
+      (rc = trunk_rule_new(ctx, setup->distance, setup->loss, s->trunk, s->nact, (uint64_t)seed, "q", &s->rule)))
+    goto fail;
   /* the target network: a copy (its own draws from a throwaway generator, then overwritten) */
   lpdm_rng tr;
   lpdm_rng_seed(&tr, (uint64_t)seed ^ 0x7a5c3d1e9b2f4a68ULL);
@@ -302,6 +309,30 @@ static double epsilon(const dqn *s, int64_t t) {
   return e > s->end_e ? e : s->end_e;
 }
 
+/* The TD loss mean_i (Q(s_i, a_i) - y_i)^2 over the B rows of t on Q-values
+   q (B x nact), its gradient dq (at the taken actions only) and the mean of
+   the taken actions' values: the head's loss, and local heads' (objective). */
+static double td_loss(int B, int A, const float *q, const float *act, const float *y, float *dq, double *qmean) {
+  memset(dq, 0, (size_t)B * A * sizeof(float));
+  double L = 0, qs = 0;
+  for (int i = 0; i < B; i++) {
+    int a = (int)act[i];
+    double e = (double)q[(size_t)i * A + a] - y[i];
+    L += e * e;
+    qs += q[(size_t)i * A + a];
+    dq[(size_t)i * A + a] = (float)(2 * e / B);
+  }
+  if (qmean) *qmean = qs;
+  return L;
+}
+
+static int td_objective(void *arg, const algo_targets *t, const float *out, float *dout, double *L, lpdm_ctx *ctx) {
+  (void)ctx;
+  const dqn *s = arg;
+  *L = td_loss(t->B, s->nact, out, t->act, t->td_target, dout, NULL) / t->B;
+  return LPDM_OK;
+}
+
 /* One gradient step on a replay minibatch. */
 static int train_step(dqn *s, lpdm_ctx *ctx) {
   lpdm_replay_batch b;
@@ -320,10 +351,19 @@ static int train_step(dqn *s, lpdm_ctx *ctx) {
   }
   /* The features the head sees (trunk_features): bp keeps the trunk's
      activations for backward; local lets the rule train the trunk on the
-     minibatch first, guided by the TD targets, and detaches its output. A
-     rule that needs the head's error (direct feedback alignment) gets the
-     features frozen and runs after the loss, below. */
-  const algo_targets t = {.B = B, .g = y, .act = b.action, .na = 1, .td_target = y, .dout = s->dq.p, .dout_dim = A};
+     minibatch first (LPDM guided by the TD targets; local heads on the TD
+     loss) and detaches its output. A rule that needs the head's error
+     (direct feedback alignment) gets the features frozen and runs after
+     the loss, below. */
+  const algo_targets t = {.B = B,
+                          .g = y,
+                          .act = b.action,
+                          .na = 1,
+                          .td_target = y,
+                          .dout = s->dq.p,
+                          .dout_dim = A,
+                          .objective = td_objective,
+                          .objective_arg = s};
   const int after = s->local && s->rule->vt->needs_head_error;
   const int fmode = !s->local ? LPDM_FEAT_BP : after ? LPDM_FEAT_FROZEN : LPDM_FEAT_LOCAL;
   const float *feat, *q;
@@ -334,15 +374,8 @@ static int train_step(dqn *s, lpdm_ctx *ctx) {
     return rc;
   /* TD loss mean_i (Q(s_i, a_i) - y_i)^2 and its gradient, at the taken actions only */
   float *dq = s->dq.p;
-  memset(dq, 0, (size_t)B * A * sizeof(float));
-  double L = 0, qs = 0;
-  for (int i = 0; i < B; i++) {
-    int a = (int)b.action[i];
-    double e = (double)q[(size_t)i * A + a] - y[i];
-    L += e * e;
-    qs += q[(size_t)i * A + a];
-    dq[(size_t)i * A + a] = (float)(2 * e / B);
-  }
+  double qs = 0;
+  const double L = td_loss(B, A, q, b.action, y, dq, &qs);
   if (after) { /* the rule learns from dL/dQ per sample (dq, before backward may overwrite it) */
     const float *Y;
     if ((rc = trunk_rule_update(s->rule, s->trunk, ctx, b.obs, B, &t, &Y, s->ll))) return rc;

@@ -6,6 +6,7 @@
 #include "lib/rule.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 void trunk_rule_free(trunk_rule *r) {
   if (r) r->vt->free(r);
@@ -38,13 +39,13 @@ static int step_update(void *arg, lpdm_net *net, lpdm_ctx *ctx, const float *X, 
 
 int trunk_features(lpdm_net *trunk, lpdm_ctx *ctx, int mode, trunk_rule *r, const float *X, int B,
                    const algo_targets *t, float *scratch, const float **Y, double *stats) {
-  if (mode == LPDM_FEAT_LOCAL && r && r->vt->needs_head_error)
+  if (mode == LPDM_FEAT_LOCAL && r && r->vt->needs_head_error && B >= r->min_batch)
     return lpdm_error(ctx, LPDM_ERR_ARG,
                       "the trunk rule '%s' learns from the head's error: take the features frozen, then call "
                       "trunk_rule_update with targets.dout",
                       r->vt->name);
   step_arg a = {r, t, stats};
-  lpdm_local_step step = {step_update, &a, r ? r->vt->min_batch : 0};
+  lpdm_local_step step = {step_update, &a, r ? r->min_batch : 0};
   return lpdm_net_features(trunk, ctx, mode, r ? &step : NULL, X, B, scratch, Y);
 }
 
@@ -66,7 +67,6 @@ static void lpdm_rule_free(trunk_rule *r) { free(r); }
 
 static const trunk_rule_vt lpdm_vt = {
     .name = "lpdm",
-    .min_batch = 2, /* no pairs below two samples */
     .needs_head_error = 0,
     .update = lpdm_update,
     .free = lpdm_rule_free,
@@ -77,6 +77,7 @@ int trunk_rule_lpdm_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_los
   lpdm_rule *l = calloc(1, sizeof *l);
   if (!l) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
   l->base.vt = &lpdm_vt;
+  l->base.min_batch = 2; /* no pairs below two samples */
   l->dist = dist;
   l->loss = loss;
   *out = &l->base;
@@ -85,4 +86,25 @@ int trunk_rule_lpdm_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_los
 
 void trunk_rule_lpdm_set_loss(trunk_rule *r, const lpdm_loss *loss) {
   if (r && r->vt == &lpdm_vt) ((lpdm_rule *)r)->loss = loss;
+}
+
+/* ------------------------------------------------------------ choosing a rule */
+
+const char *trunk_rule_kind(const lpdm_loss *loss) {
+  const lpdm_loss_kind *k = loss ? loss->kind : NULL;
+  return k && lpdm_abi_has(&k->head, LPDM_ABI_MINOR_RULE) && k->rule ? k->rule : "lpdm";
+}
+
+int trunk_rule_after_head(const lpdm_loss *loss) { return !strcmp(trunk_rule_kind(loss), "dfa"); }
+
+int trunk_rule_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk, int out_dim,
+                   uint64_t seed, const char *role, trunk_rule **out) {
+  *out = NULL;
+  if (!loss) return lpdm_error(ctx, LPDM_ERR_ARG, "local mode needs a loss (or a learning rule)");
+  const char *k = trunk_rule_kind(loss);
+  if (!strcmp(k, "lpdm")) return trunk_rule_lpdm_new(ctx, dist, loss, out);
+  if (!strcmp(k, "localhead")) return trunk_rule_localhead_new(ctx, dist, loss, trunk, out_dim, seed, role, out);
+  if (!strcmp(k, "dfa")) return trunk_rule_dfa_new(ctx, dist, loss, trunk, out_dim, seed, role, out);
+  return lpdm_error(ctx, LPDM_ERR_ARG, "%s names the learning rule '%s', which the algorithms do not know (known: "
+                    "localhead, dfa; none for distance matching)", loss->kind->head.name, k);
 }

@@ -57,14 +57,20 @@ typedef struct algo_targets {
   const float *adv;       /* advantages (PPO)                                      */
   const float *ret;       /* returns (PPO), returns-to-go (REINFORCE)              */
   const float *td_target; /* DQN: r + gamma max_a' Q_target(s', a')                */
+  const float *val;       /* PPO's critic: values at rollout time                  */
   const float *dout;      /* the output head's dL/dout, B x dout_dim (DFA)          */
   int dout_dim;
+  /* The algorithm's own objective on any head's outputs out (B x the
+     head's width, read from this record's fields): writes dout = dL/dout
+     and *L. The algorithm's head uses the same formula; layer-wise local
+     heads call it on their own outputs. NULL where the algorithm has none. */
+  int (*objective)(void *arg, const struct algo_targets *t, const float *out, float *dout, double *L, lpdm_ctx *ctx);
+  void *objective_arg;
 } algo_targets;
 
 typedef struct trunk_rule trunk_rule;
 typedef struct trunk_rule_vt {
   const char *name;     /* "lpdm", ... (messages, checkpoints)                         */
-  int min_batch;        /* fewer samples: features without an update (LPDM: 2 for pairs) */
   int needs_head_error; /* 1: targets->dout is needed (see above)                       */
   /* Trains trunk on X (B x in_dim) from t; *Y receives the trunk's output
      after the update (borrowed until the next call on trunk), stats (may be
@@ -79,7 +85,38 @@ typedef struct trunk_rule_vt {
 /* An instance: vt first, the rule's own state after it. */
 struct trunk_rule {
   const trunk_rule_vt *vt;
+  int min_batch; /* fewer samples: features without an update (2 when distance matching needs pairs) */
 };
+
+/* The rule loss names (lpdm_loss_kind.rule, ABI 2.3): distance matching
+   when it names none, else layer-wise local heads ("localhead") or direct
+   feedback alignment ("dfa"), built for trunk (whose head has out_dim
+   outputs) with the loss plugin's config; seed (mixed with role) draws the
+   local heads and the feedback matrices; role names the trunk in messages
+   and checkpoints ("actor", "critic", "policy", "value", "q"). */
+int trunk_rule_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk, int out_dim,
+                   uint64_t seed, const char *role, trunk_rule **out);
+/* The rule a loss names ("lpdm" for distance matching). */
+const char *trunk_rule_kind(const lpdm_loss *loss);
+/* 1 when the loss names a rule that needs the head's error (DFA). */
+int trunk_rule_after_head(const lpdm_loss *loss);
+
+/* Layer-wise local heads (lib/rule_local.c): every trainable layer l has
+   a linear head H_l (its outputs as many as the algorithm's head), trained
+   with the algorithm's objective on H_l(Y_l); the layer steps on that
+   loss's gradient with respect to Y_l, which stops at its input. Config
+   (loss.localhead): match, match_loss, head_lr. */
+int trunk_rule_localhead_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk,
+                             int out_dim, uint64_t seed, const char *role, trunk_rule **out);
+/* Direct feedback alignment (lib/rule_local.c): after the head's loss,
+   every trainable layer l steps on dL/dY_l := dout F_l, F_l a fixed random
+   out_dim x width_l matrix, all layers from one forward pass. Config
+   (loss.dfa): scale, match, match_loss. */
+int trunk_rule_dfa_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk, int out_dim,
+                       uint64_t seed, const char *role, trunk_rule **out);
+/* A DFA rule's feedback matrix for layer i (0-based; NULL for a black box
+   or another rule): out_dim x the layer's width, row-major. */
+const float *trunk_rule_dfa_feedback(const trunk_rule *r, int i);
 
 /* LPDM's distance matching (lpdm_net_local_update): each layer steps on
    loss(dist(X_l), dist(Y_l), t->g). dist and loss are borrowed; the loss

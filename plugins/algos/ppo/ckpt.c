@@ -57,6 +57,8 @@ int ppo_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
   if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "counters", n, 4);
   if (!rc) rc = ckpt_put_ints(st, ctx, "algo", "shuffle", s->mb.perm, s->B);
   if (!rc) rc = vecenv_save(s->venv, ctx, st);
+  if (!rc) rc = trunk_rule_save(s->arule, ctx, st, "algo.rule.actor");
+  if (!rc) rc = trunk_rule_save(s->crule, ctx, st, "algo.rule.critic");
   return rc;
 }
 
@@ -104,6 +106,8 @@ int ppo_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   if (!rc) rc = ckpt_get(st, ctx, "algo", arr, na);
   if (!rc && s->ls) rc = gauss_std_load(s->ls, ctx, st);
   if (!rc) rc = lpdm_state_get_rng(st, ctx, "algo", "rng", &s->rng);
+  if (!rc) rc = trunk_rule_load(s->arule, ctx, st, "algo.rule.actor");
+  if (!rc) rc = trunk_rule_load(s->crule, ctx, st, "algo.rule.critic");
   if (rc) return rc;
   s->global_step = n[0];
   s->update = (int)n[1];

@@ -75,7 +75,8 @@
 **   clip_reward     = 10
 **   log_std_init    = 0        Gaussian policy: initial log standard deviation
 **   head_lr         = 0        local: heads and log-std (0: 4 x learning_rate)
-**   local_lr        = 0        local: hidden layers of both nets (0: 3e-4)
+**   local_lr        = 0        local: hidden layers of both nets (0: 3e-4;
+**                              learning_rate with loss localhead or dfa)
 **   actor_local_lr  = 0        local: the actor's hidden layers (0: local_lr)
 **   critic_local_lr = 0        local: the critic's hidden layers (0: local_lr)
 **   actor_local_lrs = ""       local: one rate per actor hidden layer, "1e-3,1e-4"
@@ -184,8 +185,8 @@ static const lpdm_key keys[] = {
     {"clip_obs", LPDM_T_NUMBER, "10", "normalised observations are clipped to +-clip_obs"},
     {"clip_reward", LPDM_T_NUMBER, "10", "scaled rewards are clipped to +-clip_reward"},
     {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
-    {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the heads and log-std (0: 4 x learning_rate)"},
-    {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of every hidden layer (0: 3e-4)"},
+    {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the heads and log-std (0: 4 x learning_rate; learning_rate for localhead, dfa)"},
+    {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of every hidden layer (0: 3e-4; learning_rate for localhead, dfa)"},
     {"actor_local_lr", LPDM_T_NUMBER, "0", "local: the actor's hidden layers (0: local_lr)"},
     {"critic_local_lr", LPDM_T_NUMBER, "0", "local: the critic's hidden layers (0: local_lr)"},
     {"actor_local_lrs", LPDM_T_STRING, "", "local: per actor hidden layer, comma-separated (overrides)"},
@@ -405,7 +406,10 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   s->target_kl = lpdm_cfg_num(cfg, "target_kl");
   s->lr = lpdm_cfg_num(cfg, "learning_rate");
   s->head_lr = local ? lpdm_cfg_num(cfg, "head_lr") : s->lr;
-  if (s->head_lr == 0) s->head_lr = 4 * s->lr; /* measured: docs/ppo.md */
+  /* a learning rule other than distance matching (local heads, feedback
+     alignment) follows the loss's gradient or its stand-in: bp's rates */
+  s->rule = local && strcmp(trunk_rule_kind(setup->loss), "lpdm");
+  if (s->head_lr == 0) s->head_lr = s->rule ? s->lr : 4 * s->lr; /* measured: docs/ppo.md */
   s->norm_adv = lpdm_cfg_bool(cfg, "norm_adv");
   s->clip_vloss = lpdm_cfg_bool(cfg, "clip_vloss");
   s->anneal = lpdm_cfg_bool(cfg, "anneal_lr");
@@ -469,9 +473,23 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   vecenv_sink(s->venv, setup->on_episode, setup->user, comm != NULL);
   for (int e = 0; e < N; e++) s->ro.next_done.p[e] = 0;
   if ((rc = ppo_research_init(s, cfg, ctx)) || (rc = ppo_record_resolved(s, cfg, ctx))) goto fail;
-  if (local && ((rc = trunk_rule_lpdm_new(ctx, setup->distance, s->x.aloss ? s->x.aloss : setup->loss, &s->arule)) ||
-                (rc = trunk_rule_lpdm_new(ctx, setup->distance, s->x.closs ? s->x.closs : setup->loss, &s->crule))))
+  if (local && ((rc = trunk_rule_new(ctx, setup->distance, s->x.aloss ? s->x.aloss : setup->loss, s->trunk, s->nact,
+                                     seed, "actor", &s->arule)) ||
+                (rc = trunk_rule_new(ctx, setup->distance, s->x.closs ? s->x.closs : setup->loss, s->vtrunk, 1, seed,
+                                     "critic", &s->crule))))
     goto fail;
+  if (local && (s->arule->vt->needs_head_error || s->crule->vt->needs_head_error)) {
+    /* feedback alignment learns from the head's error on the rows a process holds */
+    if (comm && (rc = lpdm_error(ctx, LPDM_ERR_ARG,
+                                 "%s (feedback alignment) does not run data-parallel (yet): run it in one process",
+                                 setup->loss->kind->head.name)))
+      goto fail;
+    if (s->x.rollout_local && (rc = lpdm_error(ctx, LPDM_ERR_ARG,
+                                               "%s (feedback alignment) learns from the head's error per minibatch: "
+                                               "local_batch=rollout has none",
+                                               setup->loss->kind->head.name)))
+      goto fail;
+  }
   if (comm && (rc = ppo_dp_init(s, ctx))) goto fail;
   if (threads == 2 && (rc = forkjoin_new(ctx, critic_job, s, &s->fj))) goto fail;
   s->t_start = algo_now();
@@ -573,8 +591,22 @@ static void gather(const float *src, int width, const int *idx, int M, float *ds
    (guided by t->g); frozen epochs only forward. */
 int ppo_trunk_forward(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, trunk_rule *rule, const float *X, int M,
                       const algo_targets *t, const float **feat, double *losses, float *scratch) {
-  const int mode = !s->local ? LPDM_FEAT_BP : s->frozen ? LPDM_FEAT_FROZEN : LPDM_FEAT_LOCAL;
+  const int after = rule && rule->vt->needs_head_error; /* feedback alignment: ppo_rule_after, after the loss */
+  const int mode = !s->local ? LPDM_FEAT_BP : s->frozen || after ? LPDM_FEAT_FROZEN : LPDM_FEAT_LOCAL;
   return trunk_features(trunk, ctx, mode, rule, X, M, t, scratch, feat, losses);
+}
+
+/* A rule that learns from the head's error (feedback alignment): after the
+   loss, before the head's backward may overwrite dout (M x dim: the whole
+   minibatch, which one process holds). */
+static int ppo_rule_after(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, trunk_rule *rule, const algo_targets *t,
+                          float *dout, int dim, double *losses) {
+  if (!s->local || s->frozen || !rule->vt->needs_head_error || s->M < rule->min_batch) return LPDM_OK;
+  algo_targets te = *t;
+  te.dout = dout;
+  te.dout_dim = dim;
+  const float *Y;
+  return trunk_rule_update(rule, trunk, ctx, s->mb.m_obs.p, s->M, &te, &Y, losses);
 }
 
 /* The hidden features of this process's rows [r0, r0 + Ml) of the
@@ -610,6 +642,7 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
   ppo_policy_loss_part(Ml, 1.0 / M, s->discrete, s->nact, out, s->ls ? s->ls->log_std : NULL,
                        s->mb.m_act.p + (size_t)r0 * s->na, s->mb.m_logp.p + r0, s->mb.m_adv.p + r0, s->clip,
                        s->ent_coef, s->mb.dout.p, s->ls ? s->ls->grad : NULL, ps);
+  if ((rc = ppo_rule_after(s, ctx, s->trunk, s->arule, &t, s->mb.dout.p, s->nact, ll))) return rc;
   lpdm_net_zero_grad(s->head);
   if ((rc = lpdm_net_backward(s->head, ctx, s->mb.dout.p, s->local ? NULL : s->mb.dfeat.p))) return rc;
   *sq = lpdm_net_grad_sq(s->head) + (s->ls ? lpdm_optim_grad_sq(s->ls->opt) : 0);
@@ -638,6 +671,7 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
   if ((rc = lpdm_net_train_forward_ref(s->vhead, ctx, vfeat, Ml, &vout))) return rc;
   s->job_vloss = ppo_value_loss_part(Ml, 1.0 / M, vout, s->mb.m_val.p + r0, s->mb.m_ret.p + r0,
                                      s->clip_vloss ? s->clip : 0, s->vf_coef, s->mb.dv.p);
+  if ((rc = ppo_rule_after(s, ctx, s->vtrunk, s->crule, &t, s->mb.dv.p, 1, s->job_ll))) return rc;
   lpdm_net_zero_grad(s->vhead);
   if ((rc = lpdm_net_backward(s->vhead, ctx, s->mb.dv.p, s->local ? NULL : s->mb.dvfeat.p))) return rc;
   s->job_sq = lpdm_net_grad_sq(s->vhead);

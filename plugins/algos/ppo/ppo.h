@@ -42,6 +42,7 @@ typedef struct ppo_research {
   float *fm_a, *fv_a, *fm_c, *fv_c; /* moments per feature, actor and critic */
   int fn_seen_a, fn_seen_c;
   fbuf nfeat, nvfeat, bfeat;
+  fbuf dls; /* local heads' objective: a log-std gradient nobody steps on */
 } ppo_research;
 
 /* A data-parallel run (setup.comm of size P > 1): this rank steps env
@@ -84,6 +85,7 @@ typedef struct ppo {
   int local, discrete;
   /* hyperparameters */
   double gamma, lam, clip, ent_coef, vf_coef, max_grad_norm, target_kl, lr, head_lr;
+  int rule; /* local mode with a learning rule (local heads, feedback alignment): bp's default rates */
   int clip_separate, norm_adv, clip_vloss, anneal, bootstrap_trunc;
   /* progress */
   int64_t global_step;

@@ -85,7 +85,7 @@ static int resolve_rates(lpdm_ctx *ctx, const lpdm_config *cfg, lpdm_net *net, c
    keys; bp learning_rate, except where the user set a layer's rate. */
 int ppo_rates_init(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx, double eps) {
   double base_local = lpdm_cfg_num(cfg, "local_lr");
-  if (base_local == 0) base_local = 3e-4; /* issue 7: docs/local-learning.md */
+  if (base_local == 0) base_local = s->rule ? s->lr : 3e-4; /* issue 7: docs/local-learning.md */
   int rc;
   if ((rc = resolve_rates(ctx, cfg, s->trunk, "actor", s->local ? base_local : s->lr, &s->trunk_lr)) ||
       (rc = resolve_rates(ctx, cfg, s->vtrunk, "critic", s->local ? base_local : s->lr, &s->vtrunk_lr)))
@@ -109,7 +109,7 @@ int ppo_record_resolved(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx) {
   lpdm_config *rc_ = &s->base.cfg;
   const char *self = "algo.ppo";
   double base = s->local ? lpdm_cfg_num(cfg, "local_lr") : s->lr;
-  if (s->local && base == 0) base = 3e-4; /* as ppo_rates_init */
+  if (s->local && base == 0) base = s->rule ? s->lr : 3e-4; /* as ppo_rates_init */
   double a_lr = s->local ? lpdm_cfg_num(cfg, "actor_local_lr") : s->lr;
   double c_lr = s->local ? lpdm_cfg_num(cfg, "critic_local_lr") : s->lr;
   if (a_lr == 0) a_lr = base;
@@ -147,7 +147,7 @@ void ppo_set_all_rates(ppo *s, double frac) {
 void ppo_research_free(ppo_research *x) {
   if (x->aloss) lpdm_loss_free(x->aloss);
   if (x->closs) lpdm_loss_free(x->closs);
-  fbuf *bs[] = {&x->ga, &x->gc, &x->gs, &x->nfeat, &x->nvfeat, &x->bfeat};
+  fbuf *bs[] = {&x->ga, &x->gc, &x->gs, &x->nfeat, &x->nvfeat, &x->bfeat, &x->dls};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   void *ps[] = {x->rk_a, x->rk_c, x->fm_a, x->fv_a, x->fm_c, x->fv_c};
   for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
@@ -310,6 +310,32 @@ static const float *ppo_critic_guidance(ppo *s, const float *ret, const float *v
 /* What the actor's trunk rule learns from, for n samples (a minibatch or
    the whole rollout): the guidance (in local mode; bp reads no guidance),
    the actions, the old log-probs, the advantages and the returns. */
+/* PPO's objectives on any head's outputs (lib/rule.h), for local heads:
+   the clipped surrogate with the entropy bonus at the current log-std
+   (which only the output head's loss trains), and the value loss. */
+static int actor_objective(void *arg, const algo_targets *t, const float *out, float *dout, double *L, lpdm_ctx *ctx) {
+  ppo *s = arg;
+  float *dls = NULL;
+  if (s->ls) {
+    int rc = fgrow(ctx, &s->x.dls, (size_t)s->nact);
+    if (rc) return rc;
+    dls = s->x.dls.p;
+    for (int i = 0; i < s->nact; i++) dls[i] = 0;
+  }
+  ppo_pstats st;
+  *L = ppo_policy_loss(t->B, s->discrete, s->nact, out, s->ls ? s->ls->log_std : NULL, t->act, t->old_logp, t->adv,
+                       s->clip, s->ent_coef, dout, dls, &st);
+  return LPDM_OK;
+}
+
+static int critic_objective(void *arg, const algo_targets *t, const float *out, float *dout, double *L,
+                            lpdm_ctx *ctx) {
+  (void)ctx;
+  const ppo *s = arg;
+  *L = s->vf_coef * ppo_value_loss(t->B, out, t->val, t->ret, s->clip_vloss ? s->clip : 0, s->vf_coef, dout);
+  return LPDM_OK;
+}
+
 algo_targets ppo_actor_targets(ppo *s, const float *adv, const float *act, const float *logp, const float *ret,
                                int n) {
   return (algo_targets){.B = n,
@@ -318,12 +344,21 @@ algo_targets ppo_actor_targets(ppo *s, const float *adv, const float *act, const
                         .na = s->na,
                         .old_logp = logp,
                         .adv = adv,
-                        .ret = ret};
+                        .ret = ret,
+                        .dout_dim = s->nact,
+                        .objective = actor_objective,
+                        .objective_arg = s};
 }
 
 /* The critic's: its guidance and the returns. */
 algo_targets ppo_critic_targets(ppo *s, const float *ret, const float *val, int n) {
-  return (algo_targets){.B = n, .g = s->local ? ppo_critic_guidance(s, ret, val, n) : ret, .ret = ret};
+  return (algo_targets){.B = n,
+                        .g = s->local ? ppo_critic_guidance(s, ret, val, n) : ret,
+                        .ret = ret,
+                        .val = val,
+                        .dout_dim = 1,
+                        .objective = critic_objective,
+                        .objective_arg = s};
 }
 
 /* local_batch = rollout: both trunks take one local step on the whole

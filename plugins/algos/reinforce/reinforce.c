@@ -29,8 +29,10 @@
 **   baseline           = false    learn V(s) (a value net with the policy's
 **                                 hidden widths, trained like the policy)
 **   lr                 = 0        bp: every layer (default 1e-3)
-**   head_lr            = 0        local: the policy head (guided 3e-3, else 1e-2)
-**   local_lr           = 0        local: the hidden layers (guided 1e-3, else 1e-4)
+**   head_lr            = 0        local: the policy head (guided 3e-3, else 1e-2;
+**                                 lr with loss localhead or dfa)
+**   local_lr           = 0        local: the hidden layers (guided 1e-3, else 1e-4;
+**                                 lr with loss localhead or dfa)
 **                                 (a layer whose rate the user set, lpdm_net_keep_lr,
 **                                 keeps it: lr and local_lr do not apply to it)
 **   value_lr           = 0        the baseline's head (bp: lr, local: head_lr)
@@ -84,8 +86,8 @@ static const lpdm_key keys[] = {
     {"normalize_returns", LPDM_T_BOOL, "true", "standardise the policy-gradient weights over the batch"},
     {"baseline", LPDM_T_BOOL, "false", "subtract a learned value baseline"},
     {"lr", LPDM_T_NUMBER, "0", "bp: learning rate of every layer (0: 1e-3)"},
-    {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the heads (0: 3e-3 guided, 1e-2 otherwise)"},
-    {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of the hidden layers (0: 1e-3 guided, 1e-4 otherwise)"},
+    {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the heads (0: 3e-3 guided, 1e-2 otherwise, lr for localhead, dfa)"},
+    {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of the hidden layers (0: 1e-3 guided, 1e-4 otherwise, lr for localhead, dfa)"},
     {"value_lr", LPDM_T_NUMBER, "0", "learning rate of the baseline (0: as the policy)"},
     {"entropy_coef", LPDM_T_NUMBER, "0", "entropy bonus coefficient"},
     {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
@@ -104,7 +106,7 @@ typedef struct rf {
   lpdm_net *vtrunk, *vhead;
   int own_vtrunk;
   int local, discrete, nact, obs_dim;
-  trunk_rule *rule; /* local mode: LPDM's rule over setup's distance and loss */
+  trunk_rule *rule, *vrule; /* local mode: the policy's and the baseline's trunk rules (lib/rule.h) */
   double gamma, entropy_coef;
   int normalize, episodes_per_update;
   int64_t budget, global_step;
@@ -128,6 +130,7 @@ static void rf_free(lpdm_algo *a) {
   if (s->own_vtrunk) lpdm_net_free(s->vtrunk);
   gauss_std_free(s->ls);
   trunk_rule_free(s->rule);
+  trunk_rule_free(s->vrule);
   free(s->ll);
   free(s->vll);
   fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV};
@@ -181,8 +184,11 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   double lr = lpdm_cfg_num(cfg, "lr"), head_lr = lpdm_cfg_num(cfg, "head_lr");
   double local_lr = lpdm_cfg_num(cfg, "local_lr"), value_lr = lpdm_cfg_num(cfg, "value_lr");
   if (lr == 0) lr = 1e-3;
-  if (head_lr == 0) head_lr = guided ? 3e-3 : 1e-2;
-  if (local_lr == 0) local_lr = guided ? 1e-3 : 1e-4;
+  /* a learning rule other than distance matching (local heads, feedback
+     alignment) follows the loss's gradient or its stand-in: bp's rate */
+  const int rule = local && strcmp(trunk_rule_kind(setup->loss), "lpdm");
+  if (head_lr == 0) head_lr = rule ? lr : guided ? 3e-3 : 1e-2;
+  if (local_lr == 0) local_lr = rule ? lr : guided ? 1e-3 : 1e-4;
   double plr = local ? head_lr : lr;
   if (value_lr == 0) value_lr = plr;
   double log_std_lr = lpdm_cfg_num(cfg, "log_std_lr");
@@ -237,7 +243,11 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
     lpdm_optim_cfg voc = lpdm_optim_default(LPDM_OPT_ADAM, value_lr);
     if ((rc = head_make(ctx, &s->vhead, lpdm_net_out_dim(s->vtrunk), 1, NULL, 1, &s->rng, &voc))) goto fail;
   }
-  if (local && (rc = trunk_rule_lpdm_new(ctx, setup->distance, setup->loss, &s->rule))) goto fail;
+  if (local && ((rc = trunk_rule_new(ctx, setup->distance, setup->loss, s->trunk, s->nact, (uint64_t)seed, "policy",
+                                     &s->rule)) ||
+                (s->vtrunk && (rc = trunk_rule_new(ctx, setup->distance, setup->loss, s->vtrunk, 1, (uint64_t)seed,
+                                                   "value", &s->vrule)))))
+    goto fail;
   const int depth = lpdm_net_depth(s->trunk), vdepth = s->vtrunk ? lpdm_net_depth(s->vtrunk) : 0;
   s->ll = calloc((size_t)(depth ? depth : 1), sizeof *s->ll);
   s->vll = calloc((size_t)(vdepth ? vdepth : 1), sizeof *s->vll);
@@ -306,25 +316,49 @@ static int run_episode(rf *s, lpdm_ctx *ctx, int *finished) {
   return LPDM_OK;
 }
 
+typedef int (*rf_grad_fn)(rf *, lpdm_ctx *, const float *, int, float *, double *);
+/* A loss (policy_grad, value_grad) as the rule's objective (lib/rule.h). */
+typedef struct rf_objective {
+  rf *s;
+  rf_grad_fn fn;
+} rf_objective;
+static int objective(void *arg, const algo_targets *t, const float *out, float *dout, double *L, lpdm_ctx *ctx) {
+  const rf_objective *o = arg;
+  return o->fn(o->s, ctx, out, t->B, dout, L);
+}
+
 /* Trains trunk+head on batch X (B rows) so that head(trunk(X)) follows the
    output gradient computed by grad_fn. In local mode the trunk is trained by
-   its local rule with guidance g first (trunk_features), and the head learns
-   on the detached features. */
-static int update_net(rf *s, lpdm_ctx *ctx, lpdm_net *trunk, lpdm_net *head, int B, const float *g,
-                      int (*grad_fn)(rf *, lpdm_ctx *, const float *, int, float *, double *), double *loss_out,
-                      double *local_losses) {
+   its rule first (trunk_features: LPDM guided by g, local heads on grad_fn's
+   loss), and the head learns on the detached features; a rule that needs
+   the head's error (feedback alignment) takes it after grad_fn. */
+static int update_net(rf *s, lpdm_ctx *ctx, lpdm_net *trunk, lpdm_net *head, trunk_rule *rule, int B, const float *g,
+                      rf_grad_fn grad_fn, double *loss_out, double *local_losses) {
   const float *feat, *out;
   int rc, F = lpdm_net_out_dim(trunk), O = lpdm_net_out_dim(head);
+  rf_objective obj = {s, grad_fn};
   /* local: a one-step episode has no pairs to match, and gets the features
      without an update (the rule's min_batch) into V */
-  const algo_targets t = {.B = B, .g = g, .act = s->A.p, .na = s->discrete ? 1 : s->nact, .ret = s->G.p};
-  if (s->local && (rc = fgrow(ctx, &s->V, (size_t)B * F))) return rc;
-  if ((rc = trunk_features(trunk, ctx, s->local ? LPDM_FEAT_LOCAL : LPDM_FEAT_BP, s->rule, s->X.p, B, &t, s->V.p, &feat,
-                           local_losses)))
-    return rc;
-  if ((rc = lpdm_net_train_forward_ref(head, ctx, feat, B, &out))) return rc; /* feat holds until backward */
   if ((rc = fgrow(ctx, &s->dlogits, (size_t)B * O))) return rc;
+  const algo_targets t = {.B = B,
+                          .g = g,
+                          .act = s->A.p,
+                          .na = s->discrete ? 1 : s->nact,
+                          .ret = s->G.p,
+                          .dout = s->dlogits.p,
+                          .dout_dim = O,
+                          .objective = objective,
+                          .objective_arg = &obj};
+  const int after = s->local && rule && rule->vt->needs_head_error;
+  const int mode = !s->local ? LPDM_FEAT_BP : after ? LPDM_FEAT_FROZEN : LPDM_FEAT_LOCAL;
+  if (s->local && (rc = fgrow(ctx, &s->V, (size_t)B * F))) return rc;
+  if ((rc = trunk_features(trunk, ctx, mode, rule, s->X.p, B, &t, s->V.p, &feat, local_losses))) return rc;
+  if ((rc = lpdm_net_train_forward_ref(head, ctx, feat, B, &out))) return rc; /* feat holds until backward */
   if ((rc = grad_fn(s, ctx, out, B, s->dlogits.p, loss_out))) return rc;
+  if (after && B >= rule->min_batch) { /* dL/dout, before the head's backward may overwrite it */
+    const float *Y;
+    if ((rc = trunk_rule_update(rule, trunk, ctx, s->X.p, B, &t, &Y, local_losses))) return rc;
+  }
   lpdm_net_zero_grad(head);
   if (s->local) {
     if ((rc = lpdm_net_backward(head, ctx, s->dlogits.p, NULL))) return rc;
@@ -442,10 +476,10 @@ static int rf_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
     for (int t = 0; t < B; t++) s->W.p[t] = (float)((s->W.p[t] - m) / (sd + 1e-8));
   }
   if (s->ls) lpdm_optim_zero(s->ls->opt);
-  if ((rc = update_net(s, ctx, s->trunk, s->head, B, s->G.p, policy_grad, &ploss, s->ll)))
+  if ((rc = update_net(s, ctx, s->trunk, s->head, s->rule, B, s->G.p, policy_grad, &ploss, s->ll)))
     return lpdm_ctx_prefix(ctx, rc, "policy update %d", s->iteration);
   if (s->ls && (rc = lpdm_optim_step(s->ls->opt, ctx, 1.0f))) return rc;
-  if (s->vhead && (rc = update_net(s, ctx, s->vtrunk, s->vhead, B, s->G.p, value_grad, &vloss, s->vll)))
+  if (s->vhead && (rc = update_net(s, ctx, s->vtrunk, s->vhead, s->vrule, B, s->G.p, value_grad, &vloss, s->vll)))
     return lpdm_ctx_prefix(ctx, rc, "baseline update %d", s->iteration);
   rc = lpdm_figures_set(st, "global_step", (double)s->global_step);
   if (!rc) rc = lpdm_figures_set(st, "batch_size", B);
@@ -485,6 +519,8 @@ static int rf_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
   if (!rc) rc = lpdm_state_put_f64(st, ctx, "algo", "episode_return", v->ep_ret, 1);
   if (!rc) rc = lpdm_state_put_f32(st, ctx, "algo", "obs", v->obs, (size_t)s->obs_dim);
   if (!rc) rc = lpdm_env_save(v->env[0], ctx, st, "env");
+  if (!rc) rc = trunk_rule_save(s->rule, ctx, st, "algo.rule.policy");
+  if (!rc) rc = trunk_rule_save(s->vrule, ctx, st, "algo.rule.value");
   return rc;
 }
 
@@ -506,6 +542,8 @@ static int rf_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   vecenv *v = s->venv;
   if (!rc) rc = lpdm_state_get_f32(st, ctx, "algo", "obs", v->obs, (size_t)s->obs_dim);
   if (!rc) rc = lpdm_env_load(v->env[0], ctx, st, "env");
+  if (!rc) rc = trunk_rule_load(s->rule, ctx, st, "algo.rule.policy");
+  if (!rc) rc = trunk_rule_load(s->vrule, ctx, st, "algo.rule.value");
   if (rc) return rc;
   s->global_step = n[0];
   s->iteration = (int)n[1];
