@@ -200,6 +200,22 @@ static void test_register(void) {
   NULL_FIELD(lpdm_algo_kind, ak, create, "create");
   NULL_FIELD(lpdm_algo_kind, ak, iterate, "iterate");
   NULL_FIELD(lpdm_algo_kind, ak, free, "free");
+  { /* ABI 2.3: a loss that names a learning rule needs no eval; an empty rule name is refused */
+    lpdm_ctx *c = lpdm_ctx_new();
+    lpdm_loss_kind rk = {.head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.memrule", "", NULL), .rule = "localhead"};
+    ok(lpdm_plugin_register(c, &rk.head, "mem") == 0, "register: a loss naming a rule, without eval (%s)",
+       lpdm_ctx_message(c));
+    lpdm_loss_kind ek = {.head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.memempty", "", NULL), .rule = ""};
+    int rc0 = lpdm_plugin_register(c, &ek.head, "mem");
+    ok(rc0 < 0 && has(lpdm_ctx_message(c), "loss.memempty") && has(lpdm_ctx_message(c), "empty"),
+       "register: a loss naming an empty rule refused: %s", lpdm_ctx_message(c));
+    lpdm_loss_kind ok22 = {.head = LPDM_PLUGIN_HEAD(LPDM_KIND_LOSS, "loss.mem22", "", NULL), .rule = "dfa"};
+    ok22.head.abi_minor = 2; /* built for 2.2: the host does not read rule, so eval is required */
+    rc0 = lpdm_plugin_register(c, &ok22.head, "mem");
+    ok(rc0 < 0 && has(lpdm_ctx_message(c), "'eval'"), "register: a 2.2 loss without eval refused, its rule unread: %s",
+       lpdm_ctx_message(c));
+    lpdm_ctx_free(c);
+  }
 
   lpdm_ctx *ctx = lpdm_ctx_new();
   ok(lpdm_plugin_register(ctx, &dk.head, "A") == 0 && lpdm_plugin_register(ctx, &lk.head, NULL) == 0 &&

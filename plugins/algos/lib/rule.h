@@ -114,6 +114,9 @@ int trunk_rule_localhead_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpd
    (loss.dfa): scale, match, match_loss. */
 int trunk_rule_dfa_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk, int out_dim,
                        uint64_t seed, const char *role, trunk_rule **out);
+/* A local-heads rule's head for layer i (NULL for a black box or another
+   rule): a one-layer dense net, borrowed. */
+lpdm_net *trunk_rule_localhead_head(const trunk_rule *r, int i);
 /* A DFA rule's feedback matrix for layer i (0-based; NULL for a black box
    or another rule): out_dim x the layer's width, row-major. */
 const float *trunk_rule_dfa_feedback(const trunk_rule *r, int i);

@@ -355,3 +355,9 @@ const float *trunk_rule_dfa_feedback(const trunk_rule *r, int i) {
   const local_rule *l = (const local_rule *)r;
   return i >= 0 && i < l->depth ? l->fb[i] : NULL;
 }
+
+lpdm_net *trunk_rule_localhead_head(const trunk_rule *r, int i) {
+  if (!r || r->vt != &localhead_vt) return NULL;
+  const local_rule *l = (const local_rule *)r;
+  return i >= 0 && i < l->depth ? l->heads[i] : NULL;
+}
