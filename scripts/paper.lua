@@ -1,7 +1,9 @@
 -- SPDX-License-Identifier: MIT
 -- paper.lua -- the paper's study in lpdm (Tanneberg, ECAI 2025): REINFORCE
 -- and PPO, variants bp, local/stress and local/guided (and, for PPO, its own
--- local default: local-kernel), as a sweep
+-- local default: local-kernel), and the other backprop-free learners,
+-- localhead (layer-wise local heads) and dfa (direct feedback alignment),
+-- each at its algorithm's defaults, as a sweep
 -- (docs/sweeps.md). Writes DIR/paper_<profile>.lua (the sweep's config)
 -- and runs scripts/sweep.lua on it, which writes DIR/report.md and its
 -- plots. Resumable like any sweep: run the same command again.

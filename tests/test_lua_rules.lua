@@ -144,4 +144,10 @@ test("from Lua: lpdm.algo with loss = {'localhead', match = 0.5} and with 'dfa' 
   end
 end)
 
+test("lpdm.loss('dfa'):eval is refused by name, not a crash", function()
+  local l = lpdm.loss("dfa")
+  T.fails(function() l:eval({ { 0, 1 }, { 1, 0 } }, { { 0, 1 }, { 1, 0 } }) end, "loss.dfa", "learning rule")
+  l:close()
+end)
+
 T.run_tests(tests, TMP)

@@ -362,11 +362,12 @@ test("paper.lua: each profile is the sweep the docs describe (dry run), and bad 
     "HalfCheetah-v5", "Walker2d-v5", "Ant-v5", "Humanoid-v5" }) do
     if have[id] then mujoco = mujoco + 1 end
   end
-  expect(0, { "42 runs (2 envs x 2 algos x 4 variants x 3 seeds; some variants for some algos only)", "--steps=100000",
-    "--mode=local", "--loss=stress", "runs/CartPole-v1/ppo/local-kernel/s3", "--anchor=1" },
+  expect(0, { "66 runs (2 envs x 2 algos x 6 variants x 3 seeds; some variants for some algos only)", "--steps=100000",
+    "--mode=local", "--loss=stress", "runs/CartPole-v1/ppo/local-kernel/s3", "--anchor=1",
+    "runs/Acrobot-v1/reinforce/localhead/s2", "runs/CartPole-v1/ppo/dfa/s1" },
     PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-q", "--dry-run")
   local full_envs = 3 + mujoco
-  expect(0, { string.format("%d runs (%d envs x 2 algos x 4 variants x 10 seeds; some variants", full_envs * 70,
+  expect(0, { string.format("%d runs (%d envs x 2 algos x 6 variants x 10 seeds; some variants", full_envs * 110,
     full_envs) },
     PAPER, "--profile=full", "--out=" .. TMP .. "/paper-f", "--dry-run")
   local depth_envs = have["HalfCheetah-v5"] and 2 or 1
@@ -379,11 +380,12 @@ test("paper.lua: each profile is the sweep the docs describe (dry run), and bad 
   expect(1, { "unknown flag --seeds" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-x", "--seeds=3")
 end)
 
-test("paper.lua --profile=quick with --steps=6000 runs its 42 runs and writes the report", function()
-  local out = expect(0, { "42/42 runs done, 0 failed" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-run",
+test("paper.lua --profile=quick with --steps=6000 runs its 66 runs and writes the report", function()
+  local out = expect(0, { "66/66 runs done, 0 failed" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-run",
     "--steps=6000", "--jobs=2")
   local rep = read(TMP .. "/paper-run/report.md") or ""
-  check(rep:find("## Acrobot-v1", 1, true) and rep:find("local-guided", 1, true), "the report covers both envs: " .. out)
+  check(rep:find("## Acrobot-v1", 1, true) and rep:find("local-guided", 1, true) and rep:find("localhead", 1, true) and
+    rep:find("| dfa", 1, true), "the report covers both envs and the learners: " .. out)
   -- "Across envs": P(> base) over envs is the mean of the per-env values
   -- (each rounded to 2 decimals in the report), and every env is counted
   -- once as better, unclear or worse

@@ -96,6 +96,9 @@ static float *read_square(lua_State *L, int arg, int *B) {
 static int loss_eval(lua_State *L) {
   lloss *l = check_loss(L, 1);
   lpdm_ctx *ctx = lpdmL_ctx(L);
+  if (!l->l->kind->eval) /* ABI 2.3: a loss that names a learning rule (localhead, dfa) has no distances to compare */
+    return luaL_error(L, "%s is a learning rule, not a distance-matching loss: it has no eval (use it as an "
+                         "algorithm's loss)", l->l->kind->head.name);
   lua_settop(L, 4); /* g may be absent: temporaries go above it */
   int B = 0;
   const float *DX = read_square(L, 2, &B);

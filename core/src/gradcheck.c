@@ -176,6 +176,9 @@ int lpdm_fd_loss_at(lpdm_ctx *ctx, const lpdm_loss *l, const float *DX, float *D
                     const lpdm_fd_opts *o, lpdm_rng *rng, lpdm_fd_result *r) {
   memset(r, 0, sizeof *r);
   if (B < 2) return lpdm_error(ctx, LPDM_ERR_ARG, "gradcheck: a loss needs B >= 2");
+  if (!l->kind->eval)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "gradcheck: %s is a learning rule, not a distance-matching loss",
+                      l->kind->head.name);
   const size_t BB = (size_t)B * B, np = (size_t)B * (B - 1) / 2;
   float *dD = malloc(sizeof(float) * BB), *tmp = malloc(sizeof(float) * BB);
   int *pi = malloc(sizeof(int) * np), *pj = malloc(sizeof(int) * np);

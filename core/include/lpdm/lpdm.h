@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define LPDM_VERSION "0.2.0"
+#define LPDM_VERSION "0.3.0"
 
 /* ------------------------------------------------------------ context */
 

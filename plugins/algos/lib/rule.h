@@ -17,9 +17,10 @@
 ** targets, ...) and, for rules that build their own per-layer losses, the
 ** algorithm's own per-sample quantities -- actions, old log-probs,
 ** advantages, returns (PPO); actions and returns (REINFORCE); actions and TD
-** targets (DQN) -- and the output head's error dL/dout per sample. Fields
-** an algorithm does not have are NULL; a rule refuses, by name, a record
-** that lacks what it needs.
+** targets (DQN) -- the algorithm's own objective on any head's outputs
+** (objective: local heads train on it), and the output head's error
+** dL/dout per sample. Fields an algorithm does not have are NULL; a rule
+** refuses, by name, a record that lacks what it needs.
 **
 ** When a rule runs. A rule with needs_head_error = 0 (LPDM, layer-wise
 ** local heads) runs inside trunk_features, before the head's forward pass,
@@ -28,8 +29,14 @@
 ** head's forward and loss: the algorithm then takes the features in frozen
 ** mode, computes the head's error, and calls trunk_rule_update itself with
 ** dout filled (the same X, so the update sees the batch the head saw).
-** PPO and REINFORCE refuse such a rule by name until they do this (a later
-** issue); DQN may do it from the start.
+** PPO, REINFORCE and DQN all do; PPO refuses it with local_batch=rollout
+** (no head error for the whole rollout) and data-parallel (a process holds
+** only its rows' errors).
+**
+** Which rule. The loss the user names chooses (trunk_rule_new): a loss
+** plugin whose ABI 2.3 field rule is NULL is distance matching over it; a
+** rule name ("localhead", "dfa") builds that rule from the plugin's config
+** (docs/architecture.md, "Learning rules").
 **
 ** State. A rule may hold state of its own (local heads' weights, feedback
 ** matrices): its save/load put it into a checkpoint under the prefix it is
