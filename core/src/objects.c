@@ -229,30 +229,38 @@ int lpdm_algo_new(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_config *cfg
   return LPDM_OK;
 }
 
+int lpdm_loss_spec(lpdm_ctx *ctx, const char *spec, const char *what, const lpdm_loss_kind **loss, lpdm_config *cfg) {
+  char buf[256], name[64];
+  if (strlen(spec) >= sizeof buf) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: loss spec too long", what);
+  strcpy(buf, spec);
+  char *save = NULL, *tok = strtok_r(buf, " ", &save);
+  if (!tok || strlen(tok) + 6 >= sizeof name)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: '%s' names no loss", what, spec);
+  snprintf(name, sizeof name, "loss.%s", tok);
+  const lpdm_plugin *p = lpdm_plugin_find(ctx, LPDM_KIND_LOSS, name);
+  if (!p) {
+    lpdm_plugin_get(ctx, LPDM_KIND_LOSS, name); /* its message: the known losses, the closest */
+    return lpdm_ctx_prefix(ctx, LPDM_ERR_ARG, "%s: loss '%s' is not loaded", what, tok);
+  }
+  int rc = lpdm_config_init(ctx, p, cfg);
+  while (!rc && (tok = strtok_r(NULL, " ", &save))) {
+    char *eq = strchr(tok, '=');
+    if (!eq) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: '%s': '%s' is not key=value", what, spec, tok);
+    *eq = 0;
+    rc = lpdm_config_set_text(ctx, cfg, p->name, tok, eq + 1);
+  }
+  if (rc) return lpdm_ctx_prefix(ctx, rc, "%s: '%s'", what, spec);
+  *loss = (const lpdm_loss_kind *)p;
+  return LPDM_OK;
+}
+
 int lpdm_algo_local_loss(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_loss_kind **loss, lpdm_config *cfg,
                          const char **spec) {
   const char *s = lpdm_abi_has(&k->head, LPDM_ABI_MINOR_ALGO_LOCAL_LOSS) && k->local_loss ? k->local_loss : "guided";
   if (spec) *spec = s;
-  char buf[256], name[64];
-  if (strlen(s) >= sizeof buf)
-    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: local_loss spec too long", k->head.name);
-  strcpy(buf, s);
-  char *save = NULL, *tok = strtok_r(buf, " ", &save);
-  if (!tok || strlen(tok) + 6 >= sizeof name)
-    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: local_loss '%s' names no loss", k->head.name, s);
-  snprintf(name, sizeof name, "loss.%s", tok);
-  const lpdm_plugin *p = lpdm_plugin_find(ctx, LPDM_KIND_LOSS, name);
-  if (!p) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: its default local loss '%s' is not loaded", k->head.name, tok);
-  int rc = lpdm_config_init(ctx, p, cfg);
-  while (!rc && (tok = strtok_r(NULL, " ", &save))) {
-    char *eq = strchr(tok, '=');
-    if (!eq) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: local_loss '%s': '%s' is not key=value", k->head.name, s, tok);
-    *eq = 0;
-    rc = lpdm_config_set_text(ctx, cfg, p->name, tok, eq + 1);
-  }
-  if (rc) return lpdm_ctx_prefix(ctx, rc, "%s: local_loss '%s'", k->head.name, s);
-  *loss = (const lpdm_loss_kind *)p;
-  return LPDM_OK;
+  char what[96];
+  snprintf(what, sizeof what, "%s: local_loss", k->head.name);
+  return lpdm_loss_spec(ctx, s, what, loss, cfg);
 }
 
 int lpdm_algo_iterate(lpdm_algo *a, lpdm_ctx *ctx, lpdm_figures *figures) {

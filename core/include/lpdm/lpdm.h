@@ -414,6 +414,9 @@ int lpdm_algo_save(lpdm_algo *a, lpdm_ctx *ctx, lpdm_st *st);
    applied, and the spec text in *spec (may be NULL). */
 int lpdm_algo_local_loss(lpdm_ctx *ctx, const lpdm_algo_kind *k, const lpdm_loss_kind **loss, lpdm_config *cfg,
                          const char **spec);
+/* A loss and its config from a spec "name key=value ..." ("guided
+   alpha=0.3"); `what` names the spec's owner in messages. */
+int lpdm_loss_spec(lpdm_ctx *ctx, const char *spec, const char *what, const lpdm_loss_kind **loss, lpdm_config *cfg);
 int lpdm_algo_load(lpdm_algo *a, lpdm_ctx *ctx, const lpdm_st *st);
 
 /* Helpers for plugins' save/load: a tensor "<prefix>.<what>" of n values

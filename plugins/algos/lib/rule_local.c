@@ -73,27 +73,13 @@ static void local_free(trunk_rule *r) {
 
 /* A loss from "name key=value ..." (match_loss). */
 static int loss_from_text(lpdm_ctx *ctx, const char *spec, const char *what, lpdm_loss **out) {
-  char buf[256], name[80];
-  if (strlen(spec) >= sizeof buf) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: match_loss is too long", what);
-  strcpy(buf, spec);
-  char *save = NULL, *tok = strtok_r(buf, " ", &save);
-  if (!tok || strlen(tok) + 6 >= sizeof name)
-    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: match_loss '%s' names no loss", what, spec);
-  snprintf(name, sizeof name, "loss.%s", tok);
-  const lpdm_plugin *p = lpdm_plugin_get(ctx, LPDM_KIND_LOSS, name);
-  if (!p) return lpdm_ctx_prefix(ctx, LPDM_ERR_ARG, "%s: match_loss", what);
-  const lpdm_loss_kind *k = (const lpdm_loss_kind *)p;
-  if (!k->eval) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: match_loss %s is not a distance-matching loss", what, name);
+  char w[96];
+  snprintf(w, sizeof w, "%s: match_loss", what);
+  const lpdm_loss_kind *k;
   lpdm_config cfg;
-  int rc = lpdm_config_init(ctx, p, &cfg);
-  while (!rc && (tok = strtok_r(NULL, " ", &save))) {
-    char *eq = strchr(tok, '=');
-    if (!eq) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: match_loss '%s': '%s' is not key=value", what, spec, tok);
-    *eq = 0;
-    rc = lpdm_config_set_text(ctx, &cfg, p->name, tok, eq + 1);
-  }
-  if (!rc) rc = lpdm_loss_new(ctx, k, &cfg, out);
-  return rc ? lpdm_ctx_prefix(ctx, rc, "%s: match_loss '%s'", what, spec) : LPDM_OK;
+  int rc = lpdm_loss_spec(ctx, spec, w, &k, &cfg);
+  if (!rc && !k->eval) rc = lpdm_error(ctx, LPDM_ERR_ARG, "%s %s is not a distance-matching loss", w, k->head.name);
+  return rc ? rc : lpdm_loss_new(ctx, k, &cfg, out);
 }
 
 /* What both rules share: the trunk's widths, the matching part. */
