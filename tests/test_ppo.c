@@ -326,6 +326,11 @@ static void test_critic_init(void) {
       {"reinforce", "CartPole-v1", NULL, "mode=bp seed=3 baseline=true steps=3000"},
       {"reinforce", "CartPole-v1", "stress", "mode=local seed=3 baseline=true steps=3000"},
       {"reinforce", "CartPole-v1", "guided", "mode=local seed=3 baseline=true steps=3000"},
+      /* the other learning rules (issue 25) */
+      {"ppo", "CartPole-v1", "localhead", "mode=local seed=3 steps=2048 num_steps=64"},
+      {"ppo", "CartPole-v1", "dfa", "mode=local seed=3 steps=2048 num_steps=64"},
+      {"reinforce", "CartPole-v1", "localhead", "mode=local seed=3 baseline=true steps=3000"},
+      {"reinforce", "CartPole-v1", "dfa", "mode=local seed=3 baseline=true steps=3000"},
   };
   for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
     fx_run f;
