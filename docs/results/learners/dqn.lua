@@ -9,6 +9,8 @@ return {
   variants = {
     { name = "bp", flags = { mode = "bp" } },
     { name = "local-stress", flags = { mode = "local", loss = "stress" } },
+    -- DQN's own local default (lpdm.plugins("algo"): kernel anchor=1), named by its settings
+    { name = "local-kernel", flags = { mode = "local", loss = "kernel", anchor = 1 } },
     { name = "localhead", flags = { mode = "local", loss = "localhead" } },
     { name = "dfa", flags = { mode = "local", loss = "dfa" } },
   },
