@@ -116,22 +116,9 @@ test("alpha (elu) and negative_slope (leaky_relu) are used, and refused with ano
   fails(function() lpdm.net { inputs = 2, lpdm.dense { 3, act = "swish" } } end, "unknown act 'swish'", "silu")
 end)
 
--- Runs flags uninterrupted into DIR-a, then checkpointed every 4 updates
--- and killed by SIGKILL after update 6 into DIR-b, resumes DIR-b; the two
--- progress.csv must be the same bytes.
-local function kill_and_resume(name, flags)
-  local a, b = TMP .. "/" .. name .. "-a", TMP .. "/" .. name .. "-b"
-  local base = string.format("OPENBLAS_NUM_THREADS=1 %s %s %s", q(LPDM), q(TRAIN), table.concat(flags, " "))
-  local out, rc, cmd = T.sh(base .. " --quiet --out=" .. q(a))
-  T.expect_result(out, rc, cmd, 0)
-  out, rc = T.sh("LPDM_TEST_KILL_AFTER=6 " .. base .. " --quiet --checkpoint-every=4 --out=" .. q(b))
-  check(rc == 137, name .. ": the run was to die by SIGKILL (exit 137), got " .. tostring(rc))
-  out, rc, cmd = T.sh(base .. " --quiet --checkpoint-every=4 --resume=" .. q(b))
-  T.expect_result(out, rc, cmd, 0)
-  local want, got = read(a .. "/progress.csv"), read(b .. "/progress.csv")
-  check(want and got and #want > 200 and want == got,
-    name .. ": progress.csv after resume differs from the uninterrupted run's")
-end
+-- killed by SIGKILL after update 6 and resumed: progress.csv must be the
+-- uninterrupted run's bytes (testlib's kill_and_resume)
+local function kill_and_resume(name, flags) T.kill_and_resume(LPDM, TRAIN, TMP, name, flags) end
 
 test("train.lua --act=gelu (PPO local) and --act=silu (PPO bp), killed and resumed, write the same progress.csv",
   function()

@@ -65,40 +65,7 @@ test("every algorithm trains with each rule: exit 0, the loss recorded, a local 
   end
 end)
 
--- updates.csv without its clock columns (wall_time, sps)
-local function untimed(text)
-  local out, drop = {}, nil
-  for line in (text or ""):gmatch("[^\n]+") do
-    local cells = {}
-    for c in (line .. ","):gmatch("([^,]*),") do cells[#cells + 1] = c end
-    if not drop then
-      drop = {}
-      for i, c in ipairs(cells) do drop[i] = (c == "wall_time" or c == "sps") end
-    end
-    local keep = {}
-    for i, c in ipairs(cells) do if not drop[i] then keep[#keep + 1] = c end end
-    out[#out + 1] = table.concat(keep, ",")
-  end
-  return table.concat(out, "\n")
-end
-
--- Runs flags uninterrupted into DIR-a, then checkpointed every 4 updates
--- and killed by SIGKILL after update 6 into DIR-b, resumes DIR-b; the two
--- progress.csv must be the same bytes, and updates.csv but for its clock.
-local function kill_and_resume(name, flags)
-  local a, b = TMP .. "/" .. name .. "-a", TMP .. "/" .. name .. "-b"
-  local base = string.format("OPENBLAS_NUM_THREADS=1 %s %s %s", q(LPDM), q(TRAIN), table.concat(flags, " "))
-  local out, rc, cmd = T.sh(base .. " --quiet --out=" .. q(a))
-  T.expect_result(out, rc, cmd, 0)
-  out, rc = T.sh("LPDM_TEST_KILL_AFTER=6 " .. base .. " --quiet --checkpoint-every=4 --out=" .. q(b))
-  check(rc == 137, name .. ": the run was to die by SIGKILL (exit 137), got " .. tostring(rc))
-  out, rc, cmd = T.sh(base .. " --quiet --checkpoint-every=4 --resume=" .. q(b))
-  T.expect_result(out, rc, cmd, 0)
-  local want, got = read(a .. "/progress.csv"), read(b .. "/progress.csv")
-  check(want and got and #want > 100 and want == got, name .. ": progress.csv after resume differs")
-  want, got = untimed(read(a .. "/updates.csv")), untimed(read(b .. "/updates.csv"))
-  check(#want > 100 and want == got, name .. ": updates.csv (but its clock columns) after resume differs")
-end
+local function kill_and_resume(name, flags) T.kill_and_resume(LPDM, TRAIN, TMP, name, flags, true) end
 
 test("killed and resumed, runs with local heads and with DFA write the uninterrupted run's files", function()
   kill_and_resume("ppo-localhead", { "--algo=ppo", "--mode=local", "--loss=localhead", "--env=CartPole-v1", "--seed=4",

@@ -190,4 +190,44 @@ function M.lines(cmd)
   return t
 end
 
+-- updates.csv's text without its clock columns (wall_time, sps).
+function M.untimed(text)
+  local out, drop = {}, nil
+  for line in (text or ""):gmatch("[^\n]+") do
+    local cells = {}
+    for c in (line .. ","):gmatch("([^,]*),") do cells[#cells + 1] = c end
+    if not drop then
+      drop = {}
+      for i, c in ipairs(cells) do drop[i] = (c == "wall_time" or c == "sps") end
+    end
+    local keep = {}
+    for i, c in ipairs(cells) do if not drop[i] then keep[#keep + 1] = c end end
+    out[#out + 1] = table.concat(keep, ",")
+  end
+  return table.concat(out, "\n")
+end
+
+-- Runs train.lua (lpdm, train: their paths) with flags uninterrupted into
+-- TMP/name-a, then checkpointed every 4 updates and killed by SIGKILL after
+-- update 6 into TMP/name-b, and resumes TMP/name-b; the two progress.csv
+-- must be the same bytes (and, with updates = true, updates.csv but for
+-- its clock columns).
+function M.kill_and_resume(lpdm, train, tmp, name, flags, updates)
+  local a, b = tmp .. "/" .. name .. "-a", tmp .. "/" .. name .. "-b"
+  local base = string.format("OPENBLAS_NUM_THREADS=1 %s %s %s", M.q(lpdm), M.q(train), table.concat(flags, " "))
+  local out, rc, cmd = M.sh(base .. " --quiet --out=" .. M.q(a))
+  M.expect_result(out, rc, cmd, 0)
+  out, rc = M.sh("LPDM_TEST_KILL_AFTER=6 " .. base .. " --quiet --checkpoint-every=4 --out=" .. M.q(b))
+  M.check(rc == 137, name .. ": the run was to die by SIGKILL (exit 137), got " .. tostring(rc))
+  out, rc, cmd = M.sh(base .. " --quiet --checkpoint-every=4 --resume=" .. M.q(b))
+  M.expect_result(out, rc, cmd, 0)
+  local want, got = M.read(a .. "/progress.csv"), M.read(b .. "/progress.csv")
+  M.check(want and got and #want > 100 and want == got,
+    name .. ": progress.csv after resume differs from the uninterrupted run's")
+  if updates then
+    want, got = M.untimed(M.read(a .. "/updates.csv")), M.untimed(M.read(b .. "/updates.csv"))
+    M.check(#want > 100 and want == got, name .. ": updates.csv (but its clock columns) after resume differs")
+  end
+end
+
 return M
