@@ -111,6 +111,35 @@ test("from Lua: lpdm.algo with loss = {'localhead', match = 0.5} and with 'dfa' 
   end
 end)
 
+test("the controls of issue 26: frozen trains only the heads, bp's head_lr sets the heads apart, --hidden= is linear",
+  function()
+    for _, algo in ipairs({ "ppo", "reinforce", "dqn" }) do
+      local r
+      for _, x in ipairs(RUNS) do if x[1] == algo then r = x end end
+      local dir = TMP .. "/frozen-" .. algo
+      local out, rc, cmd = train({ "--algo=" .. algo, "--env=CartPole-v1", "--mode=local", "--loss=frozen", r[3],
+        "--seed=2", "--quiet", "--checkpoint-every=1", "--out=" .. q(dir) })
+      T.expect_result(out, rc, cmd, 0)
+      check((read(dir .. "/summary.json") or ""):find('"loss": *"frozen"'), algo .. " frozen: the loss recorded")
+    end
+    -- bp with head_lr: recorded apart from learning_rate, and the run differs from bp's
+    local a, b = TMP .. "/bp", TMP .. "/bp-headlr"
+    local out, rc, cmd = train({ "--algo=ppo", "--mode=bp", "--env=CartPole-v1", "--steps=4096", "--seed=1", "--quiet",
+      "--out=" .. q(a) })
+    T.expect_result(out, rc, cmd, 0)
+    out, rc, cmd = train({ "--algo=ppo", "--mode=bp", "--env=CartPole-v1", "--steps=4096", "--seed=1", "--quiet",
+      "--head-lr=1e-3", "--out=" .. q(b) })
+    T.expect_result(out, rc, cmd, 0)
+    local sb = read(b .. "/summary.json") or ""
+    check(sb:find('"head_lr": *0.001') and sb:find('"local_lr": *0.00025'),
+      "bp-headlr: head_lr 1e-3 and the hidden layers at learning_rate in the manifest: " .. sb:sub(1, 0))
+    check(read(a .. "/progress.csv") ~= read(b .. "/progress.csv"), "bp-headlr trains differently from bp")
+    local lin = TMP .. "/linear"
+    out, rc, cmd = train({ "--algo=ppo", "--mode=bp", "--hidden=", "--env=CartPole-v1", "--steps=4096", "--seed=1",
+      "--quiet", "--out=" .. q(lin) })
+    T.expect_result(out, rc, cmd, 0)
+  end)
+
 test("lpdm.loss('dfa'):eval is refused by name, not a crash", function()
   local l = lpdm.loss("dfa")
   T.fails(function() l:eval({ { 0, 1 }, { 1, 0 } }, { { 0, 1 }, { 1, 0 } }) end, "loss.dfa", "learning rule")

@@ -331,6 +331,7 @@ static void test_critic_init(void) {
       {"ppo", "CartPole-v1", "dfa", "mode=local seed=3 steps=2048 num_steps=64"},
       {"reinforce", "CartPole-v1", "localhead", "mode=local seed=3 baseline=true steps=3000"},
       {"reinforce", "CartPole-v1", "dfa", "mode=local seed=3 baseline=true steps=3000"},
+      {"ppo", "CartPole-v1", "frozen", "mode=local seed=3 steps=2048 num_steps=64"},
   };
   for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
     fx_run f;

@@ -474,6 +474,37 @@ static void test_match_only(void) {
   lpdm_net_free(b);
 }
 
+/* The control "frozen": the trunk's output, and no weight moves. */
+static void test_frozen(void) {
+  lpdm_net *net = fx_dense_net(ctx, IN, 2, "out=5 act=tanh|out=4 act=tanh", 5);
+  lpdm_loss *fz = mk_loss("frozen", NULL);
+  trunk_rule *r = NULL;
+  if (!net || !fz || trunk_rule_new(ctx, NULL, fz, net, K, 1, "actor", &r)) {
+    ok(0, "a frozen rule: %s", lpdm_ctx_message(ctx));
+    return;
+  }
+  float X[B * IN], want[B * H2];
+  for (int i = 0; i < B * IN; i++) X[i] = (float)sin(0.5 * i);
+  pcopy w0 = save_params(lpdm_net_layer(net, 0)), w1 = save_params(lpdm_net_layer(net, 1));
+  lpdm_net_forward(net, ctx, X, B, want);
+  const float *Y;
+  double st[2] = {1, 1};
+  algo_targets t = {.B = B};
+  int rc = trunk_rule_update(r, net, ctx, X, B, &t, &Y, st) || trunk_rule_update(r, net, ctx, X, B, &t, &Y, st);
+  int same = !rc && !memcmp(Y, want, sizeof want) && st[0] == 0 && st[1] == 0;
+  for (int j = 0; same && j < w0.n; j++)
+    same = !memcmp(lpdm_net_layer(net, 0)->params[j].w, w0.w[j], lpdm_net_layer(net, 0)->params[j].n * sizeof(float));
+  for (int j = 0; same && j < w1.n; j++)
+    same = !memcmp(lpdm_net_layer(net, 1)->params[j].w, w1.w[j], lpdm_net_layer(net, 1)->params[j].n * sizeof(float));
+  ok(same && !strcmp(r->vt->name, "frozen") && !r->vt->needs_head_error,
+     "frozen: the features are the trunk's output, no weight moves, the local figures are 0");
+  free_params(&w0);
+  free_params(&w1);
+  trunk_rule_free(r);
+  lpdm_loss_free(fz);
+  lpdm_net_free(net);
+}
+
 int main(void) {
   ctx = fx_ctx();
   test_localhead_fd();
@@ -482,6 +513,7 @@ int main(void) {
   test_checkpoints();
   test_bad_input();
   test_match_only();
+  test_frozen();
   lpdm_ctx_free(ctx);
   return done_testing();
 }

@@ -88,6 +88,50 @@ void trunk_rule_lpdm_set_loss(trunk_rule *r, const lpdm_loss *loss) {
   if (r && r->vt == &lpdm_vt) ((lpdm_rule *)r)->loss = loss;
 }
 
+/* ------------------------------------------------------------ frozen */
+
+/* The control of issue 26: the trunk's output, never a step (its random
+   initial weights stay). */
+typedef struct frozen_rule {
+  trunk_rule base;
+  float *y;
+  size_t cap;
+} frozen_rule;
+
+static int frozen_update(trunk_rule *r, lpdm_net *trunk, lpdm_ctx *ctx, const float *X, int B, const algo_targets *t,
+                         const float **Y, double *stats) {
+  (void)t;
+  frozen_rule *f = (frozen_rule *)r;
+  const size_t n = (size_t)B * lpdm_net_out_dim(trunk);
+  if (n > f->cap) {
+    float *p = realloc(f->y, n * sizeof *p);
+    if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+    f->y = p;
+    f->cap = n;
+  }
+  if (stats)
+    for (int i = 0; i < lpdm_net_depth(trunk); i++) stats[i] = 0;
+  *Y = f->y;
+  return lpdm_net_forward(trunk, ctx, X, B, f->y);
+}
+
+static void frozen_free(trunk_rule *r) {
+  if (r) free(((frozen_rule *)r)->y);
+  free(r);
+}
+
+static const trunk_rule_vt frozen_vt = {.name = "frozen", .update = frozen_update, .free = frozen_free};
+
+int trunk_rule_frozen_new(lpdm_ctx *ctx, trunk_rule **out) {
+  *out = NULL;
+  frozen_rule *f = calloc(1, sizeof *f);
+  if (!f) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
+  f->base.vt = &frozen_vt;
+  f->base.min_batch = 1;
+  *out = &f->base;
+  return LPDM_OK;
+}
+
 /* ------------------------------------------------------------ choosing a rule */
 
 const char *trunk_rule_kind(const lpdm_loss *loss) {
@@ -105,6 +149,7 @@ int trunk_rule_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *lo
   if (!strcmp(k, "lpdm")) return trunk_rule_lpdm_new(ctx, dist, loss, out);
   if (!strcmp(k, "localhead")) return trunk_rule_localhead_new(ctx, dist, loss, trunk, out_dim, seed, role, out);
   if (!strcmp(k, "dfa")) return trunk_rule_dfa_new(ctx, dist, loss, trunk, out_dim, seed, role, out);
+  if (!strcmp(k, "frozen")) return trunk_rule_frozen_new(ctx, out);
   return lpdm_error(ctx, LPDM_ERR_ARG, "%s names the learning rule '%s', which the algorithms do not know (known: "
-                    "localhead, dfa; none for distance matching)", loss->kind->head.name, k);
+                    "localhead, dfa, frozen; none for distance matching)", loss->kind->head.name, k);
 }

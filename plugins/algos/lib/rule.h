@@ -100,7 +100,8 @@ struct trunk_rule {
    feedback alignment ("dfa"), built for trunk (whose head has out_dim
    outputs) with the loss plugin's config; seed (mixed with role) draws the
    local heads and the feedback matrices; role names the trunk in messages
-   and checkpoints ("actor", "critic", "policy", "value", "q"). */
+   and checkpoints ("actor", "critic", "policy", "value", "q"). "frozen"
+   (the control of issue 26) never trains the trunk. */
 int trunk_rule_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk, int out_dim,
                    uint64_t seed, const char *role, trunk_rule **out);
 /* The rule a loss names ("lpdm" for distance matching). */
@@ -121,6 +122,9 @@ int trunk_rule_localhead_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpd
    (loss.dfa): scale, match, match_loss. */
 int trunk_rule_dfa_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk, int out_dim,
                        uint64_t seed, const char *role, trunk_rule **out);
+/* The control "frozen" (loss.frozen): the trunk is never trained; the
+   head sees its output at the random initial weights. */
+int trunk_rule_frozen_new(lpdm_ctx *ctx, trunk_rule **out);
 /* A local-heads rule's head for layer i (NULL for a black box or another
    rule): a one-layer dense net, borrowed. */
 lpdm_net *trunk_rule_localhead_head(const trunk_rule *r, int i);

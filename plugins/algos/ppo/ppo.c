@@ -74,7 +74,9 @@
 **   clip_obs        = 10
 **   clip_reward     = 10
 **   log_std_init    = 0        Gaussian policy: initial log standard deviation
-**   head_lr         = 0        local: heads and log-std (0: 4 x learning_rate)
+**   head_lr         = 0        heads and log-std (0: local 4 x learning_rate,
+**                              or learning_rate with a rule loss; bp
+**                              learning_rate, a value sets the heads apart)
 **   local_lr        = 0        local: hidden layers of both nets (0: 3e-4;
 **                              learning_rate with loss localhead or dfa)
 **   actor_local_lr  = 0        local: the actor's hidden layers (0: local_lr)
@@ -185,7 +187,7 @@ static const lpdm_key keys[] = {
     {"clip_obs", LPDM_T_NUMBER, "10", "normalised observations are clipped to +-clip_obs"},
     {"clip_reward", LPDM_T_NUMBER, "10", "scaled rewards are clipped to +-clip_reward"},
     {"log_std_init", LPDM_T_NUMBER, "0", "Gaussian policy: initial log standard deviation"},
-    {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the heads and log-std (0: 4 x learning_rate; learning_rate for localhead, dfa)"},
+    {"head_lr", LPDM_T_NUMBER, "0", "learning rate of the heads and log-std (0: bp learning_rate; local 4 x learning_rate, learning_rate for localhead, dfa, frozen)"},
     {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of every hidden layer (0: 3e-4; learning_rate for localhead, dfa)"},
     {"actor_local_lr", LPDM_T_NUMBER, "0", "local: the actor's hidden layers (0: local_lr)"},
     {"critic_local_lr", LPDM_T_NUMBER, "0", "local: the critic's hidden layers (0: local_lr)"},
@@ -405,7 +407,10 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
   }
   s->target_kl = lpdm_cfg_num(cfg, "target_kl");
   s->lr = lpdm_cfg_num(cfg, "learning_rate");
-  s->head_lr = local ? lpdm_cfg_num(cfg, "head_lr") : s->lr;
+  /* bp: the heads at learning_rate, unless head_lr sets them apart (the
+     control bp-headlr of docs/results/paper-v2/protocol.md) */
+  const double hl = lpdm_cfg_num(cfg, "head_lr");
+  s->head_lr = local || hl > 0 ? hl : s->lr;
   /* a learning rule other than distance matching (local heads, feedback
      alignment) follows the loss's gradient or its stand-in: bp's rates */
   s->rule = local && strcmp(trunk_rule_kind(setup->loss), "lpdm");
@@ -818,7 +823,7 @@ static int ppo_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
     const char *name;
     double v;
   } fig[] = {{"global_step", (double)s->global_step},
-             {"learning_rate", s->head_lr * frac}, /* bp: learning_rate */
+             {"learning_rate", (s->local ? s->head_lr : s->lr) * frac}, /* bp: learning_rate */
              {"value_loss", vloss},
              {"policy_loss", ps.pg_loss},
              {"entropy", ps.entropy},
