@@ -1,0 +1,28 @@
+-- SPDX-License-Identifier: MIT
+-- dqn_classic: the second edition's tuning (docs/results/paper-v2/protocol.md,
+-- "Tuning with equal budgets"): DQN on CartPole-v1 and Acrobot-v1 at 500,000 steps. Every learner gets the same budget
+-- (24 trials x 2 seeds, ASHA eta 3 from 1/9 of the top budget, Halton, seed
+-- 0, objective auc) and four searched dimensions; seeds 101, 102 only.
+--   build/lpdm scripts/tune.lua docs/results/paper-v2/tune/dqn_classic.lua --out=DIR --jobs=2
+return {
+  name = "dqn_classic",
+  algo = "dqn",
+  envs = { { id = "CartPole-v1", score = { 22.14, 500 } }, { id = "Acrobot-v1", score = { -499.9, -60 } } },
+  variants = {
+    { name = "bp", flags = { mode = "bp" },
+      space = { learning_rate = log_uniform { 3e-5, 3e-3 }, target_network_frequency = choice { 250, 500, 1000 }, exploration_fraction = uniform { 0.1, 0.5 }, train_frequency = choice { 4, 10 } } },
+    { name = "local-stress", flags = { mode = "local", loss = "stress" },
+      space = { local_lr = log_uniform { 3e-5, 3e-3 }, head_lr = log_uniform { 3e-5, 3e-3 }, target_network_frequency = choice { 250, 500, 1000 }, exploration_fraction = uniform { 0.1, 0.5 } } },
+    { name = "local-kernel", flags = { mode = "local", loss = "kernel", anchor = 1 },
+      space = { local_lr = log_uniform { 3e-5, 3e-3 }, head_lr = log_uniform { 3e-5, 3e-3 }, target_network_frequency = choice { 250, 500, 1000 }, exploration_fraction = uniform { 0.1, 0.5 } } },
+    { name = "localhead", flags = { mode = "local", loss = "localhead" },
+      space = { local_lr = log_uniform { 3e-5, 3e-3 }, head_lr = log_uniform { 3e-5, 3e-3 }, target_network_frequency = choice { 250, 500, 1000 }, exploration_fraction = uniform { 0.1, 0.5 } } },
+    { name = "dfa", flags = { mode = "local", loss = "dfa" },
+      space = { local_lr = log_uniform { 3e-5, 3e-3 }, head_lr = log_uniform { 3e-5, 3e-3 }, target_network_frequency = choice { 250, 500, 1000 }, exploration_fraction = uniform { 0.1, 0.5 } } },
+  },
+  objective = "auc",
+  budget = { trials = 24, seeds = { 101, 102 }, steps = 500000, min_steps = 55555, eta = 3 },
+  scheduler = "asha",
+  sampler = "halton",
+  seed = 0,
+}
