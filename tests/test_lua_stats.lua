@@ -121,6 +121,21 @@ test("iqm_ci: hand cases and determinism", function()
   eq(e3, e1, "array of tasks: same estimate")
 end)
 
+test("aggregate: mean, median, optimality gap, profile; bad stat and options refused", function()
+  local t = { a = { 0.5, 1.2, 0.8 }, b = { 0, 1 } }
+  local near = function(x, y, msg) check(math.abs(x - y) < 1e-12, msg .. ": " .. x .. " vs " .. y) end
+  near(S.aggregate(t, "mean"), 0.7, "mean")
+  near(S.aggregate(t, "median"), 0.8, "median")
+  near(S.aggregate(t, "optimality_gap"), 0.34, "optimality gap to 1")
+  near(S.aggregate(t, "optimality_gap", { threshold = 0.5 }), 0.1, "optimality gap to 0.5")
+  near(S.aggregate(t, "profile", { threshold = 0.7 }), 7 / 12, "profile at 0.7")
+  local e, lo, hi = S.aggregate(t, "iqm", { resamples = 300, seed = 2 })
+  local e2, lo2, hi2 = S.iqm_ci(t, { resamples = 300, seed = 2 })
+  eq(e, e2, "iqm = iqm_ci"); eq(lo, lo2, "lo"); eq(hi, hi2, "hi")
+  fails(function() S.aggregate(t, "mode") end, "invalid option 'mode'")
+  fails(function() S.aggregate(t, "profile", { tau = 1 }) end, "tau")
+end)
+
 test("prob_improvement: ties and tasks", function()
   -- (1,1) .5 + (1,3) 0 + (2,1) 1 + (2,3) 0 = 1.5 / 4
   local p, lo, hi = S.prob_improvement({ 1, 2 }, { 1, 3 })

@@ -333,6 +333,48 @@ static void test_errors(void) {
         "error: prob_improvement with an empty y task");
 }
 
+/* The aggregates of Agarwal et al. 2021 on two tasks: t1 = {0.5, 1.2, 0.8},
+   t2 = {0, 1}. Pooled: mean 3.5 / 5 = 0.7; median of {0, .5, .8, 1, 1.2} =
+   0.8; optimality gap to 1: (0.5 + 0 + 0.2 + 1 + 0) / 5 = 0.34; profile at
+   0.7: t1 2/3 above, t2 1/2, averaged over tasks 7/12. */
+static void test_aggregate(void) {
+  const double t1[] = {0.5, 1.2, 0.8}, t2[] = {0, 1};
+  const double *x[] = {t1, t2};
+  const int n[] = {3, 2};
+  const struct {
+    int stat;
+    double param, want;
+    const char *name;
+  } c[] = {{LPDM_AGG_MEAN, 0, 0.7, "mean"},
+           {LPDM_AGG_MEDIAN, 0, 0.8, "median"},
+           {LPDM_AGG_OPTIMALITY_GAP, 1, 0.34, "optimality gap (1)"},
+           {LPDM_AGG_PROFILE, 0.7, 7.0 / 12, "profile at 0.7"},
+           {LPDM_AGG_PROFILE, 1.2, 0, "profile at the maximum: none above"}};
+  lpdm_boot_cfg cfg = lpdm_boot_default();
+  cfg.resamples = 400;
+  cfg.seed = 5;
+  for (size_t k = 0; k < sizeof c / sizeof *c; k++) {
+    double e = NAN, lo = NAN, hi = NAN;
+    int rc = lpdm_stats_aggregate_ci(ctx, x, n, 2, c[k].stat, c[k].param, &cfg, &e, &lo, &hi);
+    ok(fabs(e - c[k].want) < TOL, "aggregate: %s = %g (got %.17g)", c[k].name, c[k].want, e);
+    ok(!rc && lo <= e + TOL && e <= hi + TOL, "aggregate: %s's interval [%g, %g] holds it", c[k].name, lo, hi);
+  }
+  double e1, lo1, hi1, e2, lo2, hi2;
+  lpdm_stats_iqm_ci(ctx, x, n, 2, &cfg, &e1, &lo1, &hi1);
+  lpdm_stats_aggregate_ci(ctx, x, n, 2, LPDM_AGG_IQM, 0, &cfg, &e2, &lo2, &hi2);
+  ok(e1 == e2 && lo1 == lo2 && hi1 == hi2, "aggregate IQM is iqm_ci, bit for bit");
+  const double same[] = {0.4, 0.4, 0.4};
+  const double *xs[] = {same};
+  const int ns[] = {3};
+  lpdm_stats_aggregate_ci(ctx, xs, ns, 1, LPDM_AGG_OPTIMALITY_GAP, 1, &cfg, &e1, &lo1, &hi1);
+  ok(fabs(e1 - 0.6) < TOL && lo1 == e1 && hi1 == e1, "equal scores: a point interval (gap 0.6)");
+  ok(lpdm_stats_aggregate_ci(ctx, x, n, 2, 99, 0, &cfg, &e1, NULL, NULL) == LPDM_ERR_ARG &&
+         strstr(lpdm_ctx_message(ctx), "unknown statistic"),
+     "an unknown statistic is refused: %s", lpdm_ctx_message(ctx));
+  ok(lpdm_stats_aggregate_ci(ctx, x, n, 2, LPDM_AGG_PROFILE, NAN, &cfg, &e1, NULL, NULL) == LPDM_ERR_ARG,
+     "a NaN threshold is refused");
+}
+
 int main(void) {
   ctx = lpdm_ctx_new();
   test_smooth();
@@ -343,6 +385,7 @@ int main(void) {
   test_iqm();
   test_iqm_ci();
   test_prob_improvement();
+  test_aggregate();
   test_errors();
   lpdm_ctx_free(ctx);
   return done_testing();

@@ -3,7 +3,8 @@
 ** lpdm_stats.c -- lpdm.stats: statistics over runs (docs/statistics.md).
 **
 **   lpdm.stats.run{steps=, returns=, threshold=}, .across(values, {stuck_below=}),
-**   .iqm(values), .quantile(values, p), .iqm_ci(by_task, opts), .prob_improvement(x, y, opts)
+**   .iqm(values), .quantile(values, p), .iqm_ci(by_task, opts), .prob_improvement(x, y, opts),
+**   .aggregate(by_task, stat, opts)
 */
 #include <lauxlib.h>
 #include <lua.h>
@@ -104,8 +105,7 @@ static lua_Integer st_opt_int(lua_State *L, int idx, int arg, const char *key, l
 }
 
 /* Bootstrap options {resamples = 2000, seed = 0, level = 0.95} at idx. */
-static lpdm_boot_cfg st_boot(lua_State *L, int idx, int arg) {
-  static const char *const keys[] = {"resamples", "seed", "level", NULL};
+static lpdm_boot_cfg st_boot_keys(lua_State *L, int idx, int arg, const char *const *keys) {
   lpdm_boot_cfg c = lpdm_boot_default();
   if (!lua_isnoneornil(L, idx)) {
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -117,6 +117,11 @@ static lpdm_boot_cfg st_boot(lua_State *L, int idx, int arg) {
   if (!(c.level > 0 && c.level < 1))
     luaL_argerror(L, arg, lua_pushfstring(L, "level must be in (0, 1), got %f", (LUAI_UACNUMBER)c.level));
   return c;
+}
+
+static lpdm_boot_cfg st_boot(lua_State *L, int idx, int arg) {
+  static const char *const keys[] = {"resamples", "seed", "level", NULL};
+  return st_boot_keys(L, idx, arg, keys);
 }
 
 /* lpdm.stats.run{steps =, returns =, threshold =} -> {n, final, auc,
@@ -361,7 +366,30 @@ static int l_stats_prob_improvement(lua_State *L) {
   return 3;
 }
 
-static const luaL_Reg stats_funcs[] = {{"run", l_stats_run},
+/* lpdm.stats.aggregate(scores_by_task, stat [, {threshold, resamples, seed,
+   level}]) -> est, lo, hi. stat: "iqm", "mean", "median", "optimality_gap"
+   (threshold: the target, default 1), "profile" (threshold: tau, default
+   0.5). */
+static int l_stats_aggregate(lua_State *L) {
+  static const char *const keys[] = {"threshold", "resamples", "seed", "level", NULL};
+  static const char *const stats[] = {"iqm", "mean", "median", "optimality_gap", "profile", NULL};
+  lpdm_ctx *ctx = lpdmL_ctx(L);
+  lua_settop(L, 3);
+  const int stat = LPDM_AGG_IQM + luaL_checkoption(L, 2, NULL, stats);
+  lpdm_boot_cfg c = st_boot_keys(L, 3, 3, keys);
+  const double thr = st_opt_num(L, 3, 3, "threshold", stat == LPDM_AGG_PROFILE ? 0.5 : 1.0);
+  int nt, *n;
+  const double **x;
+  st_tasks(L, 1, 1, "scores", NULL, 0, 0, &nt, &x, &n, NULL);
+  double est, lo, hi;
+  if (lpdm_stats_aggregate_ci(ctx, x, n, nt, stat, thr, &c, &est, &lo, &hi)) return lpdmL_fail(L, ctx);
+  lua_pushnumber(L, est);
+  lua_pushnumber(L, lo);
+  lua_pushnumber(L, hi);
+  return 3;
+}
+
+static const luaL_Reg stats_funcs[] = {{"aggregate", l_stats_aggregate},{"run", l_stats_run},
                                        {"across", l_stats_across},
                                        {"iqm", l_stats_iqm},
                                        {"quantile", l_stats_quantile},

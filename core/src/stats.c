@@ -244,40 +244,81 @@ static void percentile_ci(double *stat, int B, double level, double *lo, double 
   *hi = quantile_sorted(stat, B, 1 - a);
 }
 
+/* One aggregate of n sorted scores grouped into tasks (see stats.h). */
+static double aggregate(int stat, double param, double *pool, size_t N, const int *n, int tasks) {
+  double s = 0;
+  switch (stat) {
+  case LPDM_AGG_IQM:
+    qsort(pool, N, sizeof *pool, cmp_dbl);
+    return iqm_sorted(pool, (int)N);
+  case LPDM_AGG_MEDIAN:
+    qsort(pool, N, sizeof *pool, cmp_dbl);
+    return quantile_sorted(pool, (int)N, 0.5);
+  case LPDM_AGG_MEAN:
+    for (size_t k = 0; k < N; k++) s += pool[k];
+    return s / (double)N;
+  case LPDM_AGG_OPTIMALITY_GAP:
+    for (size_t k = 0; k < N; k++) s += pool[k] < param ? param - pool[k] : 0;
+    return s / (double)N;
+  default: { /* LPDM_AGG_PROFILE: per task the fraction above param, averaged over tasks */
+    size_t k = 0;
+    for (int t = 0; t < tasks; t++) {
+      int above = 0;
+      for (int i = 0; i < n[t]; i++, k++) above += pool[k] > param;
+      s += (double)above / n[t];
+    }
+    return s / tasks;
+  }
+  }
+}
+
+int lpdm_stats_aggregate_ci(lpdm_ctx *ctx, const double *const *x, const int *n, int tasks, int stat, double param,
+                            const lpdm_boot_cfg *cfg, double *est, double *lo, double *hi) {
+  const char *fn = "stats.aggregate";
+  lpdm_boot_cfg c = cfg ? *cfg : lpdm_boot_default();
+  int rc = check_tasks(ctx, fn, "scores", x, n, tasks);
+  if (!rc && lo && hi) rc = check_cfg(ctx, fn, &c);
+  if (rc) return rc;
+  if (stat < LPDM_AGG_IQM || stat > LPDM_AGG_PROFILE)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "%s: unknown statistic %d", fn, stat);
+  if (!isfinite(param)) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: the threshold must be finite, got %g", fn, param);
+  size_t N = 0;
+  for (int t = 0; t < tasks; t++) N += (size_t)n[t];
+  if (N > (size_t)INT32_MAX) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: too many scores (%zu)", fn, N);
+  const int B = lo && hi ? c.resamples : 0;
+  double *pool = malloc(N * sizeof *pool), *stat_b = malloc((size_t)(B ? B : 1) * sizeof *stat_b);
+  if (!pool || !stat_b) {
+    free(pool);
+    free(stat_b);
+    return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory (%zu scores, %d resamples)", fn, N, B);
+  }
+  /* pool holds the scores task by task (in task order: the profile reads
+     them so; the other statistics sort them) */
+  size_t k = 0;
+  for (int t = 0; t < tasks; t++)
+    for (int i = 0; i < n[t]; i++) pool[k++] = x[t][i];
+  *est = aggregate(stat, param, pool, N, n, tasks);
+  lpdm_rng r;
+  lpdm_rng_seed(&r, c.seed);
+  for (int b = 0; b < B; b++) {
+    k = 0;
+    for (int t = 0; t < tasks; t++)
+      for (int i = 0; i < n[t]; i++) pool[k++] = x[t][lpdm_rng_below(&r, (uint64_t)n[t])];
+    stat_b[b] = aggregate(stat, param, pool, N, n, tasks);
+  }
+  if (B) percentile_ci(stat_b, B, c.level, lo, hi);
+  free(pool);
+  free(stat_b);
+  return LPDM_OK;
+}
+
 int lpdm_stats_iqm_ci(lpdm_ctx *ctx, const double *const *x, const int *n, int tasks, const lpdm_boot_cfg *cfg,
                       double *est, double *lo, double *hi) {
   const char *fn = "stats.iqm_ci";
   lpdm_boot_cfg c = cfg ? *cfg : lpdm_boot_default();
   int rc = check_tasks(ctx, fn, "scores", x, n, tasks);
   if (!rc) rc = check_cfg(ctx, fn, &c);
-  if (rc) return rc;
-  size_t N = 0;
-  for (int t = 0; t < tasks; t++) N += (size_t)n[t];
-  if (N > (size_t)INT32_MAX) return lpdm_error(ctx, LPDM_ERR_ARG, "%s: too many scores (%zu)", fn, N);
-  double *pool = malloc(N * sizeof *pool), *stat = malloc((size_t)c.resamples * sizeof *stat);
-  if (!pool || !stat) {
-    free(pool);
-    free(stat);
-    return lpdm_error(ctx, LPDM_ERR_MEM, "%s: out of memory (%zu scores, %d resamples)", fn, N, c.resamples);
-  }
-  size_t k = 0;
-  for (int t = 0; t < tasks; t++)
-    for (int i = 0; i < n[t]; i++) pool[k++] = x[t][i];
-  qsort(pool, N, sizeof *pool, cmp_dbl);
-  *est = iqm_sorted(pool, (int)N);
-  lpdm_rng r;
-  lpdm_rng_seed(&r, c.seed);
-  for (int b = 0; b < c.resamples; b++) {
-    k = 0;
-    for (int t = 0; t < tasks; t++)
-      for (int i = 0; i < n[t]; i++) pool[k++] = x[t][lpdm_rng_below(&r, (uint64_t)n[t])];
-    qsort(pool, N, sizeof *pool, cmp_dbl);
-    stat[b] = iqm_sorted(pool, (int)N);
-  }
-  percentile_ci(stat, c.resamples, c.level, lo, hi);
-  free(pool);
-  free(stat);
-  return LPDM_OK;
+  return rc ? rc : lpdm_stats_aggregate_ci(ctx, x, n, tasks, LPDM_AGG_IQM, 0, &c, est, lo, hi);
 }
 
 int lpdm_stats_prob_improvement(lpdm_ctx *ctx, const double *const *x, const int *nx, const double *const *y,

@@ -96,6 +96,24 @@ lpdm_boot_cfg lpdm_boot_default(void);
 int lpdm_stats_iqm_ci(lpdm_ctx *ctx, const double *const *x, const int *n, int tasks, const lpdm_boot_cfg *cfg,
                       double *est, double *lo, double *hi);
 
+/* An aggregate over tasks and its stratified bootstrap percentile interval
+   (Agarwal et al. 2021's interval estimates). x[t] holds n[t] >= 1 scores of
+   task t (normalised by the caller when tasks differ in scale). stat:
+     LPDM_AGG_IQM              IQM of all tasks' scores pooled (lpdm_stats_iqm_ci)
+     LPDM_AGG_MEAN             mean of the pooled scores
+     LPDM_AGG_MEDIAN           median of the pooled scores
+     LPDM_AGG_OPTIMALITY_GAP   mean of max(param - x, 0): how far below the
+                               target param (1: the best score) runs stay
+     LPDM_AGG_PROFILE          the performance profile at tau = param: per task
+                               the fraction of its scores > tau, averaged over
+                               tasks (each task weighs the same)
+   lo and hi may be NULL (no bootstrap). The same seed draws the same
+   resamples for every stat and param, so a profile's bands over taus come
+   from one set of resamples. */
+enum { LPDM_AGG_IQM = 1, LPDM_AGG_MEAN, LPDM_AGG_MEDIAN, LPDM_AGG_OPTIMALITY_GAP, LPDM_AGG_PROFILE };
+int lpdm_stats_aggregate_ci(lpdm_ctx *ctx, const double *const *x, const int *n, int tasks, int stat, double param,
+                            const lpdm_boot_cfg *cfg, double *est, double *lo, double *hi);
+
 /* Probability of improvement P(X > Y): per task the Mann-Whitney mean of
    [x_i > y_j] + 0.5 [x_i == y_j] over all pairs, averaged over tasks; with
    a stratified bootstrap interval (x and y resampled independently within
