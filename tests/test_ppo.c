@@ -353,6 +353,66 @@ static void test_critic_init(void) {
   }
 }
 
+/* The bytes of a tensor of the run's checkpoint, into buf (n bytes at most);
+   returns its size, 0 when absent. */
+static size_t ckpt_tensor(lpdm_run *run, const char *name, void *buf, size_t n) {
+  lpdm_st *st = NULL;
+  size_t got = 0;
+  if (!lpdm_st_new(ctx, &st) && !run->kind->save(run->algo, st, ctx)) {
+    const void *p = lpdm_st_get(st, name, NULL, NULL, NULL, &got);
+    if (p && got <= n) memcpy(buf, p, got);
+    else got = 0;
+  }
+  lpdm_st_free(st);
+  return got;
+}
+
+/* One update's actor layer 1 under settings (1 iteration). */
+static size_t one_update(const char *algo, const char *loss, const char *settings, float *w, size_t n) {
+  fx_run f;
+  lpdm_run_spec spec = {.loss_name = loss};
+  int rc = fx_run_new(ctx, &f, algo, "CartPole-v1", settings,
+                      &(fx_net_spec){2, "out=16 init=orthogonal gain=1.4142135623730951", 3}, &spec);
+  size_t got = 0;
+  if (!rc && lpdm_run_iterate(f.run, ctx) >= 0)
+    got = ckpt_tensor(f.run, "policy.0.weight", w, n);
+  if (!got) diag("%s %s: %s", algo, settings, lpdm_ctx_message(ctx));
+  if (!rc) fx_run_free(&f);
+  return got;
+}
+
+/* The second edition's schedule and guidance ablations (issue 26):
+   local_batch = once steps the trunks once per rollout, before the first
+   epoch, so the number of epochs changes nothing in them (rollout, a step
+   per epoch, does change); REINFORCE's guide = advantage feeds the local
+   loss G - V(s): a guided loss then learns otherwise, stress (which reads
+   no guidance) identically; without a baseline it is refused. */
+static void test_schedule_guide(void) {
+  enum { N = 4 * 16 };
+  float a[N], b[N];
+  size_t na = one_update("ppo", "stress", "mode=local seed=3 num_steps=128 local_batch=once update_epochs=1", a, sizeof a);
+  size_t nb = one_update("ppo", "stress", "mode=local seed=3 num_steps=128 local_batch=once update_epochs=4", b, sizeof b);
+  ok(na && na == nb && !memcmp(a, b, na), "local_batch=once: the trunk after an update is the same for 1 and 4 epochs");
+  na = one_update("ppo", "stress", "mode=local seed=3 num_steps=128 local_batch=rollout update_epochs=1", a, sizeof a);
+  nb = one_update("ppo", "stress", "mode=local seed=3 num_steps=128 local_batch=rollout update_epochs=4", b, sizeof b);
+  ok(na && na == nb && memcmp(a, b, na), "local_batch=rollout: 4 epochs step the trunk more than 1 (the check can fail)");
+  const char *ret = "mode=local seed=3 baseline=true episodes_per_update=4 steps=400";
+  const char *adv = "mode=local seed=3 baseline=true episodes_per_update=4 steps=400 guide=advantage";
+  na = one_update("reinforce", "guided", ret, a, sizeof a);
+  nb = one_update("reinforce", "guided", adv, b, sizeof b);
+  ok(na && na == nb && memcmp(a, b, na), "guide=advantage: the guided loss learns from another signal");
+  na = one_update("reinforce", "stress", ret, a, sizeof a);
+  nb = one_update("reinforce", "stress", adv, b, sizeof b);
+  ok(na && na == nb && !memcmp(a, b, na), "guide=advantage: stress, which reads no guidance, is unchanged");
+  fx_run f;
+  lpdm_run_spec spec = {.loss_name = "guided"};
+  int rc = fx_run_new(ctx, &f, "reinforce", "CartPole-v1", "mode=local guide=advantage", &(fx_net_spec){1, "out=8", 3},
+                      &spec);
+  ok(rc && strstr(lpdm_ctx_message(ctx), "needs baseline=true"), "guide=advantage without a baseline is refused: %s",
+     lpdm_ctx_message(ctx));
+  if (!rc) fx_run_free(&f);
+}
+
 /* threads = 0 (the default) resolves to 2 when the process may use two
    CPUs, else 1; LPDM_THREADS = 1 or 2 decides instead; the run's config
    reports the count used. */
@@ -569,6 +629,7 @@ int main(void) {
   test_plugin();
   test_critic_init();
   test_threads_auto();
+  test_schedule_guide();
   lpdm_ctx_free(ctx);
   return done_testing();
 }

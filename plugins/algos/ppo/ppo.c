@@ -114,7 +114,10 @@
 **                              linearly to 0 over the run (a guidance schedule)
 **   local_batch     = "minibatch"  local: the hidden layers learn on every
 **                              minibatch, or once per epoch on the whole
-**                              "rollout" batch (the heads still on minibatches)
+**                              "rollout" batch (the heads still on minibatches),
+**                              or "once": one step on the whole rollout before
+**                              the first epoch, the trunks then fixed during
+**                              every epoch
 **   threads         = 0        2: each minibatch's actor and critic halves run on
 **                              two threads (results identical to 1 thread); 0
 **                              (auto): 2 when the process may run on 2 or more
@@ -208,7 +211,8 @@ static const lpdm_key keys[] = {
     {"head_anneal", LPDM_T_BOOL, "false", "local: anneal the heads' rates (with anneal_lr)"},
     {"guide_anneal", LPDM_T_BOOL, "false", "local: the losses' alpha decays linearly to 0 over the run"},
     {"local_batch", LPDM_T_STRING, "minibatch",
-     "local: hidden layers learn per minibatch, or once per epoch on the whole rollout"},
+     "local: hidden layers learn per minibatch, once per epoch on the whole rollout (rollout), or once per "
+     "rollout, fixed during the epochs (once)"},
     {NULL, 0, NULL, NULL}};
 
 static void ppo_free(lpdm_algo *a) {
@@ -491,8 +495,8 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
       goto fail;
     if (s->x.rollout_local && (rc = lpdm_error(ctx, LPDM_ERR_ARG,
                                                "%s (feedback alignment) learns from the head's error per minibatch: "
-                                               "local_batch=rollout has none",
-                                               setup->loss->kind->head.name)))
+                                               "local_batch=%s has none",
+                                               setup->loss->kind->head.name, s->x.rollout_once ? "once" : "rollout")))
       goto fail;
   }
   if (comm && (rc = ppo_dp_init(s, ctx))) goto fail;
@@ -783,10 +787,12 @@ static int ppo_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
       s->mb.perm[j] = t;
     }
     if (s->local && s->x.rollout_local && !s->frozen) {
-      if ((rc = ppo_rollout_local_step(s, ctx, s->lbuf_a, s->lbuf_c))) return rc;
-      nmb_local++;
-      for (int i = 0; i < da; i++) s->al[i] += s->lbuf_a[i];
-      for (int i = 0; i < dc; i++) s->cl[i] += s->lbuf_c[i];
+      if (!s->x.rollout_once || epoch == 0) { /* once: the first epoch only */
+        if ((rc = ppo_rollout_local_step(s, ctx, s->lbuf_a, s->lbuf_c))) return rc;
+        nmb_local++;
+        for (int i = 0; i < da; i++) s->al[i] += s->lbuf_a[i];
+        for (int i = 0; i < dc; i++) s->cl[i] += s->lbuf_c[i];
+      }
       s->frozen = 1; /* the minibatches: heads only */
     }
     for (int start = 0; start < B; start += M) {

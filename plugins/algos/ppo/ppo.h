@@ -33,7 +33,8 @@ typedef struct ppo_research {
   int signed_guide; /* actor_guide = signed */
   int val_guide;    /* critic_guide = val   */
   int head_epochs, head_anneal;
-  int rollout_local; /* local_batch = rollout */
+  int rollout_local; /* local_batch = rollout or once */
+  int rollout_once;  /* local_batch = once: the first epoch only */
   fbuf ga, gc, gs;   /* transformed guidance */
   void *rk_a, *rk_c; /* rank scratch */
   /* feature standardisation before the heads (feature_norm, both modes) */

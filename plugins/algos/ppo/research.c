@@ -16,7 +16,8 @@
 **                clip / rank transforms of the signal
 **   schedule     head_epochs (extra epochs training only the heads) and
 **                local_batch = rollout (one local step per epoch on the
-**                whole rollout)
+**                whole rollout) or once (one before the first epoch, the
+**                trunks then fixed)
 **   features     feature_norm: each head's input standardised by running
 **                moments (both modes)
 */
@@ -211,9 +212,10 @@ int ppo_research_init(ppo *s, const lpdm_config *cfg, lpdm_ctx *ctx) {
   if (x->head_epochs < 0) return lpdm_error(ctx, LPDM_ERR_ARG, "head_epochs must be >= 0, got %d", x->head_epochs);
   x->head_anneal = lpdm_cfg_bool(cfg, "head_anneal");
   const char *lb = lpdm_cfg_str(cfg, "local_batch");
-  if (strcmp(lb, "minibatch") && strcmp(lb, "rollout"))
-    return lpdm_error(ctx, LPDM_ERR_ARG, "local_batch must be minibatch or rollout, got '%s'", lb);
-  x->rollout_local = !strcmp(lb, "rollout");
+  if (strcmp(lb, "minibatch") && strcmp(lb, "rollout") && strcmp(lb, "once"))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "local_batch must be minibatch, rollout or once, got '%s'", lb);
+  x->rollout_once = !strcmp(lb, "once");
+  x->rollout_local = x->rollout_once || !strcmp(lb, "rollout");
   const char *ag = lpdm_cfg_str(cfg, "actor_guide");
   if (strcmp(ag, "adv") && strcmp(ag, "signed"))
     return lpdm_error(ctx, LPDM_ERR_ARG, "actor_guide must be adv or signed, got '%s'", ag);

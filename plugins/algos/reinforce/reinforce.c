@@ -28,6 +28,9 @@
 **   normalize_returns  = true     standardise A over the batch
 **   baseline           = false    learn V(s) (a value net with the policy's
 **                                 hidden widths, trained like the policy)
+**   guide              = "return" local: the guidance g of the policy's local
+**                                 loss: the return-to-go G, or "advantage",
+**                                 G - V(s) (with baseline)
 **   lr                 = 0        bp: every layer (default 1e-3)
 **   head_lr            = 0        local: the policy head (guided 3e-3, else 1e-2;
 **                                 lr with loss localhead or dfa)
@@ -85,6 +88,8 @@ static const lpdm_key keys[] = {
     {"episodes_per_update", LPDM_T_INT, "1", "whole episodes per update"},
     {"normalize_returns", LPDM_T_BOOL, "true", "standardise the policy-gradient weights over the batch"},
     {"baseline", LPDM_T_BOOL, "false", "subtract a learned value baseline"},
+    {"guide", LPDM_T_STRING, "return",
+     "local: the policy's guidance, the return-to-go (return) or G - V(s) (advantage: needs baseline)"},
     {"lr", LPDM_T_NUMBER, "0", "bp: learning rate of every layer (0: 1e-3)"},
     {"head_lr", LPDM_T_NUMBER, "0", "local: learning rate of the heads (0: 3e-3 guided, 1e-2 otherwise, lr for localhead, dfa)"},
     {"local_lr", LPDM_T_NUMBER, "0", "local: learning rate of the hidden layers (0: 1e-3 guided, 1e-4 otherwise, lr for localhead, dfa)"},
@@ -109,6 +114,7 @@ typedef struct rf {
   trunk_rule *rule, *vrule; /* local mode: the policy's and the baseline's trunk rules (lib/rule.h) */
   double gamma, entropy_coef;
   int normalize, episodes_per_update;
+  int guide_adv; /* guide = advantage: the policy's local loss is guided by G - V(s) */
   int64_t budget, global_step;
   int iteration;
   lpdm_rng rng;
@@ -117,7 +123,7 @@ typedef struct rf {
   double mu_abs, mu_n; /* Box: sum of |policy mean| over the update's steps */
   double *ll, *vll;    /* the local loss per hidden layer of the policy, of the baseline */
   /* batch buffers */
-  fbuf X, A, R, G, W, dlogits, feat1, out1, V, dV;
+  fbuf X, A, R, G, W, dlogits, feat1, out1, V, dV, Ga; /* Ga: guide = advantage's G - V(s) */
   size_t T; /* steps in the batch */
 } rf;
 
@@ -133,7 +139,7 @@ static void rf_free(lpdm_algo *a) {
   trunk_rule_free(s->vrule);
   free(s->ll);
   free(s->vll);
-  fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV};
+  fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV, &s->Ga};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   free(s);
 }
@@ -159,6 +165,16 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   s->entropy_coef = lpdm_cfg_num(cfg, "entropy_coef");
   s->normalize = lpdm_cfg_bool(cfg, "normalize_returns");
   s->episodes_per_update = lpdm_cfg_int(cfg, "episodes_per_update");
+  const char *gd = lpdm_cfg_str(cfg, "guide");
+  if (strcmp(gd, "return") && strcmp(gd, "advantage")) {
+    free(s);
+    return lpdm_error(ctx, LPDM_ERR_ARG, "guide must be return or advantage, got '%s'", gd);
+  }
+  s->guide_adv = !strcmp(gd, "advantage");
+  if (s->guide_adv && !lpdm_cfg_bool(cfg, "baseline")) {
+    free(s);
+    return lpdm_error(ctx, LPDM_ERR_ARG, "guide=advantage needs baseline=true (the advantage is G - V(s))");
+  }
   s->budget = (int64_t)lpdm_cfg_num(cfg, "steps");
   uint64_t seed = (uint64_t)(int64_t)lpdm_cfg_num(cfg, "seed");
   lpdm_rng_seed(&s->rng, seed);
@@ -465,6 +481,10 @@ static int rf_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
         (rc = lpdm_net_forward(s->vhead, ctx, s->V.p, B, s->dV.p)))
       return rc;
     for (int t = 0; t < B; t++) s->W.p[t] = s->G.p[t] - s->dV.p[t];
+    if (s->guide_adv) { /* the policy's local guidance: the raw advantage, before the standardisation */
+      if ((rc = fgrow(ctx, &s->Ga, (size_t)B))) return rc;
+      memcpy(s->Ga.p, s->W.p, (size_t)B * sizeof(float));
+    }
   } else
     memcpy(s->W.p, s->G.p, (size_t)B * sizeof(float));
   if (s->normalize && B > 1) {
@@ -476,7 +496,7 @@ static int rf_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
     for (int t = 0; t < B; t++) s->W.p[t] = (float)((s->W.p[t] - m) / (sd + 1e-8));
   }
   if (s->ls) lpdm_optim_zero(s->ls->opt);
-  if ((rc = update_net(s, ctx, s->trunk, s->head, s->rule, B, s->G.p, policy_grad, &ploss, s->ll)))
+  if ((rc = update_net(s, ctx, s->trunk, s->head, s->rule, B, s->guide_adv ? s->Ga.p : s->G.p, policy_grad, &ploss, s->ll)))
     return lpdm_ctx_prefix(ctx, rc, "policy update %d", s->iteration);
   if (s->ls && (rc = lpdm_optim_step(s->ls->opt, ctx, 1.0f))) return rc;
   if (s->vhead && (rc = update_net(s, ctx, s->vtrunk, s->vhead, s->vrule, B, s->G.p, value_grad, &vloss, s->vll)))
