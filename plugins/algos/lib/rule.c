@@ -139,8 +139,6 @@ const char *trunk_rule_kind(const lpdm_loss *loss) {
   return k && lpdm_abi_has(&k->head, LPDM_ABI_MINOR_RULE) && k->rule ? k->rule : "lpdm";
 }
 
-int trunk_rule_after_head(const lpdm_loss *loss) { return !strcmp(trunk_rule_kind(loss), "dfa"); }
-
 int trunk_rule_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk, int out_dim,
                    uint64_t seed, const char *role, trunk_rule **out) {
   *out = NULL;

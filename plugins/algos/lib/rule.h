@@ -106,8 +106,6 @@ int trunk_rule_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *lo
                    uint64_t seed, const char *role, trunk_rule **out);
 /* The rule a loss names ("lpdm" for distance matching). */
 const char *trunk_rule_kind(const lpdm_loss *loss);
-/* 1 when the loss names a rule that needs the head's error (DFA). */
-int trunk_rule_after_head(const lpdm_loss *loss);
 
 /* Layer-wise local heads (lib/rule_local.c): every trainable layer l has
    a linear head H_l (its outputs as many as the algorithm's head), trained
