@@ -69,11 +69,11 @@ local function kill_and_resume(name, flags) T.kill_and_resume(LPDM, TRAIN, TMP, 
 
 test("killed and resumed, runs with local heads and with DFA write the uninterrupted run's files", function()
   kill_and_resume("ppo-localhead", { "--algo=ppo", "--mode=local", "--loss=localhead", "--env=CartPole-v1", "--seed=4",
-    "--steps=12288" })
+    "--steps=6144" })
   kill_and_resume("ppo-dfa", { "--algo=ppo", "--mode=local", "--loss=dfa", "--env=Pendulum-v1", "--seed=5",
-    "--steps=20480", "--norm-obs=true" })
+    "--steps=16384", "--norm-obs=true" })
   kill_and_resume("reinforce-localhead", { "--algo=reinforce", "--mode=local", "--loss=localhead",
-    "--env=CartPole-v1", "--seed=3", "--steps=6000", "--baseline=true", "--episodes-per-update=2" })
+    "--env=CartPole-v1", "--seed=3", "--steps=2000", "--baseline=true", "--episodes-per-update=2" })
   kill_and_resume("dqn-dfa", { "--algo=dqn", "--mode=local", "--loss=dfa", "--env=CartPole-v1", "--seed=1",
     "--steps=2000", "--learning-starts=200", "--iteration-steps=100" })
 end)

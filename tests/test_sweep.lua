@@ -380,9 +380,9 @@ test("paper.lua: each profile is the sweep the docs describe (dry run), and bad 
   expect(1, { "unknown flag --seeds" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-x", "--seeds=3")
 end)
 
-test("paper.lua --profile=quick with --steps=6000 runs its 66 runs and writes the report", function()
+test("paper.lua --profile=quick with --steps=3000 runs its 66 runs and writes the report", function()
   local out = expect(0, { "66/66 runs done, 0 failed" }, PAPER, "--profile=quick", "--out=" .. TMP .. "/paper-run",
-    "--steps=6000", "--jobs=2")
+    "--steps=3000", "--jobs=2")
   local rep = read(TMP .. "/paper-run/report.md") or ""
   check(rep:find("## Acrobot-v1", 1, true) and rep:find("local-guided", 1, true) and rep:find("localhead", 1, true) and
     rep:find("| dfa", 1, true), "the report covers both envs and the learners: " .. out)
