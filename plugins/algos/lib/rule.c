@@ -4,6 +4,7 @@
 ** distance-matching rule, the first of them.
 */
 #include "lib/rule.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -94,29 +95,23 @@ void trunk_rule_lpdm_set_loss(trunk_rule *r, const lpdm_loss *loss) {
    initial weights stay). */
 typedef struct frozen_rule {
   trunk_rule base;
-  float *y;
-  size_t cap;
+  fbuf y;
 } frozen_rule;
 
 static int frozen_update(trunk_rule *r, lpdm_net *trunk, lpdm_ctx *ctx, const float *X, int B, const algo_targets *t,
                          const float **Y, double *stats) {
   (void)t;
   frozen_rule *f = (frozen_rule *)r;
-  const size_t n = (size_t)B * lpdm_net_out_dim(trunk);
-  if (n > f->cap) {
-    float *p = realloc(f->y, n * sizeof *p);
-    if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
-    f->y = p;
-    f->cap = n;
-  }
+  int rc = fgrow(ctx, &f->y, (size_t)B * lpdm_net_out_dim(trunk));
+  if (rc) return rc;
   if (stats)
     for (int i = 0; i < lpdm_net_depth(trunk); i++) stats[i] = 0;
-  *Y = f->y;
-  return lpdm_net_forward(trunk, ctx, X, B, f->y);
+  *Y = f->y.p;
+  return lpdm_net_forward(trunk, ctx, X, B, f->y.p);
 }
 
 static void frozen_free(trunk_rule *r) {
-  if (r) free(((frozen_rule *)r)->y);
+  if (r) free(((frozen_rule *)r)->y.p);
   free(r);
 }
 

@@ -38,6 +38,7 @@
 
 #include "lib/heads.h"
 #include "lib/rule.h"
+#include "lib/util.h"
 
 typedef struct local_rule {
   trunk_rule base;
@@ -50,8 +51,7 @@ typedef struct local_rule {
   /* localhead */
   lpdm_net **heads;
   double head_lr; /* 0: the layer's own rate at each update */
-  float *dout;
-  size_t dcap;
+  fbuf dout; /* a local head's dL/dout */
   const algo_targets *t; /* during an update */
   /* dfa */
   float **fb;
@@ -66,7 +66,7 @@ static void local_free(trunk_rule *r) {
   free(l->heads);
   free(l->fb);
   free(l->width);
-  free(l->dout);
+  free(l->dout.p);
   lpdm_loss_free(l->mloss);
   free(l);
 }
@@ -132,20 +132,14 @@ static int head_add(void *arg, lpdm_net *trunk, int i, const float *X, const flo
   const algo_targets *t = l->t;
   lpdm_net *h = l->heads[i];
   if (!t || !t->objective) return lpdm_error(ctx, LPDM_ERR_ARG, "the algorithm gives no objective for local heads");
-  const size_t n = (size_t)B * l->out_dim;
-  if (n > l->dcap) {
-    float *p = realloc(l->dout, n * sizeof *p);
-    if (!p) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
-    l->dout = p;
-    l->dcap = n;
-  }
   lpdm_optim_set_lr(lpdm_net_optim(h, 0), l->head_lr > 0 ? l->head_lr : lpdm_optim_lr(lpdm_net_optim(trunk, i)));
   const float *out;
   int rc;
+  if ((rc = fgrow(ctx, &l->dout, (size_t)B * l->out_dim))) return rc;
   if ((rc = lpdm_net_train_forward_ref(h, ctx, Y, B, &out))) return rc; /* Y holds until the layer's step */
-  if ((rc = t->objective(t->objective_arg, t, out, l->dout, L, ctx))) return rc;
+  if ((rc = t->objective(t->objective_arg, t, out, l->dout.p, L, ctx))) return rc;
   lpdm_net_zero_grad(h);
-  if ((rc = lpdm_net_backward(h, ctx, l->dout, dY))) return rc; /* dY = dL/dout W^T */
+  if ((rc = lpdm_net_backward(h, ctx, l->dout.p, dY))) return rc; /* dY = dL/dout W^T */
   return lpdm_net_step(h, ctx, 1.0f);
 }
 
