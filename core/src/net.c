@@ -784,9 +784,10 @@ static int net_signal_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_layer_signal
   const int W = max_width(n), post = s->post < 0 ? n->post : s->post != 0;
   const size_t BW = (size_t)B * W, BB = (size_t)B * B;
   int rc;
-  if ((rc = grow(ctx, &n->yA, BW)) || (rc = grow(ctx, &n->yB, BW)) || (rc = grow(ctx, &n->dY, BW)) ||
-      (rc = grow(ctx, &n->dS, BW)))
+  if ((rc = grow(ctx, &n->yA, BW)) || (rc = grow(ctx, &n->yB, BW)) || (rc = grow(ctx, &n->dY, BW)))
     return rc;
+  /* mixing needs the signal apart from matching's dY (dS); alone it is written into dY */
+  if (m > 0 && m < 1 && (rc = grow(ctx, &n->dS, BW))) return rc;
   if (m > 0 && ((rc = grow(ctx, &n->DX, BB)) || (rc = grow(ctx, &n->DY, BB)) || (rc = grow(ctx, &n->dD, BB)) ||
                 (rc = grow(ctx, &n->work, LPDM_DIST_WORK(B, W)))))
     return rc;
@@ -806,14 +807,13 @@ static int net_signal_update(lpdm_net *n, lpdm_ctx *ctx, const lpdm_layer_signal
       double Lm = 0, Ls = 0;
       if (m > 0 && (rc = layer_match(n, ctx, &f, i, cur, cur_dim, out, B, s->g, 0, n->DX.p, n->DY.p, &Lm))) return rc;
       if (m < 1) {
-        memset(n->dS.p, 0, k * sizeof(float));
-        if ((rc = s->add(s->arg, n, i, cur, out, B, n->dS.p, &Ls, ctx))) return layer_fail(ctx, rc, i, l, "local signal");
+        float *dS = m > 0 ? n->dS.p : n->dY.p;
+        memset(dS, 0, k * sizeof(float));
+        if ((rc = s->add(s->arg, n, i, cur, out, B, dS, &Ls, ctx))) return layer_fail(ctx, rc, i, l, "local signal");
         if (!isfinite(Ls))
           return lpdm_error(ctx, LPDM_ERR_NUM, "layer %d (%s): local signal's loss is %g", i + 1, l->kind->head.name, Ls);
         if (m > 0)
-          for (size_t j = 0; j < k; j++) n->dY.p[j] = mf * n->dY.p[j] + w * n->dS.p[j];
-        else
-          memcpy(n->dY.p, n->dS.p, k * sizeof(float));
+          for (size_t j = 0; j < k; j++) n->dY.p[j] = mf * n->dY.p[j] + w * dS[j];
       }
       if (losses) losses[i] = (1.0 - m) * Ls + m * Lm;
       if ((rc = local_step(n, ctx, i, cur, out, B, post))) return rc;
