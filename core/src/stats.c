@@ -272,9 +272,9 @@ static double aggregate(int stat, double param, double *pool, size_t N, const in
   }
 }
 
-int lpdm_stats_aggregate_ci(lpdm_ctx *ctx, const double *const *x, const int *n, int tasks, int stat, double param,
-                            const lpdm_boot_cfg *cfg, double *est, double *lo, double *hi) {
-  const char *fn = "stats.aggregate";
+/* lpdm_stats_aggregate_ci, its messages naming fn (iqm_ci has its own name). */
+static int aggregate_ci(lpdm_ctx *ctx, const char *fn, const double *const *x, const int *n, int tasks, int stat,
+                        double param, const lpdm_boot_cfg *cfg, double *est, double *lo, double *hi) {
   lpdm_boot_cfg c = cfg ? *cfg : lpdm_boot_default();
   int rc = check_tasks(ctx, fn, "scores", x, n, tasks);
   if (!rc && lo && hi) rc = check_cfg(ctx, fn, &c);
@@ -312,13 +312,14 @@ int lpdm_stats_aggregate_ci(lpdm_ctx *ctx, const double *const *x, const int *n,
   return LPDM_OK;
 }
 
+int lpdm_stats_aggregate_ci(lpdm_ctx *ctx, const double *const *x, const int *n, int tasks, int stat, double param,
+                            const lpdm_boot_cfg *cfg, double *est, double *lo, double *hi) {
+  return aggregate_ci(ctx, "stats.aggregate", x, n, tasks, stat, param, cfg, est, lo, hi);
+}
+
 int lpdm_stats_iqm_ci(lpdm_ctx *ctx, const double *const *x, const int *n, int tasks, const lpdm_boot_cfg *cfg,
                       double *est, double *lo, double *hi) {
-  const char *fn = "stats.iqm_ci";
-  lpdm_boot_cfg c = cfg ? *cfg : lpdm_boot_default();
-  int rc = check_tasks(ctx, fn, "scores", x, n, tasks);
-  if (!rc) rc = check_cfg(ctx, fn, &c);
-  return rc ? rc : lpdm_stats_aggregate_ci(ctx, x, n, tasks, LPDM_AGG_IQM, 0, &c, est, lo, hi);
+  return aggregate_ci(ctx, "stats.iqm_ci", x, n, tasks, LPDM_AGG_IQM, 0, cfg, est, lo, hi);
 }
 
 int lpdm_stats_prob_improvement(lpdm_ctx *ctx, const double *const *x, const int *nx, const double *const *y,
