@@ -157,6 +157,12 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   for (int i = 0; i < 5; i++)
     if (!(lpdm_cfg_num(cfg, lrk[i]) >= 0)) return lpdm_error(ctx, LPDM_ERR_ARG, "%s must be >= 0", lrk[i]);
 
+  const char *gd = lpdm_cfg_str(cfg, "guide");
+  if (strcmp(gd, "return") && strcmp(gd, "advantage"))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "guide must be return or advantage, got '%s'", gd);
+  if (!strcmp(gd, "advantage") && !lpdm_cfg_bool(cfg, "baseline"))
+    return lpdm_error(ctx, LPDM_ERR_ARG, "guide=advantage needs baseline=true (the advantage is G - V(s))");
+
   rf *s = calloc(1, sizeof *s);
   if (!s) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
   s->setup = *setup;
@@ -165,16 +171,7 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   s->entropy_coef = lpdm_cfg_num(cfg, "entropy_coef");
   s->normalize = lpdm_cfg_bool(cfg, "normalize_returns");
   s->episodes_per_update = lpdm_cfg_int(cfg, "episodes_per_update");
-  const char *gd = lpdm_cfg_str(cfg, "guide");
-  if (strcmp(gd, "return") && strcmp(gd, "advantage")) {
-    free(s);
-    return lpdm_error(ctx, LPDM_ERR_ARG, "guide must be return or advantage, got '%s'", gd);
-  }
-  s->guide_adv = !strcmp(gd, "advantage");
-  if (s->guide_adv && !lpdm_cfg_bool(cfg, "baseline")) {
-    free(s);
-    return lpdm_error(ctx, LPDM_ERR_ARG, "guide=advantage needs baseline=true (the advantage is G - V(s))");
-  }
+  s->guide_adv = !strcmp(lpdm_cfg_str(cfg, "guide"), "advantage");
   s->budget = (int64_t)lpdm_cfg_num(cfg, "steps");
   uint64_t seed = (uint64_t)(int64_t)lpdm_cfg_num(cfg, "seed");
   lpdm_rng_seed(&s->rng, seed);
