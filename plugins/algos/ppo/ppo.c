@@ -415,9 +415,7 @@ static int ppo_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
      control bp-headlr of docs/results/paper-v2/protocol.md) */
   const double hl = lpdm_cfg_num(cfg, "head_lr");
   s->head_lr = local || hl > 0 ? hl : s->lr;
-  /* a learning rule other than distance matching (local heads, feedback
-     alignment) follows the loss's gradient or its stand-in: bp's rates */
-  s->rule = local && strcmp(trunk_rule_kind(setup->loss), "lpdm");
+  s->rule = local && trunk_rule_bp_rates(setup->loss); /* local heads, DFA, frozen: bp's rates */
   if (s->head_lr == 0) s->head_lr = s->rule ? s->lr : 4 * s->lr; /* measured: docs/ppo.md */
   s->norm_adv = lpdm_cfg_bool(cfg, "norm_adv");
   s->clip_vloss = lpdm_cfg_bool(cfg, "clip_vloss");
@@ -606,14 +604,13 @@ int ppo_trunk_forward(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, trunk_rule *rule, 
 }
 
 /* A rule that learns from the head's error (feedback alignment): after the
-   loss, before the head's backward may overwrite dout (M x dim: the whole
-   minibatch, which one process holds). */
+   loss, before the head's backward may overwrite dout (M x t->dout_dim:
+   the whole minibatch, which one process holds). */
 static int ppo_rule_after(ppo *s, lpdm_ctx *ctx, lpdm_net *trunk, trunk_rule *rule, const algo_targets *t,
-                          float *dout, int dim, double *losses) {
+                          const float *dout, double *losses) {
   if (!s->local || s->frozen || !rule->vt->needs_head_error || s->M < rule->min_batch) return LPDM_OK;
   algo_targets te = *t;
   te.dout = dout;
-  te.dout_dim = dim;
   const float *Y;
   return trunk_rule_update(rule, trunk, ctx, s->mb.m_obs.p, s->M, &te, &Y, losses);
 }
@@ -651,7 +648,7 @@ static int actor_part(ppo *s, lpdm_ctx *ctx, double *ll, ppo_pstats *ps, double 
   ppo_policy_loss_part(Ml, 1.0 / M, s->discrete, s->nact, out, s->ls ? s->ls->log_std : NULL,
                        s->mb.m_act.p + (size_t)r0 * s->na, s->mb.m_logp.p + r0, s->mb.m_adv.p + r0, s->clip,
                        s->ent_coef, s->mb.dout.p, s->ls ? s->ls->grad : NULL, ps);
-  if ((rc = ppo_rule_after(s, ctx, s->trunk, s->arule, &t, s->mb.dout.p, s->nact, ll))) return rc;
+  if ((rc = ppo_rule_after(s, ctx, s->trunk, s->arule, &t, s->mb.dout.p, ll))) return rc;
   lpdm_net_zero_grad(s->head);
   if ((rc = lpdm_net_backward(s->head, ctx, s->mb.dout.p, s->local ? NULL : s->mb.dfeat.p))) return rc;
   *sq = lpdm_net_grad_sq(s->head) + (s->ls ? lpdm_optim_grad_sq(s->ls->opt) : 0);
@@ -680,7 +677,7 @@ static int critic_part(ppo *s, lpdm_ctx *ctx) {
   if ((rc = lpdm_net_train_forward_ref(s->vhead, ctx, vfeat, Ml, &vout))) return rc;
   s->job_vloss = ppo_value_loss_part(Ml, 1.0 / M, vout, s->mb.m_val.p + r0, s->mb.m_ret.p + r0,
                                      s->clip_vloss ? s->clip : 0, s->vf_coef, s->mb.dv.p);
-  if ((rc = ppo_rule_after(s, ctx, s->vtrunk, s->crule, &t, s->mb.dv.p, 1, s->job_ll))) return rc;
+  if ((rc = ppo_rule_after(s, ctx, s->vtrunk, s->crule, &t, s->mb.dv.p, s->job_ll))) return rc;
   lpdm_net_zero_grad(s->vhead);
   if ((rc = lpdm_net_backward(s->vhead, ctx, s->mb.dv.p, s->local ? NULL : s->mb.dvfeat.p))) return rc;
   s->job_sq = lpdm_net_grad_sq(s->vhead);
