@@ -229,9 +229,7 @@ static int dqn_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const 
     rc = lpdm_error(ctx, LPDM_ERR_ARG, "learning_rate must be > 0, head_lr and local_lr >= 0");
     goto fail;
   }
-  /* a learning rule other than distance matching (local heads, feedback
-     alignment) follows the loss's gradient or its stand-in: bp's rates */
-  const int rule = local && strcmp(trunk_rule_kind(setup->loss), "lpdm");
+  const int rule = local && trunk_rule_bp_rates(setup->loss); /* local heads, DFA, frozen: bp's rates */
   if (!head_lr) head_lr = local && !rule ? 4 * lr : lr;
   if (!local_lr) local_lr = rule ? lr : 1e-5;
   { /* the reported config holds the rates used (bp: every layer at learning_rate) */
@@ -309,10 +307,11 @@ static double epsilon(const dqn *s, int64_t t) {
   return e > s->end_e ? e : s->end_e;
 }
 
-/* The TD loss mean_i (Q(s_i, a_i) - y_i)^2 over the B rows of t on Q-values
-   q (B x nact), its gradient dq (at the taken actions only) and the mean of
-   the taken actions' values: the head's loss, and local heads' (objective). */
-static double td_loss(int B, int A, const float *q, const float *act, const float *y, float *dq, double *qmean) {
+/* B times the TD loss mean_i (Q(s_i, a_i) - y_i)^2 on Q-values q (B x A),
+   its gradient dq (at the taken actions only) and, when qsum is given, the
+   sum of the taken actions' values: the head's loss, and local heads'
+   (td_objective). */
+static double td_loss(int B, int A, const float *q, const float *act, const float *y, float *dq, double *qsum) {
   memset(dq, 0, (size_t)B * A * sizeof(float));
   double L = 0, qs = 0;
   for (int i = 0; i < B; i++) {
@@ -322,7 +321,7 @@ static double td_loss(int B, int A, const float *q, const float *act, const floa
     qs += q[(size_t)i * A + a];
     dq[(size_t)i * A + a] = (float)(2 * e / B);
   }
-  if (qmean) *qmean = qs;
+  if (qsum) *qsum = qs;
   return L;
 }
 

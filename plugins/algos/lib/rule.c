@@ -129,10 +129,13 @@ int trunk_rule_frozen_new(lpdm_ctx *ctx, trunk_rule **out) {
 
 /* ------------------------------------------------------------ choosing a rule */
 
-const char *trunk_rule_kind(const lpdm_loss *loss) {
+/* The rule a loss names ("lpdm" for distance matching). */
+static const char *trunk_rule_kind(const lpdm_loss *loss) {
   const lpdm_loss_kind *k = loss ? loss->kind : NULL;
   return k && lpdm_abi_has(&k->head, LPDM_ABI_MINOR_RULE) && k->rule ? k->rule : "lpdm";
 }
+
+int trunk_rule_bp_rates(const lpdm_loss *loss) { return strcmp(trunk_rule_kind(loss), "lpdm") != 0; }
 
 int trunk_rule_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk, int out_dim,
                    uint64_t seed, const char *role, trunk_rule **out) {

@@ -104,8 +104,10 @@ struct trunk_rule {
    (the control of issue 26) never trains the trunk. */
 int trunk_rule_new(lpdm_ctx *ctx, const lpdm_distance *dist, const lpdm_loss *loss, lpdm_net *trunk, int out_dim,
                    uint64_t seed, const char *role, trunk_rule **out);
-/* The rule a loss names ("lpdm" for distance matching). */
-const char *trunk_rule_kind(const lpdm_loss *loss);
+/* 1 when the loss names a rule other than distance matching (local heads,
+   feedback alignment, frozen): such a rule follows the loss's gradient or
+   its stand-in, so the algorithms resolve its default rates to bp's. */
+int trunk_rule_bp_rates(const lpdm_loss *loss);
 
 /* Layer-wise local heads (lib/rule_local.c): every trainable layer l has
    a linear head H_l (its outputs as many as the algorithm's head), trained

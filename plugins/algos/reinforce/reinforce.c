@@ -197,9 +197,7 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   double lr = lpdm_cfg_num(cfg, "lr"), head_lr = lpdm_cfg_num(cfg, "head_lr");
   double local_lr = lpdm_cfg_num(cfg, "local_lr"), value_lr = lpdm_cfg_num(cfg, "value_lr");
   if (lr == 0) lr = 1e-3;
-  /* a learning rule other than distance matching (local heads, feedback
-     alignment) follows the loss's gradient or its stand-in: bp's rate */
-  const int rule = local && strcmp(trunk_rule_kind(setup->loss), "lpdm");
+  const int rule = local && trunk_rule_bp_rates(setup->loss); /* local heads, DFA, frozen: bp's rate */
   if (head_lr == 0) head_lr = rule ? lr : guided ? 3e-3 : 1e-2;
   if (local_lr == 0) local_lr = rule ? lr : guided ? 1e-3 : 1e-4;
   double plr = local ? head_lr : lr;
