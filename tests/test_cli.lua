@@ -429,8 +429,11 @@ local function kill_and_resume(name, flags)
   return b
 end
 
+-- REINFORCE's case carries the state beyond the nets: the baseline, the
+-- observation moments and the window of recent states with their guidance.
 test("a run killed with SIGKILL and resumed from its checkpoint writes the same progress.csv", function()
-  local flags = { "--algo=reinforce", "--mode=local", "--steps=20000", "--seed=2", "--quiet" }
+  local flags = { "--algo=reinforce", "--mode=local", "--steps=20000", "--seed=2", "--quiet", "--loss=guided",
+    "--baseline=true", "--guide=advantage", "--norm-obs=true", "--local-window=512" }
   local b = kill_and_resume("reinforce", flags)
   expect(1, { "--resume=" .. b, "other flags" }, TRAIN, flags[1], flags[2], flags[3], "--seed=9", flags[5],
     "--resume=" .. b)

@@ -75,6 +75,7 @@ local CASES = {
   { "reinforce", "CartPole-v1", { mode = "local", steps = 600 } },
   { "reinforce", "Pendulum-v1", { mode = "bp", steps = 600 } },
   { "reinforce", "Pendulum-v1", { mode = "bp", steps = 600, squash_mean = true } },
+  { "reinforce", "Pendulum-v1", { mode = "local", steps = 800, norm_obs = "true", local_window = 64 } },
   { "dqn", "CartPole-v1", { mode = "bp", steps = 800, learning_starts = 300, train_frequency = 4 } },
 }
 for i, c in ipairs(CASES) do

@@ -413,6 +413,45 @@ static void test_schedule_guide(void) {
   if (!rc) fx_run_free(&f);
 }
 
+/* REINFORCE's observation normalisation and window of recent states
+   (issue 26's ablations). A window at least as large as the first batch
+   holds exactly that batch, so the first update is the one without a
+   window, bit for bit; a smaller window trains on fewer states and
+   differs. norm_obs counts every observation it normalises: the first,
+   one per step and one per reset, on top of Gymnasium's 1e-4. */
+static void test_reinforce_window_norm(void) {
+  enum { N = 4 * 16 };
+  float a[N], b[N];
+  const char *base = "mode=local seed=3 baseline=true episodes_per_update=4 steps=400 guide=advantage";
+  char big[256], small[256];
+  snprintf(big, sizeof big, "%s local_window=100000", base);
+  snprintf(small, sizeof small, "%s local_window=8", base);
+  size_t na = one_update("reinforce", "guided", base, a, sizeof a);
+  size_t nb = one_update("reinforce", "guided", big, b, sizeof b);
+  ok(na && na == nb && !memcmp(a, b, na), "local_window larger than the batch: the first update is the batch's, bit for bit");
+  nb = one_update("reinforce", "guided", small, b, sizeof b);
+  ok(na && na == nb && memcmp(a, b, na), "local_window=8: the local loss sees the last 8 states only (the check can fail)");
+
+  fx_run f;
+  lpdm_run_spec spec = {.loss_name = "stress"};
+  int rc = fx_run_new(ctx, &f, "reinforce", "CartPole-v1", "mode=local seed=2 episodes_per_update=3 norm_obs=true",
+                      &(fx_net_spec){1, "out=8", 3}, &spec);
+  double count = -1;
+  int64_t n[3] = {0, 0, 0};
+  if (!rc && lpdm_run_iterate(f.run, ctx) >= 0) {
+    ckpt_tensor(f.run, "algo.obs_count", &count, sizeof count);
+    ckpt_tensor(f.run, "algo.counters", n, sizeof n);
+  }
+  ok(n[0] > 0 && count == 1e-4 + 1 + (double)n[0] + 3, "norm_obs: the moments count %.4f observations after %lld steps of 3 episodes",
+     count, (long long)n[0]);
+  if (!rc) fx_run_free(&f);
+  spec.loss_name = "localhead";
+  rc = fx_run_new(ctx, &f, "reinforce", "CartPole-v1", "mode=local local_window=64", &(fx_net_spec){1, "out=8", 3}, &spec);
+  ok(rc && strstr(lpdm_ctx_message(ctx), "local_window") && strstr(lpdm_ctx_message(ctx), "localhead"),
+     "local_window with a learning rule is refused by name: %s", lpdm_ctx_message(ctx));
+  if (!rc) fx_run_free(&f);
+}
+
 /* threads = 0 (the default) resolves to 2 when the process may use two
    CPUs, else 1; LPDM_THREADS = 1 or 2 decides instead; the run's config
    reports the count used. */
@@ -630,6 +669,7 @@ int main(void) {
   test_critic_init();
   test_threads_auto();
   test_schedule_guide();
+  test_reinforce_window_norm();
   lpdm_ctx_free(ctx);
   return done_testing();
 }

@@ -41,6 +41,16 @@
 **   value_lr           = 0        the baseline's head (bp: lr, local: head_lr)
 **   entropy_coef       = 0        entropy bonus
 **   log_std_init       = 0        Gaussian head: initial log standard deviation
+**   norm_obs           = false    running observation normalisation, as PPO's
+**                                 (Gymnasium's NormalizeObservation, clipped to
+**                                 +-10): the batch, the local losses and act()
+**                                 see normalised observations; the moments are
+**                                 checkpointed and go into the policy file
+**   local_window       = 0        local, distance matching: 0 trains the hidden
+**                                 layers on the update's episodes; N >= 2 on the
+**                                 last N states visited, across updates (with
+**                                 their guidance), so that the local loss sees
+**                                 more than one episode's consecutive states
 **   squash_mean        = false    Gaussian head: mean = centre + half-width * tanh(z)
 **                                 of the action range (z the head's output), so the
 **                                 mean cannot leave the range (docs/reinforce.md)
@@ -100,6 +110,9 @@ static const lpdm_key keys[] = {
      "Gaussian policy: learning rate of the log standard deviation (0: the policy head's)"},
     {"squash_mean", LPDM_T_BOOL, "false",
      "Gaussian policy: mean = centre + half-width * tanh(head output), inside the action range"},
+    {"norm_obs", LPDM_T_BOOL, "false", "running observation normalisation (clipped to +-10), as PPO's"},
+    {"local_window", LPDM_T_INT, "0",
+     "local, distance matching: the hidden layers learn on the update's episodes (0) or the last N states (N >= 2)"},
     {NULL, 0, NULL, NULL}};
 
 typedef struct rf {
@@ -115,6 +128,7 @@ typedef struct rf {
   double gamma, entropy_coef;
   int normalize, episodes_per_update;
   int guide_adv; /* guide = advantage: the policy's local loss is guided by G - V(s) */
+  int window, wn; /* local_window: its size N (0: off), and the rows it holds */
   int64_t budget, global_step;
   int iteration;
   lpdm_rng rng;
@@ -124,6 +138,8 @@ typedef struct rf {
   double *ll, *vll;    /* the local loss per hidden layer of the policy, of the baseline */
   /* batch buffers */
   fbuf X, A, R, G, W, dlogits, feat1, out1, V, dV, Ga; /* Ga: guide = advantage's G - V(s) */
+  fbuf WX, WG, WGa; /* local_window: the last wn states, their G and G - V(s), oldest first */
+  fbuf oact;        /* norm_obs: act()'s normalised observation */
   size_t T; /* steps in the batch */
 } rf;
 
@@ -139,7 +155,8 @@ static void rf_free(lpdm_algo *a) {
   trunk_rule_free(s->vrule);
   free(s->ll);
   free(s->vll);
-  fbuf *bs[] = {&s->X, &s->A, &s->R, &s->G, &s->W, &s->dlogits, &s->feat1, &s->out1, &s->V, &s->dV, &s->Ga};
+  fbuf *bs[] = {&s->X,  &s->A,  &s->R, &s->G,  &s->W,  &s->dlogits, &s->feat1, &s->out1,
+                &s->V,  &s->dV, &s->Ga, &s->WX, &s->WG, &s->WGa,    &s->oact};
   for (size_t i = 0; i < sizeof bs / sizeof *bs; i++) free(bs[i]->p);
   free(s);
 }
@@ -162,6 +179,16 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
     return lpdm_error(ctx, LPDM_ERR_ARG, "guide must be return or advantage, got '%s'", gd);
   if (!strcmp(gd, "advantage") && !lpdm_cfg_bool(cfg, "baseline"))
     return lpdm_error(ctx, LPDM_ERR_ARG, "guide=advantage needs baseline=true (the advantage is G - V(s))");
+  const int window = lpdm_cfg_int(cfg, "local_window");
+  if (window < 0 || window == 1)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "local_window must be 0 (the update's episodes) or >= 2, got %d", window);
+  if (window && !local)
+    return lpdm_error(ctx, LPDM_ERR_ARG, "local_window is for mode=local: bp trains every layer on the update's batch");
+  if (window && trunk_rule_bp_rates(setup->loss))
+    return lpdm_error(ctx, LPDM_ERR_ARG,
+                      "local_window is for distance-matching losses; loss '%s' is a learning rule that trains on the "
+                      "update's own samples",
+                      lpdm_plugin_short(&setup->loss->kind->head));
 
   rf *s = calloc(1, sizeof *s);
   if (!s) return lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
@@ -172,12 +199,14 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
   s->normalize = lpdm_cfg_bool(cfg, "normalize_returns");
   s->episodes_per_update = lpdm_cfg_int(cfg, "episodes_per_update");
   s->guide_adv = !strcmp(lpdm_cfg_str(cfg, "guide"), "advantage");
+  s->window = window;
   s->budget = (int64_t)lpdm_cfg_num(cfg, "steps");
   uint64_t seed = (uint64_t)(int64_t)lpdm_cfg_num(cfg, "seed");
   lpdm_rng_seed(&s->rng, seed);
   s->trunk = setup->policy;
   /* the env, reset with seed (it draws nothing from s->rng) */
-  const vecenv_opts vo = {.norm_obs = 0, .norm_reward = 0, .clip_obs = 1, .clip_reward = 1, .gamma = gamma};
+  const vecenv_opts vo = {
+      .norm_obs = lpdm_cfg_bool(cfg, "norm_obs"), .norm_reward = 0, .clip_obs = 10, .clip_reward = 1, .gamma = gamma};
   int rc = vecenv_new(ctx, setup->env_kind, setup->env_cfg, 1, seed, &vo, &s->venv);
   if (rc) goto fail;
   vecenv_sink(s->venv, setup->on_episode, setup->user, 0);
@@ -266,7 +295,11 @@ static int rf_create(const lpdm_algo_kind *kind, const lpdm_config *cfg, const l
     rc = lpdm_error(ctx, LPDM_ERR_MEM, "out of memory");
     goto fail;
   }
-  if ((rc = fgrow(ctx, &s->feat1, (size_t)lpdm_net_out_dim(s->trunk))) || (rc = fgrow(ctx, &s->out1, (size_t)s->nact)))
+  if ((rc = fgrow(ctx, &s->feat1, (size_t)lpdm_net_out_dim(s->trunk))) || (rc = fgrow(ctx, &s->out1, (size_t)s->nact)) ||
+      (rc = fgrow(ctx, &s->oact, (size_t)s->obs_dim)))
+    goto fail;
+  if (window && ((rc = fgrow(ctx, &s->WX, (size_t)window * s->obs_dim)) || (rc = fgrow(ctx, &s->WG, (size_t)window)) ||
+                 (rc = fgrow(ctx, &s->WGa, (size_t)window))))
     goto fail;
   *out = &s->base;
   return LPDM_OK;
@@ -344,7 +377,7 @@ static int objective(void *arg, const algo_targets *t, const float *out, float *
    loss), and the head learns on the detached features; a rule that needs
    the head's error (feedback alignment) takes it after grad_fn. */
 static int update_net(rf *s, lpdm_ctx *ctx, lpdm_net *trunk, lpdm_net *head, trunk_rule *rule, int B, const float *g,
-                      rf_grad_fn grad_fn, double *loss_out, double *local_losses) {
+                      const float *wg, rf_grad_fn grad_fn, double *loss_out, double *local_losses) {
   const float *feat, *out;
   int rc, F = lpdm_net_out_dim(trunk), O = lpdm_net_out_dim(head);
   rf_objective obj = {s, grad_fn};
@@ -361,8 +394,14 @@ static int update_net(rf *s, lpdm_ctx *ctx, lpdm_net *trunk, lpdm_net *head, tru
                           .objective = objective,
                           .objective_arg = &obj};
   const int after = s->local && rule && rule->vt->needs_head_error;
-  const int mode = !s->local ? LPDM_FEAT_BP : after ? LPDM_FEAT_FROZEN : LPDM_FEAT_LOCAL;
+  const int win = s->local && rule && s->window; /* distance matching on the window, the head on the batch */
+  const int mode = !s->local ? LPDM_FEAT_BP : after || win ? LPDM_FEAT_FROZEN : LPDM_FEAT_LOCAL;
   if (s->local && (rc = fgrow(ctx, &s->V, (size_t)B * F))) return rc;
+  if (win && s->wn >= rule->min_batch) {
+    const algo_targets tw = {.B = s->wn, .g = wg};
+    const float *Y;
+    if ((rc = trunk_rule_update(rule, trunk, ctx, s->WX.p, s->wn, &tw, &Y, local_losses))) return rc;
+  }
   if ((rc = trunk_features(trunk, ctx, mode, rule, s->X.p, B, &t, s->V.p, &feat, local_losses))) return rc;
   if ((rc = lpdm_net_train_forward_ref(head, ctx, feat, B, &out))) return rc; /* feat holds until backward */
   if ((rc = grad_fn(s, ctx, out, B, s->dlogits.p, loss_out))) return rc;
@@ -439,6 +478,21 @@ static int value_grad(rf *s, lpdm_ctx *ctx, const float *out, int B, float *d, d
   return LPDM_OK;
 }
 
+/* local_window: the batch's B states (with G and G - V(s)) join the
+   window, which keeps the last `window` of them, oldest first. */
+static void window_add(rf *s, int B) {
+  const size_t od = (size_t)s->obs_dim, N = (size_t)s->window;
+  const size_t nb = (size_t)B < N ? (size_t)B : N, b0 = (size_t)B - nb; /* the batch's rows that enter */
+  const size_t keep = (size_t)s->wn + nb > N ? N - nb : (size_t)s->wn, drop = (size_t)s->wn - keep;
+  memmove(s->WX.p, s->WX.p + drop * od, keep * od * sizeof(float));
+  memmove(s->WG.p, s->WG.p + drop, keep * sizeof(float));
+  memmove(s->WGa.p, s->WGa.p + drop, keep * sizeof(float));
+  memcpy(s->WX.p + keep * od, s->X.p + b0 * od, nb * od * sizeof(float));
+  memcpy(s->WG.p + keep, s->G.p + b0, nb * sizeof(float));
+  if (s->guide_adv) memcpy(s->WGa.p + keep, s->Ga.p + b0, nb * sizeof(float));
+  s->wn = (int)(keep + nb);
+}
+
 static int rf_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
   rf *s = (rf *)a;
   if (s->global_step >= s->budget) return LPDM_DONE;
@@ -491,13 +545,17 @@ static int rf_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
     for (int t = 0; t < B; t++) s->W.p[t] = (float)((s->W.p[t] - m) / (sd + 1e-8));
   }
   if (s->ls) lpdm_optim_zero(s->ls->opt);
-  if ((rc = update_net(s, ctx, s->trunk, s->head, s->rule, B, s->guide_adv ? s->Ga.p : s->G.p, policy_grad, &ploss, s->ll)))
+  if (s->window) window_add(s, B);
+  if ((rc = update_net(s, ctx, s->trunk, s->head, s->rule, B, s->guide_adv ? s->Ga.p : s->G.p,
+                       s->guide_adv ? s->WGa.p : s->WG.p, policy_grad, &ploss, s->ll)))
     return lpdm_ctx_prefix(ctx, rc, "policy update %d", s->iteration);
   if (s->ls && (rc = lpdm_optim_step(s->ls->opt, ctx, 1.0f))) return rc;
-  if (s->vhead && (rc = update_net(s, ctx, s->vtrunk, s->vhead, s->vrule, B, s->G.p, value_grad, &vloss, s->vll)))
+  if (s->vhead &&
+      (rc = update_net(s, ctx, s->vtrunk, s->vhead, s->vrule, B, s->G.p, s->WG.p, value_grad, &vloss, s->vll)))
     return lpdm_ctx_prefix(ctx, rc, "baseline update %d", s->iteration);
   rc = lpdm_figures_set(st, "global_step", (double)s->global_step);
   if (!rc) rc = lpdm_figures_set(st, "batch_size", B);
+  if (!rc && s->window) rc = lpdm_figures_set(st, "local_batch_size", s->wn);
   if (!rc) rc = lpdm_figures_set(st, "loss_policy", ploss);
   if (!rc && s->vhead) rc = lpdm_figures_set(st, "loss_value", vloss);
   for (int i = 0; !rc && s->local && i < depth; i++) rc = lpdm_figures_setf(st, s->ll[i], "local_loss_%d", i + 1);
@@ -507,6 +565,10 @@ static int rf_iterate(lpdm_algo *a, lpdm_figures *st, lpdm_ctx *ctx) {
 
 static int rf_act(lpdm_algo *a, const float *obs, double *action, lpdm_ctx *ctx) {
   rf *s = (rf *)a;
+  if (s->venv->o.norm_obs) { /* the run's moments, not updated by acting */
+    vecenv_norm_frozen(s->venv, 0, obs, s->oact.p);
+    obs = s->oact.p;
+  }
   int rc = policy_out(s, ctx, obs);
   if (rc) return rc;
   if (s->discrete)
@@ -536,6 +598,16 @@ static int rf_save(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
   if (!rc) rc = lpdm_env_save(v->env[0], ctx, st, "env");
   if (!rc) rc = trunk_rule_save(s->rule, ctx, st, "algo.rule.policy");
   if (!rc) rc = trunk_rule_save(s->vrule, ctx, st, "algo.rule.value");
+  if (!rc && v->o.norm_obs) rc = lpdm_state_put_f64(st, ctx, "algo", "obs_mean", v->om, s->obs_dim);
+  if (!rc && v->o.norm_obs) rc = lpdm_state_put_f64(st, ctx, "algo", "obs_var", v->ov, s->obs_dim);
+  if (!rc && v->o.norm_obs) rc = lpdm_state_put_f64(st, ctx, "algo", "obs_count", v->oc, 1);
+  if (s->window) {
+    const int64_t wn = s->wn;
+    if (!rc) rc = lpdm_state_put_i64(st, ctx, "algo", "window_rows", &wn, 1);
+    if (!rc && wn) rc = lpdm_state_put_f32(st, ctx, "algo", "window_obs", s->WX.p, (size_t)wn * s->obs_dim);
+    if (!rc && wn) rc = lpdm_state_put_f32(st, ctx, "algo", "window_g", s->WG.p, (size_t)wn);
+    if (!rc && wn && s->guide_adv) rc = lpdm_state_put_f32(st, ctx, "algo", "window_ga", s->WGa.p, (size_t)wn);
+  }
   return rc;
 }
 
@@ -559,7 +631,27 @@ static int rf_load(lpdm_algo *a, const lpdm_st *st, lpdm_ctx *ctx) {
   if (!rc) rc = lpdm_env_load(v->env[0], ctx, st, "env");
   if (!rc) rc = trunk_rule_load(s->rule, ctx, st, "algo.rule.policy");
   if (!rc) rc = trunk_rule_load(s->vrule, ctx, st, "algo.rule.value");
+  if (!rc && v->o.norm_obs) {
+    const int od = s->obs_dim;
+    rc = lpdm_state_get_f64(st, ctx, "algo", "obs_mean", v->om, od);
+    if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "obs_var", v->ov, od);
+    if (!rc) rc = lpdm_state_get_f64(st, ctx, "algo", "obs_count", v->oc, 1);
+    int bad = !rc && !(v->oc[0] >= 0 && isfinite(v->oc[0]));
+    for (int i = 0; !rc && i < od; i++) bad |= !(v->ov[i] >= 0 && isfinite(v->ov[i])) || !isfinite(v->om[i]);
+    if (bad) rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: algo.obs_mean, obs_var or obs_count is negative or not finite");
+  }
+  int64_t wn = 0;
+  if (!rc && s->window) {
+    rc = lpdm_state_get_i64(st, ctx, "algo", "window_rows", &wn, 1);
+    if (!rc && (wn < 0 || wn > s->window))
+      rc = lpdm_error(ctx, LPDM_ERR_IO, "checkpoint: algo.window_rows is %lld, outside [0, local_window = %d]",
+                      (long long)wn, s->window);
+    if (!rc && wn) rc = lpdm_state_get_f32(st, ctx, "algo", "window_obs", s->WX.p, (size_t)wn * s->obs_dim);
+    if (!rc && wn) rc = lpdm_state_get_f32(st, ctx, "algo", "window_g", s->WG.p, (size_t)wn);
+    if (!rc && wn && s->guide_adv) rc = lpdm_state_get_f32(st, ctx, "algo", "window_ga", s->WGa.p, (size_t)wn);
+  }
   if (rc) return rc;
+  s->wn = (int)wn;
   s->global_step = n[0];
   s->iteration = (int)n[1];
   v->ep_len[0] = (int)n[2];
@@ -577,7 +669,8 @@ static int rf_export_policy(lpdm_algo *a, lpdm_st *st, lpdm_ctx *ctx) {
                            .trunk = s->trunk,
                            .head = s->head,
                            .log_std = s->ls ? s->ls->log_std : NULL,
-                           .squash_mean = s->squash};
+                           .squash_mean = s->squash,
+                           .venv = s->venv};
   return policy_export(&pp, st, ctx);
 }
 
