@@ -276,6 +276,13 @@ if rf_c then
     seeds = ABL_SEEDS, eval = EVAL })
 end
 
+do -- the groups' choices, for report.lua
+  local g = {}
+  for name, x in pairs(groups) do g[name] = { rule = x.rule, other = x.other, lpdm = x.lpdm } end
+  local f = assert(io.open(OUT .. "groups.json", "w"))
+  f:write(json.encode(g), "\n")
+  f:close()
+end
 print("make_sweeps.lua: wrote " .. (#written > 0 and table.concat(written, ", ") or "nothing"))
 for _, t in ipairs({ { "ppo_classic", ppo_c }, { "ppo_mujoco", ppo_m }, { "reinforce_classic", rf_c }, { "dqn_classic", dqn_c } }) do
   if not t[2] then print("  (no " .. t[1] .. ".json yet: its parts wait for it)") end

@@ -1,0 +1,633 @@
+-- SPDX-License-Identifier: MIT
+-- report.lua -- the second edition's numbers (protocol.md, "Statistics"):
+--   build/lpdm docs/results/paper-v2/report.lua --runs=DIR [--out=DIR]
+--   build/lpdm docs/results/paper-v2/report.lua [--out=DIR]
+-- With --runs (run.sh's OUT folder) it first collects: every done run of
+-- every part's sweep.json, its curve (progress.csv), and the tunes' best
+-- scores, into OUT/scores.json (one record per run, with the per-run
+-- statistics below) and OUT/bounds.json (each env's normalisation). Then,
+-- from those two files alone (so the tables can be made again from what is
+-- committed), it writes OUT/tables.md, OUT/aggregates.json and the plots
+-- OUT/plots/<table>_profile.png. OUT defaults to this file's folder.
+-- Run it from a checkout's top folder (it uses scripts/lib).
+--
+-- Definitions (protocol.md; docs/statistics.md for the estimators):
+--   score        a run's final return: the mean of its last 10% of episodes
+--   normalised   (score - random) / (best - random); random from
+--                random_scores.txt; best the higher of the tuning's best
+--                (the mean over the tuning seeds of the best variant-trial
+--                at the top rung, any algorithm) and the highest learner
+--                mean of parts a and b on that env
+--   never        the 20-episode average never reached the env's threshold
+--   below        it reached it, and the score ended below it
+--   rose         the 20-episode average rose above its first value by at
+--                least 25% of (best - random)
+--   collapsed    a run that rose, whose average later fell from its running
+--                maximum M by half of the rise (M - first value) or more,
+--                at a time when the rise was at least that 25%
+--   P(X > Y)     per env the Mann-Whitney probability, averaged over envs,
+--                stratified bootstrap 95% interval (2,000 resamples, seed 0)
+--   p            the exact two-sided permutation p of the Mann-Whitney
+--                statistic on one env (midranks for ties)
+--   mark         ▲ / ▼ only when both cells have >= 5 runs and the
+--                interval's bound lies beyond 0.5 +- 0.02
+--   Holm         ✓ when p stays below 0.05 after Holm's correction over the
+--                table's family of per-env comparisons with that reference
+local HERE = (arg and arg[0] or "docs/results/paper-v2/report.lua"):match("^(.*)/[^/]*$") or "."
+package.path = "scripts/lib/?.lua;" .. package.path
+local json = require("json")
+local util = require("util")
+local lpdm = require("lpdm")
+local stats = lpdm.stats
+
+local RUNS, OUT
+for _, a in ipairs(arg or {}) do
+  local k, v = a:match("^%-%-(%w+)=(.+)$")
+  if k == "runs" then RUNS = v:gsub("/*$", "")
+  elseif k == "out" then OUT = v:gsub("/*$", "")
+  else
+    io.stderr:write("report.lua: unknown argument '", a, "' (--runs=DIR, --out=DIR)\n")
+    os.exit(1)
+  end
+end
+OUT = OUT or HERE
+
+local function die(msg)
+  io.stderr:write("report.lua: ", msg, "\n")
+  os.exit(1)
+end
+
+local PARTS = { "a_classic", "a_mujoco", "b_reinforce", "b_dqn", "c_classic", "c_reinforce", "c_mujoco", "c_depth" }
+local TUNES = { "ppo_classic", "ppo_mujoco", "reinforce_classic", "dqn_classic" }
+local BOOT = { resamples = 2000, seed = 0, level = 0.95 }
+local MARGIN = 0.02 -- the verdict's distance beyond 0.5
+local RISE, FALL = 0.25, 0.5
+
+local function fmt(x, d)
+  if x == nil or x ~= x then return "–" end
+  d = d or 1
+  local a = math.abs(x)
+  if a >= 1000 then return string.format("%.0f", x) end
+  if a >= 100 then return string.format("%." .. math.max(d - 1, 0) .. "f", x) end
+  return string.format("%." .. d .. "f", x)
+end
+local function f2(x) return (x == nil or x ~= x) and "–" or string.format("%.2f", x) end
+local function f3(x) return (x == nil or x ~= x) and "–" or string.format("%.3f", x) end
+local function pfmt(p)
+  if p == nil then return "–" end
+  if p < 0.001 then return "<0.001" end
+  return string.format("%.3f", p)
+end
+
+local function mean(t)
+  local s = 0
+  for _, x in ipairs(t) do s = s + x end
+  return #t > 0 and s / #t or 0 / 0
+end
+local function sd(t)
+  if #t < 2 then return 0 / 0 end
+  local m, s = mean(t), 0
+  for _, x in ipairs(t) do s = s + (x - m) ^ 2 end
+  return math.sqrt(s / (#t - 1))
+end
+
+-- progress.csv's avg20 and episode returns (the steps for the final
+-- return's 10% window come from lpdm.stats.run).
+local function curve(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local head = f:read("l")
+  local cols = {}
+  for c in (head or ""):gmatch("[^,]+") do cols[#cols + 1] = c end
+  local is, ir, ia
+  for i, c in ipairs(cols) do
+    if c == "global_step" then is = i elseif c == "episode_return" then ir = i elseif c == "avg20" then ia = i end
+  end
+  if not (is and ir and ia) then f:close() return nil end
+  local steps, rets, avg = {}, {}, {}
+  for line in f:lines() do
+    local v, i = {}, 0
+    for x in line:gmatch("[^,]+") do i = i + 1; v[i] = x end
+    steps[#steps + 1] = tonumber(v[is]); rets[#rets + 1] = tonumber(v[ir]); avg[#avg + 1] = tonumber(v[ia])
+  end
+  f:close()
+  if #rets == 0 then return nil end
+  return steps, rets, avg
+end
+
+local function random_scores()
+  local t = {}
+  for line in io.lines(HERE .. "/random_scores.txt") do
+    local id, v = line:match("^(%S+)%s+(%S+)")
+    if id and tonumber(v) then t[id] = tonumber(v) end
+  end
+  return t
+end
+
+local function ls(dir)
+  local t = {}
+  local p = io.popen("ls -1 " .. util.quote(dir) .. " 2>/dev/null")
+  for l in p:lines() do t[#t + 1] = l end
+  p:close()
+  return t
+end
+
+-- ---------------------------------------------------------------- collect
+
+-- The tunes' best: per env, the highest mean (over the tuning seeds) score
+-- of a variant's trial at the top rung.
+local function tune_bests(dir)
+  local best = {}
+  for _, t in ipairs(TUNES) do
+    local root = dir .. "/tune/" .. t .. "/runs"
+    for _, v in ipairs(ls(root)) do
+      for _, trial in ipairs(ls(root .. "/" .. v)) do
+        local rungs = ls(root .. "/" .. v .. "/" .. trial)
+        table.sort(rungs)
+        local top = rungs[#rungs]
+        if top and top ~= "r0" then -- only trials that reached a rung above the first
+          for _, env in ipairs(ls(root .. "/" .. v .. "/" .. trial .. "/" .. top)) do
+            local finals = {}
+            for _, s in ipairs(ls(root .. "/" .. v .. "/" .. trial .. "/" .. top .. "/" .. env)) do
+              local d = table.concat({ root, v, trial, top, env, s }, "/")
+              local steps, rets = curve(d .. "/progress.csv")
+              local ec = util.read(d .. "/exit_code")
+              if steps and ec and tonumber(ec) == 0 then finals[#finals + 1] = stats.run { steps = steps, returns = rets }.final end
+            end
+            local m = mean(finals)
+            if #finals > 0 and (not best[env] or m > best[env].score) then
+              best[env] = { score = m, source = string.format("tune %s, %s trial %s at rung %s", t, v, trial:sub(2), top:sub(2)) }
+            end
+          end
+        end
+      end
+    end
+  end
+  return best
+end
+
+local function collect(dir)
+  local random = random_scores()
+  local runs = {}
+  for _, part in ipairs(PARTS) do
+    local text = util.read(dir .. "/" .. part .. "/sweep.json")
+    if text then
+      local sw = json.decode(text)
+      for _, r in ipairs(sw.runs or {}) do
+        if r.status == "done" then
+          local rundir = dir .. "/" .. part .. "/" .. r.dir
+          local summ = json.decode(util.read(rundir .. "/summary.json") or "{}")
+          local steps, rets, avg = curve(rundir .. "/progress.csv")
+          if steps then
+            local thr = summ.threshold
+            if thr == json.null then thr = nil end
+            runs[#runs + 1] = {
+              part = part, env = r.env, algo = r.algo, variant = r.variant, seed = r.seed,
+              final = r.final, auc = r.auc, episodes = r.episodes,
+              eval = r.eval_mean_return ~= json.null and r.eval_mean_return or nil,
+              threshold = thr, reached = r.steps_to_threshold ~= nil and r.steps_to_threshold ~= json.null,
+              steps_to_threshold = r.steps_to_threshold ~= json.null and r.steps_to_threshold or nil,
+              commit = summ.git_commit, _avg = avg,
+            }
+          end
+        end
+      end
+    end
+  end
+  -- bounds
+  local tb = tune_bests(dir)
+  local cell = {}
+  for _, r in ipairs(runs) do
+    if r.part:match("^[ab]_") then
+      local k = r.env .. "|" .. r.algo .. "|" .. r.variant
+      cell[k] = cell[k] or { env = r.env, label = r.algo .. " " .. r.variant, x = {} }
+      table.insert(cell[k].x, r.final)
+    end
+  end
+  local bounds = {}
+  for _, c in pairs(cell) do
+    local m = mean(c.x)
+    local b = bounds[c.env]
+    if not b or m > b.table_best then
+      bounds[c.env] = { table_best = m, table_source = c.label .. string.format(" (%d runs)", #c.x) }
+    end
+  end
+  for env, b in pairs(bounds) do
+    b.random = random[env] or die("random_scores.txt has no " .. env)
+    if tb[env] then b.tune_best, b.tune_source = tb[env].score, tb[env].source end
+    b.best = math.max(b.table_best, b.tune_best or -math.huge)
+    b.best_source = (b.tune_best and b.tune_best >= b.table_best) and b.tune_source or ("table: " .. b.table_source)
+  end
+  -- per-run curve statistics that need the bounds
+  for _, r in ipairs(runs) do
+    local b = bounds[r.env]
+    if b then
+      local range = b.best - b.random
+      local m, first, M = r._avg, r._avg[1], -math.huge
+      local maxrise, rose, inc, events = 0, false, false, 0
+      for i = 1, #m do
+        if m[i] > M then M = m[i] end
+        local rise = M - first
+        if rise > maxrise then maxrise = rise end
+        if rise >= RISE * range then
+          rose = true
+          local drop = M - m[i]
+          if not inc and drop >= FALL * rise then inc, events = true, events + 1
+          elseif inc and drop < FALL * rise then inc = false end
+        end
+      end
+      r.rose, r.collapses = rose, events
+      r.norm = (r.final - b.random) / range
+      r.eval_norm = r.eval and (r.eval - b.random) / range or nil
+    end
+    r._avg = nil
+  end
+  table.sort(runs, function(a, b)
+    if a.part ~= b.part then return a.part < b.part end
+    if a.env ~= b.env then return a.env < b.env end
+    if a.variant ~= b.variant then return a.variant < b.variant end
+    return a.seed < b.seed
+  end)
+  for _, r in ipairs(runs) do r.reached = r.reached and true or false end
+  local lines = {}
+  for i, r in ipairs(runs) do lines[i] = (json.encode(r, ""):gsub("\n", " ")) end
+  util.write_atomic(OUT .. "/scores.json", "{\"runs\": [\n" .. table.concat(lines, ",\n") .. "\n]}\n")
+  util.write_atomic(OUT .. "/bounds.json", json.encode(bounds, "") .. "\n")
+  io.stderr:write(string.format("report.lua: collected %d runs from %s\n", #runs, dir))
+end
+
+-- ---------------------------------------------------------------- statistics
+
+-- The exact two-sided permutation p of the Mann-Whitney statistic: the
+-- rank sum of x among all m + n values (midranks doubled, so integers),
+-- its distribution over every way to choose which m values are x's.
+local function mw_p(x, y)
+  local all = {}
+  for _, v in ipairs(x) do all[#all + 1] = { v, 1 } end
+  for _, v in ipairs(y) do all[#all + 1] = { v, 0 } end
+  table.sort(all, function(a, b) return a[1] < b[1] end)
+  local N, m = #all, #x
+  local r2, i = {}, 1
+  while i <= N do
+    local j = i
+    while j < N and all[j + 1][1] == all[i][1] do j = j + 1 end
+    for k = i, j do r2[k] = i + j end -- 2 x the midrank
+    i = j + 1
+  end
+  local obs = 0
+  for k = 1, N do if all[k][2] == 1 then obs = obs + r2[k] end end
+  -- ways[c][s]: subsets of size c with doubled rank sum s
+  local ways = { [0] = { [0] = 1 } }
+  for k = 1, N do
+    for c = math.min(k, m), 1, -1 do
+      local prev = ways[c - 1]
+      if prev then
+        ways[c] = ways[c] or {}
+        local cur = ways[c]
+        for s, w in pairs(prev) do cur[s + r2[k]] = (cur[s + r2[k]] or 0) + w end
+      end
+    end
+  end
+  local total, extreme = 0, 0
+  local mu = m * (N + 1) -- doubled expected rank sum
+  local d = math.abs(obs - mu)
+  for s, w in pairs(ways[m]) do
+    total = total + w
+    if math.abs(s - mu) >= d - 1e-9 then extreme = extreme + w end
+  end
+  return extreme / total
+end
+
+local function holm(ps)
+  -- ps: list of {p=..., key=...}; sets .holm = true when rejected at 0.05
+  local idx = {}
+  for i, e in ipairs(ps) do if e.p then idx[#idx + 1] = i end end
+  table.sort(idx, function(a, b) return ps[a].p < ps[b].p end)
+  local k = #idx
+  for rank, i in ipairs(idx) do
+    if ps[i].p <= 0.05 / (k - rank + 1) then ps[i].holm = true else break end
+  end
+end
+
+local function compare(x, y) -- per-env cells; returns P, lo, hi, p, mark
+  if #x == 0 or #y == 0 then return nil end
+  local P, lo, hi = stats.prob_improvement({ e = x }, { e = y }, BOOT)
+  local mark = ""
+  if #x >= 5 and #y >= 5 then
+    if lo > 0.5 + MARGIN then mark = "▲" elseif hi < 0.5 - MARGIN then mark = "▼" end
+  end
+  return { P = P, lo = lo, hi = hi, p = mw_p(x, y), mark = mark }
+end
+
+-- ---------------------------------------------------------------- report
+
+local function load_scores()
+  local s, b = util.read(OUT .. "/scores.json"), util.read(OUT .. "/bounds.json")
+  if not s or not b then die("no " .. OUT .. "/scores.json or bounds.json: collect first with --runs=DIR") end
+  return json.decode(s).runs, json.decode(b)
+end
+
+local TABLES = {
+  { id = "a", title = "Part (a): the main table, PPO", parts = { "a_classic", "a_mujoco" } },
+  { id = "b_reinforce", title = "Part (b): REINFORCE", parts = { "b_reinforce" } },
+  { id = "b_dqn", title = "Part (b): DQN", parts = { "b_dqn" } },
+}
+local LPDM = { ["local-stress"] = true, ["local-guided"] = true, ["local-kernel"] = true }
+local ORDER = { bp = 1, ["local-stress"] = 2, ["local-guided"] = 3, ["local-kernel"] = 4, localhead = 5, dfa = 6, frozen = 7 }
+local function vorder(a, b)
+  local oa, ob = ORDER[a] or 50, ORDER[b] or 50
+  if oa ~= ob then return oa < ob end
+  return a < b
+end
+
+-- cells[env][variant] = list of runs
+local function cells_of(runs, parts, seeds_max, algo)
+  local want = {}
+  for _, p in ipairs(parts) do want[p] = true end
+  local cells, envs, vars, seen_e, seen_v = {}, {}, {}, {}, {}
+  for _, r in ipairs(runs) do
+    if want[r.part] and (not seeds_max or r.seed <= seeds_max) and (not algo or r.algo == algo) then
+      cells[r.env] = cells[r.env] or {}
+      cells[r.env][r.variant] = cells[r.env][r.variant] or {}
+      table.insert(cells[r.env][r.variant], r)
+      if not seen_e[r.env] then seen_e[r.env] = true; envs[#envs + 1] = r.env end
+      if not seen_v[r.variant] then seen_v[r.variant] = true; vars[#vars + 1] = r.variant end
+    end
+  end
+  table.sort(envs)
+  table.sort(vars, vorder)
+  return cells, envs, vars
+end
+
+local function field(list, k)
+  local t = {}
+  for _, r in ipairs(list or {}) do if r[k] ~= nil and r[k] ~= json.null then t[#t + 1] = r[k] end end
+  return t
+end
+
+-- The reference LPDM loss of an env: its group's tuned best (make_sweeps.lua).
+local function lpdm_ref(env, groups)
+  if env == "CartPole-v1" or env == "Acrobot-v1" or env == "Pendulum-v1" then return groups.classic end
+  return groups.mujoco
+end
+
+local out, aggregates = {}, {}
+local function w(...) out[#out + 1] = table.concat({ ... }) end
+
+local function gnuplot_profile(id, title, prof, learners)
+  util.mkdir_p(OUT .. "/plots")
+  local dat = { "# tau, then per learner (gnuplot index): value lo hi" }
+  for _, l in ipairs(learners) do
+    dat[#dat + 1] = "# " .. l
+    for _, row in ipairs(prof[l]) do dat[#dat + 1] = string.format("%.2f %.6f %.6f %.6f", row[1], row[2], row[3], row[4]) end
+    dat[#dat + 1] = ""
+    dat[#dat + 1] = ""
+  end
+  util.write_atomic(OUT .. "/plots/" .. id .. "_profile.dat", table.concat(dat, "\n"))
+  local gp = {
+    "# Remake: cd into this folder, then: gnuplot " .. id .. "_profile.gp",
+    "set terminal pngcairo size 900,600 font ',10' noenhanced",
+    "set output '" .. id .. "_profile.png'",
+    "set title '" .. title .. ": performance profiles (fraction of runs with normalised score > tau, 95% bands)'",
+    "set xlabel 'normalised score tau'", "set ylabel 'fraction of runs > tau'",
+    "set xrange [0:1.2]", "set yrange [0:1]", "set key outside right", "set grid",
+    "set style fill transparent solid 0.15 noborder",
+  }
+  local cols = { "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f" }
+  local pl = {}
+  for i, l in ipairs(learners) do
+    local c = cols[(i - 1) % #cols + 1]
+    pl[#pl + 1] = string.format("'%s_profile.dat' index %d using 1:3:4 with filledcurves lc rgb '%s' notitle", id, i - 1, c)
+    pl[#pl + 1] = string.format("'%s_profile.dat' index %d using 1:2 with lines lw 2 lc rgb '%s' title '%s'", id, i - 1, c, l)
+  end
+  gp[#gp + 1] = "plot " .. table.concat(pl, ", \\\n     ")
+  util.write_atomic(OUT .. "/plots/" .. id .. "_profile.gp", table.concat(gp, "\n") .. "\n")
+  local ok = os.execute("cd " .. util.quote(OUT .. "/plots") .. " && " .. (os.getenv("LPDM_GNUPLOT") or "gnuplot") .. " "
+    .. util.quote(id .. "_profile.gp") .. " 2>/dev/null")
+  if not ok then io.stderr:write("report.lua: gnuplot failed on ", id, "_profile.gp\n") end
+end
+
+local function main_table(T, runs, bounds, groups)
+  local cells, envs, vars = cells_of(runs, T.parts)
+  if #envs == 0 then
+    w("## ", T.title, "\n\nNo runs yet.\n")
+    return
+  end
+  w("## ", T.title, "\n")
+  -- per env
+  w("### Per env\n")
+  w("Score: the final return (mean of the last 10% of episodes), mean ± sd over seeds; IQM over seeds; `eval`: ",
+    "the deterministic return of the final policy (20 episodes), mean over seeds; `norm`: the mean normalised score; ",
+    "`never`/`below`: runs that never reached the threshold / reached it and ended below; `coll./rose`: runs with a ",
+    "collapse among those that rose.\n")
+  local fam_bp, fam_ref = {}, {}
+  local cmp = {}
+  for _, env in ipairs(envs) do
+    local b = bounds[env]
+    w("#### ", env, string.format(" (random %s, best %s; threshold %s)\n", fmt(b.random, 2), fmt(b.best, 2),
+      fmt(cells[env][vars[1]] and cells[env][vars[1]][1] and cells[env][vars[1]][1].threshold or nil, 1)))
+    w("| learner | n | score | IQM | eval | norm | never / below | coll. / rose | P(X > bp) [95%] | p | | P(X > LPDM*) [95%] | p | |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    local ref = lpdm_ref(env, groups)
+    for _, v in ipairs(vars) do
+      local c = cells[env][v]
+      if c then
+        local x = field(c, "final")
+        local never, below, rose, coll = 0, 0, 0, 0
+        for _, r in ipairs(c) do
+          if r.threshold then
+            if not r.reached then never = never + 1 elseif r.final < r.threshold then below = below + 1 end
+          end
+          if r.rose then rose = rose + 1; if r.collapses > 0 then coll = coll + 1 end end
+        end
+        local ev = field(c, "eval")
+        local cb = v ~= "bp" and cells[env].bp and compare(x, field(cells[env].bp, "final")) or nil
+        local cr = ref and v ~= ref and cells[env][ref] and compare(x, field(cells[env][ref], "final")) or nil
+        if cb then cb.env, cb.v = env, v; fam_bp[#fam_bp + 1] = cb end
+        if cr then cr.env, cr.v = env, v; fam_ref[#fam_ref + 1] = cr end
+        cmp[env .. "|" .. v] = { bp = cb, ref = cr }
+        local thr = c[1].threshold
+        w(string.format("| %s%s | %d | %s ± %s | %s | %s | %s | %s | %d / %d | %s | %s | %s | %s | %s | %s |",
+          v, v == ref and " (LPDM*)" or "", #x, fmt(mean(x)), fmt(sd(x)), fmt(stats.iqm(x)), #ev > 0 and fmt(mean(ev)) or "–",
+          f2(mean(field(c, "norm"))), thr and string.format("%d / %d", never, below) or "–", coll, rose,
+          cb and string.format("%s [%s, %s]", f2(cb.P), f2(cb.lo), f2(cb.hi)) or "", cb and pfmt(cb.p) or "",
+          cb and cb.mark or "",
+          cr and string.format("%s [%s, %s]", f2(cr.P), f2(cr.lo), f2(cr.hi)) or "", cr and pfmt(cr.p) or "",
+          cr and cr.mark or ""))
+      end
+    end
+    w("")
+  end
+  holm(fam_bp)
+  holm(fam_ref)
+  -- verdict summary
+  w("### Verdicts per env\n")
+  w("Against bp, then against the env group's tuned best LPDM loss (LPDM*: ",
+    string.format("classic %s, MuJoCo %s", groups.classic or "–", groups.mujoco or "–"),
+    "). ▲ / ▼: the 95% interval of P(X > Y) lies beyond 0.5 ± 0.02 (both cells >= 5 runs); ",
+    "✓: also significant after Holm's correction over the table's ", #fam_bp, " comparisons with bp (",
+    #fam_ref, " with LPDM*). At 5% and with no true difference, chance alone would give about ",
+    string.format("%.1f", 0.05 * #fam_bp), " uncorrected verdicts among the ", #fam_bp, " comparisons with bp.\n")
+  local head, sep = { "| env |" }, { "|---|" }
+  local others = {}
+  for _, v in ipairs(vars) do if v ~= "bp" then others[#others + 1] = v end end
+  for _, v in ipairs(others) do head[#head + 1] = " " .. v .. " vs bp |"; sep[#sep + 1] = "---|" end
+  w(table.concat(head)); w(table.concat(sep))
+  local counts = {}
+  for _, env in ipairs(envs) do
+    local row = { "| " .. env .. " |" }
+    for _, v in ipairs(others) do
+      local c = cmp[env .. "|" .. v] and cmp[env .. "|" .. v].bp
+      if c then
+        counts[v] = counts[v] or { up = 0, down = 0, holm = 0 }
+        if c.mark == "▲" then counts[v].up = counts[v].up + 1 elseif c.mark == "▼" then counts[v].down = counts[v].down + 1 end
+        if c.holm then counts[v].holm = counts[v].holm + 1 end
+      end
+      row[#row + 1] = c and string.format(" %s %s%s |", f2(c.P), c.mark, c.holm and " ✓" or "") or " |"
+    end
+    w(table.concat(row))
+  end
+  w("")
+  local crow = { "| ▲ / ▼ / Holm ✓ |" }
+  for _, v in ipairs(others) do
+    local c = counts[v] or { up = 0, down = 0, holm = 0 }
+    crow[#crow + 1] = string.format(" %d / %d / %d |", c.up, c.down, c.holm)
+  end
+  w(table.concat(head)); w(table.concat(sep)); w(table.concat(crow)); w("")
+  -- aggregates
+  w("### Aggregates over envs (normalised scores)\n")
+  w("IQM, mean, median and optimality gap (mean shortfall below 1) of all runs' normalised scores, ",
+    "95% stratified-bootstrap intervals (2,000 resamples, seed 0; envs are the strata). Envs: ", #envs, ".",
+    " A learner missing an env is aggregated over the envs it has (named).\n")
+  w("| learner | envs | runs | IQM | mean | median | optimality gap | P(X > bp) [95%] |")
+  w("|---|---|---|---|---|---|---|---|")
+  local agg, prof, learners = {}, {}, {}
+  for _, v in ipairs(vars) do
+    local by, n, ne = {}, 0, 0
+    for _, env in ipairs(envs) do
+      local c = cells[env][v]
+      if c then by[env] = field(c, "norm"); n = n + #by[env]; ne = ne + 1 end
+    end
+    if ne > 0 then
+      local a = {}
+      for _, st in ipairs({ "iqm", "mean", "median", "optimality_gap" }) do
+        local e, lo, hi = stats.aggregate(by, st, { threshold = 1, resamples = BOOT.resamples, seed = BOOT.seed, level = BOOT.level })
+        a[st] = { e, lo, hi }
+      end
+      local pi
+      if v ~= "bp" then
+        local xb, yb = {}, {}
+        for _, env in ipairs(envs) do
+          if cells[env][v] and cells[env].bp then xb[env] = field(cells[env][v], "final"); yb[env] = field(cells[env].bp, "final") end
+        end
+        if next(xb) then pi = { stats.prob_improvement(xb, yb, BOOT) } end
+      end
+      a.prob_vs_bp, a.envs, a.runs = pi, ne, n
+      agg[v] = a
+      local function ci(t) return string.format("%s [%s, %s]", f3(t[1]), f3(t[2]), f3(t[3])) end
+      w(string.format("| %s | %d | %d | %s | %s | %s | %s | %s |", v, ne, n, ci(a.iqm), ci(a.mean), ci(a.median),
+        ci(a.optimality_gap), pi and ci(pi) or ""))
+      prof[v] = {}
+      for k = 0, 24 do
+        local tau = k * 0.05
+        local e, lo, hi = stats.aggregate(by, "profile", { threshold = tau, resamples = BOOT.resamples, seed = BOOT.seed })
+        prof[v][#prof[v] + 1] = { tau, e, lo, hi }
+      end
+      learners[#learners + 1] = v
+    end
+  end
+  w("")
+  aggregates[T.id] = { envs = envs, learners = agg, profiles = prof }
+  gnuplot_profile(T.id, T.title, prof, learners)
+  w(string.format("![performance profiles](plots/%s_profile.png)\n", T.id))
+end
+
+-- Part (c): each ablation cell against its reference cell.
+local function ref_of(v, rule_other)
+  if v == "linear" or v == "bp-headlr" then return "bp" end
+  local base = v:match("^(.-)%-w%d+$") or v:match("^(.-)%-rollout$") or v:match("^(.-)%-once$") or v:match("^(.-)%-d%d+$")
+  if base then return base end
+  if v:match("^guided%-") then return "local-guided" end
+  return rule_other[v]
+end
+
+local function ablation_table(runs, groups)
+  w("## Part (c): controls and ablations (seeds 201..205)\n")
+  w("Each cell against its reference cell at the same seeds (201..205): bp for `linear` and `bp-headlr`; the ",
+    "variant without the change for width, schedule and depth (part a's cells); the winning rule for the other ",
+    "rule; REINFORCE's tuned local-guided (part b) for its ablations.\n")
+  local c_cells, c_envs, c_vars = cells_of(runs, { "c_classic", "c_mujoco", "c_depth", "c_reinforce" })
+  if #c_envs == 0 then
+    w("No runs yet.\n")
+    return
+  end
+  local ref_by_algo = {} -- the reference cells of one algorithm: parts a and b at seeds 201..205
+  local function ref_cells(algo)
+    ref_by_algo[algo] = ref_by_algo[algo] or cells_of(runs, { "a_classic", "a_mujoco", "b_reinforce" }, 205, algo)
+    return ref_by_algo[algo]
+  end
+  local rule_other = {}
+  for _, g in ipairs({ { "dfa", "localhead" }, { "localhead", "dfa" } }) do rule_other[g[1]] = g[2] end
+  w("| env | variant | n | score | eval | reference | n | score | P(X > ref) [95%] | p | |")
+  w("|---|---|---|---|---|---|---|---|---|---|---|")
+  local fam = {}
+  local rows = {}
+  for _, env in ipairs(c_envs) do
+    for _, v in ipairs(c_vars) do
+      local c = c_cells[env][v]
+      if c then
+        local rv = ref_of(v, rule_other)
+        local algo = c[1].algo
+        local rcs = ref_cells(algo)
+        local rc = rv and rcs[env] and rcs[env][rv]
+        local x = field(c, "final")
+        local y = rc and field(rc, "final") or {}
+        local cm = rc and compare(x, y) or nil
+        if cm then fam[#fam + 1] = cm end
+        rows[#rows + 1] = { env = env, v = v, x = x, ev = field(c, "eval"), rv = rv, y = y, cm = cm }
+      end
+    end
+  end
+  holm(fam)
+  for _, r in ipairs(rows) do
+    local cm = r.cm
+    w(string.format("| %s | %s | %d | %s ± %s | %s | %s | %s | %s | %s | %s | %s |", r.env, r.v, #r.x, fmt(mean(r.x)),
+      fmt(sd(r.x)), #r.ev > 0 and fmt(mean(r.ev)) or "–", r.rv or "–", #r.y > 0 and #r.y or "–",
+      #r.y > 0 and fmt(mean(r.y)) or "–", cm and string.format("%s [%s, %s]", f2(cm.P), f2(cm.lo), f2(cm.hi)) or "",
+      cm and pfmt(cm.p) or "", cm and (cm.mark .. (cm.holm and " ✓" or "")) or ""))
+  end
+  w("")
+  w(string.format("Holm's correction over these %d comparisons (✓); chance alone would give about %.1f uncorrected " ..
+    "verdicts at 5%%.\n", #fam, 0.05 * #fam))
+end
+
+-- ---------------------------------------------------------------- main
+
+if RUNS then collect(RUNS) end
+local runs, bounds = load_scores()
+-- the groups' tuned best LPDM loss and rules, as make_sweeps.lua chose them
+local groups = {}
+for name, g in pairs(json.decode(util.read(HERE .. "/sweeps/groups.json") or "{}")) do groups[name] = g.lpdm end
+
+w("# The second edition: tables (generated)\n")
+w("Made by `build/lpdm docs/results/paper-v2/report.lua` from `scores.json` and `bounds.json` (collected from the ",
+  "runs with `--runs=DIR`). Definitions: the head of report.lua and protocol.md. Runs so far: ", #runs, ".\n")
+local commits = {}
+for _, r in ipairs(runs) do if r.commit then commits[r.commit:sub(1, 7)] = true end end
+w("Code: ", util.keylist(commits), " (the frozen installs; see protocol.md).\n")
+w("## Normalisation bounds\n")
+w("| env | random | best | from |")
+w("|---|---|---|---|")
+local envs = {}
+for env in pairs(bounds) do envs[#envs + 1] = env end
+table.sort(envs)
+for _, env in ipairs(envs) do
+  local b = bounds[env]
+  w(string.format("| %s | %s | %s | %s |", env, fmt(b.random, 2), fmt(b.best, 2), b.best_source))
+end
+w("")
+for _, T in ipairs(TABLES) do main_table(T, runs, bounds, groups) end
+ablation_table(runs, groups)
+util.write_atomic(OUT .. "/tables.md", table.concat(out, "\n") .. "\n")
+util.write_atomic(OUT .. "/aggregates.json", json.encode(aggregates, "") .. "\n")
+io.stderr:write("report.lua: wrote ", OUT, "/tables.md, aggregates.json and plots/*_profile.png\n")
