@@ -29,16 +29,15 @@ local HERE = (arg and arg[0] or "docs/results/paper-v2/make_sweeps.lua"):match("
 package.path = "scripts/lib/?.lua;" .. package.path
 local json = require("json")
 
-local REPORTS, OUT = HERE .. "/tune/reports/", HERE .. "/sweeps/"
-for _, a in ipairs(arg or {}) do
-  local k, v = a:match("^%-%-(%w+)=(.+)$")
-  if k == "reports" then REPORTS = v:gsub("/*$", "/")
-  elseif k == "out" then OUT = v:gsub("/*$", "/")
-  else
-    io.stderr:write("make_sweeps.lua: unknown argument '", a, "' (--reports=DIR, --out=DIR)\n")
-    os.exit(1)
-  end
+local function die(msg)
+  io.stderr:write("make_sweeps.lua: ", msg, "\n")
+  os.exit(1)
 end
+local opts, words = require("util").parse_flags(arg or {}, { reports = true, out = true }, die)
+for k, v in pairs(opts) do if v == true or v == "" then die("--" .. k .. " needs a folder: --" .. k .. "=DIR") end end
+if words[1] then die("unexpected argument '" .. words[1] .. "' (flags: --reports=DIR, --out=DIR)") end
+local REPORTS = (opts.reports or HERE .. "/tune/reports"):gsub("/*$", "/")
+local OUT = (opts.out or HERE .. "/sweeps"):gsub("/*$", "/")
 local MAIN_SEEDS = { 201, 202, 203, 204, 205, 206, 207, 208, 209, 210 }
 local ABL_SEEDS = { 201, 202, 203, 204, 205 }
 local EVAL = { episodes = 20, deterministic = true }

@@ -40,22 +40,15 @@ local util = require("util")
 local lpdm = require("lpdm")
 local stats = lpdm.stats
 
-local RUNS, OUT
-for _, a in ipairs(arg or {}) do
-  local k, v = a:match("^%-%-(%w+)=(.+)$")
-  if k == "runs" then RUNS = v:gsub("/*$", "")
-  elseif k == "out" then OUT = v:gsub("/*$", "")
-  else
-    io.stderr:write("report.lua: unknown argument '", a, "' (--runs=DIR, --out=DIR)\n")
-    os.exit(1)
-  end
-end
-OUT = OUT or HERE
-
 local function die(msg)
   io.stderr:write("report.lua: ", msg, "\n")
   os.exit(1)
 end
+local opts, words = util.parse_flags(arg or {}, { runs = true, out = true }, die)
+for k, v in pairs(opts) do if v == true or v == "" then die("--" .. k .. " needs a folder: --" .. k .. "=DIR") end end
+if words[1] then die("unexpected argument '" .. words[1] .. "' (flags: --runs=DIR, --out=DIR)") end
+local RUNS = opts.runs and (opts.runs:gsub("/*$", ""))
+local OUT = (opts.out or HERE):gsub("/*$", "")
 
 local PARTS = { "a_classic", "a_mujoco", "b_reinforce", "b_dqn", "c_classic", "c_reinforce", "c_mujoco", "c_depth" }
 local TUNES = { "ppo_classic", "ppo_mujoco", "reinforce_classic", "dqn_classic" }
