@@ -22,6 +22,8 @@
 --   * linear: bp's tuned flags with no hidden layer;
 --   * bp-headlr: bp's tuned flags with head_lr at the group's best LPDM
 --     loss's tuned head_lr;
+--   * REINFORCE on Box actions: every learner's log-std learns at 1e-3
+--     (docs/reinforce.md: at the head's rate it collapses in local mode);
 --   * ablation cells equal to a main-table cell (width 64, local steps per
 --     minibatch, depth 2, REINFORCE's tuned guided) are not run again:
 --     the report takes them from parts a and b, seeds 201..205.
@@ -137,7 +139,7 @@ end
 local function variant(name, f) return { name = name, flags = f } end
 local function envs(list)
   local o = {}
-  for i, e in ipairs(list) do o[i] = { name = e[1], steps = e[2], threshold = e[3] } end
+  for i, e in ipairs(list) do o[i] = { name = e[1], steps = e[2], threshold = e[3], flags = e[4] } end
   return o
 end
 local function mujoco_envs(ids)
@@ -147,6 +149,7 @@ local function mujoco_envs(ids)
 end
 
 local LPDM = { "local-stress", "local-guided", "local-kernel" }
+local LOG_STD = { log_std_lr = "1e-3" } -- REINFORCE, Box actions: the same log-std rate for every learner
 local ppo_c, ppo_m = read_tune("ppo_classic"), read_tune("ppo_mujoco")
 local rf_c, dqn_c = read_tune("reinforce_classic"), read_tune("dqn_classic")
 
@@ -193,8 +196,8 @@ if rf_c then
   write("b_reinforce", "Part (b): REINFORCE on the classic and pendulum envs, seeds 201..210, every learner with\n" ..
     "the tuned flags of tune/reports/reinforce_classic.md.", {
     name = "paper-v2-b-reinforce",
-    envs = envs({ { "CartPole-v1", 500000, 475 }, { "Acrobot-v1", 500000, -100 }, { "Pendulum-v1", 1000000, -200 },
-      { "InvertedPendulum-v5", 1000000 }, { "InvertedDoublePendulum-v5", 1000000 } }),
+    envs = envs({ { "CartPole-v1", 500000, 475 }, { "Acrobot-v1", 500000, -100 }, { "Pendulum-v1", 1000000, -200, LOG_STD },
+      { "InvertedPendulum-v5", 1000000, nil, LOG_STD }, { "InvertedDoublePendulum-v5", 1000000, nil, LOG_STD } }),
     algos = { "reinforce" }, variants = v, seeds = MAIN_SEEDS, eval = EVAL })
 end
 if dqn_c then
@@ -264,7 +267,8 @@ if rf_c then
     ", a window of the\nlast 2048 states, and guidance by the advantage G - V(s) (with a baseline). The tuned\n" ..
     "local-guided itself is part (b)'s cells.", {
     name = "paper-v2-c-reinforce",
-    envs = envs({ { "CartPole-v1", 500000, 475 }, { "Acrobot-v1", 500000, -100 }, { "InvertedDoublePendulum-v5", 1000000 } }),
+    envs = envs({ { "CartPole-v1", 500000, 475 }, { "Acrobot-v1", 500000, -100 },
+      { "InvertedDoublePendulum-v5", 1000000, nil, LOG_STD } }),
     algos = { "reinforce" },
     variants = {
       variant("guided-normobs", with(g, { norm_obs = "true" })),

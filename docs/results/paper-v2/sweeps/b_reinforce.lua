@@ -8,9 +8,9 @@ return {
   envs = {
     { name = "CartPole-v1", steps = 500000, threshold = 475 },
     { name = "Acrobot-v1", steps = 500000, threshold = -100 },
-    { name = "Pendulum-v1", steps = 1000000, threshold = -200 },
-    { name = "InvertedPendulum-v5", steps = 1000000 },
-    { name = "InvertedDoublePendulum-v5", steps = 1000000 },
+    { name = "Pendulum-v1", flags = { log_std_lr = "1e-3" }, steps = 1000000, threshold = -200 },
+    { name = "InvertedPendulum-v5", flags = { log_std_lr = "1e-3" }, steps = 1000000 },
+    { name = "InvertedDoublePendulum-v5", flags = { log_std_lr = "1e-3" }, steps = 1000000 },
   },
   algos = { "reinforce" },
   variants = {

@@ -10,7 +10,7 @@ return {
   envs = {
     { name = "CartPole-v1", steps = 500000, threshold = 475 },
     { name = "Acrobot-v1", steps = 500000, threshold = -100 },
-    { name = "InvertedDoublePendulum-v5", steps = 1000000 },
+    { name = "InvertedDoublePendulum-v5", flags = { log_std_lr = "1e-3" }, steps = 1000000 },
   },
   algos = { "reinforce" },
   variants = {
