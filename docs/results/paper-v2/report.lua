@@ -489,11 +489,23 @@ local function main_table(T, runs, bounds, groups)
   w(table.concat(head)); w(table.concat(sep)); w(table.concat(crow)); w("")
   -- aggregates
   w("### Aggregates over envs (normalised scores)\n")
+  -- only envs where every learner has runs, so that every learner is
+  -- aggregated over the same envs (a part still running has envs with
+  -- some learners only)
+  local common = {}
+  for _, env in ipairs(envs) do
+    local all = true
+    for _, v in ipairs(vars) do if not cells[env][v] then all = false end end
+    if all then common[#common + 1] = env end
+  end
+  local left = #envs - #common
   w("IQM, mean, median and optimality gap (mean shortfall below 1) of all runs' normalised scores, ",
-    "95% stratified-bootstrap intervals (2,000 resamples, seed 0; envs are the strata). Envs: ", #envs, ".",
-    " A learner missing an env is aggregated over the envs it has (named).\n")
-  w("| learner | envs | runs | IQM | mean | median | optimality gap | P(X > bp) [95%] |")
-  w("|---|---|---|---|---|---|---|---|")
+    "95% stratified-bootstrap intervals (2,000 resamples, seed 0; envs are the strata). Over the ", #common,
+    " envs where every learner has runs: ", table.concat(common, ", "), ".",
+    left > 0 and string.format(" Left out until every learner has runs there: %d env(s).", left) or "", "\n")
+  envs = common
+  w("| learner | envs | runs | IQM | mean | median | optimality gap | P(X > bp) [95%] | P(X > frozen) [95%] |")
+  w("|---|---|---|---|---|---|---|---|---|")
   local agg, prof, learners = {}, {}, {}
   for _, v in ipairs(vars) do
     local by, n, ne = {}, 0, 0
@@ -507,19 +519,20 @@ local function main_table(T, runs, bounds, groups)
         local e, lo, hi = stats.aggregate(by, st, { threshold = 1, resamples = BOOT.resamples, seed = BOOT.seed, level = BOOT.level })
         a[st] = { e, lo, hi }
       end
-      local pi
-      if v ~= "bp" then
+      local function over(ref) -- P(v > ref) averaged over the envs, with its interval
+        if v == ref then return nil end
         local xb, yb = {}, {}
         for _, env in ipairs(envs) do
-          if cells[env][v] and cells[env].bp then xb[env] = field(cells[env][v], "final"); yb[env] = field(cells[env].bp, "final") end
+          if cells[env][v] and cells[env][ref] then xb[env] = field(cells[env][v], "final"); yb[env] = field(cells[env][ref], "final") end
         end
-        if next(xb) then pi = { stats.prob_improvement(xb, yb, BOOT) } end
+        if next(xb) then return { stats.prob_improvement(xb, yb, BOOT) } end
       end
-      a.prob_vs_bp, a.envs, a.runs = pi, ne, n
+      local pi, pf = over("bp"), over("frozen")
+      a.prob_vs_bp, a.prob_vs_frozen, a.envs, a.runs = pi, pf, ne, n
       agg[v] = a
       local function ci(t) return string.format("%s [%s, %s]", f3(t[1]), f3(t[2]), f3(t[3])) end
-      w(string.format("| %s | %d | %d | %s | %s | %s | %s | %s |", v, ne, n, ci(a.iqm), ci(a.mean), ci(a.median),
-        ci(a.optimality_gap), pi and ci(pi) or ""))
+      w(string.format("| %s | %d | %d | %s | %s | %s | %s | %s | %s |", v, ne, n, ci(a.iqm), ci(a.mean), ci(a.median),
+        ci(a.optimality_gap), pi and ci(pi) or "", pf and ci(pf) or ""))
       prof[v] = {}
       for k = 0, 24 do
         local tau = k * 0.05
