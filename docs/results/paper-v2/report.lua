@@ -37,6 +37,7 @@ local HERE = (arg and arg[0] or "docs/results/paper-v2/report.lua"):match("^(.*)
 package.path = "scripts/lib/?.lua;" .. package.path
 local json = require("json")
 local util = require("util")
+local ss = require("study_stats")
 local lpdm = require("lpdm")
 local stats = lpdm.stats
 
@@ -216,20 +217,7 @@ local function collect(dir)
     local b = bounds[r.env]
     if b then
       local range = b.best - b.random
-      local m, first, M = r._avg, r._avg[1], -math.huge
-      local maxrise, rose, inc, events = 0, false, false, 0
-      for i = 1, #m do
-        if m[i] > M then M = m[i] end
-        local rise = M - first
-        if rise > maxrise then maxrise = rise end
-        if rise >= RISE * range then
-          rose = true
-          local drop = M - m[i]
-          if not inc and drop >= FALL * rise then inc, events = true, events + 1
-          elseif inc and drop < FALL * rise then inc = false end
-        end
-      end
-      r.rose, r.collapses = rose, events
+      r.rose, r.collapses = ss.collapses(r._avg, RISE * range, FALL)
       r.norm = (r.final - b.random) / range
       r.eval_norm = r.eval and (r.eval - b.random) / range or nil
     end
@@ -251,57 +239,6 @@ end
 
 -- ---------------------------------------------------------------- statistics
 
--- The exact two-sided permutation p of the Mann-Whitney statistic: the
--- rank sum of x among all m + n values (midranks doubled, so integers),
--- its distribution over every way to choose which m values are x's.
-local function mw_p(x, y)
-  local all = {}
-  for _, v in ipairs(x) do all[#all + 1] = { v, 1 } end
-  for _, v in ipairs(y) do all[#all + 1] = { v, 0 } end
-  table.sort(all, function(a, b) return a[1] < b[1] end)
-  local N, m = #all, #x
-  local r2, i = {}, 1
-  while i <= N do
-    local j = i
-    while j < N and all[j + 1][1] == all[i][1] do j = j + 1 end
-    for k = i, j do r2[k] = i + j end -- 2 x the midrank
-    i = j + 1
-  end
-  local obs = 0
-  for k = 1, N do if all[k][2] == 1 then obs = obs + r2[k] end end
-  -- ways[c][s]: subsets of size c with doubled rank sum s
-  local ways = { [0] = { [0] = 1 } }
-  for k = 1, N do
-    for c = math.min(k, m), 1, -1 do
-      local prev = ways[c - 1]
-      if prev then
-        ways[c] = ways[c] or {}
-        local cur = ways[c]
-        for s, w in pairs(prev) do cur[s + r2[k]] = (cur[s + r2[k]] or 0) + w end
-      end
-    end
-  end
-  local total, extreme = 0, 0
-  local mu = m * (N + 1) -- doubled expected rank sum
-  local d = math.abs(obs - mu)
-  for s, w in pairs(ways[m]) do
-    total = total + w
-    if math.abs(s - mu) >= d - 1e-9 then extreme = extreme + w end
-  end
-  return extreme / total
-end
-
-local function holm(ps)
-  -- ps: list of {p=..., key=...}; sets .holm = true when rejected at 0.05
-  local idx = {}
-  for i, e in ipairs(ps) do if e.p then idx[#idx + 1] = i end end
-  table.sort(idx, function(a, b) return ps[a].p < ps[b].p end)
-  local k = #idx
-  for rank, i in ipairs(idx) do
-    if ps[i].p <= 0.05 / (k - rank + 1) then ps[i].holm = true else break end
-  end
-end
-
 local function compare(x, y) -- per-env cells; returns P, lo, hi, p, mark
   if #x == 0 or #y == 0 then return nil end
   local P, lo, hi = stats.prob_improvement({ e = x }, { e = y }, BOOT)
@@ -309,7 +246,7 @@ local function compare(x, y) -- per-env cells; returns P, lo, hi, p, mark
   if #x >= 5 and #y >= 5 then
     if lo > 0.5 + MARGIN then mark = "▲" elseif hi < 0.5 - MARGIN then mark = "▼" end
   end
-  return { P = P, lo = lo, hi = hi, p = mw_p(x, y), mark = mark }
+  return { P = P, lo = lo, hi = hi, p = ss.mw_exact_p(x, y), mark = mark }
 end
 
 -- ---------------------------------------------------------------- report
@@ -451,8 +388,8 @@ local function main_table(T, runs, bounds, groups)
     end
     w("")
   end
-  holm(fam_bp)
-  holm(fam_ref)
+  ss.holm(fam_bp)
+  ss.holm(fam_ref)
   -- verdict summary
   w("### Verdicts per env\n")
   w("Against bp, then against the env group's tuned best LPDM loss (LPDM*: ",
@@ -594,7 +531,7 @@ local function ablation_table(runs, groups)
       end
     end
   end
-  holm(fam)
+  ss.holm(fam)
   for _, r in ipairs(rows) do
     local cm = r.cm
     w(string.format("| %s | %s | %d | %s ± %s | %s | %s | %s | %s | %s | %s | %s |", r.env, r.v, #r.x, fmt(mean(r.x)),
@@ -609,6 +546,7 @@ end
 
 -- ---------------------------------------------------------------- main
 
+util.mkdir_p(OUT)
 if RUNS then collect(RUNS) end
 local runs, bounds = load_scores()
 -- the groups' tuned best LPDM loss and rules, as make_sweeps.lua chose them
