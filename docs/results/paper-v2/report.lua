@@ -258,7 +258,7 @@ local function load_scores()
 end
 
 local TABLES = {
-  { id = "a", title = "Part (a): the main table, PPO", parts = { "a_classic", "a_mujoco" } },
+  { id = "a", title = "Part (a): the main table, PPO", parts = { "a_classic", "a_mujoco" }, rule_role = true },
   { id = "b_reinforce", title = "Part (b): REINFORCE", parts = { "b_reinforce" } },
   { id = "b_dqn", title = "Part (b): DQN", parts = { "b_dqn" } },
 }
@@ -429,10 +429,21 @@ local function main_table(T, runs, bounds, groups)
   -- only envs where every learner has runs, so that every learner is
   -- aggregated over the same envs (a part still running has envs with
   -- some learners only)
+  -- The main table's rule is local heads on classic control and DFA on
+  -- MuJoCo (protocol.md): across envs it is one learner, "rule".
+  local roles, seen = {}, {}
+  for _, v in ipairs(vars) do
+    local r = T.rule_role and (v == "localhead" or v == "dfa") and "rule" or v
+    if not seen[r] then seen[r] = true; roles[#roles + 1] = r end
+  end
+  local function cell(env, r)
+    if r == "rule" then return cells[env].localhead or cells[env].dfa end
+    return cells[env][r]
+  end
   local common = {}
   for _, env in ipairs(envs) do
     local all = true
-    for _, v in ipairs(vars) do if not cells[env][v] then all = false end end
+    for _, r in ipairs(roles) do if not cell(env, r) then all = false end end
     if all then common[#common + 1] = env end
   end
   local left = #envs - #common
@@ -444,10 +455,10 @@ local function main_table(T, runs, bounds, groups)
   w("| learner | envs | runs | IQM | mean | median | optimality gap | P(X > bp) [95%] | P(X > frozen) [95%] |")
   w("|---|---|---|---|---|---|---|---|---|")
   local agg, prof, learners = {}, {}, {}
-  for _, v in ipairs(vars) do
+  for _, v in ipairs(roles) do
     local by, n, ne = {}, 0, 0
     for _, env in ipairs(envs) do
-      local c = cells[env][v]
+      local c = cell(env, v)
       if c then by[env] = field(c, "norm"); n = n + #by[env]; ne = ne + 1 end
     end
     if ne > 0 then
@@ -460,7 +471,7 @@ local function main_table(T, runs, bounds, groups)
         if v == ref then return nil end
         local xb, yb = {}, {}
         for _, env in ipairs(envs) do
-          if cells[env][v] and cells[env][ref] then xb[env] = field(cells[env][v], "final"); yb[env] = field(cells[env][ref], "final") end
+          if cell(env, v) and cell(env, ref) then xb[env] = field(cell(env, v), "final"); yb[env] = field(cell(env, ref), "final") end
         end
         if next(xb) then return { stats.prob_improvement(xb, yb, BOOT) } end
       end
@@ -468,7 +479,7 @@ local function main_table(T, runs, bounds, groups)
       a.prob_vs_bp, a.prob_vs_frozen, a.envs, a.runs = pi, pf, ne, n
       agg[v] = a
       local function ci(t) return string.format("%s [%s, %s]", f3(t[1]), f3(t[2]), f3(t[3])) end
-      w(string.format("| %s | %d | %d | %s | %s | %s | %s | %s | %s |", v, ne, n, ci(a.iqm), ci(a.mean), ci(a.median),
+      w(string.format("| %s | %d | %d | %s | %s | %s | %s | %s | %s |", v == "rule" and "rule (localhead: classic; dfa: MuJoCo)" or v, ne, n, ci(a.iqm), ci(a.mean), ci(a.median),
         ci(a.optimality_gap), pi and ci(pi) or "", pf and ci(pf) or ""))
       prof[v] = {}
       for k = 0, 24 do
@@ -481,8 +492,10 @@ local function main_table(T, runs, bounds, groups)
   end
   w("")
   aggregates[T.id] = { envs = envs, learners = agg, profiles = prof }
-  gnuplot_profile(T.id, T.title, prof, learners)
-  w(string.format("![performance profiles](plots/%s_profile.png)\n", T.id))
+  if #learners > 0 then
+    gnuplot_profile(T.id, T.title, prof, learners)
+    w(string.format("![performance profiles](plots/%s_profile.png)\n", T.id))
+  end
 end
 
 -- Part (c): each ablation cell against its reference cell.

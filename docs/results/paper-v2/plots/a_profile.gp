@@ -18,6 +18,6 @@ plot 'a_profile.dat' index 0 using 1:3:4 with filledcurves lc rgb '#1f77b4' noti
      'a_profile.dat' index 3 using 1:3:4 with filledcurves lc rgb '#9467bd' notitle, \
      'a_profile.dat' index 3 using 1:2 with lines lw 2 lc rgb '#9467bd' title 'local-kernel', \
      'a_profile.dat' index 4 using 1:3:4 with filledcurves lc rgb '#ff7f0e' notitle, \
-     'a_profile.dat' index 4 using 1:2 with lines lw 2 lc rgb '#ff7f0e' title 'localhead', \
+     'a_profile.dat' index 4 using 1:2 with lines lw 2 lc rgb '#ff7f0e' title 'rule', \
      'a_profile.dat' index 5 using 1:3:4 with filledcurves lc rgb '#8c564b' notitle, \
      'a_profile.dat' index 5 using 1:2 with lines lw 2 lc rgb '#8c564b' title 'frozen'
