@@ -486,10 +486,12 @@ static void window_add(rf *s, int B) {
   const size_t keep = (size_t)s->wn + nb > N ? N - nb : (size_t)s->wn, drop = (size_t)s->wn - keep;
   memmove(s->WX.p, s->WX.p + drop * od, keep * od * sizeof(float));
   memmove(s->WG.p, s->WG.p + drop, keep * sizeof(float));
-  memmove(s->WGa.p, s->WGa.p + drop, keep * sizeof(float));
   memcpy(s->WX.p + keep * od, s->X.p + b0 * od, nb * od * sizeof(float));
   memcpy(s->WG.p + keep, s->G.p + b0, nb * sizeof(float));
-  if (s->guide_adv) memcpy(s->WGa.p + keep, s->Ga.p + b0, nb * sizeof(float));
+  if (s->guide_adv) { /* G - V(s) is kept, and read, only under advantage guidance */
+    memmove(s->WGa.p, s->WGa.p + drop, keep * sizeof(float));
+    memcpy(s->WGa.p + keep, s->Ga.p + b0, nb * sizeof(float));
+  }
   s->wn = (int)(keep + nb);
 }
 
