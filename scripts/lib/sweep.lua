@@ -317,28 +317,6 @@ local function log_tail(dir)
   return t
 end
 
-local function read_progress(dir)
-  local text = read(dir .. "/progress.csv")
-  if not text then return nil, "no progress.csv" end
-  local steps, rets, lens = {}, {}, {}
-  local header = true
-  for line in text:gmatch("[^\n]+") do
-    if header then
-      header = false
-      if line ~= "global_step,episode,episode_return,episode_length,avg20" then
-        return nil, "progress.csv has an unexpected header"
-      end
-    else
-      local gs, _, ret, len = line:match("^([^,]*),([^,]*),([^,]*),([^,]*),")
-      local g, r, l = tonumber(gs), tonumber(ret), tonumber(len)
-      if not g or not r or not l then return nil, "progress.csv has a bad row: " .. line end
-      steps[#steps + 1], rets[#rets + 1], lens[#lens + 1] = g, r, l
-    end
-  end
-  if #rets == 0 then return nil, "progress.csv has no episode" end
-  return steps, rets, lens
-end
-
 -- Reads a finished (or previously done) run's folder into run:
 -- status ("done" or "failed"), reason, exit_code, log_tail, and for done
 -- runs the per-run statistics (lpdm.stats.run on progress.csv): final,
@@ -364,8 +342,9 @@ function M.collect(run)
   if type(s.final_avg20) ~= "number" or s.final_avg20 ~= s.final_avg20 then
     return failed("final_avg20 is not a number (NaN or missing)")
   end
-  local steps, rets, lens = read_progress(run.dir)
-  if not steps then return failed(rets) end
+  local pr, perr = util.read_progress(run.dir .. "/progress.csv")
+  if not pr then return failed(perr) end
+  local steps, rets, lens = pr.steps, pr.returns, pr.lengths
   local thr = run.threshold
   if thr == nil and type(s.threshold) == "number" then thr = s.threshold end
   local ok, r = pcall(lpdm.stats.run, { steps = steps, returns = rets, threshold = thr })

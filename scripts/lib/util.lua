@@ -1,7 +1,7 @@
 -- SPDX-License-Identifier: MIT
 -- util.lua -- small helpers shared by the scripts in scripts/ and their
 -- modules in scripts/lib/: shell quoting, whole-file reads, atomic writes,
--- and the path of the running lpdm interpreter.
+-- a run's progress.csv, and the path of the running lpdm interpreter.
 local M = {}
 
 -- s as one sh word: '...' with every ' written as '\''.
@@ -33,6 +33,32 @@ function M.write_atomic(path, text)
     os.remove(tmp)
     error(string.format("cannot rename %s to %s: %s", tmp, path, tostring(rerr)), 0)
   end
+end
+
+-- A run's progress.csv (train.lua's: one row per finished episode) as
+-- columns { steps, returns, lengths, avg20 }, or nil and what is wrong with
+-- it: missing, another header, a bad row, or no episode.
+function M.read_progress(path)
+  local text = M.read(path)
+  if not text then return nil, "no progress.csv" end
+  local steps, rets, lens, avg = {}, {}, {}, {}
+  local header = true
+  for line in text:gmatch("[^\n]+") do
+    if header then
+      header = false
+      if line ~= "global_step,episode,episode_return,episode_length,avg20" then
+        return nil, "progress.csv has an unexpected header"
+      end
+    else
+      local gs, _, ret, len, a20 = line:match("^([^,]*),([^,]*),([^,]*),([^,]*),([^,]*)$")
+      local g, r, l, a = tonumber(gs), tonumber(ret), tonumber(len), tonumber(a20)
+      if not g or not r or not l or not a then return nil, "progress.csv has a bad row: " .. line end
+      local n = #rets + 1
+      steps[n], rets[n], lens[n], avg[n] = g, r, l, a
+    end
+  end
+  if #rets == 0 then return nil, "progress.csv has no episode" end
+  return { steps = steps, returns = rets, lengths = lens, avg20 = avg }
 end
 
 -- The interpreter running this script: the lowest negative index of arg
