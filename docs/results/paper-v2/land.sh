@@ -7,7 +7,9 @@
 # - each part's sweep.json, report.md and plots (a part still running: from
 #   its runs done so far, sweep.lua --report-only), and per run its summary.json
 #   and eval.json (not the curves: they stay in OUT) -> <part>/
-# - report.lua --runs=OUT: scores.json, bounds.json, tables.md, plots/*_profile.png
+# - report.lua --runs=OUT: scores.json, bounds.json, tables.md, summary.md,
+#   plots/*_profile.png; summary.md also replaces README.md's table between
+#   the markers <!-- paper-v2:summary:begin --> and <!-- paper-v2:summary:end -->
 # The sweep files are made again from the landed tune reports; they must
 # equal the ones run.sh ran (OUT/sweeps), or this stops.
 set -euo pipefail
@@ -42,3 +44,10 @@ for d in "$OUT"/[abc]_*/; do
   done
 done
 build/lpdm "$HERE/report.lua" --runs="$OUT"
+# README's summary table is report.lua's summary.md, between two markers
+if grep -q '<!-- paper-v2:summary:begin -->' README.md; then
+  awk -v f="$HERE/summary.md" '
+    /<!-- paper-v2:summary:begin -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next }
+    /<!-- paper-v2:summary:end -->/ { skip = 0 }
+    !skip' README.md > README.md.tmp && mv README.md.tmp README.md
+fi

@@ -8,7 +8,8 @@
 -- statistics below) and OUT/bounds.json (each env's normalisation). Then,
 -- from those two files alone (so the tables can be made again from what is
 -- committed), it writes OUT/tables.md, OUT/aggregates.json and the plots
--- OUT/plots/<table>_profile.png. OUT defaults to this file's folder.
+-- OUT/plots/<table>_profile.png, and OUT/summary.md (the one table README
+-- carries). OUT defaults to this file's folder.
 -- Run it from a checkout's top folder (it uses scripts/lib).
 --
 -- Definitions (protocol.md; docs/statistics.md for the estimators):
@@ -85,28 +86,12 @@ local function sd(t)
   return math.sqrt(s / (#t - 1))
 end
 
--- progress.csv's avg20 and episode returns (the steps for the final
--- return's 10% window come from lpdm.stats.run).
+-- progress.csv's steps, episode returns and avg20 (util.read_progress;
+-- the steps give the final return's 10% window to lpdm.stats.run)
 local function curve(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local head = f:read("l")
-  local cols = {}
-  for c in (head or ""):gmatch("[^,]+") do cols[#cols + 1] = c end
-  local is, ir, ia
-  for i, c in ipairs(cols) do
-    if c == "global_step" then is = i elseif c == "episode_return" then ir = i elseif c == "avg20" then ia = i end
-  end
-  if not (is and ir and ia) then f:close() return nil end
-  local steps, rets, avg = {}, {}, {}
-  for line in f:lines() do
-    local v, i = {}, 0
-    for x in line:gmatch("[^,]+") do i = i + 1; v[i] = x end
-    steps[#steps + 1] = tonumber(v[is]); rets[#rets + 1] = tonumber(v[ir]); avg[#avg + 1] = tonumber(v[ia])
-  end
-  f:close()
-  if #rets == 0 then return nil end
-  return steps, rets, avg
+  local pr = util.read_progress(path)
+  if not pr then return nil end
+  return pr.steps, pr.returns, pr.avg20
 end
 
 local function random_scores()
@@ -246,7 +231,7 @@ local function compare(x, y) -- per-env cells; returns P, lo, hi, p, mark
   if #x >= 5 and #y >= 5 then
     if lo > 0.5 + MARGIN then mark = "▲" elseif hi < 0.5 - MARGIN then mark = "▼" end
   end
-  return { P = P, lo = lo, hi = hi, p = ss.mw_exact_p(x, y), mark = mark }
+  return { P = P, lo = lo, hi = hi, p = ss.mw_exact_p(x, y), mark = mark, decided = #x >= 5 and #y >= 5 }
 end
 
 -- ---------------------------------------------------------------- report
@@ -258,9 +243,9 @@ local function load_scores()
 end
 
 local TABLES = {
-  { id = "a", title = "Part (a): the main table, PPO", parts = { "a_classic", "a_mujoco" }, rule_role = true },
-  { id = "b_reinforce", title = "Part (b): REINFORCE", parts = { "b_reinforce" } },
-  { id = "b_dqn", title = "Part (b): DQN", parts = { "b_dqn" } },
+  { id = "a", title = "Part (a): the main table, PPO", short = "PPO", parts = { "a_classic", "a_mujoco" }, rule_role = true },
+  { id = "b_reinforce", title = "Part (b): REINFORCE", short = "REINFORCE", parts = { "b_reinforce" } },
+  { id = "b_dqn", title = "Part (b): DQN", short = "DQN", parts = { "b_dqn" } },
 }
 local LPDM = { ["local-stress"] = true, ["local-guided"] = true, ["local-kernel"] = true }
 local ORDER = { bp = 1, ["local-stress"] = 2, ["local-guided"] = 3, ["local-kernel"] = 4, localhead = 5, dfa = 6, frozen = 7 }
@@ -301,7 +286,7 @@ local function lpdm_ref(env, groups)
   return groups.mujoco
 end
 
-local out, aggregates = {}, {}
+local out, aggregates, summary = {}, {}, {}
 local function w(...) out[#out + 1] = table.concat({ ... }) end
 
 local function gnuplot_profile(id, title, prof, learners)
@@ -409,8 +394,9 @@ local function main_table(T, runs, bounds, groups)
     for _, v in ipairs(others) do
       local c = cmp[env .. "|" .. v] and cmp[env .. "|" .. v].bp
       if c then
-        counts[v] = counts[v] or { up = 0, down = 0, holm = 0 }
-        if c.mark == "▲" then counts[v].up = counts[v].up + 1 elseif c.mark == "▼" then counts[v].down = counts[v].down + 1 end
+        counts[v] = counts[v] or { up = 0, down = 0, same = 0, holm = 0 }
+        if c.mark == "▲" then counts[v].up = counts[v].up + 1 elseif c.mark == "▼" then counts[v].down = counts[v].down + 1
+        elseif c.decided then counts[v].same = counts[v].same + 1 end
         if c.holm then counts[v].holm = counts[v].holm + 1 end
       end
       row[#row + 1] = c and string.format(" %s %s%s |", f2(c.P), c.mark, c.holm and " ✓" or "") or " |"
@@ -451,6 +437,7 @@ local function main_table(T, runs, bounds, groups)
     "95% stratified-bootstrap intervals (2,000 resamples, seed 0; envs are the strata). Over the ", #common,
     " envs where every learner has runs: ", table.concat(common, ", "), ".",
     left > 0 and string.format(" Left out until every learner has runs there: %d env(s).", left) or "", "\n")
+  local cells_envs = envs
   envs = common
   w("| learner | envs | runs | IQM | mean | median | optimality gap | P(X > bp) [95%] | P(X > frozen) [95%] |")
   w("|---|---|---|---|---|---|---|---|---|")
@@ -492,6 +479,17 @@ local function main_table(T, runs, bounds, groups)
   end
   w("")
   aggregates[T.id] = { envs = envs, learners = agg, profiles = prof }
+  -- the summary's column of this table: per learner (the rule as one), the
+  -- aggregate and its per-env verdicts against bp (over every env it has)
+  local col = { title = T.short, envs = #common, all_envs = #cells_envs, rows = {} }
+  for _, v in ipairs(roles) do
+    local vc = { up = 0, down = 0, same = 0, holm = 0 }
+    for _, name in ipairs(v == "rule" and { "localhead", "dfa" } or { v }) do
+      for k, n in pairs(counts[name] or {}) do vc[k] = vc[k] + n end
+    end
+    col.rows[v] = { agg = agg[v], counts = vc }
+  end
+  summary[#summary + 1] = col
   if #learners > 0 then
     gnuplot_profile(T.id, T.title, prof, learners)
     w(string.format("![performance profiles](plots/%s_profile.png)\n", T.id))
@@ -586,5 +584,51 @@ w("")
 for _, T in ipairs(TABLES) do main_table(T, runs, bounds, groups) end
 ablation_table(runs, groups)
 util.write_atomic(OUT .. "/tables.md", table.concat(out, "\n") .. "\n")
+
+-- summary.md: one table for README (learners by algorithm), from the same numbers
+do
+  local sm = {}
+  local function sw(...) sm[#sm + 1] = table.concat({ ... }) end
+  sw("<!-- generated by docs/results/paper-v2/report.lua from scores.json; do not edit -->")
+  sw("Each cell: the IQM of normalised scores [95% stratified-bootstrap interval] over the envs where every ",
+    "learner of the algorithm has runs; P(X > bp) averaged over those envs; then the per-env verdicts against bp ",
+    "over every env where both cells have at least 5 runs: ▲ better, ≈ not told apart, ▼ worse (the protocol's ",
+    "rule: the 95% interval of P beyond 0.5 ± 0.02). Seeds 201..210, 10 runs a cell; `tables.md` has every number.\n")
+  local rows, seen = {}, {}
+  for _, col in ipairs(summary) do
+    for v in pairs(col.rows) do if not seen[v] then seen[v] = true; rows[#rows + 1] = v end end
+  end
+  local RO = { rule = 5.5 }
+  table.sort(rows, function(a, b)
+    local oa, ob = RO[a] or ORDER[a] or 50, RO[b] or ORDER[b] or 50
+    if oa ~= ob then return oa < ob end
+    return a < b
+  end)
+  local head, sep = { "| learner |" }, { "|---|" }
+  for _, col in ipairs(summary) do
+    head[#head + 1] = string.format(" %s (IQM over %d of %d env%s) |", col.title, col.envs, col.all_envs,
+      col.all_envs == 1 and "" or "s")
+    sep[#sep + 1] = "---|"
+  end
+  sw(table.concat(head)); sw(table.concat(sep))
+  for _, v in ipairs(rows) do
+    local line = { "| " .. (v == "rule" and "rule (PPO: local heads on classic control, DFA on MuJoCo)" or v) .. " |" }
+    for _, col in ipairs(summary) do
+      local r = col.rows[v]
+      if not r or not r.agg then
+        line[#line + 1] = " – |"
+      else
+        local a, c = r.agg, r.counts
+        local cell = string.format("%s [%s, %s]", f3(a.iqm[1]), f3(a.iqm[2]), f3(a.iqm[3]))
+        if v ~= "bp" then
+          cell = cell .. string.format(" · P %s · ▲%d ≈%d ▼%d", a.prob_vs_bp and f2(a.prob_vs_bp[1]) or "–", c.up, c.same, c.down)
+        end
+        line[#line + 1] = " " .. cell .. " |"
+      end
+    end
+    sw(table.concat(line))
+  end
+  util.write_atomic(OUT .. "/summary.md", table.concat(sm, "\n") .. "\n")
+end
 util.write_atomic(OUT .. "/aggregates.json", json.encode(aggregates, "") .. "\n")
-io.stderr:write("report.lua: wrote ", OUT, "/tables.md, aggregates.json and plots/*_profile.png\n")
+io.stderr:write("report.lua: wrote ", OUT, "/tables.md, summary.md, aggregates.json and plots/*_profile.png\n")
