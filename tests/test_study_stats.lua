@@ -2,8 +2,9 @@
 -- test_study_stats.lua -- scripts/lib/study_stats.lua, the statistics the
 -- second edition's report adds to lpdm.stats: the exact Mann-Whitney
 -- permutation p against enumeration by hand and against every choice
--- listed, Holm's correction on a worked case, and the rise-then-collapse
--- rule on curves drawn to hit each branch. TAP.
+-- listed, Holm's correction on a worked case, Fisher's exact test against
+-- known tables and enumeration, and the rise-then-collapse
+-- rule and the ended-collapsed rule on curves drawn to hit each branch. TAP.
 -- Run by ctest as build/lpdm tests/test_study_stats.lua (plain lua5.4 works too).
 
 local HERE = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
@@ -97,6 +98,50 @@ test("collapses: only after a rise, by half the rise, counted once until the cur
   check(rose and n == 1, "a fall of 25 after a rise of 40 from -100 is one")
   rose, n = ss.collapses({ 1, 2 }, 0.5, 0.9)
   check(rose and n == 0, "fall_frac given")
+end)
+
+-- C(n, k) as an exact integer (n small)
+local function choose(n, k)
+  local c = 1
+  for i = 1, k do c = c * (n - k + i) // i end
+  return c
+end
+
+test("fisher_exact_p: known tables, and the definition by enumeration", function()
+  -- the lady tasting tea: 3 of 4 right, p = 34/70
+  close(ss.fisher_exact_p(3, 1, 1, 3), 34 / 70, "tea")
+  -- a lopsided table, p = 0.0027594561852200...
+  check(math.abs(ss.fisher_exact_p(1, 9, 11, 3) - 0.00275945618522) < 1e-12, "1 9 / 11 3: " .. ss.fisher_exact_p(1, 9, 11, 3))
+  close(ss.fisher_exact_p(5, 5, 5, 5), 1, "equal rows")
+  close(ss.fisher_exact_p(0, 10, 10, 0), 2 / choose(20, 10), "complete separation")
+  -- every table of some margins against integer enumeration
+  for _, t in ipairs({ { 2, 8, 7, 3 }, { 0, 4, 9, 1 }, { 10, 0, 4, 6 }, { 3, 7, 3, 7 } }) do
+    local a, b, c, d = t[1], t[2], t[3], t[4]
+    local r1, r2, c1 = a + b, c + d, a + c
+    local function w(x) return choose(r1, x) * choose(r2, c1 - x) end
+    local num = 0
+    for x = math.max(0, c1 - r2), math.min(r1, c1) do if w(x) <= w(a) then num = num + w(x) end end
+    close(ss.fisher_exact_p(a, b, c, d), num / choose(r1 + r2, c1), table.concat(t, " "))
+    close(ss.fisher_exact_p(c, d, a, b), ss.fisher_exact_p(a, b, c, d), "rows swapped: " .. table.concat(t, " "))
+  end
+  T.fails(function() ss.fisher_exact_p(1, -1, 2, 3) end, "counts must be integers")
+end)
+
+test("ended collapsed: a run that rose and whose score stays down by half the rise", function()
+  -- dips to 4 and recovers to 8: one collapse, but a final score of 8 is not ended collapsed (line at 5)
+  local rose, n, top, first = ss.collapses({ 0, 5, 10, 4, 4, 8 }, 4)
+  check(rose and n == 1 and top == 10 and first == 0, "rose, one collapse, top 10, first 0")
+  check(not ss.ended_collapsed(rose, 8, top, first), "final 8 above the line at 5")
+  check(ss.ended_collapsed(rose, 5, top, first), "final 5 on the line")
+  check(ss.ended_collapsed(rose, 3, top, first), "final 3 below it")
+  check(not ss.ended_collapsed(rose, 5.5, top, first), "final 5.5 above it")
+  -- from a negative start: rise 40 from -100, line at -80
+  rose, n, top, first = ss.collapses({ -100, -60, -70 }, 30)
+  check(ss.ended_collapsed(rose, -85, top, first) and not ss.ended_collapsed(rose, -75, top, first), "line at -80")
+  check(ss.ended_collapsed(rose, -75, top, first, 0.2), "fall_frac 0.2: line at -68")
+  -- a run that never rose never ended collapsed, however low its score
+  rose, n, top, first = ss.collapses({ 0, 1, 2 }, 5)
+  check(not ss.ended_collapsed(rose, -100, top, first), "never rose")
 end)
 
 T.run_tests(tests)

@@ -1,15 +1,17 @@
 -- SPDX-License-Identifier: MIT
 -- study_stats.lua -- the statistics a study's report adds to lpdm.stats
 -- (docs/statistics.md, "For a study's report"): the exact permutation p of
--- the Mann-Whitney statistic, Holm's correction, and a run's rise and
--- collapses on its smoothed curve. Pure Lua; the second edition's report
+-- the Mann-Whitney statistic, Holm's correction, Fisher's exact test, and
+-- a run's rise and collapses on its smoothed curve. Pure Lua; the second edition's report
 -- (docs/results/paper-v2/report.lua) uses them, tests/test_study_stats.lua
 -- checks each against cases worked by hand.
 --
 --   local ss = require("study_stats")          -- scripts/lib on package.path
 --   local p = ss.mw_exact_p(x, y)             -- two-sided, midranks for ties
 --   ss.holm(list, 0.05)                       -- sets list[i].holm for each rejected {p = ...}
---   local rose, n = ss.collapses(avg, rise, fall_frac)
+--   local p = ss.fisher_exact_p(a, b, c, d)   -- two-sided, 2x2 counts
+--   local rose, n, top, first = ss.collapses(avg, rise, fall_frac)
+--   ss.ended_collapsed(rose, final, top, first, fall_frac)
 local M = {}
 
 -- The exact two-sided permutation p of the Mann-Whitney statistic: the rank
@@ -78,7 +80,8 @@ end
 -- env's best - random); from then on a collapse starts when avg falls
 -- below M by fall_frac (default 0.5) of the rise or more, and ends when it
 -- is back above that line. Returns rose (boolean) and the collapses
--- counted; a run that never rose has none.
+-- counted; a run that never rose has none. Also returns the curve's maximum
+-- and first value, for ended_collapsed.
 function M.collapses(avg, rise, fall_frac)
   fall_frac = fall_frac or 0.5
   if #avg == 0 then return false, 0 end
@@ -96,7 +99,38 @@ function M.collapses(avg, rise, fall_frac)
       end
     end
   end
-  return rose, n
+  return rose, n, M_, first
+end
+
+-- Fisher's exact test on the 2x2 table {{a, b}, {c, d}} (rows: two
+-- groups; columns: with and without an event): the two-sided p, the sum of
+-- the hypergeometric probabilities of every table with the same margins
+-- that is no more likely than the one observed (relative tolerance 1e-7).
+function M.fisher_exact_p(a, b, c, d)
+  for _, v in ipairs({ a, b, c, d }) do
+    if type(v) ~= "number" or v < 0 or v ~= math.floor(v) then error("fisher_exact_p: counts must be integers >= 0", 2) end
+  end
+  local r1, r2, c1 = a + b, c + d, a + c
+  local n = r1 + r2
+  local lf = { [0] = 0 }
+  for i = 1, n do lf[i] = lf[i - 1] + math.log(i) end
+  local function lp(x) -- log P(top-left cell = x) under the margins
+    return lf[r1] + lf[r2] + lf[c1] + lf[n - c1] - lf[n] - lf[x] - lf[r1 - x] - lf[c1 - x] - lf[r2 - c1 + x]
+  end
+  local l0, p = lp(a), 0
+  for x = math.max(0, c1 - r2), math.min(r1, c1) do
+    local l = lp(x)
+    if l <= l0 + 1e-7 then p = p + math.exp(l) end
+  end
+  return math.min(1, p)
+end
+
+-- A run that rose (collapses' first result) ended collapsed when its score
+-- (the final return) lies below its curve's maximum top by fall_frac of the
+-- rise top - first or more: it fell and did not come back.
+function M.ended_collapsed(rose, final, top, first, fall_frac)
+  if not rose then return false end
+  return final <= top - (fall_frac or 0.5) * (top - first)
 end
 
 return M

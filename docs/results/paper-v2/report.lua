@@ -26,6 +26,10 @@
 --   collapsed    a run that rose, whose average later fell from its running
 --                maximum M by half of the rise (M - first value) or more,
 --                at a time when the rise was at least that 25%
+--   ended collapsed (added 2026-12-08, after part a's classic envs; see
+--                protocol.md's changes) a run that rose whose score lies at
+--                or below its curve's maximum M minus half the rise
+--                (M - first value): it fell and did not come back
 --   P(X > Y)     per env the Mann-Whitney probability, averaged over envs,
 --                stratified bootstrap 95% interval (2,000 resamples, seed 0)
 --   p            the exact two-sided permutation p of the Mann-Whitney
@@ -202,7 +206,9 @@ local function collect(dir)
     local b = bounds[r.env]
     if b then
       local range = b.best - b.random
-      r.rose, r.collapses = ss.collapses(r._avg, RISE * range, FALL)
+      local top, first
+      r.rose, r.collapses, top, first = ss.collapses(r._avg, RISE * range, FALL)
+      r.ended_collapsed = ss.ended_collapsed(r.rose, r.final, top, first, FALL)
       r.norm = (r.final - b.random) / range
       r.eval_norm = r.eval and (r.eval - b.random) / range or nil
     end
@@ -333,27 +339,29 @@ local function main_table(T, runs, bounds, groups)
   w("### Per env\n")
   w("Score: the final return (mean of the last 10% of episodes), mean ± sd over seeds; IQM over seeds; `eval`: ",
     "the deterministic return of the final policy (20 episodes), mean over seeds; `norm`: the mean normalised score; ",
-    "`never`/`below`: runs that never reached the threshold / reached it and ended below; `coll./rose`: runs with a ",
-    "collapse among those that rose.\n")
+    "`never`/`below`: runs that never reached the threshold / reached it and ended below; `coll. / ended / rose`: ",
+    "among the runs that rose, those with a collapse (the protocol's count) and those that ended collapsed (added ",
+    "2026-12-08), then the runs that rose.\n")
   local fam_bp, fam_ref = {}, {}
   local cmp = {}
   for _, env in ipairs(envs) do
     local b = bounds[env]
     w("#### ", env, string.format(" (random %s, best %s; threshold %s)\n", fmt(b.random, 2), fmt(b.best, 2),
       fmt(cells[env][vars[1]] and cells[env][vars[1]][1] and cells[env][vars[1]][1].threshold or nil, 1)))
-    w("| learner | n | score | IQM | eval | norm | never / below | coll. / rose | P(X > bp) [95%] | p | | P(X > LPDM*) [95%] | p | |")
+    w("| learner | n | score | IQM | eval | norm | never / below | coll. / ended / rose | P(X > bp) [95%] | p | | P(X > LPDM*) [95%] | p | |")
     w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     local ref = lpdm_ref(env, groups)
     for _, v in ipairs(vars) do
       local c = cells[env][v]
       if c then
         local x = field(c, "final")
-        local never, below, rose, coll = 0, 0, 0, 0
+        local never, below, rose, coll, ended = 0, 0, 0, 0, 0
         for _, r in ipairs(c) do
           if r.threshold then
             if not r.reached then never = never + 1 elseif r.final < r.threshold then below = below + 1 end
           end
           if r.rose then rose = rose + 1; if r.collapses > 0 then coll = coll + 1 end end
+          if r.ended_collapsed then ended = ended + 1 end
         end
         local ev = field(c, "eval")
         local cb = v ~= "bp" and cells[env].bp and compare(x, field(cells[env].bp, "final")) or nil
@@ -362,9 +370,9 @@ local function main_table(T, runs, bounds, groups)
         if cr then cr.env, cr.v = env, v; fam_ref[#fam_ref + 1] = cr end
         cmp[env .. "|" .. v] = { bp = cb, ref = cr }
         local thr = c[1].threshold
-        w(string.format("| %s%s | %d | %s ± %s | %s | %s | %s | %s | %d / %d | %s | %s | %s | %s | %s | %s |",
+        w(string.format("| %s%s | %d | %s ± %s | %s | %s | %s | %s | %d / %d / %d | %s | %s | %s | %s | %s | %s |",
           v, v == ref and " (LPDM*)" or "", #x, fmt(mean(x)), fmt(sd(x)), fmt(stats.iqm(x)), #ev > 0 and fmt(mean(ev)) or "–",
-          f2(mean(field(c, "norm"))), thr and string.format("%d / %d", never, below) or "–", coll, rose,
+          f2(mean(field(c, "norm"))), thr and string.format("%d / %d", never, below) or "–", coll, ended, rose,
           cb and string.format("%s [%s, %s]", f2(cb.P), f2(cb.lo), f2(cb.hi)) or "", cb and pfmt(cb.p) or "",
           cb and cb.mark or "",
           cr and string.format("%s [%s, %s]", f2(cr.P), f2(cr.lo), f2(cr.hi)) or "", cr and pfmt(cr.p) or "",
@@ -478,6 +486,48 @@ local function main_table(T, runs, bounds, groups)
     end
   end
   w("")
+  -- stability: the runs that rose, pooled over the same envs
+  w("### Stability (runs that rose)\n")
+  w("Pooled over the same ", #envs, " envs. A run rose when its 20-episode average climbed 25% of (best - random) ",
+    "above its first value. `collapse`: the protocol's count, a fall by half the rise at any time, even when the ",
+    "run recovers. `ended collapsed` (added 2026-12-08 after part a's classic envs had run, when the protocol's ",
+    "count had fired in nearly every run that rose, bp's included): the run's score ends at or below its curve's ",
+    "maximum minus half the rise. p: Fisher's exact test of ended collapsed among the runs that rose, against bp; ",
+    "✓: below 0.05 after Holm's correction over the table's learners.\n")
+  w("| learner | runs | rose | with a collapse | ended collapsed | share of rose | p vs bp | |")
+  w("|---|---|---|---|---|---|---|---|")
+  local stab, fam_st = {}, {}
+  for _, v in ipairs(roles) do
+    local st = { runs = 0, rose = 0, coll = 0, ended = 0 }
+    for _, env in ipairs(envs) do
+      for _, r in ipairs(cell(env, v) or {}) do
+        st.runs = st.runs + 1
+        if r.rose then
+          st.rose = st.rose + 1
+          if r.collapses > 0 then st.coll = st.coll + 1 end
+          if r.ended_collapsed then st.ended = st.ended + 1 end
+        end
+      end
+    end
+    stab[v] = st
+  end
+  local b0 = stab.bp
+  for _, v in ipairs(roles) do
+    local st = stab[v]
+    if v ~= "bp" and b0 and st.rose > 0 and b0.rose > 0 then
+      st.p = ss.fisher_exact_p(st.ended, st.rose - st.ended, b0.ended, b0.rose - b0.ended)
+      fam_st[#fam_st + 1] = st
+    end
+  end
+  ss.holm(fam_st)
+  for _, v in ipairs(roles) do
+    local st = stab[v]
+    w(string.format("| %s | %d | %d | %d | %d | %s | %s | %s |", v, st.runs, st.rose, st.coll, st.ended,
+      st.rose > 0 and string.format("%.0f%%", 100 * st.ended / st.rose) or "–", st.p and pfmt(st.p) or "",
+      st.holm and "✓" or ""))
+  end
+  w("")
+  for _, v in ipairs(roles) do if agg[v] then agg[v].stability = stab[v] end end
   aggregates[T.id] = { envs = envs, learners = agg, profiles = prof }
   -- the summary's column of this table: per learner (the rule as one), the
   -- aggregate and its per-env verdicts against bp (over every env it has)
