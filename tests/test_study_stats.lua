@@ -3,7 +3,7 @@
 -- second edition's report adds to lpdm.stats: the exact Mann-Whitney
 -- permutation p against enumeration by hand and against every choice
 -- listed, Holm's correction on a worked case, Fisher's exact test against
--- known tables and enumeration, and the rise-then-collapse
+-- known tables and enumeration, the rank test of spread, and the rise-then-collapse
 -- rule and the ended-collapsed rule on curves drawn to hit each branch. TAP.
 -- Run by ctest as build/lpdm tests/test_study_stats.lua (plain lua5.4 works too).
 
@@ -125,6 +125,24 @@ test("fisher_exact_p: known tables, and the definition by enumeration", function
     close(ss.fisher_exact_p(c, d, a, b), ss.fisher_exact_p(a, b, c, d), "rows swapped: " .. table.concat(t, " "))
   end
   T.fails(function() ss.fisher_exact_p(1, -1, 2, 3) end, "counts must be integers")
+end)
+
+test("spread_p: the Mann-Whitney p of the absolute deviations from each sample's median", function()
+  -- deviations {2,1,0,1,2} against {20,10,0,10,20}: the same ranks as mw_exact_p on them
+  local x, y = { 8, 9, 10, 11, 12 }, { 80, 90, 100, 110, 120 }
+  local p, mx, my = ss.spread_p(x, y)
+  close(p, ss.mw_exact_p({ 2, 1, 0, 1, 2 }, { 20, 10, 0, 10, 20 }), "p")
+  check(mx == 1 and my == 10, "median deviations 1 and 10")
+  -- location does not matter: shifting y changes nothing
+  local ys = {}
+  for i, v in ipairs(y) do ys[i] = v - 1000 end
+  close(ss.spread_p(x, ys), p, "shifted")
+  -- one sample tight, the other wide: small p; the same spread: p = 1
+  local tight, wide = { 0, 0.1, -0.1, 0.05, -0.05, 0.02, -0.02, 0.08, -0.08, 0.01 }, {}
+  for i, v in ipairs(tight) do wide[i] = 100 * v + (i % 2 == 0 and 30 or -30) end
+  check(ss.spread_p(tight, wide) < 0.001, "tight against wide: " .. ss.spread_p(tight, wide))
+  close(ss.spread_p(x, { 18, 19, 20, 21, 22 }), 1, "equal spreads")
+  check(ss.median({ 3, 1, 2 }) == 2 and ss.median({ 4, 1, 3, 2 }) == 2.5, "median")
 end)
 
 test("ended collapsed: a run that rose and whose score stays down by half the rise", function()

@@ -1,8 +1,8 @@
 -- SPDX-License-Identifier: MIT
 -- study_stats.lua -- the statistics a study's report adds to lpdm.stats
 -- (docs/statistics.md, "For a study's report"): the exact permutation p of
--- the Mann-Whitney statistic, Holm's correction, Fisher's exact test, and
--- a run's rise and collapses on its smoothed curve. Pure Lua; the second edition's report
+-- the Mann-Whitney statistic, Holm's correction, Fisher's exact test, a
+-- rank test of spread, and a run's rise and collapses on its smoothed curve. Pure Lua; the second edition's report
 -- (docs/results/paper-v2/report.lua) uses them, tests/test_study_stats.lua
 -- checks each against cases worked by hand.
 --
@@ -10,6 +10,7 @@
 --   local p = ss.mw_exact_p(x, y)             -- two-sided, midranks for ties
 --   ss.holm(list, 0.05)                       -- sets list[i].holm for each rejected {p = ...}
 --   local p = ss.fisher_exact_p(a, b, c, d)   -- two-sided, 2x2 counts
+--   local p, mdx, mdy = ss.spread_p(x, y)      -- is one sample more spread out?
 --   local rose, n, top, first = ss.collapses(avg, rise, fall_frac)
 --   ss.ended_collapsed(rose, final, top, first, fall_frac)
 local M = {}
@@ -123,6 +124,32 @@ function M.fisher_exact_p(a, b, c, d)
     if l <= l0 + 1e-7 then p = p + math.exp(l) end
   end
   return math.min(1, p)
+end
+
+local function median(x)
+  local t = {}
+  for i, v in ipairs(x) do t[i] = v end
+  table.sort(t)
+  local n = #t
+  if n == 0 then return 0 / 0 end
+  if n % 2 == 1 then return t[(n + 1) // 2] end
+  return (t[n // 2] + t[n // 2 + 1]) / 2
+end
+M.median = median
+
+-- A rank test of spread: the exact two-sided Mann-Whitney p (mw_exact_p)
+-- of the absolute deviations of x and of y from their own medians. Small
+-- when one sample is spread more widely than the other, whatever their
+-- locations (the rank form of the Brown-Forsythe idea). Also returns the
+-- two medians of the deviations.
+function M.spread_p(x, y)
+  local function dev(t)
+    local m, d = median(t), {}
+    for i, v in ipairs(t) do d[i] = math.abs(v - m) end
+    return d
+  end
+  local dx, dy = dev(x), dev(y)
+  return M.mw_exact_p(dx, dy), median(dx), median(dy)
 end
 
 -- A run that rose (collapses' first result) ended collapsed when its score

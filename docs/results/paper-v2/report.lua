@@ -528,6 +528,71 @@ local function main_table(T, runs, bounds, groups)
   end
   w("")
   for _, v in ipairs(roles) do if agg[v] then agg[v].stability = stab[v] end end
+  -- consistency: per env, each learner's spread of final scores against bp's
+  w("### Consistency (spread across seeds, against bp)\n")
+  w("Per env, the median absolute deviation of a learner's final scores from their median, as a ratio to bp's ",
+    "(below 1: less spread), and the rank test of spread (study_stats.spread_p: the exact Mann-Whitney p of the ",
+    "two samples' absolute deviations from their own medians). `less` / `more`: significant after Holm's ",
+    "correction over the table's comparisons; cells with fewer than 5 runs a side are left out. Claim 4's rule ",
+    "(protocol.md, 2026-12-08) counts a learner more consistent than bp on an env only where it is less spread ",
+    "and its score is not ▼ against bp: being reliably worse is not the consistency the paper claims.\n")
+  local function vname(env, r)
+    if r == "rule" then return cells[env].localhead and "localhead" or "dfa" end
+    return r
+  end
+  local spr, fam_sp = {}, {}
+  for _, env in ipairs(cells_envs) do
+    local b = cells[env].bp
+    for _, r in ipairs(roles) do
+      local c = cell(env, r)
+      if r ~= "bp" and b and c and #b >= 5 and #c >= 5 then
+        local p, mx, my = ss.spread_p(field(c, "final"), field(b, "final"))
+        local cm = cmp[env .. "|" .. vname(env, r)]
+        local e = { p = p, ratio = my > 0 and mx / my or (mx > 0 and math.huge or 1), worse = cm and cm.bp and cm.bp.mark == "▼" }
+        spr[env .. "|" .. r] = e
+        fam_sp[#fam_sp + 1] = e
+      end
+    end
+  end
+  ss.holm(fam_sp)
+  local hd, sp = { "| env |" }, { "|---|" }
+  for _, r in ipairs(roles) do if r ~= "bp" then hd[#hd + 1] = " " .. r .. " |"; sp[#sp + 1] = "---|" end end
+  w(table.concat(hd)); w(table.concat(sp))
+  local tally = {}
+  for _, env in ipairs(cells_envs) do
+    local row = { "| " .. env .. " |" }
+    for _, r in ipairs(roles) do
+      if r ~= "bp" then
+        local e = spr[env .. "|" .. r]
+        local t = tally[r] or { less_ok = 0, less_worse = 0, more = 0, n = 0 }
+        tally[r] = t
+        if e then
+          t.n = t.n + 1
+          local word = ""
+          if e.holm then
+            if e.ratio < 1 then
+              word = " less ✓"
+              if e.worse then t.less_worse = t.less_worse + 1 else t.less_ok = t.less_ok + 1 end
+            else word = " more ✓"; t.more = t.more + 1 end
+          end
+          row[#row + 1] = string.format(" %s (p %s)%s |", e.ratio == math.huge and "∞" or f2(e.ratio), pfmt(e.p), word)
+        else
+          row[#row + 1] = " |"
+        end
+      end
+    end
+    w(table.concat(row))
+  end
+  local trow = { "| less spread and not ▼ / less spread but ▼ / more spread (of envs) |" }
+  for _, r in ipairs(roles) do
+    if r ~= "bp" then
+      local t = tally[r] or { less_ok = 0, less_worse = 0, more = 0, n = 0 }
+      trow[#trow + 1] = string.format(" %d / %d / %d (of %d) |", t.less_ok, t.less_worse, t.more, t.n)
+      if agg[r] then agg[r].consistency = t end
+    end
+  end
+  w(table.concat(trow))
+  w("")
   aggregates[T.id] = { envs = envs, learners = agg, profiles = prof }
   -- the summary's column of this table: per learner (the rule as one), the
   -- aggregate and its per-env verdicts against bp (over every env it has)
