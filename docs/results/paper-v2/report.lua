@@ -292,7 +292,7 @@ local function lpdm_ref(env, groups)
   return groups.mujoco
 end
 
-local out, aggregates, summary = {}, {}, {}
+local out, aggregates, summary, ablation_rows = {}, {}, {}, {}
 local function w(...) out[#out + 1] = table.concat({ ... }) end
 
 local function gnuplot_profile(id, title, prof, learners)
@@ -462,15 +462,23 @@ local function main_table(T, runs, bounds, groups)
         local e, lo, hi = stats.aggregate(by, st, { threshold = 1, resamples = BOOT.resamples, seed = BOOT.seed, level = BOOT.level })
         a[st] = { e, lo, hi }
       end
-      local function over(ref) -- P(v > ref) averaged over the envs, with its interval
+      local function over(ref) -- P(v > ref) averaged over the envs, with its interval; ref a learner or env -> learner
         if v == ref then return nil end
         local xb, yb = {}, {}
         for _, env in ipairs(envs) do
-          if cell(env, v) and cell(env, ref) then xb[env] = field(cell(env, v), "final"); yb[env] = field(cell(env, ref), "final") end
+          local rv = type(ref) == "function" and ref(env) or ref
+          if rv and rv ~= v and cell(env, v) and cell(env, rv) then
+            xb[env] = field(cell(env, v), "final"); yb[env] = field(cell(env, rv), "final")
+          end
         end
         if next(xb) then return { stats.prob_improvement(xb, yb, BOOT) } end
       end
       local pi, pf = over("bp"), over("frozen")
+      if v == "rule" or v == "localhead" or v == "dfa" then -- claim 12: a rule against the LPDM losses
+        a.prob_vs_lpdm = {}
+        for _, l in ipairs({ "local-stress", "local-guided", "local-kernel" }) do a.prob_vs_lpdm[l] = over(l) end
+        if T.rule_role then a.prob_vs_lpdm["LPDM*"] = over(function(env) return lpdm_ref(env, groups) end) end
+      end
       a.prob_vs_bp, a.prob_vs_frozen, a.envs, a.runs = pi, pf, ne, n
       agg[v] = a
       local function ci(t) return string.format("%s [%s, %s]", f3(t[1]), f3(t[2]), f3(t[3])) end
@@ -658,6 +666,7 @@ local function ablation_table(runs, groups)
     end
   end
   ss.holm(fam)
+  ablation_rows = rows
   for _, r in ipairs(rows) do
     local cm = r.cm
     w(string.format("| %s | %s | %d | %s ± %s | %s | %s | %s | %s | %s | %s | %s |", r.env, r.v, #r.x, fmt(mean(r.x)),
@@ -668,6 +677,125 @@ local function ablation_table(runs, groups)
   w("")
   w(string.format("Holm's correction over these %d comparisons (✓); chance alone would give about %.1f uncorrected " ..
     "verdicts at 5%%.\n", #fam, 0.05 * #fam))
+end
+
+-- The claims of report.md, each as its rule decides it on the runs so far.
+local function claims()
+  local function mk(t)
+    if not t then return "" end
+    if t[2] > 0.5 + MARGIN then return "▲" elseif t[3] < 0.5 - MARGIN then return "▼" end
+    return "≈"
+  end
+  local function P(t) return t and string.format("%s [%s, %s] %s", f2(t[1]), f2(t[2]), f2(t[3]), mk(t)) or "–" end
+  local TITLE = { a = "PPO", b_reinforce = "REINFORCE", b_dqn = "DQN" }
+  local function each_table(fn)
+    for _, id in ipairs({ "a", "b_reinforce", "b_dqn" }) do
+      local A = aggregates[id]
+      if A and #A.envs > 0 then fn(id, A) end
+    end
+  end
+  local function ordered(A) -- the table's learners in the tables' order, the rule after the LPDM losses
+    local t = {}
+    for l in pairs(A.learners) do t[#t + 1] = l end
+    local RO = { rule = 5.5 }
+    table.sort(t, function(x, y)
+      local ox, oy = RO[x] or ORDER[x] or 50, RO[y] or ORDER[y] or 50
+      if ox ~= oy then return ox < oy end
+      return x < y
+    end)
+    return t
+  end
+  local function losses(A)
+    local t = {}
+    for _, l in ipairs({ "local-stress", "local-guided", "local-kernel" }) do if A.learners[l] then t[#t + 1] = l end end
+    return t
+  end
+  w("## The claims, as their rules decide them on the runs so far\n")
+  w("Generated; report.md's claims table gives each verdict in words with what would change it. Aggregates are over ",
+    "the envs where every learner of the table has runs (listed per table). ▲ / ▼ / ≈: the 95% interval of the ",
+    "averaged P beyond 0.5 ± 0.02, or not.\n")
+  local function over_envs(A) return string.format("%d env%s: %s", #A.envs, #A.envs == 1 and "" or "s", table.concat(A.envs, ", ")) end
+  -- 1, 2, 5
+  for _, c in ipairs({ { 1, "a", "LPDM trains PPO policies competitively with backprop: P(loss > bp)" },
+    { 2, "b_reinforce", "... and REINFORCE policies: P(loss > bp)" } }) do
+    local A = aggregates[c[2]]
+    w("**", c[1], ". ", c[3], "**", A and #A.envs > 0 and (" (" .. over_envs(A) .. ")") or "", "\n")
+    if A and #A.envs > 0 then
+      local bp = A.learners.bp
+      for _, l in ipairs(losses(A)) do
+        local L = A.learners[l]
+        w(string.format("- %s: P %s; IQM %s against bp's %s; optimality gap %s against %s", l, P(L.prob_vs_bp),
+          f3(L.iqm[1]), bp and f3(bp.iqm[1]) or "–", f3(L.optimality_gap[1]), bp and f3(bp.optimality_gap[1]) or "–"))
+      end
+    else
+      w("- no runs yet")
+    end
+    w("")
+  end
+  w("**3. LPDM is more stable than backprop: ended collapsed among the runs that rose, against bp (Fisher, Holm)**\n")
+  each_table(function(id, A)
+    local bp = A.learners.bp and A.learners.bp.stability
+    for _, l in ipairs(ordered(A)) do
+      local st = A.learners[l].stability
+      if l ~= "bp" and st and bp then
+        w(string.format("- %s %s: %d of %d (bp %d of %d), p %s%s", TITLE[id], l, st.ended, st.rose, bp.ended, bp.rose,
+          st.p and pfmt(st.p) or "–", st.holm and (st.ended / math.max(st.rose, 1) < bp.ended / math.max(bp.rose, 1)
+            and " ✓ more stable" or " ✓ less stable") or " (not told apart)"))
+      end
+    end
+  end)
+  w("")
+  w("**4. LPDM is more consistent across seeds: envs less spread and not ▼ / less spread but ▼ / more spread, against bp**\n")
+  each_table(function(id, A)
+    for _, l in ipairs(ordered(A)) do
+      local t = A.learners[l].consistency
+      if t then
+        w(string.format("- %s %s: %d / %d / %d of %d envs: %s", TITLE[id], l, t.less_ok, t.less_worse, t.more, t.n,
+          t.less_ok > t.more and "holds" or "does not hold"))
+      end
+    end
+  end)
+  w("")
+  w("**5. The local losses learn something: P(loss > frozen)**\n")
+  each_table(function(id, A)
+    for _, l in ipairs(losses(A)) do w(string.format("- %s %s: %s", TITLE[id], l, P(A.learners[l].prob_vs_frozen))) end
+  end)
+  w("")
+  local function abl(num, text, pick)
+    w("**", num, ". ", text, "** (part c, each env against its reference cell)\n")
+    local any = false
+    for _, r in ipairs(ablation_rows) do
+      if pick(r.v) then
+        any = true
+        w(string.format("- %s %s against %s: %s", r.env, r.v, r.rv or "–",
+          r.cm and string.format("%s [%s, %s] %s%s", f2(r.cm.P), f2(r.cm.lo), f2(r.cm.hi), r.cm.mark ~= "" and r.cm.mark or "≈", r.cm.holm and " ✓" or "") or "–"))
+      end
+    end
+    if not any then w("- no runs yet") end
+    w("")
+  end
+  abl(6, "Hidden layers matter: `linear` against bp", function(v) return v == "linear" end)
+  abl(7, "A faster head explains local mode's numbers: `bp-headlr` against bp", function(v) return v == "bp-headlr" end)
+  abl(8, "Wider layers help: width 256 against 64", function(v) return v:match("%-w%d+$") ~= nil end)
+  abl(9, "Depth: 4, 8 and 16 layers against 2", function(v) return v:match("%-d%d+$") ~= nil end)
+  abl(10, "How often the local layers step: once per rollout / once before the epochs, against per minibatch",
+    function(v) return v:match("%-rollout$") ~= nil or v:match("%-once$") ~= nil end)
+  abl(11, "REINFORCE's local loss is starved: each change against the tuned local-guided",
+    function(v) return v:match("^guided%-") ~= nil end)
+  w("**12. Other backprop-free learners do as well as or better than LPDM: P(rule > loss)**\n")
+  each_table(function(id, A)
+    for _, r in ipairs({ "rule", "localhead", "dfa" }) do
+      local R = A.learners[r]
+      if R and R.prob_vs_lpdm then
+        local parts = {}
+        for _, l in ipairs({ "LPDM*", "local-stress", "local-guided", "local-kernel" }) do
+          if R.prob_vs_lpdm[l] then parts[#parts + 1] = l .. " " .. P(R.prob_vs_lpdm[l]) end
+        end
+        w(string.format("- %s %s: %s", TITLE[id], r, table.concat(parts, "; ")))
+      end
+    end
+  end)
+  w("")
 end
 
 -- ---------------------------------------------------------------- main
@@ -698,6 +826,7 @@ end
 w("")
 for _, T in ipairs(TABLES) do main_table(T, runs, bounds, groups) end
 ablation_table(runs, groups)
+claims()
 util.write_atomic(OUT .. "/tables.md", table.concat(out, "\n") .. "\n")
 
 -- summary.md: one table for README (learners by algorithm), from the same numbers
