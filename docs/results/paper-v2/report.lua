@@ -254,7 +254,8 @@ local TABLES = {
   { id = "b_dqn", title = "Part (b): DQN", short = "DQN", parts = { "b_dqn" } },
 }
 local LPDM = { ["local-stress"] = true, ["local-guided"] = true, ["local-kernel"] = true }
-local ORDER = { bp = 1, ["local-stress"] = 2, ["local-guided"] = 3, ["local-kernel"] = 4, localhead = 5, dfa = 6, frozen = 7 }
+-- (the main table's "rule", local heads or DFA, comes after the LPDM losses)
+local ORDER = { bp = 1, ["local-stress"] = 2, ["local-guided"] = 3, ["local-kernel"] = 4, localhead = 5, rule = 5.5, dfa = 6, frozen = 7 }
 local function vorder(a, b)
   local oa, ob = ORDER[a] or 50, ORDER[b] or 50
   if oa ~= ob then return oa < ob end
@@ -694,15 +695,10 @@ local function claims()
       if A and #A.envs > 0 then fn(id, A) end
     end
   end
-  local function ordered(A) -- the table's learners in the tables' order, the rule after the LPDM losses
+  local function ordered(A) -- the table's learners in the tables' order
     local t = {}
     for l in pairs(A.learners) do t[#t + 1] = l end
-    local RO = { rule = 5.5 }
-    table.sort(t, function(x, y)
-      local ox, oy = RO[x] or ORDER[x] or 50, RO[y] or ORDER[y] or 50
-      if ox ~= oy then return ox < oy end
-      return x < y
-    end)
+    table.sort(t, vorder)
     return t
   end
   local function losses(A)
@@ -842,12 +838,7 @@ do
   for _, col in ipairs(summary) do
     for v in pairs(col.rows) do if not seen[v] then seen[v] = true; rows[#rows + 1] = v end end
   end
-  local RO = { rule = 5.5 }
-  table.sort(rows, function(a, b)
-    local oa, ob = RO[a] or ORDER[a] or 50, RO[b] or ORDER[b] or 50
-    if oa ~= ob then return oa < ob end
-    return a < b
-  end)
+  table.sort(rows, vorder)
   local head, sep = { "| learner |" }, { "|---|" }
   for _, col in ipairs(summary) do
     head[#head + 1] = string.format(" %s (IQM over %d of %d env%s) |", col.title, col.envs, col.all_envs,
