@@ -35,8 +35,15 @@ for d in "$OUT"/[abc]_*/; do
     build/lpdm scripts/sweep.lua "$OUT/sweeps/$p.lua" --out="$d" --report-only > /dev/null
   fi
   mkdir -p "$HERE/$p"
-  cp "$d/sweep.json" "$HERE/$p/"
-  [ -f "$d/report.md" ] && cp "$d/report.md" "$HERE/$p/"
+  # a resume that found nothing to run rewrites sweep.json (already_done, ran: false, its own start and end):
+  # the landed record of the runs keeps its first form then
+  if [ -f "$HERE/$p/sweep.json" ] && grep -q '"to_run": 0,' "$d/sweep.json" &&
+     ! grep -q '"finished": null' "$d/sweep.json" && ! grep -q '"finished": null' "$HERE/$p/sweep.json"; then
+    :
+  else
+    cp "$d/sweep.json" "$HERE/$p/"
+    [ -f "$d/report.md" ] && cp "$d/report.md" "$HERE/$p/"
+  fi
   [ -d "$d/plots" ] && { rm -rf "$HERE/$p/plots"; cp -r "$d/plots" "$HERE/$p/"; }
   (cd "$d" && find runs -name summary.json -o -name eval.json) | while read -r f; do
     mkdir -p "$HERE/$p/$(dirname "$f")"

@@ -445,11 +445,14 @@ local function main_table(T, runs, bounds, groups)
   w("IQM, mean, median and optimality gap (mean shortfall below 1) of all runs' normalised scores, ",
     "95% stratified-bootstrap intervals (2,000 resamples, seed 0; envs are the strata). Over the ", #common,
     " envs where every learner has runs: ", table.concat(common, ", "), ".",
-    left > 0 and string.format(" Left out until every learner has runs there: %d env(s).", left) or "", "\n")
+    left > 0 and string.format(" Left out until every learner has runs there: %d env(s).", left) or "",
+    " `eval IQM`: the same for the deterministic evaluation returns of the final policies, normalised with the ",
+    "same bounds (beside the score, not instead of it: a policy's training returns carry its exploration noise, ",
+    "its evaluation returns do not).\n")
   local cells_envs = envs
   envs = common
-  w("| learner | envs | runs | IQM | mean | median | optimality gap | P(X > bp) [95%] | P(X > frozen) [95%] |")
-  w("|---|---|---|---|---|---|---|---|---|")
+  w("| learner | envs | runs | IQM | mean | median | optimality gap | P(X > bp) [95%] | P(X > frozen) [95%] | eval IQM | eval P(X > bp) |")
+  w("|---|---|---|---|---|---|---|---|---|---|---|")
   local agg, prof, learners = {}, {}, {}
   for _, v in ipairs(roles) do
     local by, n, ne = {}, 0, 0
@@ -475,6 +478,23 @@ local function main_table(T, runs, bounds, groups)
         if next(xb) then return { stats.prob_improvement(xb, yb, BOOT) } end
       end
       local pi, pf = over("bp"), over("frozen")
+      local ev, evn = {}, 0
+      for env in pairs(by) do
+        ev[env] = field(cell(env, v), "eval_norm")
+        evn = evn + #ev[env]
+        if #ev[env] == 0 then ev[env] = nil end
+      end
+      if evn == n then -- every run has its evaluation
+        a.eval_iqm = { stats.aggregate(ev, "iqm", { threshold = 1, resamples = BOOT.resamples, seed = BOOT.seed, level = BOOT.level }) }
+        if v ~= "bp" then -- P(X > bp) on the evaluation returns
+          local xb, yb = {}, {}
+          for env in pairs(by) do
+            local be = cell(env, "bp") and field(cell(env, "bp"), "eval") or {}
+            if #be > 0 then xb[env] = field(cell(env, v), "eval"); yb[env] = be end
+          end
+          if next(xb) then a.eval_prob_vs_bp = { stats.prob_improvement(xb, yb, BOOT) } end
+        end
+      end
       if v == "rule" or v == "localhead" or v == "dfa" then -- claim 12: a rule against the LPDM losses
         a.prob_vs_lpdm = {}
         for _, l in ipairs({ "local-stress", "local-guided", "local-kernel" }) do a.prob_vs_lpdm[l] = over(l) end
@@ -483,8 +503,9 @@ local function main_table(T, runs, bounds, groups)
       a.prob_vs_bp, a.prob_vs_frozen, a.envs, a.runs = pi, pf, ne, n
       agg[v] = a
       local function ci(t) return string.format("%s [%s, %s]", f3(t[1]), f3(t[2]), f3(t[3])) end
-      w(string.format("| %s | %d | %d | %s | %s | %s | %s | %s | %s |", v == "rule" and "rule (localhead: classic; dfa: MuJoCo)" or v, ne, n, ci(a.iqm), ci(a.mean), ci(a.median),
-        ci(a.optimality_gap), pi and ci(pi) or "", pf and ci(pf) or ""))
+      w(string.format("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |", v == "rule" and "rule (localhead: classic; dfa: MuJoCo)" or v, ne, n, ci(a.iqm), ci(a.mean), ci(a.median),
+        ci(a.optimality_gap), pi and ci(pi) or "", pf and ci(pf) or "", a.eval_iqm and ci(a.eval_iqm) or "–",
+        a.eval_prob_vs_bp and ci(a.eval_prob_vs_bp) or ""))
       prof[v] = {}
       for k = 0, 24 do
         local tau = k * 0.05
@@ -569,8 +590,9 @@ local function main_table(T, runs, bounds, groups)
   w(table.concat(hd)); w(table.concat(sp))
   local tally = {}
   for _, env in ipairs(cells_envs) do
-    local row = { "| " .. env .. " |" }
-    for _, r in ipairs(roles) do
+    local row, any = { "| " .. env .. " |" }, false
+    for _, r in ipairs(roles) do if spr[env .. "|" .. r] then any = true end end
+    for _, r in ipairs(any and roles or {}) do
       if r ~= "bp" then
         local e = spr[env .. "|" .. r]
         local t = tally[r] or { less_ok = 0, less_worse = 0, more = 0, n = 0 }
@@ -590,7 +612,7 @@ local function main_table(T, runs, bounds, groups)
         end
       end
     end
-    w(table.concat(row))
+    if any then w(table.concat(row)) end
   end
   local trow = { "| less spread and not ▼ / less spread but ▼ / more spread (of envs) |" }
   for _, r in ipairs(roles) do
@@ -720,8 +742,10 @@ local function claims()
       local bp = A.learners.bp
       for _, l in ipairs(losses(A)) do
         local L = A.learners[l]
-        w(string.format("- %s: P %s; IQM %s against bp's %s; optimality gap %s against %s", l, P(L.prob_vs_bp),
-          f3(L.iqm[1]), bp and f3(bp.iqm[1]) or "–", f3(L.optimality_gap[1]), bp and f3(bp.optimality_gap[1]) or "–"))
+        w(string.format("- %s: P %s; IQM %s against bp's %s; optimality gap %s against %s. Beside it, on the " ..
+          "deterministic evaluation returns: P %s, IQM %s against bp's %s", l, P(L.prob_vs_bp),
+          f3(L.iqm[1]), bp and f3(bp.iqm[1]) or "–", f3(L.optimality_gap[1]), bp and f3(bp.optimality_gap[1]) or "–",
+          P(L.eval_prob_vs_bp), L.eval_iqm and f3(L.eval_iqm[1]) or "–", bp and bp.eval_iqm and f3(bp.eval_iqm[1]) or "–"))
       end
     else
       w("- no runs yet")
@@ -831,7 +855,8 @@ do
   local function sw(...) sm[#sm + 1] = table.concat({ ... }) end
   sw("<!-- generated by docs/results/paper-v2/report.lua from scores.json; do not edit -->")
   sw("Each cell: the IQM of normalised scores [95% stratified-bootstrap interval] over the envs where every ",
-    "learner of the algorithm has runs; P(X > bp) averaged over those envs; then the per-env verdicts against bp ",
+    "learner of the algorithm has runs, and in brackets the IQM of the final policies' deterministic evaluation ",
+    "returns, normalised alike; P(X > bp) averaged over those envs; then the per-env verdicts against bp ",
     "over every env where both cells have at least 5 runs: ▲ better, ≈ not told apart, ▼ worse (the protocol's ",
     "rule: the 95% interval of P beyond 0.5 ± 0.02). Seeds 201..210, 10 runs a cell; `tables.md` has every number.\n")
   local rows, seen = {}, {}
@@ -855,6 +880,7 @@ do
       else
         local a, c = r.agg, r.counts
         local cell = string.format("%s [%s, %s]", f3(a.iqm[1]), f3(a.iqm[2]), f3(a.iqm[3]))
+        if a.eval_iqm then cell = cell .. string.format(" (eval %s)", f2(a.eval_iqm[1])) end
         if v ~= "bp" then
           cell = cell .. string.format(" · P %s · ▲%d ≈%d ▼%d", a.prob_vs_bp and f2(a.prob_vs_bp[1]) or "–", c.up, c.same, c.down)
         end
