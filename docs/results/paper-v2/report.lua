@@ -8,7 +8,8 @@
 -- statistics below) and OUT/bounds.json (each env's normalisation). Then,
 -- from those two files alone (so the tables can be made again from what is
 -- committed), it writes OUT/tables.md, OUT/aggregates.json and the plots
--- OUT/plots/<table>_profile.png, and OUT/summary.md (the one table README
+-- OUT/plots/<table>_profile.png (and <table>_eval_profile.png, on the
+-- evaluation returns), and OUT/summary.md (the one table README
 -- carries). OUT defaults to this file's folder.
 -- Run it from a checkout's top folder (it uses scripts/lib).
 --
@@ -310,8 +311,8 @@ local function gnuplot_profile(id, title, prof, learners)
     "# Remake: cd into this folder, then: gnuplot " .. id .. "_profile.gp",
     "set terminal pngcairo size 900,600 font ',10' noenhanced",
     "set output '" .. id .. "_profile.png'",
-    "set title '" .. title .. ": performance profiles (fraction of runs with normalised score > tau, 95% bands)'",
-    "set xlabel 'normalised score tau'", "set ylabel 'fraction of runs > tau'",
+    "set title '" .. title .. ": performance profiles'",
+    "set xlabel 'normalised score tau'", "set ylabel 'fraction of runs with a score > tau (95% bands)'",
     "set xrange [0:1.2]", "set yrange [0:1]", "set key outside right", "set grid",
     "set style fill transparent solid 0.15 noborder",
   }
@@ -453,7 +454,7 @@ local function main_table(T, runs, bounds, groups)
   envs = common
   w("| learner | envs | runs | IQM | mean | median | optimality gap | P(X > bp) [95%] | P(X > frozen) [95%] | eval IQM | eval P(X > bp) |")
   w("|---|---|---|---|---|---|---|---|---|---|---|")
-  local agg, prof, learners = {}, {}, {}
+  local agg, prof, learners, prof_eval, learners_eval = {}, {}, {}, {}, {}
   for _, v in ipairs(roles) do
     local by, n, ne = {}, 0, 0
     for _, env in ipairs(envs) do
@@ -506,13 +507,18 @@ local function main_table(T, runs, bounds, groups)
       w(string.format("| %s | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |", v == "rule" and "rule (localhead: classic; dfa: MuJoCo)" or v, ne, n, ci(a.iqm), ci(a.mean), ci(a.median),
         ci(a.optimality_gap), pi and ci(pi) or "", pf and ci(pf) or "", a.eval_iqm and ci(a.eval_iqm) or "–",
         a.eval_prob_vs_bp and ci(a.eval_prob_vs_bp) or ""))
-      prof[v] = {}
-      for k = 0, 24 do
-        local tau = k * 0.05
-        local e, lo, hi = stats.aggregate(by, "profile", { threshold = tau, resamples = BOOT.resamples, seed = BOOT.seed })
-        prof[v][#prof[v] + 1] = { tau, e, lo, hi }
+      local function profile(t) -- the fraction of runs above tau, tau = 0, 0.05, .., 1.2, with bands
+        local rows = {}
+        for k = 0, 24 do
+          local tau = k * 0.05
+          local e, lo, hi = stats.aggregate(t, "profile", { threshold = tau, resamples = BOOT.resamples, seed = BOOT.seed })
+          rows[#rows + 1] = { tau, e, lo, hi }
+        end
+        return rows
       end
+      prof[v] = profile(by)
       learners[#learners + 1] = v
+      if a.eval_iqm then prof_eval[v] = profile(ev); learners_eval[#learners_eval + 1] = v end
     end
   end
   w("")
@@ -639,6 +645,10 @@ local function main_table(T, runs, bounds, groups)
   if #learners > 0 then
     gnuplot_profile(T.id, T.title, prof, learners)
     w(string.format("![performance profiles](plots/%s_profile.png)\n", T.id))
+  end
+  if #learners_eval > 0 and #learners_eval == #learners then
+    gnuplot_profile(T.id .. "_eval", T.title .. ", evaluation returns", prof_eval, learners_eval)
+    w(string.format("The same for the final policies' deterministic evaluation returns:\n\n![evaluation profiles](plots/%s_eval_profile.png)\n", T.id))
   end
 end
 

@@ -1,9 +1,9 @@
 # Remake: cd into this folder, then: gnuplot a_profile.gp
 set terminal pngcairo size 900,600 font ',10' noenhanced
 set output 'a_profile.png'
-set title 'Part (a): the main table, PPO: performance profiles (fraction of runs with normalised score > tau, 95% bands)'
+set title 'Part (a): the main table, PPO: performance profiles'
 set xlabel 'normalised score tau'
-set ylabel 'fraction of runs > tau'
+set ylabel 'fraction of runs with a score > tau (95% bands)'
 set xrange [0:1.2]
 set yrange [0:1]
 set key outside right
