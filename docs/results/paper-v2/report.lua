@@ -448,8 +448,8 @@ local function main_table(T, runs, bounds, groups)
     " envs where every learner has runs: ", table.concat(common, ", "), ".",
     left > 0 and string.format(" Left out until every learner has runs there: %d env(s).", left) or "",
     " `eval IQM`: the same for the deterministic evaluation returns of the final policies, normalised with the ",
-    "same bounds (beside the score, not instead of it: a policy's training returns carry its exploration noise, ",
-    "its evaluation returns do not).\n")
+    "same bounds (beside the score, not instead of it: training returns are taken with sampled actions, ",
+    "evaluation returns with the policy's mean action).\n")
   local cells_envs = envs
   envs = common
   w("| learner | envs | runs | IQM | mean | median | optimality gap | P(X > bp) [95%] | P(X > frozen) [95%] | eval IQM | eval P(X > bp) |")
