@@ -344,7 +344,7 @@ local function main_table(T, runs, bounds, groups)
     "`never`/`below`: runs that never reached the threshold / reached it and ended below; `coll. / ended / rose`: ",
     "among the runs that rose, those with a collapse (the protocol's count) and those that ended collapsed (added ",
     "2026-12-08), then the runs that rose.\n")
-  local fam_bp, fam_ref = {}, {}
+  local fam_bp, fam_ref, fam_fr = {}, {}, {}
   local cmp = {}
   for _, env in ipairs(envs) do
     local b = bounds[env]
@@ -370,7 +370,9 @@ local function main_table(T, runs, bounds, groups)
         local cr = ref and v ~= ref and cells[env][ref] and compare(x, field(cells[env][ref], "final")) or nil
         if cb then cb.env, cb.v = env, v; fam_bp[#fam_bp + 1] = cb end
         if cr then cr.env, cr.v = env, v; fam_ref[#fam_ref + 1] = cr end
-        cmp[env .. "|" .. v] = { bp = cb, ref = cr }
+        local cf = v ~= "frozen" and cells[env].frozen and compare(x, field(cells[env].frozen, "final")) or nil
+        if cf then cf.env, cf.v = env, v; fam_fr[#fam_fr + 1] = cf end
+        cmp[env .. "|" .. v] = { bp = cb, ref = cr, frozen = cf }
         local thr = c[1].threshold
         w(string.format("| %s%s | %d | %s ± %s | %s | %s | %s | %s | %d / %d / %d | %s | %s | %s | %s | %s | %s |",
           v, v == ref and " (LPDM*)" or "", #x, fmt(mean(x)), fmt(sd(x)), fmt(stats.iqm(x)), #ev > 0 and fmt(mean(ev)) or "–",
@@ -385,6 +387,7 @@ local function main_table(T, runs, bounds, groups)
   end
   ss.holm(fam_bp)
   ss.holm(fam_ref)
+  ss.holm(fam_fr)
   -- verdict summary
   w("### Verdicts per env\n")
   w("Against bp, then against the env group's tuned best LPDM loss (LPDM*: ",
@@ -420,6 +423,24 @@ local function main_table(T, runs, bounds, groups)
     crow[#crow + 1] = string.format(" %d / %d / %d |", c.up, c.down, c.holm)
   end
   w(table.concat(head)); w(table.concat(sep)); w(table.concat(crow)); w("")
+  -- against frozen random features (claim 5, per env)
+  if #fam_fr > 0 then
+    w("Against `frozen` (the same nets, hidden layers never trained): P(X > frozen), marks as above, ✓ after Holm's ",
+      "correction over these ", #fam_fr, " comparisons.\n")
+    local fh, fs, fv = { "| env |" }, { "|---|" }, {}
+    for _, v in ipairs(vars) do if v ~= "frozen" then fv[#fv + 1] = v; fh[#fh + 1] = " " .. v .. " vs frozen |"; fs[#fs + 1] = "---|" end end
+    w(table.concat(fh)); w(table.concat(fs))
+    for _, env in ipairs(envs) do
+      local row, any = { "| " .. env .. " |" }, false
+      for _, v in ipairs(fv) do
+        local c = cmp[env .. "|" .. v] and cmp[env .. "|" .. v].frozen
+        if c then any = true end
+        row[#row + 1] = c and string.format(" %s %s%s |", f2(c.P), c.mark, c.holm and " ✓" or "") or " |"
+      end
+      if any then w(table.concat(row)) end
+    end
+    w("")
+  end
   -- aggregates
   w("### Aggregates over envs (normalised scores)\n")
   -- only envs where every learner has runs, so that every learner is
