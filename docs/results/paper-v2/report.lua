@@ -251,8 +251,8 @@ end
 
 local TABLES = {
   { id = "a", title = "Part (a): the main table, PPO", short = "PPO", parts = { "a_classic", "a_mujoco" }, rule_role = true },
-  { id = "b_reinforce", title = "Part (b): REINFORCE", short = "REINFORCE", parts = { "b_reinforce" } },
-  { id = "b_dqn", title = "Part (b): DQN", short = "DQN", parts = { "b_dqn" } },
+  { id = "b_reinforce", title = "Part (b): REINFORCE", short = "REINFORCE", parts = { "b_reinforce" }, tune = "reinforce_classic" },
+  { id = "b_dqn", title = "Part (b): DQN", short = "DQN", parts = { "b_dqn" }, tune = "dqn_classic" },
 }
 local LPDM = { ["local-stress"] = true, ["local-guided"] = true, ["local-kernel"] = true }
 -- (the main table's "rule", local heads or DFA, comes after the LPDM losses)
@@ -289,6 +289,22 @@ local function field(list, k)
 end
 
 -- The reference LPDM loss of an env: its group's tuned best (make_sweeps.lua).
+-- Part (b)'s LPDM*: the LPDM loss with the highest best objective in the
+-- algorithm's own tune (protocol.md, 2026-12-08): the PPO groups' choice
+-- (local-kernel on classic control) is not a learner of every algorithm.
+local function tune_lpdm_star(tune)
+  local text = util.read(HERE .. "/tune/reports/" .. tune .. ".json")
+  if not text then return nil end
+  local t = json.decode(text)
+  local win, obj
+  for _, l in ipairs({ "local-stress", "local-guided", "local-kernel" }) do
+    local v = t.variants and t.variants[l]
+    local o = v and v.best and v.best ~= json.null and v.best.objective
+    if type(o) == "number" and (not obj or o > obj) then win, obj = l, o end
+  end
+  return win, obj
+end
+
 local function lpdm_ref(env, groups)
   if env == "CartPole-v1" or env == "Acrobot-v1" or env == "Pendulum-v1" then return groups.classic end
   return groups.mujoco
@@ -331,6 +347,7 @@ local function gnuplot_profile(id, title, prof, learners)
 end
 
 local function main_table(T, runs, bounds, groups)
+  if T.tune then T.lpdm_star, T.lpdm_star_obj = tune_lpdm_star(T.tune) end
   local cells, envs, vars = cells_of(runs, T.parts)
   if #envs == 0 then
     w("## ", T.title, "\n\nNo runs yet.\n")
@@ -352,7 +369,7 @@ local function main_table(T, runs, bounds, groups)
       fmt(cells[env][vars[1]] and cells[env][vars[1]][1] and cells[env][vars[1]][1].threshold or nil, 1)))
     w("| learner | n | score | IQM | eval | norm | never / below | coll. / ended / rose | P(X > bp) [95%] | p | | P(X > LPDM*) [95%] | p | |")
     w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    local ref = lpdm_ref(env, groups)
+    local ref = T.lpdm_star or lpdm_ref(env, groups)
     for _, v in ipairs(vars) do
       local c = cells[env][v]
       if c then
@@ -390,8 +407,10 @@ local function main_table(T, runs, bounds, groups)
   ss.holm(fam_fr)
   -- verdict summary
   w("### Verdicts per env\n")
-  w("Against bp, then against the env group's tuned best LPDM loss (LPDM*: ",
-    string.format("classic %s, MuJoCo %s", groups.classic or "–", groups.mujoco or "–"),
+  w("Against bp, then against ", T.lpdm_star and string.format("the best LPDM loss of this algorithm's tune " ..
+    "(LPDM*: %s, best objective %.3f in tune/reports/%s.md", T.lpdm_star, T.lpdm_star_obj, T.tune) or
+    string.format("the env group's tuned best LPDM loss (LPDM*: classic %s, MuJoCo %s", groups.classic or "–",
+    groups.mujoco or "–"),
     "). ▲ / ▼: the 95% interval of P(X > Y) lies beyond 0.5 ± 0.02 (both cells >= 5 runs); ",
     "✓: also significant after Holm's correction over the table's ", #fam_bp, " comparisons with bp (",
     #fam_ref, " with LPDM*). At 5% and with no true difference, chance alone would give about ",
@@ -520,7 +539,7 @@ local function main_table(T, runs, bounds, groups)
       if v == "rule" or v == "localhead" or v == "dfa" then -- claim 12: a rule against the LPDM losses
         a.prob_vs_lpdm = {}
         for _, l in ipairs({ "local-stress", "local-guided", "local-kernel" }) do a.prob_vs_lpdm[l] = over(l) end
-        if T.rule_role then a.prob_vs_lpdm["LPDM*"] = over(function(env) return lpdm_ref(env, groups) end) end
+        a.prob_vs_lpdm["LPDM*"] = over(function(env) return T.lpdm_star or lpdm_ref(env, groups) end)
       end
       a.prob_vs_bp, a.prob_vs_frozen, a.envs, a.runs = pi, pf, ne, n
       agg[v] = a
