@@ -894,6 +894,42 @@ for _, env in ipairs(envs) do
   w(string.format("| %s | %s | %s | %s |", env, fmt(b.random, 2), fmt(b.best, 2), b.best_source))
 end
 w("")
+-- the tuning (part d): each tune's best objective and budget per learner, from its report
+do
+  w("## The tuning (part d)\n")
+  w("From `tune/reports/<tune>.json`: each learner's best objective (normalised area under the curve, mean over ",
+    "the tune's envs and seeds 101, 102) and the budget it used (env steps, runs). **Bold**: the best of the tune.\n")
+  local learners = { "bp", "local-stress", "local-guided", "local-kernel", "localhead", "dfa" }
+  w("| tune | envs | steps | " .. table.concat(learners, " | ") .. " |")
+  w("|---|---|---|" .. string.rep("---|", #learners))
+  for _, t in ipairs(TUNES) do
+    local text = util.read(HERE .. "/tune/reports/" .. t .. ".json")
+    if text then
+      local j = json.decode(text)
+      local envs_t, top = {}, -math.huge
+      for _, e in ipairs(j.envs or {}) do envs_t[#envs_t + 1] = e.id end
+      for _, l in ipairs(learners) do
+        local v = j.variants[l]
+        if v and type(v.best) == "table" and type(v.best.objective) == "number" then top = math.max(top, v.best.objective) end
+      end
+      local row = { string.format("| %s | %s | %s |", t, table.concat(envs_t, ", "), j.budget and j.budget.steps or "–") }
+      for _, l in ipairs(learners) do
+        local v = j.variants[l]
+        if v and type(v.best) == "table" and type(v.best.objective) == "number" then
+          local o = f3(v.best.objective)
+          row[#row + 1] = string.format(" %s (%s steps, %d runs) |", v.best.objective == top and "**" .. o .. "**" or o,
+            v.budget_used and v.budget_used.env_steps or "–", v.budget_used and v.budget_used.runs or 0)
+        else
+          row[#row + 1] = " – |"
+        end
+      end
+      w(table.concat(row))
+    else
+      w(string.format("| %s | not finished | | | | | | | |", t))
+    end
+  end
+  w("")
+end
 for _, T in ipairs(TABLES) do main_table(T, runs, bounds, groups) end
 ablation_table(runs, groups)
 claims()
