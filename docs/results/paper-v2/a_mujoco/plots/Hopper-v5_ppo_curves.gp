@@ -15,9 +15,11 @@ set rmargin 6
 set terminal pngcairo size 900,540 font ',10' noenhanced
 set output "Hopper-v5_ppo_curves.png"
 plot "Hopper-v5_ppo_curves.dat" index 0 using 1:3:4 with filledcurves lc rgb "#0072B2" notitle, \
-     "Hopper-v5_ppo_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 4 of 10 seeds; 6 not run", \
-     NaN with lines lw 2 lc rgb "#E69F00" title "local-stress: 0 of 10 seeds; 10 not run", \
-     NaN with lines lw 2 lc rgb "#009E73" title "local-guided: 0 of 10 seeds; 10 not run", \
+     "Hopper-v5_ppo_curves.dat" index 1 using 1:3:4 with filledcurves lc rgb "#E69F00" notitle, \
+     "Hopper-v5_ppo_curves.dat" index 2 using 1:3:4 with filledcurves lc rgb "#009E73" notitle, \
+     "Hopper-v5_ppo_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 10 of 10 seeds", \
+     "Hopper-v5_ppo_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 10 of 10 seeds", \
+     "Hopper-v5_ppo_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 2 of 10 seeds; 8 not run", \
      NaN with lines lw 2 lc rgb "#D55E00" title "local-kernel: 0 of 10 seeds; 10 not run", \
      NaN with lines lw 2 lc rgb "#CC79A7" title "dfa: 0 of 10 seeds; 10 not run", \
      NaN with lines lw 2 lc rgb "#56B4E9" title "frozen: 0 of 10 seeds; 10 not run"
