@@ -37,10 +37,8 @@ for d in "$OUT"/[abc]_*/; do
   mkdir -p "$HERE/$p"
   # a resume that found nothing to run rewrites sweep.json (already_done, ran: false, its own start and end):
   # the landed record of the runs keeps its first form then
-  if [ -f "$HERE/$p/sweep.json" ] && grep -q '"to_run": 0,' "$d/sweep.json" &&
-     ! grep -q '"finished": null' "$d/sweep.json" && ! grep -q '"finished": null' "$HERE/$p/sweep.json"; then
-    :
-  else
+  if ! { [ -f "$HERE/$p/sweep.json" ] && grep -q '"to_run": 0,' "$d/sweep.json" &&
+         ! grep -q '"finished": null' "$d/sweep.json" && ! grep -q '"finished": null' "$HERE/$p/sweep.json"; }; then
     cp "$d/sweep.json" "$HERE/$p/"
     [ -f "$d/report.md" ] && cp "$d/report.md" "$HERE/$p/"
   fi

@@ -292,10 +292,18 @@ end
 -- Part (b)'s LPDM*: the LPDM loss with the highest best objective in the
 -- algorithm's own tune (protocol.md, 2026-12-08): the PPO groups' choice
 -- (local-kernel on classic control) is not a learner of every algorithm.
+local tune_reports = {}
+local function tune_report(tune) -- tune/reports/<tune>.json decoded (read once), or nil before the tune finishes
+  if tune_reports[tune] == nil then
+    local text = util.read(HERE .. "/tune/reports/" .. tune .. ".json")
+    tune_reports[tune] = text and json.decode(text) or false
+  end
+  return tune_reports[tune] or nil
+end
+
 local function tune_lpdm_star(tune)
-  local text = util.read(HERE .. "/tune/reports/" .. tune .. ".json")
-  if not text then return nil end
-  local t = json.decode(text)
+  local t = tune_report(tune)
+  if not t then return nil end
   local win, obj
   for _, l in ipairs({ "local-stress", "local-guided", "local-kernel" }) do
     local v = t.variants and t.variants[l]
@@ -303,6 +311,11 @@ local function tune_lpdm_star(tune)
     if type(o) == "number" and (not obj or o > obj) then win, obj = l, o end
   end
   return win, obj
+end
+
+-- a per-env comparison as a matrix cell: P, its mark, ✓ after Holm
+local function verdict_cell(c)
+  return c and string.format(" %s %s%s |", f2(c.P), c.mark, c.holm and " ✓" or "") or " |"
 end
 
 local function lpdm_ref(env, groups)
@@ -431,7 +444,7 @@ local function main_table(T, runs, bounds, groups)
         elseif c.decided then counts[v].same = counts[v].same + 1 end
         if c.holm then counts[v].holm = counts[v].holm + 1 end
       end
-      row[#row + 1] = c and string.format(" %s %s%s |", f2(c.P), c.mark, c.holm and " ✓" or "") or " |"
+      row[#row + 1] = verdict_cell(c)
     end
     w(table.concat(row))
   end
@@ -454,7 +467,7 @@ local function main_table(T, runs, bounds, groups)
       for _, v in ipairs(fv) do
         local c = cmp[env .. "|" .. v] and cmp[env .. "|" .. v].frozen
         if c then any = true end
-        row[#row + 1] = c and string.format(" %s %s%s |", f2(c.P), c.mark, c.holm and " ✓" or "") or " |"
+        row[#row + 1] = verdict_cell(c)
       end
       if any then w(table.concat(row)) end
     end
@@ -472,10 +485,11 @@ local function main_table(T, runs, bounds, groups)
     local r = T.rule_role and (v == "localhead" or v == "dfa") and "rule" or v
     if not seen[r] then seen[r] = true; roles[#roles + 1] = r end
   end
-  local function cell(env, r)
-    if r == "rule" then return cells[env].localhead or cells[env].dfa end
-    return cells[env][r]
+  local function vname(env, r) -- the variant that plays role r on env
+    if r == "rule" then return cells[env].localhead and "localhead" or "dfa" end
+    return r
   end
+  local function cell(env, r) return cells[env][vname(env, r)] end
   local common = {}
   for _, env in ipairs(envs) do
     local all = true
@@ -507,13 +521,17 @@ local function main_table(T, runs, bounds, groups)
         local e, lo, hi = stats.aggregate(by, st, { threshold = 1, resamples = BOOT.resamples, seed = BOOT.seed, level = BOOT.level })
         a[st] = { e, lo, hi }
       end
-      local function over(ref) -- P(v > ref) averaged over the envs, with its interval; ref a learner or env -> learner
+      -- P(v > ref) averaged over the envs, with its interval; ref a learner or env -> learner; key: "final"
+      -- (the score) or "eval" (an env where either side has no such value is left out)
+      local function over(ref, key)
         if v == ref then return nil end
+        key = key or "final"
         local xb, yb = {}, {}
         for _, env in ipairs(envs) do
           local rv = type(ref) == "function" and ref(env) or ref
           if rv and rv ~= v and cell(env, v) and cell(env, rv) then
-            xb[env] = field(cell(env, v), "final"); yb[env] = field(cell(env, rv), "final")
+            local x, y = field(cell(env, v), key), field(cell(env, rv), key)
+            if #x > 0 and #y > 0 then xb[env], yb[env] = x, y end
           end
         end
         if next(xb) then return { stats.prob_improvement(xb, yb, BOOT) } end
@@ -527,14 +545,7 @@ local function main_table(T, runs, bounds, groups)
       end
       if evn == n then -- every run has its evaluation
         a.eval_iqm = { stats.aggregate(ev, "iqm", { threshold = 1, resamples = BOOT.resamples, seed = BOOT.seed, level = BOOT.level }) }
-        if v ~= "bp" then -- P(X > bp) on the evaluation returns
-          local xb, yb = {}, {}
-          for env in pairs(by) do
-            local be = cell(env, "bp") and field(cell(env, "bp"), "eval") or {}
-            if #be > 0 then xb[env] = field(cell(env, v), "eval"); yb[env] = be end
-          end
-          if next(xb) then a.eval_prob_vs_bp = { stats.prob_improvement(xb, yb, BOOT) } end
-        end
+        a.eval_prob_vs_bp = over("bp", "eval") -- P(X > bp) on the evaluation returns
       end
       if v == "rule" or v == "localhead" or v == "dfa" then -- claim 12: a rule against the LPDM losses
         a.prob_vs_lpdm = {}
@@ -612,10 +623,6 @@ local function main_table(T, runs, bounds, groups)
     "correction over the table's comparisons; cells with fewer than 5 runs a side are left out. Claim 4's rule ",
     "(protocol.md, 2026-12-08) counts a learner more consistent than bp on an env only where it is less spread ",
     "and its score is not ▼ against bp: being reliably worse is not the consistency the paper claims.\n")
-  local function vname(env, r)
-    if r == "rule" then return cells[env].localhead and "localhead" or "dfa" end
-    return r
-  end
   local spr, fam_sp = {}, {}
   for _, env in ipairs(cells_envs) do
     local b = cells[env].bp
@@ -903,9 +910,8 @@ do
   w("| tune | envs | steps | " .. table.concat(learners, " | ") .. " |")
   w("|---|---|---|" .. string.rep("---|", #learners))
   for _, t in ipairs(TUNES) do
-    local text = util.read(HERE .. "/tune/reports/" .. t .. ".json")
-    if text then
-      local j = json.decode(text)
+    local j = tune_report(t)
+    if j then
       local envs_t, top = {}, -math.huge
       for _, e in ipairs(j.envs or {}) do envs_t[#envs_t + 1] = e.id end
       for _, l in ipairs(learners) do
