@@ -19,7 +19,7 @@ plot "Hopper-v5_ppo_curves.dat" index 0 using 1:3:4 with filledcurves lc rgb "#0
      "Hopper-v5_ppo_curves.dat" index 2 using 1:3:4 with filledcurves lc rgb "#009E73" notitle, \
      "Hopper-v5_ppo_curves.dat" index 0 using 1:2 with lines lw 2 lc rgb "#0072B2" title "bp: 10 of 10 seeds", \
      "Hopper-v5_ppo_curves.dat" index 1 using 1:2 with lines lw 2 lc rgb "#E69F00" title "local-stress: 10 of 10 seeds", \
-     "Hopper-v5_ppo_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 2 of 10 seeds; 8 not run", \
+     "Hopper-v5_ppo_curves.dat" index 2 using 1:2 with lines lw 2 lc rgb "#009E73" title "local-guided: 4 of 10 seeds; 6 not run", \
      NaN with lines lw 2 lc rgb "#D55E00" title "local-kernel: 0 of 10 seeds; 10 not run", \
      NaN with lines lw 2 lc rgb "#CC79A7" title "dfa: 0 of 10 seeds; 10 not run", \
      NaN with lines lw 2 lc rgb "#56B4E9" title "frozen: 0 of 10 seeds; 10 not run"

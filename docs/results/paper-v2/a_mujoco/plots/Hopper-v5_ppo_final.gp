@@ -9,7 +9,7 @@ set title "Final returns: Hopper-v5, ppo: budget 1000000 env steps, 10 seeds per
 set xlabel ""
 set ylabel "final return (mean of the last 10% of episodes' returns)"
 set xrange [0.4:6.6]
-set xtics ("bp\n10 of 10 seeds" 1, "local-stress\n10 of 10 seeds" 2, "local-guided\n2 of 10 seeds; 8 not run" 3, "local-kernel\n0 of 10 seeds; 10 not run" 4, "dfa\n0 of 10 seeds; 10 not run" 5, "frozen\n0 of 10 seeds; 10 not run" 6)
+set xtics ("bp\n10 of 10 seeds" 1, "local-stress\n10 of 10 seeds" 2, "local-guided\n4 of 10 seeds; 6 not run" 3, "local-kernel\n0 of 10 seeds; 10 not run" 4, "dfa\n0 of 10 seeds; 10 not run" 5, "frozen\n0 of 10 seeds; 10 not run" 6)
 set style fill transparent solid 0.25 border
 set boxwidth 0.5
 set bmargin 4
